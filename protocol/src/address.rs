@@ -1,0 +1,273 @@
+//! Relay addresses: where a mailbox lives and which TLS certificate to trust.
+//!
+//! A relay is identified by host, port and the SHA-256 of its TLS certificate
+//! (DER). The pin travels inside every address so clients need no CA and a
+//! relay can never be silently swapped (the lesson of simplexmq#536).
+//!
+//! Text form: `wss://HOST:PORT/#PIN` where `PIN` is the unpadded base64url of
+//! the 32-byte pin, or `ws://HOST:PORT/` for a loopback development relay
+//! without TLS. IPv6 hosts are written in brackets.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use thiserror::Error;
+
+use crate::wire::{DecodeError, Reader, Writer};
+
+/// Longest host name accepted (DNS limit).
+pub const MAX_HOST_LEN: usize = 253;
+
+/// How a client must connect to a relay.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// TLS, accepting only the certificate whose DER SHA-256 equals the pin.
+    Tls {
+        /// SHA-256 of the relay certificate's DER bytes.
+        pin: [u8; 32],
+    },
+    /// No TLS: only for loopback development relays started with `--insecure-plaintext`.
+    Plaintext,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Tls { pin } => write!(f, "Tls({})", URL_SAFE_NO_PAD.encode(pin)),
+            Transport::Plaintext => f.write_str("Plaintext"),
+        }
+    }
+}
+
+/// A relay's reachable address plus its certificate pin.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RelayAddress {
+    host: String,
+    port: u16,
+    transport: Transport,
+}
+
+/// Why a relay address string or encoding was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AddressError {
+    /// Neither `wss://` nor `ws://`.
+    #[error("relay address must start with wss:// or ws://")]
+    Scheme,
+    /// Host empty, too long or containing characters a host name cannot have.
+    #[error("invalid relay host")]
+    Host,
+    /// Port missing, zero or not a number.
+    #[error("invalid or missing relay port")]
+    Port,
+    /// A `wss://` address without a valid 32-byte base64url pin after `#`.
+    #[error("wss:// relay address needs #PIN: the base64url SHA-256 of the relay certificate")]
+    Pin,
+    /// Anything after the port other than `/` and the pin.
+    #[error("unexpected path or query in relay address")]
+    Path,
+    /// Binary form was malformed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+impl RelayAddress {
+    /// Builds an address; fails if the host is not a plausible DNS name or IP literal.
+    pub fn new(host: &str, port: u16, transport: Transport) -> Result<Self, AddressError> {
+        if !valid_host(host) {
+            return Err(AddressError::Host);
+        }
+        if port == 0 {
+            return Err(AddressError::Port);
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            transport,
+        })
+    }
+
+    /// Host name or IP literal (IPv6 without brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// TLS pin or plaintext.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// The pin, if this is a TLS address.
+    pub fn pin(&self) -> Option<[u8; 32]> {
+        match self.transport {
+            Transport::Tls { pin } => Some(pin),
+            Transport::Plaintext => None,
+        }
+    }
+
+    /// The WebSocket URL to dial (`wss://host:port/` or `ws://host:port/`).
+    pub fn websocket_url(&self) -> String {
+        let scheme = match self.transport {
+            Transport::Tls { .. } => "wss",
+            Transport::Plaintext => "ws",
+        };
+        format!("{scheme}://{}:{}/", self.bracketed_host(), self.port)
+    }
+
+    fn bracketed_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// Binary form used inside invites (see PROTOCOL.md, "Relay address").
+    pub fn encode(&self, w: &mut Writer) {
+        match self.transport {
+            Transport::Tls { pin } => {
+                w.u8(1).bytes_u8(self.host.as_bytes()).u16(self.port).put(&pin);
+            }
+            Transport::Plaintext => {
+                w.u8(0).bytes_u8(self.host.as_bytes()).u16(self.port);
+            }
+        }
+    }
+
+    /// Reads the binary form written by [`RelayAddress::encode`].
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, AddressError> {
+        let kind = r.u8()?;
+        let host = r.str_u8("relay host", MAX_HOST_LEN)?;
+        let port = r.u16()?;
+        let transport = match kind {
+            1 => Transport::Tls { pin: r.array()? },
+            0 => Transport::Plaintext,
+            value => {
+                return Err(DecodeError::UnknownTag {
+                    field: "relay transport",
+                    value,
+                }
+                .into());
+            }
+        };
+        Self::new(host, port, transport)
+    }
+}
+
+fn valid_host(host: &str) -> bool {
+    if host.is_empty() || host.len() > MAX_HOST_LEN {
+        return false;
+    }
+    if host.contains(':') {
+        return host.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+}
+
+impl fmt::Display for RelayAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.websocket_url())?;
+        if let Transport::Tls { pin } = self.transport {
+            write!(f, "#{}", URL_SAFE_NO_PAD.encode(pin))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RelayAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RelayAddress({self})")
+    }
+}
+
+impl FromStr for RelayAddress {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (tls, rest) = if let Some(rest) = s.strip_prefix("wss://") {
+            (true, rest)
+        } else if let Some(rest) = s.strip_prefix("ws://") {
+            (false, rest)
+        } else {
+            return Err(AddressError::Scheme);
+        };
+        let (authority_path, fragment) = match rest.split_once('#') {
+            Some((a, f)) => (a, Some(f)),
+            None => (rest, None),
+        };
+        let authority = match authority_path.split_once('/') {
+            Some((a, "")) => a,
+            Some(_) => return Err(AddressError::Path),
+            None => authority_path,
+        };
+        let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+            let (h, p) = inner.split_once("]:").ok_or(AddressError::Port)?;
+            (h, p)
+        } else {
+            authority.rsplit_once(':').ok_or(AddressError::Port)?
+        };
+        let port: u16 = port.parse().map_err(|_| AddressError::Port)?;
+        let transport = if tls {
+            let pin = fragment.ok_or(AddressError::Pin)?;
+            let pin = URL_SAFE_NO_PAD.decode(pin).map_err(|_| AddressError::Pin)?;
+            let pin: [u8; 32] = pin.try_into().map_err(|_| AddressError::Pin)?;
+            Transport::Tls { pin }
+        } else {
+            if fragment.is_some() {
+                return Err(AddressError::Path);
+            }
+            Transport::Plaintext
+        };
+        Self::new(host, port, transport)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_round_trip() {
+        let a = RelayAddress::new("relay.example.org", 7447, Transport::Tls { pin: [7; 32] }).unwrap();
+        let s = a.to_string();
+        assert_eq!(s, "wss://relay.example.org:7447/#BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc");
+        assert_eq!(s.parse::<RelayAddress>().unwrap(), a);
+        let v6 = RelayAddress::new("::1", 9, Transport::Plaintext).unwrap();
+        assert_eq!(v6.to_string(), "ws://[::1]:9/");
+        assert_eq!("ws://[::1]:9".parse::<RelayAddress>().unwrap(), v6);
+    }
+
+    #[test]
+    fn rejects_bad_text() {
+        assert_eq!("http://a:1/".parse::<RelayAddress>(), Err(AddressError::Scheme));
+        assert_eq!("wss://a:1/".parse::<RelayAddress>(), Err(AddressError::Pin));
+        assert_eq!("wss://a:1/#AAAA".parse::<RelayAddress>(), Err(AddressError::Pin));
+        assert_eq!("ws://a/".parse::<RelayAddress>(), Err(AddressError::Port));
+        assert_eq!("ws://a:0/".parse::<RelayAddress>(), Err(AddressError::Port));
+        assert_eq!("ws://a b:1/".parse::<RelayAddress>(), Err(AddressError::Host));
+        assert_eq!("ws://a:1/x".parse::<RelayAddress>(), Err(AddressError::Path));
+    }
+
+    #[test]
+    fn binary_round_trip() {
+        for a in [
+            RelayAddress::new("10.0.0.1", 1, Transport::Tls { pin: [1; 32] }).unwrap(),
+            RelayAddress::new("localhost", 65535, Transport::Plaintext).unwrap(),
+        ] {
+            let mut w = Writer::default();
+            a.encode(&mut w);
+            let bytes = w.into_vec();
+            let mut r = Reader::new(&bytes);
+            assert_eq!(RelayAddress::decode(&mut r).unwrap(), a);
+            r.finish().unwrap();
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Client ↔ relay wire frames (PROTOCOL.md, "Relay protocol").
