@@ -132,7 +132,10 @@ impl RelayAddress {
     pub fn encode(&self, w: &mut Writer) {
         match self.transport {
             Transport::Tls { pin } => {
-                w.u8(1).bytes_u8(self.host.as_bytes()).u16(self.port).put(&pin);
+                w.u8(1)
+                    .bytes_u8(self.host.as_bytes())
+                    .u16(self.port)
+                    .put(&pin);
             }
             Transport::Plaintext => {
                 w.u8(0).bytes_u8(self.host.as_bytes()).u16(self.port);
@@ -236,9 +239,13 @@ mod tests {
 
     #[test]
     fn text_round_trip() {
-        let a = RelayAddress::new("relay.example.org", 7447, Transport::Tls { pin: [7; 32] }).unwrap();
+        let a =
+            RelayAddress::new("relay.example.org", 7447, Transport::Tls { pin: [7; 32] }).unwrap();
         let s = a.to_string();
-        assert_eq!(s, "wss://relay.example.org:7447/#BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc");
+        assert_eq!(
+            s,
+            "wss://relay.example.org:7447/#BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc"
+        );
         assert_eq!(s.parse::<RelayAddress>().unwrap(), a);
         let v6 = RelayAddress::new("::1", 9, Transport::Plaintext).unwrap();
         assert_eq!(v6.to_string(), "ws://[::1]:9/");
@@ -247,13 +254,25 @@ mod tests {
 
     #[test]
     fn rejects_bad_text() {
-        assert_eq!("http://a:1/".parse::<RelayAddress>(), Err(AddressError::Scheme));
+        assert_eq!(
+            "http://a:1/".parse::<RelayAddress>(),
+            Err(AddressError::Scheme)
+        );
         assert_eq!("wss://a:1/".parse::<RelayAddress>(), Err(AddressError::Pin));
-        assert_eq!("wss://a:1/#AAAA".parse::<RelayAddress>(), Err(AddressError::Pin));
+        assert_eq!(
+            "wss://a:1/#AAAA".parse::<RelayAddress>(),
+            Err(AddressError::Pin)
+        );
         assert_eq!("ws://a/".parse::<RelayAddress>(), Err(AddressError::Port));
         assert_eq!("ws://a:0/".parse::<RelayAddress>(), Err(AddressError::Port));
-        assert_eq!("ws://a b:1/".parse::<RelayAddress>(), Err(AddressError::Host));
-        assert_eq!("ws://a:1/x".parse::<RelayAddress>(), Err(AddressError::Path));
+        assert_eq!(
+            "ws://a b:1/".parse::<RelayAddress>(),
+            Err(AddressError::Host)
+        );
+        assert_eq!(
+            "ws://a:1/x".parse::<RelayAddress>(),
+            Err(AddressError::Path)
+        );
     }
 
     #[test]

@@ -125,12 +125,7 @@ impl<'a> Envelope<'a> {
 }
 
 /// Writes an envelope header; the caller appends a body of exactly `bucket - HEADER_LEN` bytes.
-pub fn write_header(
-    out: &mut Vec<u8>,
-    mailbox: &MailboxId,
-    id: &MessageId,
-    kind: BodyKind,
-) {
+pub fn write_header(out: &mut Vec<u8>, mailbox: &MailboxId, id: &MessageId, kind: BodyKind) {
     out.push(ENVELOPE_VERSION);
     out.extend_from_slice(&mailbox.0);
     out.extend_from_slice(&id.0);
@@ -143,7 +138,12 @@ mod tests {
 
     fn sample(len: usize) -> Vec<u8> {
         let mut v = Vec::new();
-        write_header(&mut v, &MailboxId([3; 32]), &MessageId([4; 16]), BodyKind::Ratchet);
+        write_header(
+            &mut v,
+            &MailboxId([3; 32]),
+            &MessageId([4; 16]),
+            BodyKind::Ratchet,
+        );
         v.resize(len, 9);
         v
     }
@@ -160,12 +160,21 @@ mod tests {
 
     #[test]
     fn rejects_invalid() {
-        assert_eq!(Envelope::parse(&sample(1000)), Err(EnvelopeError::BadLength(1000)));
+        assert_eq!(
+            Envelope::parse(&sample(1000)),
+            Err(EnvelopeError::BadLength(1000))
+        );
         let mut b = sample(1024);
         b[0] = 2;
-        assert_eq!(Envelope::parse(&b), Err(EnvelopeError::Decode(DecodeError::UnknownVersion(2))));
+        assert_eq!(
+            Envelope::parse(&b),
+            Err(EnvelopeError::Decode(DecodeError::UnknownVersion(2)))
+        );
         let mut b = sample(1024);
         b[49] = 7;
-        assert!(matches!(Envelope::parse(&b), Err(EnvelopeError::Decode(DecodeError::UnknownTag { .. }))));
+        assert!(matches!(
+            Envelope::parse(&b),
+            Err(EnvelopeError::Decode(DecodeError::UnknownTag { .. }))
+        ));
     }
 }

@@ -6,7 +6,18 @@
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod content;
+pub mod crypto;
 pub mod envelope;
+pub mod handshake;
+pub mod identity;
+pub mod integrity;
+pub mod invite;
+pub mod labels;
+pub mod message;
 pub mod padding;
+pub mod ratchet;
 pub mod relay;
+pub mod safety_number;
+pub mod session;
 pub mod wire;

@@ -60,7 +60,10 @@ pub fn pad_in_place(buf: &mut Vec<u8>, target: usize) -> Result<(), PaddingError
 
 /// Strips the padding added by [`pad_in_place`], returning the content length.
 pub fn unpadded_len(buf: &[u8]) -> Result<usize, PaddingError> {
-    let last = buf.iter().rposition(|&b| b != 0).ok_or(PaddingError::Malformed)?;
+    let last = buf
+        .iter()
+        .rposition(|&b| b != 0)
+        .ok_or(PaddingError::Malformed)?;
     if buf[last] != 0x80 {
         return Err(PaddingError::Malformed);
     }

@@ -135,7 +135,12 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.bytes_u8(field, max)?).map_err(|_| DecodeError::Invalid(field))
     }
 
-    fn bounded(&mut self, field: &'static str, len: usize, max: usize) -> Result<&'a [u8], DecodeError> {
+    fn bounded(
+        &mut self,
+        field: &'static str,
+        len: usize,
+        max: usize,
+    ) -> Result<&'a [u8], DecodeError> {
         if len > max {
             return Err(DecodeError::TooLong { field, len, max });
         }
@@ -250,10 +255,16 @@ mod tests {
 
         let mut r = Reader::new(&bytes[..bytes.len() - 1]);
         r.take(15).unwrap();
-        assert!(matches!(r.bytes_u16("f", 3), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            r.bytes_u16("f", 3),
+            Err(DecodeError::Truncated { .. })
+        ));
 
         let mut r = Reader::new(&bytes[15..]);
-        assert!(matches!(r.bytes_u16("f", 2), Err(DecodeError::TooLong { len: 3, max: 2, .. })));
+        assert!(matches!(
+            r.bytes_u16("f", 2),
+            Err(DecodeError::TooLong { len: 3, max: 2, .. })
+        ));
 
         let r = Reader::new(&bytes);
         assert_eq!(r.finish(), Err(DecodeError::TrailingBytes(bytes.len())));

@@ -1,0 +1,242 @@
+//! What a message says, inside the encryption and under the sender's signature.
+//!
+//! Encoded as `kind u8 ‖ length u32 ‖ bytes` inside the inner message
+//! (PROTOCOL.md, "Content"). Unknown kinds decode to [`Content::Unknown`] so an
+//! older client shows "unsupported message" instead of failing the session.
+
+use thiserror::Error;
+
+use crate::identity::{Identity, IdentityError, PublicIdentity};
+use crate::labels;
+use crate::wire::{DecodeError, Reader, Writer};
+
+/// Longest text, in UTF-8 bytes (fits the 64 KiB bucket with every overhead).
+pub const MAX_TEXT_LEN: usize = 60_000;
+/// Most message counters one receipt may name.
+pub const MAX_RECEIPT_COUNTERS: usize = 4_000;
+
+const KIND_TEXT: u8 = 1;
+const KIND_DELIVERED: u8 = 2;
+const KIND_READ: u8 = 3;
+const KIND_KEY_UPDATE: u8 = 4;
+
+/// Why content could not be built or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ContentError {
+    /// Text longer than [`MAX_TEXT_LEN`].
+    #[error("text is {0} bytes; the maximum is {MAX_TEXT_LEN}")]
+    TextTooLong(usize),
+    /// Receipt naming more than [`MAX_RECEIPT_COUNTERS`] messages.
+    #[error("receipt names {0} messages; the maximum is {MAX_RECEIPT_COUNTERS}")]
+    TooManyCounters(usize),
+    /// A key update whose new key did not sign the change.
+    #[error("key update signature invalid")]
+    BadKeyUpdate(#[from] IdentityError),
+    /// Malformed bytes.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Message content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A text message (UTF-8).
+    Text(String),
+    /// "These messages of yours reached my device" (sender counters).
+    Delivered(Vec<u64>),
+    /// "I have read these messages of yours" (sender counters).
+    Read(Vec<u64>),
+    /// The sender moves to a new identity key; the receiver must accept it explicitly.
+    KeyUpdate(KeyUpdate),
+    /// A kind this version does not know (attachments, groups, … in later versions).
+    Unknown {
+        /// Kind byte.
+        kind: u8,
+        /// Undecoded bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// A move to a new identity: signed by the old key (as the message) and by the new key (here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyUpdate {
+    /// The sender's new public identity.
+    pub new_identity: PublicIdentity,
+    /// New key's signature over `label ‖ conversation ‖ old identity ‖ new identity`.
+    pub signature: [u8; 64],
+}
+
+impl KeyUpdate {
+    /// Builds an update from `old` to `new` for one conversation.
+    pub fn create(conversation: &[u8; 32], old: &PublicIdentity, new: &Identity) -> Self {
+        let new_identity = new.public();
+        let signature = new.sign(&Self::signed_bytes(conversation, old, &new_identity));
+        Self {
+            new_identity,
+            signature,
+        }
+    }
+
+    /// Checks the new key's signature.
+    pub fn verify(
+        &self,
+        conversation: &[u8; 32],
+        old: &PublicIdentity,
+    ) -> Result<(), IdentityError> {
+        self.new_identity.verify(
+            &Self::signed_bytes(conversation, old, &self.new_identity),
+            &self.signature,
+        )
+    }
+
+    fn signed_bytes(
+        conversation: &[u8; 32],
+        old: &PublicIdentity,
+        new: &PublicIdentity,
+    ) -> Vec<u8> {
+        let mut v = Vec::with_capacity(labels::KEY_UPDATE_SIGNATURE.len() + 32 + 128);
+        v.extend_from_slice(labels::KEY_UPDATE_SIGNATURE);
+        v.extend_from_slice(conversation);
+        v.extend_from_slice(&old.to_bytes());
+        v.extend_from_slice(&new.to_bytes());
+        v
+    }
+}
+
+impl Content {
+    /// Checks size limits before encryption.
+    pub fn validate(&self) -> Result<(), ContentError> {
+        match self {
+            Content::Text(t) if t.len() > MAX_TEXT_LEN => Err(ContentError::TextTooLong(t.len())),
+            Content::Delivered(c) | Content::Read(c) if c.len() > MAX_RECEIPT_COUNTERS => {
+                Err(ContentError::TooManyCounters(c.len()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes `kind u8 ‖ length u32 ‖ bytes`.
+    pub fn encode(&self, w: &mut Writer) {
+        match self {
+            Content::Text(t) => {
+                w.u8(KIND_TEXT).bytes_u32(t.as_bytes());
+            }
+            Content::Delivered(c) => encode_counters(w, KIND_DELIVERED, c),
+            Content::Read(c) => encode_counters(w, KIND_READ, c),
+            Content::KeyUpdate(k) => {
+                w.u8(KIND_KEY_UPDATE)
+                    .u32(128)
+                    .put(&k.new_identity.to_bytes())
+                    .put(&k.signature);
+            }
+            Content::Unknown { kind, bytes } => {
+                w.u8(*kind).bytes_u32(bytes);
+            }
+        }
+    }
+
+    /// Reads what [`Content::encode`] wrote; the key update's signature is checked by the session.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, ContentError> {
+        let kind = r.u8()?;
+        let bytes = r.bytes_u32("content", MAX_TEXT_LEN + 64)?;
+        let mut inner = Reader::new(bytes);
+        let content = match kind {
+            KIND_TEXT => {
+                if bytes.len() > MAX_TEXT_LEN {
+                    return Err(ContentError::TextTooLong(bytes.len()));
+                }
+                let text =
+                    std::str::from_utf8(inner.rest()).map_err(|_| DecodeError::Invalid("text"))?;
+                Content::Text(text.to_owned())
+            }
+            KIND_DELIVERED => Content::Delivered(decode_counters(&mut inner)?),
+            KIND_READ => Content::Read(decode_counters(&mut inner)?),
+            KIND_KEY_UPDATE => {
+                let new_identity = PublicIdentity::from_bytes(&inner.array()?)?;
+                let signature = inner.array()?;
+                Content::KeyUpdate(KeyUpdate {
+                    new_identity,
+                    signature,
+                })
+            }
+            kind => Content::Unknown {
+                kind,
+                bytes: inner.rest().to_vec(),
+            },
+        };
+        inner.finish()?;
+        Ok(content)
+    }
+}
+
+fn encode_counters(w: &mut Writer, kind: u8, counters: &[u64]) {
+    let n = counters.len().min(MAX_RECEIPT_COUNTERS);
+    w.u8(kind).u32(u32::try_from(2 + n * 8).unwrap_or(u32::MAX));
+    w.u16(u16::try_from(n).unwrap_or(u16::MAX));
+    for c in &counters[..n] {
+        w.u64(*c);
+    }
+}
+
+fn decode_counters(r: &mut Reader<'_>) -> Result<Vec<u64>, ContentError> {
+    let n = usize::from(r.u16()?);
+    if n > MAX_RECEIPT_COUNTERS {
+        return Err(ContentError::TooManyCounters(n));
+    }
+    (0..n)
+        .map(|_| r.u64().map_err(ContentError::from))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(c: &Content) -> Content {
+        let mut w = Writer::default();
+        c.encode(&mut w);
+        let bytes = w.into_vec();
+        let mut r = Reader::new(&bytes);
+        let out = Content::decode(&mut r).unwrap();
+        r.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn round_trips() {
+        let id = Identity::from_seed([1; 32]);
+        for c in [
+            Content::Text("héllo".into()),
+            Content::Delivered(vec![1, 2, u64::MAX]),
+            Content::Read(vec![]),
+            Content::KeyUpdate(KeyUpdate::create(
+                &[0; 32],
+                &id.public(),
+                &Identity::from_seed([2; 32]),
+            )),
+            Content::Unknown {
+                kind: 200,
+                bytes: vec![1, 2, 3],
+            },
+        ] {
+            assert_eq!(round(&c), c);
+        }
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(
+            Content::Text("a".repeat(MAX_TEXT_LEN + 1)).validate(),
+            Err(ContentError::TextTooLong(MAX_TEXT_LEN + 1))
+        );
+        assert!(Content::Text("a".repeat(MAX_TEXT_LEN)).validate().is_ok());
+    }
+
+    #[test]
+    fn key_update_verifies_only_for_its_conversation() {
+        let old = Identity::from_seed([1; 32]).public();
+        let k = KeyUpdate::create(&[5; 32], &old, &Identity::from_seed([2; 32]));
+        k.verify(&[5; 32], &old).unwrap();
+        assert!(k.verify(&[6; 32], &old).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! The integrity chain: detects what the relay (or the network) did to the message stream.
+//!
+//! Every inner message carries its sender counter, the hash of the sender's
+//! previous message and the hash of the last message the sender received. From
+//! these the receiver reports, as typed events, a gap (dropped or delayed
+//! messages), a late arrival (reordering), a duplicate (replay) and a fork
+//! (two histories that cannot both be true: a cloned or rolled-back peer, or a
+//! relay splicing streams). Deployed messengers silently hide all four.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use crate::message::{Inner, NO_ACK};
+use crate::wire::{DecodeError, Reader, Writer};
+
+/// How many recent hashes each side remembers to check links against.
+pub const HASH_WINDOW: usize = 2000;
+/// Most missing counters remembered at once.
+pub const MAX_MISSING: usize = 2000;
+
+/// Something the receiver should show in the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IntegrityEvent {
+    /// Messages `from..=to` have not arrived: dropped, or delayed (a later
+    /// [`IntegrityEvent::LateArrival`] fills the hole).
+    Gap {
+        /// First missing counter.
+        from: u64,
+        /// Last missing counter.
+        to: u64,
+    },
+    /// A message from an earlier gap arrived out of order.
+    LateArrival {
+        /// Its counter.
+        counter: u64,
+    },
+    /// A message with this counter and the same content was already received.
+    Duplicate {
+        /// Its counter.
+        counter: u64,
+    },
+    /// The hash chain does not link: the sender's history diverged from what we saw.
+    Fork {
+        /// Counter of the message that broke the chain.
+        counter: u64,
+    },
+}
+
+/// Per-conversation chain bookkeeping for both directions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct IntegrityState {
+    next_send: u64,
+    last_sent_hash: [u8; 32],
+    sent: VecDeque<(u64, [u8; 32])>,
+    next_recv: u64,
+    received: BTreeMap<u64, [u8; 32]>,
+    missing: BTreeSet<u64>,
+    claimed: BTreeMap<u64, [u8; 32]>,
+    last_received: Option<(u64, [u8; 32])>,
+}
+
+impl IntegrityState {
+    /// The chain fields for the next outgoing message.
+    pub fn next_outgoing(&self) -> (u64, [u8; 32], u64, [u8; 32]) {
+        let (ack_counter, ack_hash) = self.last_received.unwrap_or((NO_ACK, [0; 32]));
+        (self.next_send, self.last_sent_hash, ack_counter, ack_hash)
+    }
+
+    /// Records that the message with `counter` and `hash` was sent.
+    pub fn record_sent(&mut self, counter: u64, hash: [u8; 32]) {
+        self.next_send = counter.saturating_add(1);
+        self.last_sent_hash = hash;
+        self.sent.push_back((counter, hash));
+        while self.sent.len() > HASH_WINDOW {
+            self.sent.pop_front();
+        }
+    }
+
+    /// Checks a verified incoming message and returns the events to report.
+    /// If the events contain `Duplicate`, state is unchanged and the content must not be shown again.
+    pub fn on_receive(&mut self, m: &Inner, hash: [u8; 32]) -> Vec<IntegrityEvent> {
+        let c = m.counter;
+        let mut events = Vec::new();
+        if c < self.next_recv && !self.missing.contains(&c) {
+            match self.received.get(&c) {
+                Some(h) if *h != hash => events.push(IntegrityEvent::Fork { counter: c }),
+                _ => events.push(IntegrityEvent::Duplicate { counter: c }),
+            }
+            return events;
+        }
+        if c < self.next_recv {
+            self.missing.remove(&c);
+            events.push(IntegrityEvent::LateArrival { counter: c });
+            if let Some(claimed) = self.claimed.remove(&c)
+                && claimed != hash
+            {
+                events.push(IntegrityEvent::Fork { counter: c });
+            }
+        } else if c > self.next_recv {
+            events.push(IntegrityEvent::Gap {
+                from: self.next_recv,
+                to: c - 1,
+            });
+            let first = self.next_recv.max(c.saturating_sub(MAX_MISSING as u64));
+            self.missing.extend(first..c);
+            while self.missing.len() > MAX_MISSING {
+                self.missing.pop_first();
+            }
+            self.claimed.insert(c - 1, m.prev_hash);
+            while self.claimed.len() > MAX_MISSING {
+                self.claimed.pop_first();
+            }
+            self.next_recv = c.saturating_add(1);
+        } else {
+            self.next_recv = c.saturating_add(1);
+        }
+        // The link to the previous message, where we hold it.
+        let prev_ok = if c == 0 {
+            m.prev_hash == [0; 32]
+        } else {
+            self.received
+                .get(&(c - 1))
+                .is_none_or(|h| *h == m.prev_hash)
+        };
+        if !prev_ok && !events.contains(&IntegrityEvent::Fork { counter: c }) {
+            events.push(IntegrityEvent::Fork { counter: c });
+        }
+        // What the peer says it last received from us must be something we sent.
+        if m.ack_counter != NO_ACK {
+            let known = self.sent.iter().find(|(sc, _)| *sc == m.ack_counter);
+            let forged = match known {
+                Some((_, h)) => *h != m.ack_hash,
+                None => m.ack_counter >= self.next_send,
+            };
+            if forged && !events.contains(&IntegrityEvent::Fork { counter: c }) {
+                events.push(IntegrityEvent::Fork { counter: c });
+            }
+        }
+        self.received.insert(c, hash);
+        while self.received.len() > HASH_WINDOW {
+            self.received.pop_first();
+        }
+        if self.last_received.is_none_or(|(lc, _)| c > lc) {
+            self.last_received = Some((c, hash));
+        }
+        events
+    }
+
+    /// Counters of messages still missing (for the UI).
+    pub fn missing(&self) -> impl Iterator<Item = u64> + '_ {
+        self.missing.iter().copied()
+    }
+
+    /// Local encoding (see session state in PROTOCOL.md).
+    pub fn encode(&self, w: &mut Writer) {
+        w.u64(self.next_send).put(&self.last_sent_hash);
+        w.u16(len16(self.sent.len()));
+        for (c, h) in &self.sent {
+            w.u64(*c).put(h);
+        }
+        w.u64(self.next_recv);
+        w.u16(len16(self.received.len()));
+        for (c, h) in &self.received {
+            w.u64(*c).put(h);
+        }
+        w.u16(len16(self.missing.len()));
+        for c in &self.missing {
+            w.u64(*c);
+        }
+        w.u16(len16(self.claimed.len()));
+        for (c, h) in &self.claimed {
+            w.u64(*c).put(h);
+        }
+        match self.last_received {
+            Some((c, h)) => w.u8(1).u64(c).put(&h),
+            None => w.u8(0),
+        };
+    }
+
+    /// Reads what [`Self::encode`] wrote.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let next_send = r.u64()?;
+        let last_sent_hash = r.array()?;
+        let sent = pairs(r, "sent hashes", HASH_WINDOW)?.into_iter().collect();
+        let next_recv = r.u64()?;
+        let received = pairs(r, "received hashes", HASH_WINDOW)?
+            .into_iter()
+            .collect();
+        let n = bounded(r, "missing", MAX_MISSING)?;
+        let missing = (0..n).map(|_| r.u64()).collect::<Result<_, _>>()?;
+        let claimed = pairs(r, "claimed hashes", MAX_MISSING)?
+            .into_iter()
+            .collect();
+        let last_received = match r.u8()? {
+            0 => None,
+            1 => Some((r.u64()?, r.array()?)),
+            value => {
+                return Err(DecodeError::UnknownTag {
+                    field: "last received",
+                    value,
+                });
+            }
+        };
+        Ok(Self {
+            next_send,
+            last_sent_hash,
+            sent,
+            next_recv,
+            received,
+            missing,
+            claimed,
+            last_received,
+        })
+    }
+}
+
+fn len16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+fn bounded(r: &mut Reader<'_>, field: &'static str, max: usize) -> Result<usize, DecodeError> {
+    let n = usize::from(r.u16()?);
+    if n > max {
+        return Err(DecodeError::TooLong { field, len: n, max });
+    }
+    Ok(n)
+}
+
+fn pairs(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<(u64, [u8; 32])>, DecodeError> {
+    let n = bounded(r, field, max)?;
+    (0..n).map(|_| Ok((r.u64()?, r.array()?))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::Content;
+
+    fn msg(counter: u64, prev: [u8; 32]) -> Inner {
+        Inner {
+            counter,
+            sent_at_ms: 0,
+            prev_hash: prev,
+            ack_counter: NO_ACK,
+            ack_hash: [0; 32],
+            content: Content::Text(String::new()),
+        }
+    }
+
+    fn h(c: u64) -> [u8; 32] {
+        [c as u8 + 1; 32]
+    }
+
+    fn prev(c: u64) -> [u8; 32] {
+        if c == 0 { [0; 32] } else { h(c - 1) }
+    }
+
+    #[test]
+    fn in_order_has_no_events() {
+        let mut s = IntegrityState::default();
+        for c in 0..5 {
+            assert!(s.on_receive(&msg(c, prev(c)), h(c)).is_empty());
+        }
+    }
+
+    #[test]
+    fn gap_then_late_arrival() {
+        let mut s = IntegrityState::default();
+        assert!(s.on_receive(&msg(0, prev(0)), h(0)).is_empty());
+        assert_eq!(
+            s.on_receive(&msg(3, prev(3)), h(3)),
+            vec![IntegrityEvent::Gap { from: 1, to: 2 }]
+        );
+        assert_eq!(
+            s.on_receive(&msg(2, prev(2)), h(2)),
+            vec![IntegrityEvent::LateArrival { counter: 2 }]
+        );
+        assert_eq!(
+            s.on_receive(&msg(1, prev(1)), h(1)),
+            vec![IntegrityEvent::LateArrival { counter: 1 }]
+        );
+        assert_eq!(s.missing().count(), 0);
+    }
+
+    #[test]
+    fn duplicate_and_fork() {
+        let mut s = IntegrityState::default();
+        s.on_receive(&msg(0, prev(0)), h(0));
+        assert_eq!(
+            s.on_receive(&msg(0, prev(0)), h(0)),
+            vec![IntegrityEvent::Duplicate { counter: 0 }]
+        );
+        assert_eq!(
+            s.on_receive(&msg(0, prev(0)), [9; 32]),
+            vec![IntegrityEvent::Fork { counter: 0 }]
+        );
+        assert_eq!(
+            s.on_receive(&msg(1, [7; 32]), h(1)),
+            vec![IntegrityEvent::Fork { counter: 1 }]
+        );
+    }
+
+    #[test]
+    fn forged_ack_is_a_fork() {
+        let mut s = IntegrityState::default();
+        s.record_sent(0, [5; 32]);
+        let mut m = msg(0, prev(0));
+        m.ack_counter = 0;
+        m.ack_hash = [6; 32];
+        assert_eq!(
+            s.on_receive(&m, h(0)),
+            vec![IntegrityEvent::Fork { counter: 0 }]
+        );
+    }
+
+    #[test]
+    fn codec_round_trip() {
+        let mut s = IntegrityState::default();
+        s.record_sent(0, [5; 32]);
+        s.on_receive(&msg(0, prev(0)), h(0));
+        s.on_receive(&msg(4, prev(4)), h(4));
+        let mut w = Writer::default();
+        s.encode(&mut w);
+        let bytes = w.into_vec();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(IntegrityState::decode(&mut r).unwrap(), s);
+        r.finish().unwrap();
+    }
+}

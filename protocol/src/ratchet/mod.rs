@@ -1,0 +1,385 @@
+//! Double Ratchet with header encryption (Signal's specification, §4 "header encryption").
+//!
+//! Two deliberate departures, both documented in PROTOCOL.md:
+//! - The sending half of a DH ratchet step runs at the next `encrypt`, not on
+//!   receipt, so `decrypt` needs no randomness and stays a pure function of
+//!   state and input (vodozemac does the same).
+//! - `decrypt` never mutates state: it returns a [`Pending`] update that the
+//!   session applies only after the inner message verified. A forged or
+//!   tampered message therefore cannot advance, corrupt or erase anything.
+
+mod header;
+mod kdf;
+mod skipped;
+mod state_codec;
+
+use rand_core::CryptoRng;
+use thiserror::Error;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+pub use header::{ENCRYPTED_HEADER_LEN, Header};
+pub use skipped::{MAX_SKIP, MAX_STORED_KEYS};
+
+use crate::crypto::{CryptoError, dh, open, seal};
+use kdf::{Key, chain_step, message_keys, root_step};
+use skipped::{SkippedKey, SkippedKeys};
+
+/// Why a ratchet message could not be decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RatchetError {
+    /// No header key opened the header: not for this conversation, or tampered.
+    #[error("message header could not be decrypted (tampered, or not for this conversation)")]
+    HeaderUndecryptable,
+    /// The header is genuine but its key was already used: a replay or duplicate delivery.
+    #[error("message number {n} was already received (replay or duplicate)")]
+    Duplicate {
+        /// Message number in its chain.
+        n: u32,
+    },
+    /// Header genuine, body failed authentication: the ciphertext was altered.
+    #[error("message body failed authentication (tampered)")]
+    BodyTampered,
+    /// The header asks to skip more than [`MAX_SKIP`] keys.
+    #[error("message skips {skip} keys, more than the limit {max}")]
+    TooManySkipped {
+        /// Keys the message would skip.
+        skip: u64,
+        /// The limit.
+        max: u32,
+    },
+    /// A DH output was all zeros.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The chain counter would overflow (2^32 messages in one chain).
+    #[error("sending chain exhausted")]
+    ChainExhausted,
+    /// Sending before any sending chain exists (cannot happen after a handshake).
+    #[error("ratchet has no sending chain")]
+    NoSendingChain,
+}
+
+/// The ratchet's complete state. Secret fields zeroize on drop.
+#[derive(Clone)]
+pub(crate) struct RatchetState {
+    dhs: StaticSecret,
+    dhs_public: [u8; 32],
+    dhr: Option<[u8; 32]>,
+    rk: Key,
+    cks: Option<Key>,
+    ckr: Option<Key>,
+    hks: Option<Key>,
+    hkr: Option<Key>,
+    nhks: Key,
+    nhkr: Key,
+    ns: u32,
+    nr: u32,
+    pn: u32,
+    send_step_pending: bool,
+    skipped: SkippedKeys,
+}
+
+/// A verified-but-uncommitted decryption: apply it with [`RatchetState::apply`].
+pub(crate) struct Pending {
+    kind: PendingKind,
+    new_skipped: Vec<SkippedKey>,
+}
+
+enum PendingKind {
+    /// Used a stored skipped key.
+    Skipped { index: usize },
+    /// Advanced the current receiving chain.
+    SameChain { ckr: Key, nr: u32 },
+    /// A DH ratchet step on receipt.
+    Step {
+        dhr: [u8; 32],
+        rk: Key,
+        ckr: Key,
+        hkr: Key,
+        nhkr: Key,
+        nr: u32,
+    },
+}
+
+impl RatchetState {
+    /// Acceptor ("Alice"): sends first, using the inviter's invite key as its first ratchet partner.
+    pub fn init_acceptor(
+        shared: &[u8; 32],
+        own_ratchet: StaticSecret,
+        inviter_ratchet: &[u8; 32],
+        header_key_send: Key,
+        next_header_key_recv: Key,
+    ) -> Result<Self, RatchetError> {
+        let step = root_step(shared, &*dh(&own_ratchet, inviter_ratchet)?);
+        let dhs_public = PublicKey::from(&own_ratchet).to_bytes();
+        Ok(Self {
+            dhs: own_ratchet,
+            dhs_public,
+            dhr: Some(*inviter_ratchet),
+            rk: step.root,
+            cks: Some(step.chain),
+            ckr: None,
+            hks: Some(header_key_send),
+            hkr: None,
+            nhks: step.next_header,
+            nhkr: next_header_key_recv,
+            ns: 0,
+            nr: 0,
+            pn: 0,
+            send_step_pending: false,
+            skipped: SkippedKeys::default(),
+        })
+    }
+
+    /// Inviter ("Bob"): already knows the acceptor's ratchet key from the handshake,
+    /// so it can receive at once and send after its own (deferred) ratchet step.
+    pub fn init_inviter(
+        shared: &[u8; 32],
+        invite_ratchet: StaticSecret,
+        acceptor_ratchet: &[u8; 32],
+        header_key_recv: Key,
+        next_header_key_send: Key,
+    ) -> Result<Self, RatchetError> {
+        let step = root_step(shared, &*dh(&invite_ratchet, acceptor_ratchet)?);
+        let dhs_public = PublicKey::from(&invite_ratchet).to_bytes();
+        Ok(Self {
+            dhs: invite_ratchet,
+            dhs_public,
+            dhr: Some(*acceptor_ratchet),
+            rk: step.root,
+            cks: None,
+            ckr: Some(step.chain),
+            hks: None,
+            hkr: Some(header_key_recv),
+            nhks: next_header_key_send,
+            nhkr: step.next_header,
+            ns: 0,
+            nr: 0,
+            pn: 0,
+            send_step_pending: true,
+            skipped: SkippedKeys::default(),
+        })
+    }
+
+    /// Encrypts `buf` (already padded) in place; returns the encrypted header.
+    /// `ad` is the envelope header ‖ conversation id; the encrypted header is appended to it.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        envelope_header: &[u8],
+        conversation: &[u8; 32],
+        buf: &mut Vec<u8>,
+        rng: &mut R,
+    ) -> Result<[u8; ENCRYPTED_HEADER_LEN], RatchetError> {
+        if self.send_step_pending {
+            self.send_step(rng)?;
+        }
+        let (Some(cks), Some(hks)) = (self.cks.as_ref(), self.hks.as_ref()) else {
+            return Err(RatchetError::NoSendingChain);
+        };
+        let n = self.ns;
+        let next_ns = n.checked_add(1).ok_or(RatchetError::ChainExhausted)?;
+        let (next_ck, mk) = chain_step(cks);
+        let header = Header {
+            dh: self.dhs_public,
+            pn: self.pn,
+            n,
+        };
+        let enc_header = header.seal(hks, envelope_header, rng)?;
+        let (key, nonce) = message_keys(&mk);
+        let ad = body_ad(envelope_header, conversation, &enc_header);
+        seal(&key, &nonce, &ad, buf)?;
+        self.cks = Some(next_ck);
+        self.ns = next_ns;
+        Ok(enc_header)
+    }
+
+    /// The deferred sending half of a DH ratchet step.
+    fn send_step<R: CryptoRng + ?Sized>(&mut self, rng: &mut R) -> Result<(), RatchetError> {
+        let dhr = self.dhr.ok_or(RatchetError::NoSendingChain)?;
+        let new = StaticSecret::random_from_rng(rng);
+        let step = root_step(&self.rk, &*dh(&new, &dhr)?);
+        self.hks = Some(self.nhks.clone());
+        self.dhs_public = PublicKey::from(&new).to_bytes();
+        self.dhs = new;
+        self.rk = step.root;
+        self.cks = Some(step.chain);
+        self.nhks = step.next_header;
+        self.pn = self.ns;
+        self.ns = 0;
+        self.send_step_pending = false;
+        Ok(())
+    }
+
+    /// Decrypts `body` (`ciphertext ‖ tag`) in place without changing state.
+    pub fn decrypt(
+        &self,
+        envelope_header: &[u8],
+        conversation: &[u8; 32],
+        enc_header: &[u8; ENCRYPTED_HEADER_LEN],
+        body: &mut Vec<u8>,
+    ) -> Result<Pending, RatchetError> {
+        // 1. Current receiving chain (the common case).
+        if let Some(hkr) = &self.hkr
+            && let Some(h) = Header::open(hkr, envelope_header, enc_header)
+        {
+            if h.n < self.nr {
+                return self.try_skipped(hkr, h.n, envelope_header, conversation, enc_header, body);
+            }
+            let ckr = self.ckr.as_ref().ok_or(RatchetError::HeaderUndecryptable)?;
+            let mut new_skipped = Vec::new();
+            let ck = skip(ckr, hkr, self.nr, h.n, &mut new_skipped)?;
+            let (next_ck, mk) = chain_step(&ck);
+            decrypt_body(&mk, envelope_header, conversation, enc_header, body)?;
+            return Ok(Pending {
+                kind: PendingKind::SameChain {
+                    ckr: next_ck,
+                    nr: h.n.saturating_add(1),
+                },
+                new_skipped,
+            });
+        }
+        // 2. Next header key: the peer performed a DH ratchet step.
+        if let Some(h) = Header::open(&self.nhkr, envelope_header, enc_header) {
+            let mut new_skipped = Vec::new();
+            if let (Some(ckr), Some(hkr)) = (&self.ckr, &self.hkr) {
+                skip(ckr, hkr, self.nr, h.pn, &mut new_skipped)?;
+            }
+            let step = root_step(&self.rk, &*dh(&self.dhs, &h.dh)?);
+            let ck = skip(&step.chain, &self.nhkr, 0, h.n, &mut new_skipped)?;
+            let (next_ck, mk) = chain_step(&ck);
+            decrypt_body(&mk, envelope_header, conversation, enc_header, body)?;
+            return Ok(Pending {
+                kind: PendingKind::Step {
+                    dhr: h.dh,
+                    rk: step.root,
+                    ckr: next_ck,
+                    hkr: self.nhkr.clone(),
+                    nhkr: step.next_header,
+                    nr: h.n.saturating_add(1),
+                },
+                new_skipped,
+            });
+        }
+        // 3. Older chains whose skipped keys are still stored.
+        for hk in self.skipped.header_keys() {
+            if let Some(h) = Header::open(&hk, envelope_header, enc_header) {
+                return self.try_skipped(&hk, h.n, envelope_header, conversation, enc_header, body);
+            }
+        }
+        Err(RatchetError::HeaderUndecryptable)
+    }
+
+    fn try_skipped(
+        &self,
+        hk: &[u8; 32],
+        n: u32,
+        envelope_header: &[u8],
+        conversation: &[u8; 32],
+        enc_header: &[u8; ENCRYPTED_HEADER_LEN],
+        body: &mut Vec<u8>,
+    ) -> Result<Pending, RatchetError> {
+        let index = self
+            .skipped
+            .find(hk, n)
+            .ok_or(RatchetError::Duplicate { n })?;
+        let key = self
+            .skipped
+            .get(index)
+            .ok_or(RatchetError::Duplicate { n })?;
+        decrypt_body(
+            &key.message_key,
+            envelope_header,
+            conversation,
+            enc_header,
+            body,
+        )?;
+        Ok(Pending {
+            kind: PendingKind::Skipped { index },
+            new_skipped: Vec::new(),
+        })
+    }
+
+    /// Commits a decryption returned by [`RatchetState::decrypt`] on this same state.
+    pub fn apply(&mut self, pending: Pending) {
+        match pending.kind {
+            PendingKind::Skipped { index } => self.skipped.remove(index),
+            PendingKind::SameChain { ckr, nr } => {
+                self.ckr = Some(ckr);
+                self.nr = nr;
+            }
+            PendingKind::Step {
+                dhr,
+                rk,
+                ckr,
+                hkr,
+                nhkr,
+                nr,
+            } => {
+                self.dhr = Some(dhr);
+                self.rk = rk;
+                self.ckr = Some(ckr);
+                self.hkr = Some(hkr);
+                self.nhkr = nhkr;
+                self.nr = nr;
+                self.send_step_pending = true;
+            }
+        }
+        self.skipped.extend(pending.new_skipped);
+    }
+
+    /// Number of skipped keys currently stored.
+    pub fn skipped_len(&self) -> usize {
+        self.skipped.len()
+    }
+}
+
+/// Derives and records skipped keys from `from` up to (not including) `until`.
+fn skip(
+    ck: &[u8; 32],
+    hk: &[u8; 32],
+    from: u32,
+    until: u32,
+    out: &mut Vec<SkippedKey>,
+) -> Result<Key, RatchetError> {
+    let mut ck = Zeroizing::new(*ck);
+    if until <= from {
+        return Ok(ck);
+    }
+    let count = until - from;
+    if count > MAX_SKIP {
+        return Err(RatchetError::TooManySkipped {
+            skip: u64::from(count),
+            max: MAX_SKIP,
+        });
+    }
+    for n in from..until {
+        let (next, mk) = chain_step(&ck);
+        out.push(SkippedKey {
+            header_key: Zeroizing::new(*hk),
+            n,
+            message_key: mk,
+        });
+        ck = next;
+    }
+    Ok(ck)
+}
+
+fn body_ad(envelope_header: &[u8], conversation: &[u8; 32], enc_header: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(envelope_header.len() + 32 + enc_header.len());
+    ad.extend_from_slice(envelope_header);
+    ad.extend_from_slice(conversation);
+    ad.extend_from_slice(enc_header);
+    ad
+}
+
+fn decrypt_body(
+    mk: &[u8; 32],
+    envelope_header: &[u8],
+    conversation: &[u8; 32],
+    enc_header: &[u8; ENCRYPTED_HEADER_LEN],
+    body: &mut Vec<u8>,
+) -> Result<(), RatchetError> {
+    let (key, nonce) = message_keys(mk);
+    let ad = body_ad(envelope_header, conversation, enc_header);
+    open(&key, &nonce, &ad, body).map_err(|_| RatchetError::BodyTampered)
+}

@@ -1,0 +1,354 @@
+//! An established conversation: ratchet + sender signatures + integrity chain + padding.
+//!
+//! `encrypt` turns content into a padded envelope; `decrypt` turns an envelope
+//! back into verified content plus integrity events. `decrypt` changes nothing
+//! unless the message is authentic end to end (ratchet AEAD *and* the sender's
+//! signature), so garbage from the relay can never damage a session.
+
+use rand_core::CryptoRng;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::content::{Content, ContentError, KeyUpdate};
+use crate::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId, write_header};
+use crate::identity::{Identity, PublicIdentity};
+use crate::integrity::{IntegrityEvent, IntegrityState};
+use crate::message::{Inner, MessageError, SignedInner};
+use crate::padding::{PaddingError, bucket_for, pad_in_place, unpadded_len};
+use crate::ratchet::{ENCRYPTED_HEADER_LEN, RatchetError, RatchetState};
+use crate::safety_number::SafetyNumber;
+use crate::wire::{DecodeError, Reader, Writer};
+
+const SESSION_VERSION: u8 = 1;
+const TAG_LEN: usize = 16;
+
+/// Why a message could not be sent or received.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SessionError {
+    /// Not a ratchet envelope (e.g. a handshake reached an established session).
+    #[error("envelope is not a conversation message")]
+    WrongKind,
+    /// Addressed to another mailbox than this conversation's.
+    #[error("envelope is addressed to another mailbox")]
+    WrongMailbox,
+    /// Encrypting with an identity that is not this session's.
+    #[error("identity does not match this conversation")]
+    IdentityMismatch,
+    /// Ratchet refused the message (tampered, duplicate, too far ahead).
+    #[error(transparent)]
+    Ratchet(#[from] RatchetError),
+    /// The decrypted message is malformed or its signature is invalid.
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    /// A key update without a valid signature by the new key.
+    #[error("key update refused: {0}")]
+    KeyUpdate(ContentError),
+    /// Content too large, or padding malformed.
+    #[error(transparent)]
+    Padding(#[from] PaddingError),
+    /// Content over its limits.
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// Stored session bytes are malformed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+impl SessionError {
+    /// True for a replay or duplicate delivery of a message already received.
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, SessionError::Ratchet(RatchetError::Duplicate { .. }))
+    }
+}
+
+/// An encrypted message ready for the relay.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Envelope bytes (exactly one padding bucket long).
+    pub envelope: Vec<u8>,
+    /// Its message id (relay ack handle, dedupe key).
+    pub id: MessageId,
+    /// Our per-conversation counter for it (what receipts will name).
+    pub counter: u64,
+}
+
+/// A verified incoming message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// What it says.
+    pub content: Content,
+    /// Sender's counter.
+    pub counter: u64,
+    /// Sender's clock at sending, ms since the epoch (as claimed by the sender).
+    pub sent_at_ms: u64,
+    /// What the integrity chain noticed. If it contains `Duplicate`, do not show the content again.
+    pub events: Vec<IntegrityEvent>,
+    /// Signed by the peer's announced-but-not-yet-accepted new key: hold until the user accepts.
+    pub from_pending_key: bool,
+}
+
+/// One end of an established conversation.
+pub struct Session {
+    conversation: [u8; 32],
+    me: PublicIdentity,
+    peer: PublicIdentity,
+    pending_peer: Option<PublicIdentity>,
+    my_mailbox: MailboxId,
+    peer_mailbox: MailboxId,
+    ratchet: RatchetState,
+    integrity: IntegrityState,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("peer", &self.peer)
+            .field("pending_peer", &self.pending_peer)
+            .field("ratchet", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        conversation: [u8; 32],
+        me: PublicIdentity,
+        peer: PublicIdentity,
+        my_mailbox: MailboxId,
+        peer_mailbox: MailboxId,
+        ratchet: RatchetState,
+    ) -> Self {
+        Self {
+            conversation,
+            me,
+            peer,
+            pending_peer: None,
+            my_mailbox,
+            peer_mailbox,
+            ratchet,
+            integrity: IntegrityState::default(),
+        }
+    }
+
+    /// Encrypts and signs `content` for the peer.
+    pub fn encrypt<R: CryptoRng + ?Sized>(
+        &mut self,
+        me: &Identity,
+        content: &Content,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Outgoing, SessionError> {
+        if me.public() != self.me {
+            return Err(SessionError::IdentityMismatch);
+        }
+        content.validate()?;
+        let (counter, prev_hash, ack_counter, ack_hash) = self.integrity.next_outgoing();
+        let inner = Inner {
+            counter,
+            sent_at_ms: now_ms,
+            prev_hash,
+            ack_counter,
+            ack_hash,
+            content: content.clone(),
+        };
+        let (mut buf, hash) = inner.sign(&self.conversation, me);
+        let overhead = HEADER_LEN + ENCRYPTED_HEADER_LEN + TAG_LEN;
+        let bucket = bucket_for(overhead + buf.len() + 1)?;
+        buf.reserve_exact(bucket - overhead - buf.len() + TAG_LEN);
+        pad_in_place(&mut buf, bucket - overhead)?;
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        let id = MessageId(id);
+        let mut envelope = Vec::with_capacity(bucket);
+        write_header(&mut envelope, &self.peer_mailbox, &id, BodyKind::Ratchet);
+        let enc_header = self
+            .ratchet
+            .encrypt(&envelope, &self.conversation, &mut buf, rng)?;
+        envelope.extend_from_slice(&enc_header);
+        envelope.extend_from_slice(&buf);
+        self.integrity.record_sent(counter, hash);
+        Ok(Outgoing {
+            envelope,
+            id,
+            counter,
+        })
+    }
+
+    /// Builds a key update moving this conversation from `old` to `new`, encrypts it
+    /// (signed by `old`), and switches the session to sign with `new` from now on.
+    pub fn rotate_identity<R: CryptoRng + ?Sized>(
+        &mut self,
+        old: &Identity,
+        new: &Identity,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Outgoing, SessionError> {
+        let update = KeyUpdate::create(&self.conversation, &old.public(), new);
+        let out = self.encrypt(old, &Content::KeyUpdate(update), now_ms, rng)?;
+        self.me = new.public();
+        Ok(out)
+    }
+
+    /// Decrypts, verifies and checks an envelope. State changes only on success.
+    pub fn decrypt(&mut self, envelope: &Envelope<'_>) -> Result<Received, SessionError> {
+        if envelope.kind != BodyKind::Ratchet {
+            return Err(SessionError::WrongKind);
+        }
+        if envelope.mailbox != self.my_mailbox {
+            return Err(SessionError::WrongMailbox);
+        }
+        let mut r = Reader::new(envelope.body);
+        let enc_header: [u8; ENCRYPTED_HEADER_LEN] = r.array()?;
+        let mut buf = r.rest().to_vec();
+        let pending =
+            self.ratchet
+                .decrypt(envelope.header, &self.conversation, &enc_header, &mut buf)?;
+        let len = unpadded_len(&buf)?;
+        buf.truncate(len);
+        let signed = SignedInner::decode(&self.conversation, &buf)?;
+        let from_pending_key = match signed.verify(&self.peer) {
+            Ok(()) => false,
+            Err(e) => match &self.pending_peer {
+                Some(p) if signed.verify(p).is_ok() => true,
+                _ => return Err(MessageError::BadSignature(e).into()),
+            },
+        };
+        let mut new_pending = None;
+        if let Content::KeyUpdate(update) = &signed.inner.content {
+            update
+                .verify(&self.conversation, &self.peer)
+                .map_err(|e| SessionError::KeyUpdate(e.into()))?;
+            new_pending = Some(update.new_identity);
+        }
+        let events = self.integrity.on_receive(&signed.inner, signed.hash);
+        self.ratchet.apply(pending);
+        if new_pending.is_some() {
+            self.pending_peer = new_pending;
+        }
+        let inner = signed.inner;
+        Ok(Received {
+            content: inner.content,
+            counter: inner.counter,
+            sent_at_ms: inner.sent_at_ms,
+            events,
+            from_pending_key,
+        })
+    }
+
+    /// The peer's announced new identity, awaiting the user's decision.
+    pub fn pending_peer_identity(&self) -> Option<PublicIdentity> {
+        self.pending_peer
+    }
+
+    /// Adopts the announced identity (after the user accepted it). Returns it.
+    pub fn accept_pending_identity(&mut self) -> Option<PublicIdentity> {
+        let new = self.pending_peer.take()?;
+        self.peer = new;
+        Some(new)
+    }
+
+    /// Discards the announced identity: messages signed by it are refused again.
+    pub fn reject_pending_identity(&mut self) {
+        self.pending_peer = None;
+    }
+
+    /// The peer's current identity.
+    pub fn peer_identity(&self) -> PublicIdentity {
+        self.peer
+    }
+
+    /// Our identity in this conversation.
+    pub fn my_identity(&self) -> PublicIdentity {
+        self.me
+    }
+
+    /// Where we send.
+    pub fn peer_mailbox(&self) -> MailboxId {
+        self.peer_mailbox
+    }
+
+    /// Where we receive.
+    pub fn my_mailbox(&self) -> MailboxId {
+        self.my_mailbox
+    }
+
+    /// Shared conversation id (from the handshake transcript; never sent).
+    pub fn conversation_id(&self) -> [u8; 32] {
+        self.conversation
+    }
+
+    /// Safety number of the two current identities.
+    pub fn safety_number(&self) -> SafetyNumber {
+        SafetyNumber::new(&self.me, &self.peer)
+    }
+
+    /// Skipped message keys held for messages not yet arrived (bounded by `ratchet::MAX_STORED_KEYS`).
+    pub fn stored_skipped_keys(&self) -> usize {
+        self.ratchet.skipped_len()
+    }
+
+    /// Counters of peer messages that have not arrived (holes in the chain).
+    pub fn missing_counters(&self) -> Vec<u64> {
+        self.integrity.missing().collect()
+    }
+
+    /// Local encoding for the encrypted store (PROTOCOL.md, "Session state").
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let cap = 1 + 32 + 64 * 3 + 1 + 64 + self.ratchet.encoded_len_hint() + 200_000;
+        let mut w = Writer::with_capacity(cap);
+        w.u8(SESSION_VERSION)
+            .put(&self.conversation)
+            .put(&self.me.to_bytes())
+            .put(&self.peer.to_bytes());
+        match &self.pending_peer {
+            Some(p) => w.u8(1).put(&p.to_bytes()),
+            None => w.u8(0),
+        };
+        w.put(&self.my_mailbox.0).put(&self.peer_mailbox.0);
+        self.ratchet.encode(&mut w);
+        self.integrity.encode(&mut w);
+        Zeroizing::new(w.into_vec())
+    }
+
+    /// Reads what [`Session::to_bytes`] wrote.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SessionError> {
+        let mut r = Reader::new(bytes);
+        let version = r.u8()?;
+        if version != SESSION_VERSION {
+            return Err(DecodeError::UnknownVersion(version).into());
+        }
+        let conversation = r.array()?;
+        let me = identity(&mut r)?;
+        let peer = identity(&mut r)?;
+        let pending_peer = match r.u8()? {
+            0 => None,
+            1 => Some(identity(&mut r)?),
+            value => {
+                return Err(DecodeError::UnknownTag {
+                    field: "pending identity",
+                    value,
+                }
+                .into());
+            }
+        };
+        let my_mailbox = MailboxId(r.array()?);
+        let peer_mailbox = MailboxId(r.array()?);
+        let ratchet = RatchetState::decode(&mut r)?;
+        let integrity = IntegrityState::decode(&mut r)?;
+        r.finish()?;
+        Ok(Self {
+            conversation,
+            me,
+            peer,
+            pending_peer,
+            my_mailbox,
+            peer_mailbox,
+            ratchet,
+            integrity,
+        })
+    }
+}
+
+fn identity(r: &mut Reader<'_>) -> Result<PublicIdentity, DecodeError> {
+    PublicIdentity::from_bytes(&r.array()?).map_err(|_| DecodeError::Invalid("identity"))
+}
