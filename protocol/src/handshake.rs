@@ -246,7 +246,7 @@ pub fn accept_invite<R: CryptoRng + ?Sized>(
         reply.mailbox,
         invite.mailbox(),
         state,
-    );
+    )?;
     Ok(Accepted {
         session,
         envelope,
@@ -343,7 +343,7 @@ impl PendingInvite {
             invite.mailbox(),
             mailbox,
             state,
-        );
+        )?;
         Ok(Completed {
             session,
             peer,

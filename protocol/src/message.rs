@@ -4,14 +4,17 @@
 //! `version u8 ‖ counter u64 ‖ sent_at_ms u64 ‖ prev_hash (32) ‖ ack_counter u64 ‖
 //! ack_hash (32) ‖ content ‖ signature (64)`.
 //! The signature is Ed25519 over `"Cairn v1 inner" ‖ conversation id ‖ fields`; the
-//! integrity hash is SHA-256 over `"Cairn v1 message hash" ‖ conversation id ‖ fields`.
+//! integrity hash is SHA-256 over `"Cairn v1 message hash" ‖ conversation id ‖ signature`.
+//! Hashing the signature rather than the fields is sound because Ed25519 signatures are
+//! deterministic and, under strict verification, bind the exact message: two messages
+//! with one signature would need a SHA-512 collision. It saves a pass over the content.
 //! Because both sit inside the encryption, the relay never learns who signed.
 
 use thiserror::Error;
 
 use crate::content::{Content, ContentError};
 use crate::crypto::sha256;
-use crate::identity::{Identity, IdentityError, PublicIdentity};
+use crate::identity::{Identity, IdentityError, Verifier};
 use crate::labels;
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -78,9 +81,9 @@ impl Inner {
     /// Encodes, hashes and signs; returns `(wire bytes, integrity hash)`.
     pub fn sign(&self, conversation: &[u8; 32], me: &Identity) -> (Vec<u8>, [u8; 32]) {
         let fields = self.fields();
-        let hash = sha256(&[labels::MESSAGE_HASH, conversation, fields.as_slice()]);
         let signed = signed_bytes(conversation, fields.as_slice());
         let signature = me.sign(&signed);
+        let hash = sha256(&[labels::MESSAGE_HASH, conversation, &signature]);
         let mut out = fields.into_vec();
         out.extend_from_slice(&signature);
         (out, hash)
@@ -116,14 +119,22 @@ impl SignedInner {
         signature.copy_from_slice(sig);
         Ok(Self {
             inner,
-            hash: sha256(&[labels::MESSAGE_HASH, conversation, fields]),
+            hash: sha256(&[labels::MESSAGE_HASH, conversation, sig]),
             signed: signed_bytes(conversation, fields),
             signature,
         })
     }
 
-    /// Verifies the sender's signature under `sender`.
-    pub fn verify(&self, sender: &PublicIdentity) -> Result<(), IdentityError> {
+    /// The wire bytes this was decoded from (`fields ‖ signature`), for round-trip checks.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let prefix = labels::INNER_SIGNATURE.len() + 32;
+        let mut out = self.signed[prefix..].to_vec();
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Verifies the sender's signature.
+    pub fn verify(&self, sender: &Verifier) -> Result<(), IdentityError> {
         sender.verify(&self.signed, &self.signature)
     }
 }

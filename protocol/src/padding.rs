@@ -6,8 +6,9 @@
 
 use thiserror::Error;
 
-/// Envelope sizes in bytes. 1 KiB holds a typical text; 64 KiB is the hard maximum.
-pub const BUCKETS: [usize; 4] = [1024, 4096, 16 * 1024, 64 * 1024];
+/// Envelope sizes in bytes. 1 KiB holds a typical text (up to 720 bytes), 2 KiB a long
+/// paragraph, 4 KiB a first-contact handshake; 64 KiB is the hard maximum.
+pub const BUCKETS: [usize; 5] = [1024, 2048, 4096, 16 * 1024, 64 * 1024];
 
 /// Largest envelope any Cairn component accepts.
 pub const MAX_ENVELOPE_LEN: usize = BUCKETS[BUCKETS.len() - 1];
@@ -78,7 +79,8 @@ mod tests {
     fn buckets() {
         assert_eq!(bucket_for(1).unwrap(), 1024);
         assert_eq!(bucket_for(1024).unwrap(), 1024);
-        assert_eq!(bucket_for(1025).unwrap(), 4096);
+        assert_eq!(bucket_for(1025).unwrap(), 2048);
+        assert_eq!(bucket_for(2049).unwrap(), 4096);
         assert!(bucket_for(65537).is_err());
         assert!(is_bucket(4096) && !is_bucket(4095));
     }

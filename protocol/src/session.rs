@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::content::{Content, ContentError, KeyUpdate};
 use crate::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId, write_header};
-use crate::identity::{Identity, PublicIdentity};
+use crate::identity::{Identity, IdentityError, PublicIdentity, Verifier};
 use crate::integrity::{IntegrityEvent, IntegrityState};
 use crate::message::{Inner, MessageError, SignedInner};
 use crate::padding::{PaddingError, bucket_for, pad_in_place, unpadded_len};
@@ -92,6 +92,7 @@ pub struct Session {
     conversation: [u8; 32],
     me: PublicIdentity,
     peer: PublicIdentity,
+    peer_verifier: Verifier,
     pending_peer: Option<PublicIdentity>,
     my_mailbox: MailboxId,
     peer_mailbox: MailboxId,
@@ -117,17 +118,18 @@ impl Session {
         my_mailbox: MailboxId,
         peer_mailbox: MailboxId,
         ratchet: RatchetState,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, IdentityError> {
+        Ok(Self {
             conversation,
             me,
             peer,
+            peer_verifier: peer.verifier()?,
             pending_peer: None,
             my_mailbox,
             peer_mailbox,
             ratchet,
             integrity: IntegrityState::default(),
-        }
+        })
     }
 
     /// Encrypts and signs `content` for the peer.
@@ -206,10 +208,10 @@ impl Session {
         let len = unpadded_len(&buf)?;
         buf.truncate(len);
         let signed = SignedInner::decode(&self.conversation, &buf)?;
-        let from_pending_key = match signed.verify(&self.peer) {
+        let from_pending_key = match signed.verify(&self.peer_verifier) {
             Ok(()) => false,
             Err(e) => match &self.pending_peer {
-                Some(p) if signed.verify(p).is_ok() => true,
+                Some(p) if p.verifier().is_ok_and(|v| signed.verify(&v).is_ok()) => true,
                 _ => return Err(MessageError::BadSignature(e).into()),
             },
         };
@@ -242,8 +244,11 @@ impl Session {
 
     /// Adopts the announced identity (after the user accepted it). Returns it.
     pub fn accept_pending_identity(&mut self) -> Option<PublicIdentity> {
-        let new = self.pending_peer.take()?;
+        let new = self.pending_peer?;
+        let verifier = new.verifier().ok()?;
+        self.pending_peer = None;
         self.peer = new;
+        self.peer_verifier = verifier;
         Some(new)
     }
 
@@ -340,6 +345,9 @@ impl Session {
             conversation,
             me,
             peer,
+            peer_verifier: peer
+                .verifier()
+                .map_err(|_| DecodeError::Invalid("identity"))?,
             pending_peer,
             my_mailbox,
             peer_mailbox,

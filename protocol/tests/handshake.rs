@@ -27,10 +27,10 @@ fn reply() -> AcceptorReply {
 }
 
 #[test]
-fn handshake_lands_in_a_4k_bucket_and_hides_the_acceptor() {
+fn handshake_lands_in_a_2k_bucket_and_hides_the_acceptor() {
     let (alice, _bob, invite, _pending, mut rng) = setup();
     let acc = accept_invite(&invite, &alice, reply(), NOW, &mut rng).unwrap();
-    assert_eq!(acc.envelope.len(), 4096);
+    assert_eq!(acc.envelope.len(), 2048);
     let needle = &alice.public().to_bytes()[..16];
     assert!(
         !acc.envelope.windows(16).any(|w| w == needle),
@@ -47,7 +47,7 @@ fn tampered_handshake_is_rejected() {
     let (alice, bob, invite, pending, mut rng) = setup();
     let acc = accept_invite(&invite, &alice, reply(), NOW, &mut rng).unwrap();
     let bytes = pending.to_bytes();
-    for pos in [60usize, 100, 1200, 2000, 4000] {
+    for pos in [60usize, 100, 1200, 1500, 2040] {
         let mut bad = acc.envelope.clone();
         bad[pos] ^= 0x20;
         let p = PendingInvite::from_bytes(&bytes).unwrap();

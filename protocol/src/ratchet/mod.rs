@@ -77,7 +77,12 @@ pub(crate) struct RatchetState {
     pn: u32,
     send_step_pending: bool,
     skipped: SkippedKeys,
+    /// Header keys of earlier receiving chains (newest last), only to recognise replays.
+    old_hkr: Vec<Key>,
 }
+
+/// Earlier receiving chains whose header keys are remembered to classify replays.
+pub const MAX_OLD_CHAINS: usize = 4;
 
 /// A verified-but-uncommitted decryption: apply it with [`RatchetState::apply`].
 pub(crate) struct Pending {
@@ -128,6 +133,7 @@ impl RatchetState {
             pn: 0,
             send_step_pending: false,
             skipped: SkippedKeys::default(),
+            old_hkr: Vec::new(),
         })
     }
 
@@ -158,6 +164,7 @@ impl RatchetState {
             pn: 0,
             send_step_pending: true,
             skipped: SkippedKeys::default(),
+            old_hkr: Vec::new(),
         })
     }
 
@@ -266,6 +273,12 @@ impl RatchetState {
                 return self.try_skipped(&hk, h.n, envelope_header, conversation, enc_header, body);
             }
         }
+        // 4. A genuine header of an earlier chain with no key left: a replay.
+        for hk in self.old_hkr.iter().rev() {
+            if let Some(h) = Header::open(hk, envelope_header, enc_header) {
+                return Err(RatchetError::Duplicate { n: h.n });
+            }
+        }
         Err(RatchetError::HeaderUndecryptable)
     }
 
@@ -318,7 +331,12 @@ impl RatchetState {
                 self.dhr = Some(dhr);
                 self.rk = rk;
                 self.ckr = Some(ckr);
-                self.hkr = Some(hkr);
+                if let Some(old) = self.hkr.replace(hkr) {
+                    self.old_hkr.push(old);
+                    if self.old_hkr.len() > MAX_OLD_CHAINS {
+                        self.old_hkr.remove(0);
+                    }
+                }
                 self.nhkr = nhkr;
                 self.nr = nr;
                 self.send_step_pending = true;

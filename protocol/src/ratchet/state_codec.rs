@@ -2,14 +2,14 @@
 //!
 //! Layout, version 1: `version u8 ‖ dhs (32) ‖ dhr opt ‖ rk (32) ‖ cks opt ‖ ckr opt ‖
 //! hks opt ‖ hkr opt ‖ nhks (32) ‖ nhkr (32) ‖ ns u32 ‖ nr u32 ‖ pn u32 ‖ flags u8 ‖
-//! count u16 ‖ count × (hk (32) ‖ n u32 ‖ mk (32))`, where `opt` is `0x00` or `0x01 ‖ 32 bytes`.
+//! count u16 ‖ count × (hk (32) ‖ n u32 ‖ mk (32)) ‖ old u8 ‖ old × hk (32)`, where `opt` is `0x00` or `0x01 ‖ 32 bytes`.
 
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-use super::RatchetState;
 use super::kdf::Key;
 use super::skipped::{MAX_STORED_KEYS, SkippedKey, SkippedKeys};
+use super::{MAX_OLD_CHAINS, RatchetState};
 use crate::wire::{DecodeError, Reader, Writer};
 
 const STATE_VERSION: u8 = 1;
@@ -18,7 +18,7 @@ const FLAG_SEND_STEP_PENDING: u8 = 1;
 impl RatchetState {
     /// Upper bound of the encoded size, so the buffer never reallocates (no stray copies).
     pub fn encoded_len_hint(&self) -> usize {
-        1 + 32 + 33 * 5 + 64 + 12 + 1 + 2 + self.skipped.len() * 68 + 32
+        1 + 32 + 33 * 5 + 64 + 12 + 1 + 2 + self.skipped.len() * 68 + 1 + 32 * MAX_OLD_CHAINS
     }
 
     /// Appends the state to `w` (which should be pre-sized with [`Self::encoded_len_hint`]).
@@ -41,6 +41,10 @@ impl RatchetState {
             w.put(k.header_key.as_ref())
                 .u32(k.n)
                 .put(k.message_key.as_ref());
+        }
+        w.u8(u8::try_from(self.old_hkr.len()).unwrap_or(u8::MAX));
+        for k in &self.old_hkr {
+            w.put(k.as_ref());
         }
     }
 
@@ -86,6 +90,15 @@ impl RatchetState {
                 message_key,
             });
         }
+        let old = usize::from(r.u8()?);
+        if old > MAX_OLD_CHAINS {
+            return Err(DecodeError::TooLong {
+                field: "old header keys",
+                len: old,
+                max: MAX_OLD_CHAINS,
+            });
+        }
+        let old_hkr = (0..old).map(|_| key(r)).collect::<Result<_, _>>()?;
         Ok(Self {
             dhs,
             dhs_public,
@@ -102,6 +115,7 @@ impl RatchetState {
             pn,
             send_step_pending: flags & FLAG_SEND_STEP_PENDING != 0,
             skipped,
+            old_hkr,
         })
     }
 }
