@@ -102,9 +102,9 @@ proptest! {
         }
         // Whatever was never delivered is exactly what each side reports missing,
         // up to the highest counter it saw.
-        for to in 0..2 {
+        for (to, model) in models.iter().enumerate() {
             let session = if to == 0 { &p.a } else { &p.b };
-            let expected: Vec<u64> = models[to].missing.iter().copied().collect();
+            let expected: Vec<u64> = model.missing.iter().copied().collect();
             prop_assert_eq!(session.missing_counters(), expected);
         }
     }
