@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::content::Content;
@@ -49,7 +49,7 @@ fn text_1k() -> Content {
 
 fn session_benches(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let (alice, _bob, mut a, mut b) = pair(&mut rng);
+    let (alice, _bob, mut a, _b) = pair(&mut rng);
     let content = text_1k();
     let mut g = c.benchmark_group("session");
     g.bench_function("encrypt_sign_1k", |bench| {
@@ -86,7 +86,7 @@ fn primitive_benches(c: &mut Criterion) {
         b.iter(|| black_box(id.sign(black_box(&msg))))
     });
     g.bench_function("ed25519_verify", |b| {
-        b.iter(|| black_box(verifier.verify(&msg, &sig).unwrap()))
+        b.iter(|| verifier.verify(black_box(&msg), &sig).unwrap())
     });
     g.bench_function("aead_seal_open_1k", |b| {
         b.iter(|| {
@@ -107,7 +107,7 @@ fn primitive_benches(c: &mut Criterion) {
 }
 
 /// Median in ns from criterion's saved estimate, if present.
-fn median_ns(dir: &PathBuf, id: &str) -> Option<f64> {
+fn median_ns(dir: &Path, id: &str) -> Option<f64> {
     let text = std::fs::read_to_string(dir.join(id).join("new/estimates.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v["median"]["point_estimate"].as_f64()
