@@ -281,3 +281,17 @@ fn large_text_uses_larger_bucket_and_limit_is_enforced() {
             .is_err()
     );
 }
+
+#[test]
+fn debug_output_never_contains_secrets() {
+    let p = pair(14);
+    let state = p.a.to_bytes();
+    let shown = format!("{:?} {:?} {:?}", p.a, p.alice, p.b);
+    assert!(shown.contains("redacted"));
+    // No 8-byte window of the serialized secret state (keys, chains) appears in Debug output.
+    let hex_state = hex::encode(&*state);
+    for i in (300..hex_state.len().saturating_sub(16)).step_by(16) {
+        assert!(!shown.contains(&hex_state[i..i + 16]), "secret bytes leaked into Debug");
+    }
+    assert!(!shown.contains(&hex::encode(p.alice.seed())));
+}
