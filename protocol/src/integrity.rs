@@ -182,14 +182,16 @@ impl IntegrityState {
         let last_sent_hash = r.array()?;
         let sent = pairs(r, "sent hashes", HASH_WINDOW)?.into_iter().collect();
         let next_recv = r.u64()?;
-        let received = pairs(r, "received hashes", HASH_WINDOW)?
-            .into_iter()
-            .collect();
+        let received_list = pairs(r, "received hashes", HASH_WINDOW)?;
+        ascending(received_list.iter().map(|(c, _)| *c), "received hashes")?;
+        let received = received_list.into_iter().collect();
         let n = bounded(r, "missing", MAX_MISSING)?;
-        let missing = (0..n).map(|_| r.u64()).collect::<Result<_, _>>()?;
-        let claimed = pairs(r, "claimed hashes", MAX_MISSING)?
-            .into_iter()
-            .collect();
+        let missing_list = (0..n).map(|_| r.u64()).collect::<Result<Vec<_>, _>>()?;
+        ascending(missing_list.iter().copied(), "missing")?;
+        let missing = missing_list.into_iter().collect();
+        let claimed_list = pairs(r, "claimed hashes", MAX_MISSING)?;
+        ascending(claimed_list.iter().map(|(c, _)| *c), "claimed hashes")?;
+        let claimed = claimed_list.into_iter().collect();
         let last_received = match r.u8()? {
             0 => None,
             1 => Some((r.u64()?, r.array()?)),
@@ -211,6 +213,19 @@ impl IntegrityState {
             last_received,
         })
     }
+}
+
+/// Maps and sets are encoded in ascending key order; anything else is not a canonical
+/// encoding (a duplicate key would silently vanish on re-encoding).
+fn ascending(keys: impl Iterator<Item = u64>, field: &'static str) -> Result<(), DecodeError> {
+    let mut prev = None;
+    for k in keys {
+        if prev.is_some_and(|p| p >= k) {
+            return Err(DecodeError::Invalid(field));
+        }
+        prev = Some(k);
+    }
+    Ok(())
 }
 
 fn len16(n: usize) -> u16 {
@@ -313,6 +328,23 @@ mod tests {
         assert_eq!(
             s.on_receive(&m, h(0)),
             vec![IntegrityEvent::Fork { counter: 0 }]
+        );
+    }
+
+    #[test]
+    fn non_canonical_state_refused() {
+        let mut s = IntegrityState::default();
+        s.on_receive(&msg(0, prev(0)), h(0));
+        s.on_receive(&msg(1, prev(1)), h(1));
+        let mut w = Writer::default();
+        s.encode(&mut w);
+        let mut bytes = w.into_vec();
+        // The received list follows next_send, last_sent_hash, an empty sent list and next_recv.
+        let first = 8 + 32 + 2 + 8 + 2;
+        bytes[first..first + 8].copy_from_slice(&1u64.to_be_bytes()); // counters 1, 1
+        assert_eq!(
+            IntegrityState::decode(&mut Reader::new(&bytes)),
+            Err(DecodeError::Invalid("received hashes"))
         );
     }
 

@@ -291,7 +291,10 @@ fn debug_output_never_contains_secrets() {
     // No 8-byte window of the serialized secret state (keys, chains) appears in Debug output.
     let hex_state = hex::encode(&*state);
     for i in (300..hex_state.len().saturating_sub(16)).step_by(16) {
-        assert!(!shown.contains(&hex_state[i..i + 16]), "secret bytes leaked into Debug");
+        assert!(
+            !shown.contains(&hex_state[i..i + 16]),
+            "secret bytes leaked into Debug"
+        );
     }
     assert!(!shown.contains(&hex::encode(p.alice.seed())));
 }

@@ -17,9 +17,13 @@ fn a32(s: &str) -> [u8; 32] {
 /// RFC 7748 §6.1: X25519 Diffie-Hellman between Alice and Bob.
 #[test]
 fn rfc7748_x25519_dh() {
-    let alice = StaticSecret::from(a32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+    let alice = StaticSecret::from(a32(
+        "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+    ));
     let bob_pub = a32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-    let bob = StaticSecret::from(a32("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+    let bob = StaticSecret::from(a32(
+        "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+    ));
     let alice_pub = a32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
     let shared = a32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
     assert_eq!(*dh(&alice, &bob_pub).unwrap(), shared);
@@ -29,7 +33,9 @@ fn rfc7748_x25519_dh() {
 /// RFC 7748 §5.2, first vector: scalar multiplication of an arbitrary u-coordinate.
 #[test]
 fn rfc7748_x25519_scalar_mult() {
-    let k = StaticSecret::from(a32("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4"));
+    let k = StaticSecret::from(a32(
+        "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+    ));
     let u = a32("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c");
     let out = a32("c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
     assert_eq!(*dh(&k, &u).unwrap(), out);

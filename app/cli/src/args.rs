@@ -1,0 +1,125 @@
+//! Command-line syntax.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Cairn: an end-to-end encrypted messenger, headless.
+///
+/// Every command works on one profile directory. The passphrase comes from
+/// CAIRN_PASSPHRASE or, on a terminal, a prompt.
+#[derive(Debug, Parser)]
+#[command(name = "cairn-cli", version, about, long_about = None)]
+pub struct Cli {
+    /// Profile directory.
+    #[arg(long, global = true, env = "CAIRN_PROFILE", value_name = "DIR")]
+    pub profile: Option<PathBuf>,
+
+    /// Machine-readable output: one JSON object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Development only: allow plain ws:// relays, and only on loopback addresses.
+    #[arg(long, global = true, env = "CAIRN_ALLOW_PLAINTEXT_LOOPBACK")]
+    pub allow_plaintext_loopback: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new profile with a fresh identity.
+    Init {
+        /// Your display name, shown to people who accept your invites.
+        #[arg(long)]
+        name: String,
+        /// Relay for your mailboxes: wss://HOST:PORT/#PIN (ws:// only for loopback dev relays).
+        #[arg(long, value_name = "ADDRESS")]
+        relay: String,
+        /// Access token, if the relay requires one to create mailboxes.
+        #[arg(long, env = "CAIRN_ACCESS_TOKEN", hide_env_values = true)]
+        access_token: Option<String>,
+    },
+    /// Create an invite link for someone to accept.
+    Invite,
+    /// Accept an invite link and add its creator as a contact.
+    Accept {
+        /// The `cairn:` link.
+        invite: String,
+        /// What to call the inviter in your contact list.
+        #[arg(long)]
+        name: String,
+    },
+    /// Send a text message (stored first; retried until the relay acknowledges it).
+    Send {
+        /// Contact name.
+        name: String,
+        /// Message text.
+        text: String,
+    },
+    /// Fetch, decrypt, verify and store new messages; print them and any events.
+    Recv {
+        /// If nothing new is waiting, keep listening this many seconds.
+        #[arg(long, default_value_t = 0.0, value_name = "SECONDS")]
+        wait: f64,
+        /// Testing aid: store but do not acknowledge (simulates a crash right after the commit).
+        #[arg(long, hide = true)]
+        no_ack: bool,
+    },
+    /// Move to a new identity key and announce it to every contact (their
+    /// clients hold your messages until they accept it).
+    RotateIdentity,
+    /// Accept a contact's new identity key (after checking the new safety number).
+    AcceptKey {
+        /// Contact name.
+        name: String,
+    },
+    /// List contacts.
+    Contacts,
+    /// Show the conversation with a contact, with integrity events.
+    History {
+        /// Contact name.
+        name: String,
+    },
+    /// Full-text search over all conversations.
+    Search {
+        /// Words that must all appear.
+        query: String,
+        /// Most results to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print the safety number shared with a contact.
+    Fingerprint {
+        /// Contact name.
+        name: String,
+    },
+    /// Mark a contact verified if the safety number matches.
+    Verify {
+        /// Contact name.
+        name: String,
+        /// The 60 digits read from the contact's device (spaces allowed).
+        #[arg(long, value_name = "DIGITS")]
+        safety_number: String,
+    },
+    /// Rename a contact.
+    Rename {
+        /// Current name.
+        name: String,
+        /// New name.
+        new_name: String,
+    },
+    /// Write an encrypted backup of the whole profile.
+    Export {
+        /// Backup file to create (must not exist).
+        file: PathBuf,
+    },
+    /// Restore a backup into a new profile directory (--profile, must be empty).
+    Import {
+        /// Backup file written by `export`.
+        file: PathBuf,
+    },
+}

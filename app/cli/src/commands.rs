@@ -1,0 +1,176 @@
+//! One function per command.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use cairn_core::client::{Client, InitOptions};
+use cairn_core::net::is_loopback;
+use cairn_core::profile::kdf::KdfParams;
+use cairn_protocol::address::{RelayAddress, Transport};
+use serde_json::json;
+
+use crate::args::{Cli, Command};
+use crate::network::{self, NetCommand};
+use crate::output::{self, Out};
+use crate::passphrase;
+use crate::time::now_ms;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = Out { json: cli.json };
+    let dir = cli
+        .profile
+        .clone()
+        .context("no profile: pass --profile DIR or set CAIRN_PROFILE")?;
+    match cli.command {
+        Command::Init {
+            name,
+            relay,
+            access_token,
+        } => init(&out, &dir, &name, &relay, access_token),
+        Command::Import { file } => import(&out, &dir, &file),
+        command => {
+            let pass = passphrase::read(false)?;
+            let mut client = Client::open(&dir, pass.as_bytes())?;
+            let net = match command {
+                Command::Invite => NetCommand::Invite,
+                Command::Accept { invite, name } => NetCommand::Accept { invite, name },
+                Command::Send { name, text } => NetCommand::Send { name, text },
+                Command::Recv { wait, no_ack } => NetCommand::Recv { wait, no_ack },
+                Command::RotateIdentity => NetCommand::RotateIdentity,
+                other => return with_client(&out, &mut client, other, pass.as_bytes()),
+            };
+            network::run(&out, &mut client, net, cli.allow_plaintext_loopback)
+        }
+    }
+}
+
+fn with_client(
+    out: &Out,
+    client: &mut Client,
+    command: Command,
+    pass: &[u8],
+) -> anyhow::Result<()> {
+    match command {
+        Command::Contacts => {
+            for c in client.contacts()? {
+                out.emit(output::contact_json(&c), || output::contact_text(&c));
+            }
+        }
+        Command::History { name } => {
+            let contact = client.contact(&name)?;
+            for item in client.timeline(&contact.name)? {
+                output::emit_item(out, &contact.name, &item);
+            }
+            // Shown means read: read receipts go out with the next send or recv.
+            client.mark_read(&contact.name, now_ms())?;
+        }
+        Command::AcceptKey { name } => {
+            client.accept_key_change(&name, now_ms())?;
+            let contact = client.contact(&name)?;
+            out.emit(output::contact_json(&contact), || {
+                format!(
+                    "new key of {} accepted; new safety number: {}",
+                    contact.name,
+                    group_digits(&contact.safety_number)
+                )
+            });
+        }
+        Command::Search { query, limit } => {
+            for (name, m) in client.search(&query, limit)? {
+                out.emit(output::message_json(&name, &m), || {
+                    output::message_text(&name, &m)
+                });
+            }
+        }
+        Command::Fingerprint { name } => {
+            let contact = client.contact(&name)?;
+            out.emit(
+                json!({"type": "fingerprint", "contact": contact.name, "safety_number": contact.safety_number, "verified": contact.verified}),
+                || group_digits(&contact.safety_number),
+            );
+        }
+        Command::Verify {
+            name,
+            safety_number,
+        } => {
+            client.verify(&name, &safety_number, now_ms())?;
+            out.emit(json!({"type": "verified", "contact": name}), || {
+                format!("{name} is now verified")
+            });
+        }
+        Command::Rename { name, new_name } => {
+            client.rename_contact(&name, &new_name)?;
+            out.emit(
+                json!({"type": "renamed", "from": name, "to": new_name}),
+                || format!("renamed {name} to {new_name}"),
+            );
+        }
+        Command::Export { file } => {
+            client.export(&file, pass)?;
+            out.emit(json!({"type": "exported", "file": file}), || {
+                format!("encrypted backup written to {}", file.display())
+            });
+        }
+        Command::Init { .. }
+        | Command::Import { .. }
+        | Command::Invite
+        | Command::Accept { .. }
+        | Command::Send { .. }
+        | Command::Recv { .. }
+        | Command::RotateIdentity => bail!("internal: handled earlier"),
+    }
+    Ok(())
+}
+
+fn init(
+    out: &Out,
+    dir: &Path,
+    name: &str,
+    relay: &str,
+    access_token: Option<String>,
+) -> anyhow::Result<()> {
+    let relay: RelayAddress = relay.parse().context("--relay")?;
+    if relay.transport() == Transport::Plaintext && !is_loopback(relay.host()) {
+        bail!(
+            "plain ws:// is only allowed for loopback development relays; use wss://HOST:PORT/#PIN"
+        );
+    }
+    let pass = passphrase::read(true)?;
+    let client = Client::init(
+        &InitOptions {
+            dir,
+            passphrase: pass.as_bytes(),
+            kdf: KdfParams::DEFAULT,
+            name,
+            relay,
+            access_token: access_token.as_deref(),
+        },
+        now_ms(),
+    )?;
+    out.emit(
+        json!({"type": "initialized", "profile": dir, "name": client.name(), "relay": client.home_relay().to_string()}),
+        || format!("profile for {} created in {}", client.name(), dir.display()),
+    );
+    Ok(())
+}
+
+fn import(out: &Out, dir: &PathBuf, file: &Path) -> anyhow::Result<()> {
+    let pass = passphrase::read(false)?;
+    let client = Client::import(file, dir, pass.as_bytes())?;
+    out.emit(
+        json!({"type": "imported", "profile": dir, "name": client.name(), "contacts": client.contacts()?.len()}),
+        || format!("backup restored into {} ({})", dir.display(), client.name()),
+    );
+    Ok(())
+}
+
+/// Groups 60 digits into twelve blocks of five, as on the other device.
+fn group_digits(digits: &str) -> String {
+    let chars: Vec<char> = digits.chars().collect();
+    chars
+        .chunks(5)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

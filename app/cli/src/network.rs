@@ -1,0 +1,193 @@
+//! Commands that talk to relays: invite, accept, send, recv.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cairn_core::client::{Client, ClientEvent};
+use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector};
+use serde_json::json;
+
+use crate::output::{self, Out};
+use crate::time::now_ms;
+
+/// What network command to run.
+pub enum NetCommand {
+    /// Create an invite.
+    Invite,
+    /// Accept `invite`, naming the inviter `name`.
+    Accept {
+        /// Link.
+        invite: String,
+        /// Local name for the inviter.
+        name: String,
+    },
+    /// Send `text` to `name`.
+    Send {
+        /// Contact.
+        name: String,
+        /// Text.
+        text: String,
+    },
+    /// New identity key, announced to every contact.
+    RotateIdentity,
+    /// Receive, waiting up to this long for something new.
+    Recv {
+        /// Seconds.
+        wait: f64,
+        /// Skip acks (crash simulation).
+        no_ack: bool,
+    },
+}
+
+/// Runs a network command on a single-threaded runtime.
+pub fn run(
+    out: &Out,
+    client: &mut Client,
+    cmd: NetCommand,
+    allow_plaintext: bool,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting async runtime")?;
+    runtime.block_on(run_async(out, client, cmd, allow_plaintext))
+}
+
+async fn run_async(
+    out: &Out,
+    client: &mut Client,
+    cmd: NetCommand,
+    allow_plaintext: bool,
+) -> anyhow::Result<()> {
+    let connector = WsConnector {
+        allow_plaintext_loopback: allow_plaintext,
+        ..WsConnector::default()
+    };
+    let opts = SyncOptions {
+        access_token: client.access_token()?.map(|t| t.to_vec()),
+        ..SyncOptions::default()
+    };
+    let mut syncer = Syncer::new(connector, opts);
+    let clock = now_ms;
+    match cmd {
+        NetCommand::Invite => {
+            let mailbox = client.mint_mailbox();
+            syncer
+                .create_mailbox(&mailbox)
+                .await
+                .context("creating the invite mailbox on your relay")?;
+            let invite = client.create_invite(&mailbox, now_ms())?;
+            out.emit(
+                json!({"type": "invite", "uri": invite.uri, "expires_at": invite.expires_at}),
+                || invite.uri.clone(),
+            );
+        }
+        NetCommand::Accept { invite, name } => {
+            let invite = client.parse_invite(invite.trim(), now_ms())?;
+            let mailbox = client.mint_mailbox();
+            syncer
+                .create_mailbox(&mailbox)
+                .await
+                .context("creating your reply mailbox on your relay")?;
+            let contact = client.accept_invite(&invite, &name, &mailbox, now_ms())?;
+            let mut report = SyncReport::default();
+            syncer.flush_outbox(client, &clock, &mut report).await?;
+            out.emit(output::contact_json(&contact), || {
+                format!(
+                    "{} added; the handshake completes when they next receive",
+                    contact.name
+                )
+            });
+            finish(out, client, report)?;
+        }
+        NetCommand::Send { name, text } => {
+            let message = client.send_text(&name, &text, now_ms())?;
+            let mut report = SyncReport::default();
+            syncer.flush_outbox(client, &clock, &mut report).await?;
+            let contact = client.contact(&name)?;
+            let message = client
+                .timeline(&contact.name)?
+                .into_iter()
+                .find_map(|i| match i {
+                    cairn_core::client::TimelineItem::Message(m) if m.id == message.id => Some(m),
+                    _ => None,
+                })
+                .unwrap_or(message);
+            out.emit(output::message_json(&contact.name, &message), || {
+                output::message_text(&contact.name, &message)
+            });
+            finish(out, client, report)?;
+        }
+        NetCommand::RotateIdentity => {
+            let notified = client.rotate_identity(now_ms())?;
+            let mut report = SyncReport::default();
+            syncer.flush_outbox(client, &clock, &mut report).await?;
+            out.emit(json!({"type": "identity_rotated", "contacts": notified}), || {
+                format!("new identity key announced to {notified} contact(s); compare safety numbers again")
+            });
+            finish(out, client, report)?;
+        }
+        NetCommand::Recv { wait, no_ack } => {
+            syncer.options_mut().ack = !no_ack;
+            if !(0.0..=86_400.0).contains(&wait) {
+                bail!("--wait must be between 0 and 86400 seconds");
+            }
+            syncer.options_mut().wait = Duration::from_secs_f64(wait);
+            let report = syncer.sync(client, &clock).await?;
+            for event in &report.events {
+                emit_event(out, event);
+            }
+            finish(out, client, report)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reports relay problems; fails the command if any occurred (work done so far is kept).
+fn finish(out: &Out, client: &Client, report: SyncReport) -> anyhow::Result<()> {
+    if report.errors.is_empty() {
+        return Ok(());
+    }
+    let queued = client.outbox_len()?;
+    if queued > 0 && !out.json {
+        eprintln!("note: {queued} envelope(s) queued; they are retried on the next send or recv");
+    }
+    let first = report.errors.into_iter().reduce(|a, b| match (&a, &b) {
+        (NetError::PinMismatch { .. }, _) => a,
+        (_, NetError::PinMismatch { .. }) => b,
+        _ => a,
+    });
+    match first {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Prints one event from a sync.
+pub fn emit_event(out: &Out, event: &ClientEvent) {
+    match event {
+        ClientEvent::Message { contact, message } => out.emit(output::message_json(contact, message), || {
+            output::message_text(contact, message)
+        }),
+        ClientEvent::ContactAdded { contact } => out.emit(
+            json!({"type": "contact_added", "name": contact.name, "safety_number": contact.safety_number}),
+            || format!("{} accepted your invite and is now a contact", contact.name),
+        ),
+        ClientEvent::StatusChanged {
+            contact,
+            counters,
+            status,
+        } => out.emit(
+            json!({"type": "status", "contact": contact, "counters": counters, "status": status.as_str()}),
+            || format!("{} message(s) to {contact} now {}", counters.len(), status.as_str()),
+        ),
+        ClientEvent::Integrity { contact, event } => out.emit(
+            output::event_json(contact.as_deref(), event),
+            || output::event_text(contact.as_deref(), event),
+        ),
+        ClientEvent::Held { contact } => out.emit(
+            json!({"type": "held", "contact": contact}),
+            || format!("a message from {contact} is held until you accept their new key"),
+        ),
+    }
+}

@@ -1,0 +1,249 @@
+//! Two clients talking in memory: envelopes are carried by hand, no relay.
+
+use cairn_protocol::envelope::MailboxId;
+
+use super::tests::new_client;
+use super::*;
+use crate::store::{EventKind, MessageStatus};
+
+/// Moves everything in `from`'s outbox into `to`, as a relay would, and acks it.
+fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
+    let due = from.outbox_due(u64::MAX, 100_000).unwrap();
+    let deliveries: Vec<Delivery> = due
+        .iter()
+        .map(|i| Delivery {
+            mailbox: MailboxId(i.mailbox),
+            bytes: i.envelope.clone(),
+        })
+        .collect();
+    from.outbox_sent(&due).unwrap();
+    to.receive(&deliveries, now).unwrap()
+}
+
+/// Alice invites, Bob accepts, Alice completes: returns (alice, bob) and their temp dirs.
+fn pair() -> (tempfile::TempDir, Client, Client) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = new_client(&tmp.path().join("a"), "Alice");
+    let mut bob = new_client(&tmp.path().join("b"), "Bob");
+    let mb = alice.mint_mailbox();
+    let created = alice.create_invite(&mb, 1_000).unwrap();
+    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let reply = bob.mint_mailbox();
+    let c = bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
+    assert_eq!(c.name, "alice");
+    assert!(matches!(
+        bob.accept_invite(&invite, "alice2", &bob.mint_mailbox(), 2_001),
+        Err(ClientError::InviteAlreadyAccepted)
+    ));
+    let report = pump(&mut bob, &mut alice, 3_000);
+    assert_eq!(report.acks.len(), 1);
+    assert!(
+        matches!(&report.events[..], [ClientEvent::ContactAdded { contact }] if contact.name == "Bob"),
+        "{:?}",
+        report.events
+    );
+    (tmp, alice, bob)
+}
+
+#[test]
+fn handshake_chat_receipts_and_safety_numbers() {
+    let (_tmp, mut alice, mut bob) = pair();
+    assert_eq!(
+        alice.fingerprint("Bob").unwrap(),
+        bob.fingerprint("alice").unwrap()
+    );
+    assert_eq!(alice.fingerprint("Bob").unwrap().len(), 60);
+
+    let sent = alice.send_text("Bob", "hello bob", 4_000).unwrap();
+    assert_eq!(sent.status, MessageStatus::Pending);
+    let r = pump(&mut alice, &mut bob, 5_000);
+    assert_eq!(r.new_messages, 1);
+    assert!(
+        matches!(&r.events[0], ClientEvent::Message { contact, message } if contact == "alice" && message.body == "hello bob")
+    );
+    // Bob's delivery receipt comes back.
+    let r = pump(&mut bob, &mut alice, 6_000);
+    assert!(matches!(
+        &r.events[..],
+        [ClientEvent::StatusChanged {
+            status: MessageStatus::Delivered,
+            ..
+        }]
+    ));
+    // Bob reads it: read receipt.
+    assert_eq!(bob.mark_read("alice", 7_000).unwrap(), 1);
+    assert_eq!(bob.mark_read("alice", 7_001).unwrap(), 0);
+    pump(&mut bob, &mut alice, 8_000);
+    let hist = alice.timeline("Bob").unwrap();
+    assert!(matches!(&hist[..], [TimelineItem::Message(m)] if m.status == MessageStatus::Read));
+
+    // Bob answers; survives reopening both profiles (sessions from disk).
+    let (adir, bdir) = (alice.dir().to_owned(), bob.dir().to_owned());
+    drop((alice, bob));
+    let mut alice = Client::open(&adir, b"pw").unwrap();
+    let mut bob = Client::open(&bdir, b"pw").unwrap();
+    bob.send_text("alice", "hi alice", 9_000).unwrap();
+    let r = pump(&mut bob, &mut alice, 10_000);
+    assert_eq!(r.new_messages, 1);
+    assert_eq!(alice.search("alice", 10).unwrap().len(), 1);
+
+    // Safety number check.
+    let digits = bob.fingerprint("alice").unwrap();
+    assert!(matches!(
+        bob.verify("alice", "1234", 1),
+        Err(ClientError::SafetyNumberMismatch(_))
+    ));
+    assert!(!bob.contact("alice").unwrap().verified);
+    bob.verify("alice", &digits, 11_000).unwrap();
+    assert!(bob.contact("alice").unwrap().verified);
+}
+
+#[test]
+fn redelivery_is_acked_not_shown_and_tampering_is_reported() {
+    let (_tmp, mut alice, mut bob) = pair();
+    alice.send_text("Bob", "once", 4_000).unwrap();
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let d = Delivery {
+        mailbox: MailboxId(due[0].mailbox),
+        bytes: due[0].envelope.clone(),
+    };
+    let r1 = bob.receive(std::slice::from_ref(&d), 5_000).unwrap();
+    let r2 = bob.receive(std::slice::from_ref(&d), 5_001).unwrap();
+    assert_eq!((r1.new_messages, r2.new_messages), (1, 0));
+    assert_eq!(r2.acks.len(), 1, "a redelivery is still acked");
+    assert!(r2.events.is_empty());
+
+    alice.outbox_sent(&due).unwrap();
+    alice.send_text("Bob", "tampered", 6_000).unwrap();
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let mut bytes = due[0].envelope.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let r = bob
+        .receive(
+            &[Delivery {
+                mailbox: MailboxId(due[0].mailbox),
+                bytes,
+            }],
+            7_000,
+        )
+        .unwrap();
+    assert_eq!(r.new_messages, 0);
+    assert_eq!(r.acks.len(), 1);
+    assert!(
+        matches!(&r.events[..], [ClientEvent::Integrity { event, .. }] if event.kind == EventKind::Rejected)
+    );
+    let timeline = bob.timeline("alice").unwrap();
+    assert_eq!(timeline.len(), 2, "message + rejected event: {timeline:?}");
+}
+
+#[test]
+fn dropped_message_is_reported_as_gap() {
+    let (_tmp, mut alice, mut bob) = pair();
+    for (i, t) in ["one", "two", "three"].iter().enumerate() {
+        alice.send_text("Bob", t, 4_000 + i as u64).unwrap();
+    }
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let deliveries: Vec<Delivery> = [&due[0], &due[2]]
+        .iter()
+        .map(|i| Delivery {
+            mailbox: MailboxId(i.mailbox),
+            bytes: i.envelope.clone(),
+        })
+        .collect();
+    let r = bob.receive(&deliveries, 5_000).unwrap();
+    assert_eq!(r.new_messages, 2);
+    let gaps: Vec<_> = bob
+        .timeline("alice")
+        .unwrap()
+        .into_iter()
+        .filter(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::Gap))
+        .collect();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+}
+
+#[test]
+fn failed_session_write_rolls_back_cache() {
+    let (_tmp, mut alice, _bob) = pair();
+    // A text over the limit is refused before touching the session.
+    let long = "x".repeat(cairn_protocol::content::MAX_TEXT_LEN + 1);
+    assert!(matches!(
+        alice.send_text("Bob", &long, 1),
+        Err(ClientError::BadText { .. })
+    ));
+    assert!(matches!(
+        alice.send_text("nobody", "x", 1),
+        Err(ClientError::Store(_))
+    ));
+    assert_eq!(alice.outbox_len().unwrap(), 0);
+}
+
+#[test]
+fn identity_change_is_held_until_accepted_and_resets_verification() {
+    let (_tmp, mut alice, mut bob) = pair();
+    let digits = bob.fingerprint("alice").unwrap();
+    bob.verify("alice", &digits, 1).unwrap();
+    let old_public = alice.public();
+
+    assert_eq!(alice.rotate_identity(4_000).unwrap(), 1);
+    assert_ne!(alice.public(), old_public);
+    alice
+        .send_text("Bob", "signed by my new key", 4_001)
+        .unwrap();
+    let r = pump(&mut alice, &mut bob, 5_000);
+    assert_eq!(r.new_messages, 0, "held, not shown");
+    assert!(r.events.iter().any(
+        |e| matches!(e, ClientEvent::Integrity { event, .. } if event.kind == EventKind::KeyChange)
+    ));
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Held { .. }))
+    );
+    let contact = bob.contact("alice").unwrap();
+    assert!(contact.pending_identity.is_some());
+    assert!(
+        contact.verified,
+        "still verified for the old key until the change is accepted"
+    );
+    assert!(matches!(
+        bob.send_text("alice", "x", 6_000),
+        Err(ClientError::KeyChangePending(_))
+    ));
+    assert!(
+        !bob.timeline("alice")
+            .unwrap()
+            .iter()
+            .any(|i| matches!(i, TimelineItem::Message(_)))
+    );
+
+    bob.accept_key_change("alice", 7_000).unwrap();
+    let contact = bob.contact("alice").unwrap();
+    assert_eq!(contact.identity, alice.public().to_bytes());
+    assert!(!contact.verified, "verification resets");
+    assert_eq!(contact.safety_number, alice.fingerprint("Bob").unwrap());
+    assert_ne!(contact.safety_number, digits);
+    let texts: Vec<_> = bob
+        .timeline("alice")
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) => Some(m.body),
+            TimelineItem::Event(_) => None,
+        })
+        .collect();
+    assert_eq!(texts, vec!["signed by my new key"]);
+    assert!(matches!(
+        bob.accept_key_change("alice", 8_000),
+        Err(ClientError::NoPendingKeyChange(_))
+    ));
+
+    // The conversation goes on both ways; a reopened Alice signs with the new key.
+    let adir = alice.dir().to_owned();
+    drop(alice);
+    let mut alice = Client::open(&adir, b"pw").unwrap();
+    bob.send_text("alice", "welcome back", 9_000).unwrap();
+    assert_eq!(pump(&mut bob, &mut alice, 10_000).new_messages, 1);
+    alice.send_text("Bob", "thanks", 11_000).unwrap();
+    assert_eq!(pump(&mut alice, &mut bob, 12_000).new_messages, 1);
+}

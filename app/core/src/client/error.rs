@@ -1,0 +1,68 @@
+//! Client errors.
+
+use cairn_protocol::address::AddressError;
+use cairn_protocol::handshake::HandshakeError;
+use cairn_protocol::invite::InviteError;
+use cairn_protocol::session::SessionError;
+use thiserror::Error;
+
+use crate::profile::ProfileError;
+use crate::store::StoreError;
+
+/// Why a client operation failed.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// Opening, creating or backing up the profile failed.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A database operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored relay address did not parse.
+    #[error("invalid relay address: {0}")]
+    Address(#[from] AddressError),
+    /// The invite link is invalid, forged or expired.
+    #[error("invite refused: {0}")]
+    Invite(#[from] InviteError),
+    /// The handshake could not be built.
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// Encrypting or restoring a session failed.
+    #[error("session error: {0}")]
+    Session(#[from] SessionError),
+    /// The profile lacks something `init` always writes.
+    #[error("profile is incomplete: no {0} stored")]
+    Incomplete(&'static str),
+    /// A display name is empty, too long or has control characters.
+    #[error("invalid name {0:?}: 1–64 bytes, no control characters")]
+    BadName(String),
+    /// A contact with that name already exists.
+    #[error("a contact named {0:?} already exists")]
+    NameTaken(String),
+    /// `verify` was given digits that do not match the safety number.
+    #[error("safety number does not match: {0} is NOT verified")]
+    SafetyNumberMismatch(String),
+    /// There is no pending identity change to accept for this contact.
+    #[error("{0} has no pending identity change")]
+    NoPendingKeyChange(String),
+    /// Sending is blocked until the user accepts the contact's new key.
+    #[error("{0}'s identity key changed: check the new safety number, then accept the change")]
+    KeyChangePending(String),
+    /// The contact exists but has no session (damaged profile).
+    #[error("no session stored for {0}")]
+    NoSession(String),
+    /// This invite was accepted before.
+    #[error("this invite was already accepted")]
+    InviteAlreadyAccepted,
+    /// The invite is our own.
+    #[error("this is your own invite")]
+    OwnInvite,
+    /// Text over the protocol's limit or empty.
+    #[error("message text must be 1 to {max} bytes (got {len})")]
+    BadText {
+        /// Length given.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+}

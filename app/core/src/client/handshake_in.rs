@@ -1,0 +1,67 @@
+//! Inviter side: a handshake envelope arrives on an invite mailbox.
+
+use cairn_protocol::envelope::Envelope;
+use cairn_protocol::invite::PendingInvite;
+use cairn_protocol::safety_number::SafetyNumber;
+
+use super::events::ClientEvent;
+use super::receive::Batch;
+use super::{ClientResult, validate_name};
+use crate::store::NewContact;
+
+/// Completes the handshake against the open invite on this mailbox, adding the contact.
+pub(super) fn complete(batch: &mut Batch<'_, '_>, env: &Envelope<'_>) -> ClientResult<()> {
+    let now_s = batch.now_ms / 1000;
+    let invites = batch.db.pending_invites_for(&env.mailbox.0)?;
+    let Some(record) = invites.into_iter().next() else {
+        return batch.reject(None, "handshake for an invite that is used up or unknown");
+    };
+    let Ok(pending) = PendingInvite::from_bytes(&record.pending) else {
+        return batch.reject(None, "stored invite is unreadable");
+    };
+    let done = match pending.complete(batch.identity, env, now_s) {
+        Ok(done) => done,
+        Err(e) => return batch.reject(None, &format!("handshake rejected: {e}")),
+    };
+    let name = unique_name(batch, &done.name)?;
+    let safety = SafetyNumber::new(&batch.identity.public(), &done.peer);
+    let relay = done.relay.to_string();
+    batch.db.ensure_relay(&relay, batch.now_ms)?;
+    let id = batch.db.add_contact(
+        &NewContact {
+            name: &name,
+            identity: &done.peer.to_bytes(),
+            relay: &relay,
+            their_mailbox: &done.mailbox.0,
+            my_mailbox: &record.mailbox,
+            safety_number: safety.digits(),
+        },
+        batch.now_ms,
+    )?;
+    // Consumed with the session in one transaction: a replayed handshake finds no invite.
+    batch.db.remove_pending_invite(&record.id)?;
+    batch.sessions.insert(id, done.session);
+    batch.touched.insert(id);
+    batch.invalidate_contacts();
+    let contact = batch.db.contact(id)?;
+    batch
+        .report
+        .events
+        .push(ClientEvent::ContactAdded { contact });
+    Ok(())
+}
+
+/// The acceptor's chosen name, made valid and unique among our contacts.
+fn unique_name(batch: &Batch<'_, '_>, proposed: &str) -> ClientResult<String> {
+    let base = validate_name(proposed).unwrap_or_else(|_| "contact".to_owned());
+    if !batch.db.contact_name_taken(&base)? {
+        return Ok(base);
+    }
+    for n in 2.. {
+        let candidate = format!("{base} ({n})");
+        if !batch.db.contact_name_taken(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Ok(base)
+}

@@ -1,0 +1,61 @@
+//! Conversation history and search, with integrity events interleaved.
+
+use super::{Client, ClientResult};
+use crate::store::{IntegrityRecord, MessageRecord};
+
+/// One entry of a conversation as shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimelineItem {
+    /// A message, either direction.
+    Message(MessageRecord),
+    /// Something the protocol or client noticed (gap, key change, ...).
+    Event(IntegrityRecord),
+}
+
+impl TimelineItem {
+    /// Sort key: when we learned of it (our clock for incoming, send time for outgoing).
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            Self::Message(m) => m.received_ms.unwrap_or(m.sent_ms),
+            Self::Event(e) => e.at_ms,
+        }
+    }
+}
+
+impl Client {
+    /// The conversation with `name`: messages and events in time order.
+    pub fn timeline(&self, name: &str) -> ClientResult<Vec<TimelineItem>> {
+        let contact = self.contact(name)?;
+        let db = self.store().read();
+        let mut items: Vec<TimelineItem> = db
+            .history(contact.id)?
+            .into_iter()
+            .map(TimelineItem::Message)
+            .chain(
+                db.events(Some(contact.id))?
+                    .into_iter()
+                    .map(TimelineItem::Event),
+            )
+            .collect();
+        // Stable: messages keep their store order (sender time, then arrival) among equals.
+        items.sort_by_key(TimelineItem::at_ms);
+        Ok(items)
+    }
+
+    /// Events tied to no contact (for example envelopes rejected on an invite mailbox).
+    pub fn unattributed_events(&self) -> ClientResult<Vec<IntegrityRecord>> {
+        Ok(self.store().read().events(None)?)
+    }
+
+    /// Full-text search over all conversations, newest first, with contact names.
+    pub fn search(&self, query: &str, limit: usize) -> ClientResult<Vec<(String, MessageRecord)>> {
+        let db = self.store().read();
+        let hits = db.search(query, limit)?;
+        let mut out = Vec::with_capacity(hits.len());
+        for m in hits {
+            let name = db.contact(m.contact)?.name;
+            out.push((name, m));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,176 @@
+//! Making contact: invites (inviter side) and accepting them (acceptor side).
+//!
+//! Both sides first mint a fresh mailbox, which the caller registers on the
+//! relay before calling in here: the relay must know a mailbox before anyone
+//! can send to it. One mailbox per contact keeps conversations unlinkable at
+//! the relay.
+
+use cairn_protocol::address::RelayAddress;
+use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::handshake::{AcceptorReply, accept_invite};
+use cairn_protocol::invite::Invite;
+use cairn_protocol::safety_number::SafetyNumber;
+use rand::Rng;
+use zeroize::Zeroizing;
+
+use super::{Client, ClientError, ClientResult, validate_name};
+use crate::store::{Contact, NewContact, NewOutboxItem, PendingInviteRecord};
+
+/// Default invite lifetime.
+pub const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// A freshly minted mailbox, not yet stored: register it on `relay`, then pass it back.
+pub struct NewMailbox {
+    /// Random mailbox id.
+    pub id: MailboxId,
+    /// Relay it lives on (our home relay).
+    pub relay: RelayAddress,
+    /// Seed of the Ed25519 key that proves ownership to the relay. Secret.
+    pub auth_seed: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for NewMailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewMailbox")
+            .field("id", &self.id)
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An invite we created.
+#[derive(Debug, Clone)]
+pub struct CreatedInvite {
+    /// The `cairn:` link to hand to the other person.
+    pub uri: String,
+    /// Unix seconds after which it is refused.
+    pub expires_at: u64,
+}
+
+impl Client {
+    /// Mints a mailbox on our home relay (random id and auth key; nothing stored yet).
+    pub fn mint_mailbox(&self) -> NewMailbox {
+        let mut rng = rand::rng();
+        let mut id = [0u8; 32];
+        rng.fill_bytes(&mut id);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(seed.as_mut());
+        NewMailbox {
+            id: MailboxId(id),
+            relay: self.home_relay.clone(),
+            auth_seed: seed,
+        }
+    }
+
+    /// Inviter: creates an invite on `mailbox` (already registered on its relay).
+    pub fn create_invite(
+        &mut self,
+        mailbox: &NewMailbox,
+        now_ms: u64,
+    ) -> ClientResult<CreatedInvite> {
+        let expires_at = now_ms / 1000 + INVITE_TTL_SECS;
+        let (invite, pending) = Invite::create(
+            &self.identity,
+            mailbox.relay.clone(),
+            mailbox.id,
+            expires_at,
+            &mut rand::rng(),
+        );
+        let record = PendingInviteRecord {
+            id: invite.id(),
+            mailbox: mailbox.id.0,
+            pending: pending.to_bytes(),
+            uri: invite.to_uri(),
+            expires_at,
+        };
+        let relay = mailbox.relay.to_string();
+        self.store_mut().write(|db| {
+            db.add_mailbox(&mailbox.id.0, &relay, mailbox.auth_seed.as_ref(), now_ms)?;
+            db.add_pending_invite(&record, now_ms)
+        })?;
+        Ok(CreatedInvite {
+            uri: record.uri,
+            expires_at,
+        })
+    }
+
+    /// Parses and checks an invite link before any network work.
+    pub fn parse_invite(&self, uri: &str, now_ms: u64) -> ClientResult<Invite> {
+        let invite = Invite::from_uri(uri, now_ms / 1000)?;
+        if invite.identity() == self.identity.public() {
+            return Err(ClientError::OwnInvite);
+        }
+        Ok(invite)
+    }
+
+    /// Acceptor: runs the handshake against `invite`, naming the inviter `name`.
+    ///
+    /// `reply_mailbox` is where the inviter will send to us (already registered
+    /// on its relay). Stores contact, session, mailbox and the handshake
+    /// envelope (in the outbox) in one transaction.
+    pub fn accept_invite(
+        &mut self,
+        invite: &Invite,
+        name: &str,
+        reply_mailbox: &NewMailbox,
+        now_ms: u64,
+    ) -> ClientResult<Contact> {
+        let name = validate_name(name)?;
+        let accepted = accept_invite(
+            invite,
+            &self.identity,
+            AcceptorReply {
+                relay: reply_mailbox.relay.clone(),
+                mailbox: reply_mailbox.id,
+                name: self.name.clone(),
+            },
+            now_ms / 1000,
+            &mut rand::rng(),
+        )?;
+        let safety = SafetyNumber::new(&self.identity.public(), &invite.identity());
+        let peer = invite.identity().to_bytes();
+        let their_relay = invite.relay().to_string();
+        let my_relay = reply_mailbox.relay.to_string();
+        let session = accepted.session.to_bytes();
+        let contact = self.store_mut().write(|db| {
+            if !db.mark_invite_accepted(&invite.id(), now_ms)? {
+                return Err(ClientError::InviteAlreadyAccepted);
+            }
+            if db.contact_name_taken(&name)? {
+                return Err(ClientError::NameTaken(name.clone()));
+            }
+            db.add_mailbox(
+                &reply_mailbox.id.0,
+                &my_relay,
+                reply_mailbox.auth_seed.as_ref(),
+                now_ms,
+            )?;
+            db.ensure_relay(&their_relay, now_ms)?;
+            let id = db.add_contact(
+                &NewContact {
+                    name: &name,
+                    identity: &peer,
+                    relay: &their_relay,
+                    their_mailbox: &invite.mailbox().0,
+                    my_mailbox: &reply_mailbox.id.0,
+                    safety_number: safety.digits(),
+                },
+                now_ms,
+            )?;
+            db.put_session(id, &session, now_ms)?;
+            db.enqueue(
+                &NewOutboxItem {
+                    envelope_id: accepted.message_id.0,
+                    relay: &their_relay,
+                    mailbox: invite.mailbox().0,
+                    envelope: &accepted.envelope,
+                    message_id: None,
+                },
+                now_ms,
+            )?;
+            Ok(db.contact(id)?)
+        })?;
+        self.sessions.insert(contact.id, accepted.session);
+        Ok(contact)
+    }
+}

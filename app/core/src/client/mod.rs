@@ -1,0 +1,203 @@
+//! The client: a profile plus the protocol, as commands that change state.
+//!
+//! Everything here is synchronous and free of network I/O: each operation
+//! takes its inputs (including `now`) and commits its effects to the store in
+//! one transaction. The async relay layer ([`crate::net`]) feeds it received
+//! envelopes and drains its outbox; the desktop app drives both from a
+//! background runtime. No UI types appear here.
+
+mod error;
+mod events;
+mod handshake_in;
+mod history;
+mod invites;
+mod people;
+mod receive;
+mod rotate;
+mod send;
+mod sessions;
+
+use std::path::Path;
+
+use cairn_protocol::address::RelayAddress;
+use cairn_protocol::identity::{Identity, PublicIdentity};
+use zeroize::Zeroizing;
+
+use crate::profile::Profile;
+use crate::profile::kdf::KdfParams;
+use crate::store::{Store, StoreError};
+
+pub use error::ClientError;
+pub use events::ClientEvent;
+pub use history::TimelineItem;
+pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox};
+pub use receive::{Delivery, ReceiveReport};
+
+/// Result alias for client operations.
+pub type ClientResult<T> = Result<T, ClientError>;
+
+/// Settings keys.
+pub(crate) mod keys {
+    /// 32-byte identity seed (secret).
+    pub const IDENTITY_SEED: &str = "identity_seed";
+    /// Our display name, sent to people who accept our invites.
+    pub const PROFILE_NAME: &str = "profile_name";
+    /// Relay address text where we create our mailboxes.
+    pub const HOME_RELAY: &str = "home_relay";
+    /// Access token for creating mailboxes on the home relay, if it requires one (secret).
+    pub const HOME_RELAY_TOKEN: &str = "home_relay_token";
+}
+
+/// An unlocked profile with its identity loaded.
+pub struct Client {
+    profile: Profile,
+    identity: Identity,
+    name: String,
+    home_relay: RelayAddress,
+    sessions: sessions::SessionCache,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("name", &self.name)
+            .field("public", &self.identity.public())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parameters for a new profile.
+#[derive(Debug, Clone)]
+pub struct InitOptions<'a> {
+    /// Profile directory (created; must be empty).
+    pub dir: &'a Path,
+    /// Passphrase the database key is derived from.
+    pub passphrase: &'a [u8],
+    /// Argon2id cost; [`KdfParams::DEFAULT`] outside tests.
+    pub kdf: KdfParams,
+    /// Our display name.
+    pub name: &'a str,
+    /// The relay where our mailboxes live.
+    pub relay: RelayAddress,
+    /// Token the relay requires to create mailboxes, if any.
+    pub access_token: Option<&'a str>,
+}
+
+impl Client {
+    /// Creates a profile with a fresh identity.
+    pub fn init(opts: &InitOptions<'_>, now_ms: u64) -> ClientResult<Self> {
+        let name = validate_name(opts.name)?;
+        let identity = Identity::generate(&mut rand::rng());
+        let mut profile = Profile::create(opts.dir, opts.passphrase, opts.kdf)?;
+        let relay_text = opts.relay.to_string();
+        profile.store_mut().write(|db| {
+            db.set_setting(keys::IDENTITY_SEED, identity.seed())?;
+            db.set_setting(keys::PROFILE_NAME, name.as_bytes())?;
+            db.set_setting(keys::HOME_RELAY, relay_text.as_bytes())?;
+            db.ensure_relay(&relay_text, now_ms)?;
+            if let Some(token) = opts.access_token {
+                db.set_setting(keys::HOME_RELAY_TOKEN, token.as_bytes())?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(Self {
+            profile,
+            identity,
+            name,
+            home_relay: opts.relay.clone(),
+            sessions: Default::default(),
+        })
+    }
+
+    /// Unlocks an existing profile.
+    pub fn open(dir: &Path, passphrase: &[u8]) -> ClientResult<Self> {
+        Self::from_profile(Profile::open(dir, passphrase)?)
+    }
+
+    /// Restores an exported backup into `dir` and opens it.
+    pub fn import(backup: &Path, dir: &Path, passphrase: &[u8]) -> ClientResult<Self> {
+        Self::from_profile(Profile::import(backup, dir, passphrase)?)
+    }
+
+    fn from_profile(profile: Profile) -> ClientResult<Self> {
+        let db = profile.store().read();
+        let seed = db
+            .setting(keys::IDENTITY_SEED)?
+            .ok_or(ClientError::Incomplete("identity"))?;
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+            seed.as_slice()
+                .try_into()
+                .map_err(|_| StoreError::Malformed("identity seed"))?,
+        );
+        let identity = Identity::from_seed(*seed);
+        let name = db
+            .setting_text(keys::PROFILE_NAME)?
+            .ok_or(ClientError::Incomplete("profile name"))?;
+        let home_relay = db
+            .setting_text(keys::HOME_RELAY)?
+            .ok_or(ClientError::Incomplete("home relay"))?
+            .parse()?;
+        Ok(Self {
+            profile,
+            identity,
+            name,
+            home_relay,
+            sessions: Default::default(),
+        })
+    }
+
+    /// Writes an encrypted backup of the whole profile (see [`Profile::export`]).
+    pub fn export(&self, file: &Path, passphrase: &[u8]) -> ClientResult<()> {
+        Ok(self.profile.export(file, passphrase)?)
+    }
+
+    /// Our display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Our public identity.
+    pub fn public(&self) -> PublicIdentity {
+        self.identity.public()
+    }
+
+    /// The relay where new mailboxes are created.
+    pub fn home_relay(&self) -> &RelayAddress {
+        &self.home_relay
+    }
+
+    /// Token for creating mailboxes on the home relay, if one was configured.
+    pub fn access_token(&self) -> ClientResult<Option<Zeroizing<Vec<u8>>>> {
+        Ok(self.store().read().setting(keys::HOME_RELAY_TOKEN)?)
+    }
+
+    /// The profile directory.
+    pub fn dir(&self) -> &Path {
+        self.profile.dir()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        self.profile.store()
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut Store {
+        self.profile.store_mut()
+    }
+}
+
+/// Longest display name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Trims and checks a display name: non-empty, short, no control characters.
+pub fn validate_name(name: &str) -> ClientResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(ClientError::BadName(name.to_owned()));
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod chat_tests;
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,124 @@
+//! Contacts as the user sees them: list, rename, safety numbers, verification.
+
+use cairn_protocol::safety_number::SafetyNumber;
+use subtle::ConstantTimeEq;
+
+use super::sessions::session_mut;
+use super::{Client, ClientError, ClientResult, validate_name};
+use crate::store::{Contact, EventKind, MailboxRecord, StoreError};
+
+impl Client {
+    /// All contacts, by name.
+    pub fn contacts(&self) -> ClientResult<Vec<Contact>> {
+        Ok(self.store().read().contacts()?)
+    }
+
+    /// Mailboxes we own and must poll.
+    pub fn active_mailboxes(&self) -> ClientResult<Vec<MailboxRecord>> {
+        Ok(self.store().read().active_mailboxes()?)
+    }
+
+    /// One contact by name.
+    pub fn contact(&self, name: &str) -> ClientResult<Contact> {
+        Ok(self.store().read().contact_by_name(name)?)
+    }
+
+    /// Renames a contact.
+    pub fn rename_contact(&mut self, name: &str, new_name: &str) -> ClientResult<()> {
+        let new_name = validate_name(new_name)?;
+        let contact = self.contact(name)?;
+        self.store_mut().write(|db| {
+            if db.contact_name_taken(&new_name)? {
+                return Err(ClientError::NameTaken(new_name.clone()));
+            }
+            db.rename_contact(contact.id, &new_name)?;
+            Ok(())
+        })
+    }
+
+    /// The 60-digit safety number shared with `name` (identical on both sides).
+    pub fn fingerprint(&self, name: &str) -> ClientResult<String> {
+        Ok(self.contact(name)?.safety_number)
+    }
+
+    /// Marks `name` verified if `digits` (spaces ignored) equal the safety number.
+    ///
+    /// A mismatch leaves the flag unchanged and is an error, so scripts fail loudly.
+    pub fn verify(&mut self, name: &str, digits: &str, now_ms: u64) -> ClientResult<()> {
+        let contact = self.contact(name)?;
+        if !digits_match(&contact.safety_number, digits) {
+            return Err(ClientError::SafetyNumberMismatch(contact.name));
+        }
+        self.store_mut().write(|db| {
+            db.set_verified(contact.id, true)?;
+            db.add_event(
+                Some(contact.id),
+                EventKind::Verified,
+                "safety number verified",
+                now_ms,
+            )?;
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(())
+    }
+}
+
+impl Client {
+    /// Accepts `name`'s announced new identity key: held messages become visible,
+    /// the safety number is recomputed and the verified flag resets.
+    pub fn accept_key_change(&mut self, name: &str, now_ms: u64) -> ClientResult<()> {
+        let contact = self.contact(name)?;
+        if contact.pending_identity.is_none() {
+            return Err(ClientError::NoPendingKeyChange(contact.name));
+        }
+        let me = self.identity.public();
+        let Client {
+            profile, sessions, ..
+        } = self;
+        let result = profile.store_mut().write(|db| {
+            let session = session_mut(sessions, db, &contact)?;
+            let new = session
+                .accept_pending_identity()
+                .ok_or_else(|| ClientError::NoPendingKeyChange(contact.name.clone()))?;
+            let safety = SafetyNumber::new(&me, &new);
+            db.accept_pending_identity(contact.id, safety.digits())?;
+            let released = db.release_held(contact.id)?;
+            db.put_session(contact.id, &session.to_bytes(), now_ms)?;
+            db.add_event(
+                Some(contact.id),
+                EventKind::KeyAccepted,
+                &format!("new identity key accepted ({released} held messages shown); verify the new safety number"),
+                now_ms,
+            )?;
+            Ok(())
+        });
+        if result.is_err() {
+            self.sessions.clear();
+        }
+        result
+    }
+}
+
+/// Compares safety numbers ignoring whitespace, in constant time for equal lengths.
+pub(crate) fn digits_match(expected: &str, given: &str) -> bool {
+    let clean: Vec<u8> = given.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let expected: Vec<u8> = expected
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    clean.len() == expected.len() && bool::from(clean.ct_eq(&expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_compare_ignoring_spaces() {
+        assert!(digits_match("12345 67890", "1234567890"));
+        assert!(digits_match("1234567890", " 12345\t67890 "));
+        assert!(!digits_match("1234567890", "1234567891"));
+        assert!(!digits_match("1234567890", "123456789"));
+        assert!(!digits_match("1234567890", ""));
+    }
+}

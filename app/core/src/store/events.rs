@@ -1,0 +1,140 @@
+//! Integrity events: what the protocol or the client noticed about a conversation.
+//!
+//! They are part of history (shown between messages), so the user learns that
+//! a message went missing or that a key changed, rather than it being logged
+//! somewhere nobody looks.
+
+use super::{ContactId, Db, StoreError, StoreResult};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// Messages between two counters never arrived (dropped by a relay, or lost).
+    Gap,
+    /// A message arrived after later ones (filled an earlier gap).
+    LateArrival,
+    /// A message was replayed; it was not shown twice.
+    Duplicate,
+    /// The peer's chain forked: two different messages claimed one counter.
+    Fork,
+    /// An envelope failed authentication or parsing and was dropped.
+    Rejected,
+    /// The contact's identity key changed; new messages are held.
+    KeyChange,
+    /// The user accepted the contact's new identity key.
+    KeyAccepted,
+    /// The user verified the safety number.
+    Verified,
+}
+
+impl EventKind {
+    /// Stable text for storage and CLI output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gap => "gap",
+            Self::LateArrival => "late",
+            Self::Duplicate => "duplicate",
+            Self::Fork => "fork",
+            Self::Rejected => "rejected",
+            Self::KeyChange => "key_change",
+            Self::KeyAccepted => "key_accepted",
+            Self::Verified => "verified",
+        }
+    }
+
+    fn parse(s: &str) -> StoreResult<Self> {
+        Ok(match s {
+            "gap" => Self::Gap,
+            "late" => Self::LateArrival,
+            "duplicate" => Self::Duplicate,
+            "fork" => Self::Fork,
+            "rejected" => Self::Rejected,
+            "key_change" => Self::KeyChange,
+            "key_accepted" => Self::KeyAccepted,
+            "verified" => Self::Verified,
+            _ => return Err(StoreError::Malformed("event kind")),
+        })
+    }
+}
+
+/// A stored integrity event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrityRecord {
+    /// Row id.
+    pub id: i64,
+    /// Conversation, if the event could be tied to one.
+    pub contact: Option<ContactId>,
+    /// What happened.
+    pub kind: EventKind,
+    /// Human-readable detail (counters, reason). Never contains message text or keys.
+    pub detail: String,
+    /// Our clock, milliseconds.
+    pub at_ms: u64,
+}
+
+impl Db<'_> {
+    /// Appends an event; returns its row id.
+    pub fn add_event(
+        &self,
+        contact: Option<ContactId>,
+        kind: EventKind,
+        detail: &str,
+        at_ms: u64,
+    ) -> StoreResult<i64> {
+        self.conn.execute(
+            "INSERT INTO integrity_events (contact_id, kind, detail, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![contact.map(|c| c.0), kind.as_str(), detail, at_ms as i64],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Events of one conversation (or, with `None`, those tied to none), oldest first.
+    pub fn events(&self, contact: Option<ContactId>) -> StoreResult<Vec<IntegrityRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, contact_id, kind, detail, at_ms FROM integrity_events
+             WHERE contact_id IS ?1 ORDER BY at_ms, id",
+        )?;
+        let rows = stmt.query_map([contact.map(|c| c.0)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (id, contact, kind, detail, at_ms) = r?;
+            Ok(IntegrityRecord {
+                id,
+                contact: contact.map(ContactId),
+                kind: EventKind::parse(&kind)?,
+                detail,
+                at_ms: at_ms as u64,
+            })
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::contacts::tests::add;
+    use crate::store::test_support::temp_store;
+
+    #[test]
+    fn add_and_list() {
+        let (_dir, mut store) = temp_store();
+        let a = add(&mut store, "alice", 1);
+        let db = store.read();
+        db.add_event(Some(a), EventKind::Gap, "messages 3..5 missing", 10)
+            .unwrap();
+        db.add_event(None, EventKind::Rejected, "bad envelope", 11)
+            .unwrap();
+        let evs = db.events(Some(a)).unwrap();
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].kind, EventKind::Gap);
+        assert_eq!(db.events(None).unwrap()[0].kind, EventKind::Rejected);
+    }
+}

@@ -1,0 +1,151 @@
+//! Relays we know and the mailboxes we own on them.
+
+use rusqlite::OptionalExtension;
+use zeroize::Zeroizing;
+
+use super::{Db, StoreError, StoreResult, blob};
+
+/// Row id of a relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RelayId(pub i64);
+
+/// A mailbox we own: where contacts (or invitees) send to us.
+#[derive(Clone)]
+pub struct MailboxRecord {
+    /// Mailbox id on the relay.
+    pub id: [u8; 32],
+    /// Relay address text (`wss://host:port/#pin`).
+    pub relay: String,
+    /// Seed of the key that proves ownership to the relay. Secret.
+    pub auth_seed: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for MailboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxRecord")
+            .field("id", &hex::encode(&self.id[..6]))
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db<'_> {
+    /// Returns the relay's row id, adding it if new.
+    pub fn ensure_relay(&self, address: &str, now_ms: u64) -> StoreResult<RelayId> {
+        self.conn.execute(
+            "INSERT INTO relays (address, added_ms) VALUES (?1, ?2) ON CONFLICT (address) DO NOTHING",
+            rusqlite::params![address, now_ms as i64],
+        )?;
+        let id =
+            self.conn
+                .query_row("SELECT id FROM relays WHERE address = ?1", [address], |r| {
+                    r.get(0)
+                })?;
+        Ok(RelayId(id))
+    }
+
+    /// All relay addresses we know.
+    pub fn relays(&self) -> StoreResult<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address FROM relays ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a mailbox we created on `relay`.
+    pub fn add_mailbox(
+        &self,
+        id: &[u8; 32],
+        relay: &str,
+        auth_seed: &[u8],
+        now_ms: u64,
+    ) -> StoreResult<()> {
+        let relay_id = self.ensure_relay(relay, now_ms)?;
+        self.conn.execute(
+            "INSERT INTO mailboxes (id, relay_id, auth_seed, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![&id[..], relay_id.0, auth_seed, now_ms as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Mailboxes still in use (not retired), to poll on every sync.
+    pub fn active_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.id, r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
+             WHERE m.retired_ms IS NULL ORDER BY r.id, m.created_ms",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, relay, seed) = row?;
+            Ok(MailboxRecord {
+                id: blob(id, "mailbox id")?,
+                relay,
+                auth_seed: Zeroizing::new(seed),
+            })
+        })
+        .collect()
+    }
+
+    /// One mailbox by id.
+    pub fn mailbox(&self, id: &[u8; 32]) -> StoreResult<MailboxRecord> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
+                 WHERE m.id = ?1",
+                [&id[..]],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()?;
+        let (relay, seed) = row.ok_or_else(|| StoreError::NotFound {
+            what: "mailbox",
+            key: hex::encode(id),
+        })?;
+        Ok(MailboxRecord {
+            id: *id,
+            relay,
+            auth_seed: Zeroizing::new(seed),
+        })
+    }
+
+    /// Stops polling a mailbox (for example an invite mailbox after the handshake).
+    pub fn retire_mailbox(&self, id: &[u8; 32], now_ms: u64) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE mailboxes SET retired_ms = ?2 WHERE id = ?1",
+            rusqlite::params![&id[..], now_ms as i64],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::test_support::temp_store;
+
+    #[test]
+    fn relays_and_mailboxes() {
+        let (_dir, mut store) = temp_store();
+        store
+            .write(|db| {
+                let a = db.ensure_relay("ws://127.0.0.1:1/", 1)?;
+                assert_eq!(db.ensure_relay("ws://127.0.0.1:1/", 2)?, a);
+                db.add_mailbox(&[1; 32], "ws://127.0.0.1:1/", b"seed", 3)?;
+                db.add_mailbox(&[2; 32], "ws://127.0.0.2:1/", b"seed2", 4)
+            })
+            .unwrap();
+        let db = store.read();
+        assert_eq!(db.relays().unwrap().len(), 2);
+        assert_eq!(db.active_mailboxes().unwrap().len(), 2);
+        assert_eq!(db.mailbox(&[2; 32]).unwrap().auth_seed.as_slice(), b"seed2");
+        db.retire_mailbox(&[1; 32], 5).unwrap();
+        assert_eq!(db.active_mailboxes().unwrap().len(), 1);
+        assert!(db.mailbox(&[9; 32]).is_err());
+    }
+}

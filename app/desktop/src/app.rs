@@ -1,0 +1,473 @@
+//! The application: UI state, the backend handle, and the frame function.
+//!
+//! [`CairnApp::show`] is everything a frame does, so tests drive exactly the
+//! code the window runs (through `egui_kittest`), without eframe.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use cairn_core::store::MessageRecord;
+use egui::{Color32, RichText, Ui};
+
+use crate::backend::{Backend, BackendConfig, Waker};
+use crate::clock::{Clock, day_of};
+use crate::commands::{Command, ContactSummary, ProfileInfo, RelayStatus};
+use crate::prefs::{Prefs, ThemeChoice, default_data_dir};
+use crate::screens::add_contact;
+use crate::screens::add_contact::AddContactForm;
+use crate::screens::chat::{self, ChatAction, ChatUi};
+use crate::screens::contacts::{self, Sidebar, SidebarAction};
+use crate::screens::onboarding::{self, OnboardingForm};
+use crate::screens::settings::{self, SettingsForm, SettingsView};
+use crate::screens::timeline::Timeline;
+use crate::screens::verify::{self, VerifyAction, VerifyForm};
+
+/// How the app is set up: where its files are, which clock it reads.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// Backend settings (profile dir, relay dir, KDF cost, clock).
+    pub backend: BackendConfig,
+    /// Preferences file; `None` keeps preferences in memory only (tests).
+    pub prefs_path: Option<PathBuf>,
+    /// Port the built-in relay listens on (0: any free port, for tests).
+    pub builtin_port: u16,
+}
+
+impl AppOptions {
+    /// Production layout under `data_dir` (`$CAIRN_DATA_DIR`, else the XDG data dir).
+    pub fn from_env() -> Self {
+        let data_dir = std::env::var_os("CAIRN_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_data_dir);
+        Self {
+            prefs_path: Some(data_dir.join("prefs.json")),
+            backend: BackendConfig::new(data_dir, Clock::system()),
+            builtin_port: onboarding::BUILTIN_PORT,
+        }
+    }
+}
+
+/// Which stage of the app we are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the backend to say whether a profile exists.
+    Starting,
+    /// First run: create a profile.
+    Create,
+    /// A profile exists and is locked.
+    Unlock,
+    /// Unlocked.
+    Main,
+}
+
+/// The right-hand pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pane {
+    /// Nothing selected.
+    Empty,
+    /// A conversation.
+    Chat(String),
+    /// Add contact.
+    AddContact,
+    /// Verify a contact's safety number.
+    Verify(String),
+    /// Settings.
+    Settings,
+}
+
+/// A message across the top of the window.
+#[derive(Debug, Clone)]
+pub struct Banner {
+    /// Text.
+    pub text: String,
+    /// Shown in the error colour.
+    pub error: bool,
+}
+
+/// The Cairn desktop app.
+pub struct CairnApp {
+    pub(crate) backend: Backend,
+    pub(crate) clock: Clock,
+    pub(crate) prefs: Prefs,
+    pub(crate) prefs_path: Option<PathBuf>,
+    applied_theme: Option<ThemeChoice>,
+    pub(crate) phase: Phase,
+    pub(crate) profile: Option<ProfileInfo>,
+    pub(crate) local_relay: Option<String>,
+    pub(crate) unlock_error: Option<String>,
+    pub(crate) contacts: Vec<ContactSummary>,
+    pub(crate) timeline: Option<Timeline>,
+    pub(crate) pane: Pane,
+    pub(crate) onboarding: OnboardingForm,
+    pub(crate) add_contact: AddContactForm,
+    pub(crate) verify: VerifyForm,
+    pub(crate) settings: SettingsForm,
+    pub(crate) chat_ui: ChatUi,
+    pub(crate) drafts: HashMap<String, String>,
+    pub(crate) query: String,
+    pub(crate) results: Vec<(String, MessageRecord)>,
+    pub(crate) relays: Vec<RelayStatus>,
+    pub(crate) outbox: usize,
+    pub(crate) banner: Option<Banner>,
+    pub(crate) focus_search: bool,
+    pub(crate) scroll_to_message: Option<i64>,
+}
+
+impl std::fmt::Debug for CairnApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CairnApp")
+            .field("phase", &self.phase)
+            .field("pane", &self.pane)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CairnApp {
+    /// Starts the backend and loads preferences; `waker` requests a repaint.
+    pub fn new(options: AppOptions, waker: Waker) -> std::io::Result<Self> {
+        let prefs = options
+            .prefs_path
+            .as_deref()
+            .map(Prefs::load)
+            .unwrap_or_default();
+        let clock = options.backend.clock.clone();
+        let backend = Backend::spawn(options.backend, waker)?;
+        if let Some(listen) = &prefs.builtin_relay {
+            backend.send(Command::StartLocalRelay {
+                listen: listen.clone(),
+            });
+        }
+        Ok(Self {
+            backend,
+            clock,
+            prefs,
+            prefs_path: options.prefs_path,
+            applied_theme: None,
+            phase: Phase::Starting,
+            profile: None,
+            local_relay: None,
+            unlock_error: None,
+            contacts: Vec::new(),
+            timeline: None,
+            pane: Pane::Empty,
+            onboarding: OnboardingForm {
+                port: options.builtin_port,
+                ..OnboardingForm::default()
+            },
+            add_contact: AddContactForm::default(),
+            verify: VerifyForm::default(),
+            settings: SettingsForm::default(),
+            chat_ui: ChatUi::default(),
+            drafts: HashMap::new(),
+            query: String::new(),
+            results: Vec::new(),
+            relays: Vec::new(),
+            outbox: 0,
+            banner: None,
+            focus_search: false,
+            scroll_to_message: None,
+        })
+    }
+
+    /// The current stage.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The current pane.
+    pub fn pane(&self) -> &Pane {
+        &self.pane
+    }
+
+    /// The open conversation's history, once loaded.
+    pub fn timeline(&self) -> Option<&Timeline> {
+        self.timeline.as_ref()
+    }
+
+    /// The contact list as last reported.
+    pub fn contacts(&self) -> &[ContactSummary] {
+        &self.contacts
+    }
+
+    /// The built-in relay's address, once it runs.
+    pub fn local_relay(&self) -> Option<&str> {
+        self.local_relay.as_deref()
+    }
+
+    /// Our invite link, once created.
+    pub fn invite(&self) -> Option<&str> {
+        self.add_contact.invite.as_deref()
+    }
+
+    /// Replaces the open chat's history directly (benchmarks and previews).
+    pub fn set_timeline(&mut self, timeline: Timeline) {
+        self.timeline = Some(timeline);
+    }
+
+    /// Shows a contact list and opens a pane without a backend round trip (benchmarks).
+    pub fn preview(&mut self, contacts: Vec<ContactSummary>, pane: Pane) {
+        self.phase = Phase::Main;
+        self.contacts = contacts;
+        self.pane = pane;
+    }
+
+    /// Everything one frame does.
+    pub fn show(&mut self, ui: &mut Ui) {
+        self.poll_events(ui.ctx());
+        self.apply_theme(ui.ctx());
+        if self.phase == Phase::Main {
+            self.shortcuts(ui.ctx());
+        }
+        self.banner_panel(ui);
+        match self.phase {
+            Phase::Starting => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    ui.centered_and_justified(|ui| ui.spinner());
+                });
+            }
+            Phase::Create => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    if let Some(cmd) = onboarding::show_create(
+                        ui,
+                        &mut self.onboarding,
+                        self.local_relay.as_deref(),
+                    ) {
+                        self.remember_builtin(&cmd);
+                        self.backend.send(cmd);
+                    }
+                });
+            }
+            Phase::Unlock => {
+                egui::CentralPanel::default().show(ui, |ui| {
+                    if let Some(cmd) = onboarding::show_unlock(
+                        ui,
+                        &mut self.onboarding,
+                        self.unlock_error.as_deref(),
+                    ) {
+                        self.backend.send(cmd);
+                    }
+                });
+            }
+            Phase::Main => self.main_layout(ui),
+        }
+    }
+
+    fn remember_builtin(&mut self, cmd: &Command) {
+        if let Command::StartLocalRelay { listen } = cmd {
+            self.prefs.builtin_relay = Some(listen.clone());
+            self.save_prefs();
+        }
+    }
+
+    pub(crate) fn save_prefs(&self) {
+        if let Some(path) = &self.prefs_path {
+            self.backend.send(Command::SavePrefs {
+                prefs: self.prefs.clone(),
+                path: path.clone(),
+            });
+        }
+    }
+
+    fn apply_theme(&mut self, ctx: &egui::Context) {
+        if self.applied_theme != Some(self.prefs.theme) {
+            ctx.set_theme(match self.prefs.theme {
+                ThemeChoice::System => egui::ThemePreference::System,
+                ThemeChoice::Light => egui::ThemePreference::Light,
+                ThemeChoice::Dark => egui::ThemePreference::Dark,
+            });
+            self.applied_theme = Some(self.prefs.theme);
+        }
+    }
+
+    fn banner_panel(&mut self, ui: &mut Ui) {
+        let Some(banner) = self.banner.clone() else {
+            return;
+        };
+        let fill = if banner.error {
+            Color32::from_rgb(0xfb, 0xe3, 0xe1)
+        } else {
+            Color32::from_rgb(0xe2, 0xf3, 0xe6)
+        };
+        let text = if banner.error {
+            Color32::from_rgb(0x8a, 0x1c, 0x12)
+        } else {
+            Color32::from_rgb(0x1d, 0x5c, 0x2c)
+        };
+        egui::Panel::top("banner")
+            .frame(egui::Frame::new().fill(fill).inner_margin(8.0))
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(&banner.text).color(text));
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if ui.button("Dismiss").clicked() {
+                            self.banner = None;
+                        }
+                    });
+                });
+            });
+    }
+
+    fn main_layout(&mut self, ui: &mut Ui) {
+        let selected = match &self.pane {
+            Pane::Chat(n) | Pane::Verify(n) => Some(n.clone()),
+            _ => None,
+        };
+        let mut sidebar_action = SidebarAction::None;
+        egui::Panel::left("sidebar")
+            .default_size(310.0)
+            .size_range(240.0..=480.0)
+            .show(ui, |ui| {
+                sidebar_action = contacts::show(
+                    ui,
+                    Sidebar {
+                        contacts: &self.contacts,
+                        selected: selected.as_deref(),
+                        query: &mut self.query,
+                        results: &self.results,
+                        focus_search: std::mem::take(&mut self.focus_search),
+                    },
+                );
+                ui.add_space(4.0);
+            });
+        self.sidebar_action(sidebar_action);
+        egui::CentralPanel::default().show(ui, |ui| self.pane_ui(ui));
+    }
+
+    fn sidebar_action(&mut self, action: SidebarAction) {
+        match action {
+            SidebarAction::None => {}
+            SidebarAction::Open(name) => self.open_chat(&name),
+            SidebarAction::OpenAt(name, id) => {
+                self.open_chat(&name);
+                self.scroll_to_message = Some(id);
+                self.chat_ui.highlight = Some(id);
+                if let Some(row) = self
+                    .timeline
+                    .as_ref()
+                    .filter(|t| t.name == name)
+                    .and_then(|t| t.row_of_message(id))
+                {
+                    self.chat_ui.scroll_to_row = Some(row);
+                    self.scroll_to_message = None;
+                }
+            }
+            SidebarAction::Search(query) => {
+                if query.is_empty() {
+                    self.results.clear();
+                } else {
+                    self.backend.send(Command::Search { query });
+                }
+            }
+            SidebarAction::AddContact => self.pane = Pane::AddContact,
+            SidebarAction::Settings => self.pane = Pane::Settings,
+        }
+    }
+
+    /// Opens `name`'s conversation (loads its history, marks it read).
+    pub(crate) fn open_chat(&mut self, name: &str) {
+        if let Pane::Chat(current) = &self.pane {
+            let draft = std::mem::take(&mut self.chat_ui.draft);
+            self.drafts.insert(current.clone(), draft);
+        }
+        if self.pane == Pane::Chat(name.to_owned()) {
+            return;
+        }
+        if self.timeline.as_ref().is_some_and(|t| t.name != name) {
+            self.timeline = None;
+        }
+        self.chat_ui = ChatUi {
+            draft: self.drafts.remove(name).unwrap_or_default(),
+            ..ChatUi::default()
+        };
+        self.pane = Pane::Chat(name.to_owned());
+        self.backend.send(Command::OpenChat {
+            name: name.to_owned(),
+        });
+    }
+
+    fn pane_ui(&mut self, ui: &mut Ui) {
+        let today = day_of(self.clock.now_ms());
+        match self.pane.clone() {
+            Pane::Empty => {
+                ui.centered_and_justified(|ui| {
+                    ui.label(
+                        RichText::new("Select a chat, or add a contact to start one.")
+                            .weak()
+                            .size(16.0),
+                    );
+                });
+            }
+            Pane::Chat(name) => {
+                let Some(contact) = self
+                    .contacts
+                    .iter()
+                    .find(|c| c.contact.name == name)
+                    .cloned()
+                else {
+                    ui.label("Loading…");
+                    return;
+                };
+                match chat::show(
+                    ui,
+                    &contact,
+                    self.timeline.as_ref(),
+                    &mut self.chat_ui,
+                    today,
+                ) {
+                    ChatAction::None => {}
+                    ChatAction::Verify => {
+                        self.verify = VerifyForm::default();
+                        self.pane = Pane::Verify(name);
+                    }
+                    ChatAction::Command(cmd) => self.backend.send(cmd),
+                }
+            }
+            Pane::Verify(name) => {
+                let Some(contact) = self
+                    .contacts
+                    .iter()
+                    .find(|c| c.contact.name == name)
+                    .cloned()
+                else {
+                    self.pane = Pane::Empty;
+                    return;
+                };
+                match verify::show(ui, &contact, &mut self.verify) {
+                    VerifyAction::None => {}
+                    VerifyAction::Back => {
+                        self.pane = Pane::Empty;
+                        self.open_chat(&name);
+                    }
+                    VerifyAction::Command(cmd) => self.backend.send(cmd),
+                }
+            }
+            Pane::AddContact => {
+                if let Some(cmd) = add_contact::show(ui, &mut self.add_contact) {
+                    self.backend.send(cmd);
+                }
+            }
+            Pane::Settings => {
+                let before = self.prefs.clone();
+                let view = SettingsView {
+                    profile: self.profile.as_ref(),
+                    relays: &self.relays,
+                    local_relay: self.local_relay.as_deref(),
+                    outbox: self.outbox,
+                };
+                let cmd = settings::show(ui, view, &mut self.prefs, &mut self.settings);
+                if self.prefs != before {
+                    self.save_prefs();
+                }
+                if let Some(cmd) = cmd {
+                    self.backend.send(cmd);
+                }
+            }
+        }
+    }
+}
+
+impl eframe::App for CairnApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+}

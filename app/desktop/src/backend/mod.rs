@@ -1,0 +1,103 @@
+//! The background thread: a tokio runtime that owns the client, the relay
+//! connections, the built-in relay and all storage.
+//!
+//! The UI holds a [`Backend`] handle: it sends [`Command`]s without waiting
+//! and drains [`Event`]s once per frame. Every event is followed by a call to
+//! the waker (in the real app `ctx.request_repaint()`), so the window redraws
+//! even when the user is idle.
+
+mod local_relay;
+mod summaries;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cairn_core::profile::kdf::KdfParams;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use crate::clock::Clock;
+use crate::commands::{Command, Event};
+
+/// Wakes the UI after an event (repaint request).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything the backend needs to know at start.
+#[derive(Clone, Debug)]
+pub struct BackendConfig {
+    /// The profile directory (created on first run).
+    pub profile_dir: PathBuf,
+    /// Data directory of the built-in relay.
+    pub relay_dir: PathBuf,
+    /// Argon2id cost for new profiles.
+    pub kdf: KdfParams,
+    /// Time source for the core.
+    pub clock: Clock,
+    /// How often to sync with the relays when idle.
+    pub sync_interval: Duration,
+    /// Development: allow `ws://` to loopback relays.
+    pub allow_plaintext_loopback: bool,
+}
+
+impl BackendConfig {
+    /// Production defaults under `data_dir`.
+    pub fn new(data_dir: PathBuf, clock: Clock) -> Self {
+        Self {
+            profile_dir: data_dir.join("profile"),
+            relay_dir: data_dir.join("relay"),
+            kdf: KdfParams::DEFAULT,
+            clock,
+            sync_interval: Duration::from_secs(1),
+            allow_plaintext_loopback: false,
+        }
+    }
+}
+
+/// The UI's end of the backend.
+pub struct Backend {
+    commands: UnboundedSender<Command>,
+    events: mpsc::Receiver<Event>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend").finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// Starts the backend thread (named `cairn-backend`) and its runtime.
+    pub fn spawn(config: BackendConfig, waker: Waker) -> std::io::Result<Self> {
+        let (cmd_tx, cmd_rx) = unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cairn-backend-worker")
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("cairn-backend".into())
+            .spawn(move || {
+                let worker = worker::Worker::new(config, event_tx, waker);
+                runtime.block_on(worker.run(cmd_rx));
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        Ok(Self {
+            commands: cmd_tx,
+            events: event_rx,
+        })
+    }
+
+    /// Queues a command; never blocks. A stopped backend drops it silently
+    /// (the UI then simply sees no answer).
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// The next pending event, if any; never blocks.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}

@@ -1,0 +1,107 @@
+//! The injectable clock, and how times are shown.
+//!
+//! The core never reads the wall clock itself; neither does the UI. Tests
+//! pass a fixed or stepping clock so day separators and timestamps are
+//! deterministic.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, shared by the UI and the backend thread.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Clock").field(&self.now_ms()).finish()
+    }
+}
+
+impl Clock {
+    /// The real wall clock (0 if the system clock is before 1970).
+    pub fn system() -> Self {
+        Self(Arc::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0)
+        }))
+    }
+
+    /// A clock that starts at `start_ms` and advances one millisecond per
+    /// reading, so every event still gets a distinct, ordered time in tests.
+    pub fn stepping(start_ms: u64) -> Self {
+        let now = Arc::new(AtomicU64::new(start_ms));
+        Self(Arc::new(move || now.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// Any closure as a clock.
+    pub fn from_fn(f: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Current time in milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+/// Days since the epoch (UTC), the key of a day separator.
+pub fn day_of(ms: u64) -> i64 {
+    (ms / 86_400_000) as i64
+}
+
+/// `HH:MM` (UTC).
+pub fn format_time(ms: u64) -> String {
+    let secs = ms / 1000 % 86_400;
+    format!("{:02}:{:02}", secs / 3600, secs / 60 % 60)
+}
+
+/// A day separator label: "Today", "Yesterday" or `YYYY-MM-DD`.
+pub fn format_day(day: i64, today: i64) -> String {
+    match today - day {
+        0 => "Today".to_owned(),
+        1 => "Yesterday".to_owned(),
+        _ => {
+            let (y, m, d) = civil_from_days(day);
+            format!("{y:04}-{m:02}-{d:02}")
+        }
+    }
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_days_and_times() {
+        let ms = 1_795_000_000_123; // 2026-11-18 11:06:40 UTC
+        assert_eq!(format_time(ms), "11:06");
+        let day = day_of(ms);
+        assert_eq!(format_day(day, day), "Today");
+        assert_eq!(format_day(day, day + 1), "Yesterday");
+        assert_eq!(format_day(day, day + 2), "2026-11-18");
+    }
+
+    #[test]
+    fn stepping_clock_is_monotonic() {
+        let c = Clock::stepping(10);
+        assert_eq!(c.now_ms(), 10);
+        assert_eq!(c.now_ms(), 11);
+    }
+}

@@ -1,0 +1,94 @@
+//! Persisted UI preferences: a plain serde struct, separate from every
+//! runtime handle, saved as JSON next to (not inside) the encrypted profile.
+//!
+//! Nothing secret lives here: theme, notification switch, and how to start
+//! the built-in relay again after a restart.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Light, dark, or whatever the desktop says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ThemeChoice {
+    /// Follow the operating system (the default).
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+/// Preferences that survive restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Prefs {
+    /// Colour scheme.
+    pub theme: ThemeChoice,
+    /// Desktop notifications for messages arriving while the window is unfocused.
+    pub notifications: bool,
+    /// Start the built-in relay on launch, listening here (`127.0.0.1:7447`).
+    pub builtin_relay: Option<String>,
+}
+
+impl Default for Prefs {
+    fn default() -> Self {
+        Self {
+            theme: ThemeChoice::System,
+            notifications: true,
+            builtin_relay: None,
+        }
+    }
+}
+
+impl Prefs {
+    /// Loads preferences; a missing or unreadable file gives the defaults.
+    pub fn load(path: &Path) -> Self {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes preferences atomically (temp file, then rename).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+/// Where the app keeps its files by default: `$XDG_DATA_HOME/cairn` or `~/.local/share/cairn`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("cairn");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/cairn"),
+        None => PathBuf::from(".cairn"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prefs.json");
+        assert_eq!(Prefs::load(&path), Prefs::default());
+        let prefs = Prefs {
+            theme: ThemeChoice::Dark,
+            notifications: false,
+            builtin_relay: Some("127.0.0.1:7447".into()),
+        };
+        prefs.save(&path).unwrap();
+        assert_eq!(Prefs::load(&path), prefs);
+    }
+}

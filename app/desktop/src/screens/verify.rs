@@ -1,0 +1,93 @@
+//! Verify a contact: the shared safety number in groups and as a QR code, and
+//! a field for the number the other side reads out. "Mark as verified" only
+//! succeeds when they match (the core compares, in constant time).
+
+use egui::{Color32, RichText, Ui};
+
+use crate::commands::{Command, ContactSummary};
+use crate::widgets::{QrTexture, group_digits, qr, text_field};
+
+/// Form state of the verify pane.
+#[derive(Default)]
+pub struct VerifyForm {
+    /// Digits the user typed or pasted.
+    pub theirs: String,
+    /// QR texture of the safety number.
+    pub qr: QrTexture,
+    /// Last mismatch message.
+    pub error: Option<String>,
+}
+
+/// What the verify pane wants.
+#[derive(Debug)]
+pub enum VerifyAction {
+    /// Nothing.
+    None,
+    /// Send a command.
+    Command(Command),
+    /// Back to the chat.
+    Back,
+}
+
+/// Draws the pane for `contact`.
+pub fn show(ui: &mut Ui, contact: &ContactSummary, form: &mut VerifyForm) -> VerifyAction {
+    let mut action = VerifyAction::None;
+    let c = &contact.contact;
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        ui.horizontal(|ui| {
+            if ui.button("Back to chat").clicked() {
+                action = VerifyAction::Back;
+            }
+            ui.heading(format!("Verify {}", c.name));
+        });
+        ui.label(
+            RichText::new(format!(
+                "Compare this number with the one on {}'s screen, in person or on a call you trust. \
+                 If they match, nobody is reading along.",
+                c.name
+            ))
+            .weak(),
+        );
+        ui.add_space(10.0);
+        if c.verified {
+            ui.label(RichText::new("✔ Verified").strong().color(Color32::from_rgb(0x2e, 0x9b, 0x57)));
+        } else {
+            ui.label(RichText::new("Not verified yet").strong());
+        }
+        ui.add_space(6.0);
+        ui.horizontal_top(|ui| {
+            let groups = group_digits(&c.safety_number);
+            ui.vertical(|ui| {
+                ui.label(RichText::new("Safety number").small().weak());
+                egui::Grid::new("safety-digits").spacing([18.0, 10.0]).show(ui, |ui| {
+                    for (i, g) in groups.iter().enumerate() {
+                        ui.label(RichText::new(g).monospace().size(22.0));
+                        if i % 4 == 3 {
+                            ui.end_row();
+                        }
+                    }
+                });
+                if ui.small_button("📋 Copy number").clicked() {
+                    ui.ctx().copy_text(groups.join(" "));
+                }
+            });
+            ui.add_space(20.0);
+            let texture = form.qr.get(ui.ctx(), "safety-qr", &c.safety_number);
+            qr(ui, texture, 170.0, "QR code of the safety number");
+        });
+        ui.add_space(14.0);
+        text_field(ui, "Their safety number", &mut form.theirs, false);
+        if let Some(error) = &form.error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        let ready = form.theirs.chars().filter(char::is_ascii_digit).count() > 0;
+        if ui.add_enabled(ready, egui::Button::new("Mark as verified")).clicked() {
+            form.error = None;
+            action = VerifyAction::Command(Command::Verify {
+                name: c.name.clone(),
+                digits: form.theirs.clone(),
+            });
+        }
+    });
+    action
+}

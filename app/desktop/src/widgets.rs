@@ -1,0 +1,160 @@
+//! Small shared widgets: labelled inputs (every input has an accessible
+//! name), the QR code texture, digit grouping and the passphrase strength hint.
+
+use egui::{Color32, ColorImage, TextureHandle, TextureOptions, Ui};
+
+/// A labelled single-line text field; the label is its accessible name.
+pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, password: bool) -> egui::Response {
+    let label = ui.label(label);
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .password(password)
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(label.id)
+}
+
+/// A QR code rendered once into a texture and kept until its text changes.
+#[derive(Default)]
+pub struct QrTexture {
+    text: String,
+    texture: Option<TextureHandle>,
+}
+
+impl QrTexture {
+    /// The texture for `text`, (re)building it if the text changed.
+    pub fn get(&mut self, ctx: &egui::Context, name: &str, text: &str) -> Option<&TextureHandle> {
+        if self.text != text || self.texture.is_none() {
+            self.text = text.to_owned();
+            self.texture =
+                qr_image(text).map(|image| ctx.load_texture(name, image, TextureOptions::NEAREST));
+        }
+        self.texture.as_ref()
+    }
+}
+
+/// Black-on-white QR modules with a four-module quiet zone, one pixel each.
+pub fn qr_image(text: &str) -> Option<ColorImage> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let width = code.width();
+    let quiet = 4;
+    let size = width + 2 * quiet;
+    let mut pixels = vec![Color32::WHITE; size * size];
+    for (i, color) in code.to_colors().into_iter().enumerate() {
+        if color == qrcode::Color::Dark {
+            let (x, y) = (i % width + quiet, i / width + quiet);
+            if let Some(p) = pixels.get_mut(y * size + x) {
+                *p = Color32::BLACK;
+            }
+        }
+    }
+    Some(ColorImage::new([size, size], pixels))
+}
+
+/// Shows a QR code texture at `side` points, with alt text for screen readers.
+pub fn qr(ui: &mut Ui, texture: Option<&TextureHandle>, side: f32, alt: &str) {
+    match texture {
+        Some(t) => {
+            ui.add(
+                egui::Image::from_texture(t)
+                    .fit_to_exact_size(egui::vec2(side, side))
+                    .alt_text(alt),
+            );
+        }
+        None => {
+            ui.label("(too long for a QR code)");
+        }
+    }
+}
+
+/// Twelve groups of five digits, as on the other device.
+pub fn group_digits(digits: &str) -> Vec<String> {
+    let chars: Vec<char> = digits.chars().filter(|c| !c.is_whitespace()).collect();
+    chars.chunks(5).map(|c| c.iter().collect()).collect()
+}
+
+/// A rough passphrase strength: 0 (empty) to 4 (very strong), with a word.
+pub fn strength(pass: &str) -> (u8, &'static str) {
+    let len = pass.chars().count();
+    if len == 0 {
+        return (0, "");
+    }
+    let classes = [
+        pass.chars().any(|c| c.is_lowercase()),
+        pass.chars().any(|c| c.is_uppercase()),
+        pass.chars().any(|c| c.is_ascii_digit()),
+        pass.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    let words = pass.split_whitespace().count();
+    let score = match len {
+        0..=7 => 0,
+        8..=11 => 1,
+        12..=15 => 2,
+        16..=23 => 3,
+        _ => 4,
+    } + usize::from(classes >= 3)
+        + usize::from(words >= 4);
+    match score.min(4) {
+        0 => (1, "Too short: use at least 8 characters"),
+        1 => (1, "Weak: longer is better"),
+        2 => (2, "Fair"),
+        3 => (3, "Strong"),
+        _ => (4, "Very strong"),
+    }
+}
+
+/// Draws the strength bar and its word.
+pub fn strength_hint(ui: &mut Ui, pass: &str) {
+    let (level, word) = strength(pass);
+    if level == 0 {
+        return;
+    }
+    let color = match level {
+        1 => Color32::from_rgb(0xd0, 0x45, 0x3a),
+        2 => Color32::from_rgb(0xd9, 0x95, 0x2b),
+        3 => Color32::from_rgb(0x4c, 0xa8, 0x5b),
+        _ => Color32::from_rgb(0x2e, 0x8b, 0x57),
+    };
+    ui.horizontal(|ui| {
+        for i in 1..=4u8 {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(28.0, 6.0), egui::Sense::hover());
+            let fill = if i <= level {
+                color
+            } else {
+                ui.visuals().widgets.inactive.bg_fill
+            };
+            ui.painter().rect_filled(rect, 2.0, fill);
+        }
+        ui.colored_label(color, word);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strength_grows_with_length_and_variety() {
+        assert_eq!(strength("").0, 0);
+        assert_eq!(strength("abc").0, 1);
+        assert!(strength("correct horse battery staple").0 >= 4);
+        assert!(strength("Tr0ub4dor&3x!").0 >= 3);
+    }
+
+    #[test]
+    fn digits_group_in_fives() {
+        let g = group_digits(&"1234567890".repeat(6));
+        assert_eq!(g.len(), 12);
+        assert_eq!(g[0], "12345");
+    }
+
+    #[test]
+    fn qr_has_quiet_zone() {
+        let img = qr_image("cairn:test").unwrap();
+        assert_eq!(img.pixels[0], Color32::WHITE);
+        assert!(img.pixels.contains(&Color32::BLACK));
+    }
+}

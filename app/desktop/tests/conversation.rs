@@ -1,0 +1,132 @@
+//! Two real app instances, one real relay (the built-in one of the first):
+//! invite, accept, send, receive, read receipts, verification.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use cairn_core::client::TimelineItem;
+use cairn_core::store::MessageStatus;
+use cairn_desktop::Pane;
+use egui_kittest::kittest::Queryable;
+use support::{app, click, onboard, type_into, wait_for};
+
+fn has_message(
+    timeline: Option<&cairn_desktop::screens::timeline::Timeline>,
+    text: &str,
+) -> Option<MessageStatus> {
+    timeline?.items.iter().find_map(|i| match i {
+        TimelineItem::Message(m) if m.body == text => Some(m.status),
+        _ => None,
+    })
+}
+
+#[test]
+fn invite_accept_send_receive_and_verify() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut alice = app(dir_a.path());
+    onboard(&mut alice, "Alice", "alice passphrase 123", None);
+    let relay = alice.state().local_relay().unwrap().to_owned();
+    let mut bob = app(dir_b.path());
+    onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
+
+    // Alice's invite, shown as text (and a QR image).
+    alice.get_by_label("➕ Add contact").click();
+    wait_for(&mut alice, "invite", |h| h.state().invite().is_some());
+    assert!(alice.query_by_label("QR code of your invite").is_some());
+    let invite = alice.state().invite().unwrap().to_owned();
+
+    // Bob pastes it.
+    bob.get_by_label("➕ Add contact").click();
+    bob.step();
+    type_into(&mut bob, "Invite link", &invite);
+    type_into(&mut bob, "Contact name", "Alice");
+    click(&mut bob, "Add contact");
+    wait_for(&mut bob, "Alice in Bob's list", |h| {
+        h.query_by_label("Chat with Alice").is_some()
+    });
+    wait_for(&mut alice, "Bob in Alice's list", |h| {
+        h.query_by_label_contains("Chat with Bob").is_some()
+    });
+
+    // Bob writes; Enter sends.
+    bob.get_by_label("Chat with Alice").click();
+    bob.step();
+    type_into(&mut bob, "Message", "hello from bob");
+    bob.key_press(egui::Key::Enter);
+    bob.step();
+    wait_for(&mut bob, "message in Bob's chat", |h| {
+        has_message(h.state().timeline(), "hello from bob").is_some()
+    });
+
+    // Alice sees it: unread in the list, then in the chat.
+    wait_for(&mut alice, "unread badge", |h| {
+        h.query_by_label("Chat with Bob, 1 unread").is_some()
+    });
+    alice.get_by_label("Chat with Bob, 1 unread").click();
+    wait_for(&mut alice, "message shown", |h| {
+        h.query_by_label("hello from bob").is_some()
+    });
+
+    // Bob's message goes to "read" once Alice has opened the chat.
+    wait_for(&mut bob, "read receipt", |h| {
+        has_message(h.state().timeline(), "hello from bob") == Some(MessageStatus::Read)
+    });
+
+    // Same safety number on both sides, shown in groups.
+    let number = |h: &egui_kittest::Harness<'static, cairn_desktop::CairnApp>, name: &str| {
+        h.state()
+            .contacts()
+            .iter()
+            .find(|c| c.contact.name == name)
+            .unwrap()
+            .contact
+            .safety_number
+            .clone()
+    };
+    let on_alice = number(&alice, "Bob");
+    let on_bob = number(&bob, "Alice");
+    assert_eq!(on_alice, on_bob);
+    click(&mut alice, "Verify safety number");
+    assert!(matches!(alice.state().pane(), Pane::Verify(_)));
+    assert!(alice.query_by_label(&on_alice[0..5]).is_some());
+    assert!(
+        alice
+            .query_by_label("QR code of the safety number")
+            .is_some()
+    );
+
+    // A wrong number is refused.
+    let mut wrong = on_bob.clone();
+    wrong.replace_range(0..1, if wrong.starts_with('1') { "2" } else { "1" });
+    type_into(&mut alice, "Their safety number", &wrong);
+    click(&mut alice, "Mark as verified");
+    wait_for(&mut alice, "mismatch message", |h| {
+        h.query_all_by_label_contains("does not match")
+            .next()
+            .is_some()
+    });
+    assert!(!alice.state().contacts()[0].contact.verified);
+
+    // Bob types Alice's number, grouped as she reads it out: verified.
+    bob.get_by_label("Chat with Alice").click();
+    bob.step();
+    click(&mut bob, "Verify safety number");
+    let grouped: Vec<String> = on_alice
+        .as_bytes()
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    type_into(&mut bob, "Their safety number", &grouped.join(" "));
+    click(&mut bob, "Mark as verified");
+    wait_for(&mut bob, "verified", |h| {
+        h.state().contacts().iter().any(|c| c.contact.verified)
+    });
+    assert!(bob.query_by_label("✔ Verified").is_some());
+
+    // Search finds the message.
+    type_into(&mut alice, "Search messages", "hello");
+    wait_for(&mut alice, "search hit", |h| {
+        h.query_by_label_contains("hello from bob").is_some()
+    });
+}

@@ -1,0 +1,57 @@
+//! First run, lock, wrong passphrase, unlock: driven through the real UI.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use cairn_desktop::{Pane, Phase};
+use egui_kittest::kittest::Queryable;
+use support::{app, click, onboard, type_into, wait_for};
+
+const PASS: &str = "correct horse battery staple";
+
+#[test]
+fn onboarding_lock_wrong_passphrase_then_unlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    onboard(&mut h, "Alice", PASS, None);
+    assert!(h.query_by_label_contains("No contacts yet").is_some());
+
+    // Settings shows the built-in relay and the lock button.
+    h.get_by_label("⚙ Settings").click();
+    h.step();
+    assert_eq!(h.state().pane(), &Pane::Settings);
+    assert!(h.query_by_label_contains("(home)").is_some());
+    click(&mut h, "🔒 Lock Cairn");
+    wait_for(&mut h, "lock", |h| h.state().phase() == Phase::Unlock);
+
+    type_into(&mut h, "Passphrase", "not my passphrase");
+    click(&mut h, "Unlock");
+    wait_for(&mut h, "refusal", |h| {
+        h.query_by_label_contains("Wrong passphrase").is_some()
+    });
+    assert_eq!(h.state().phase(), Phase::Unlock);
+
+    type_into(&mut h, "Passphrase", PASS);
+    click(&mut h, "Unlock");
+    wait_for(&mut h, "unlock", |h| h.state().phase() == Phase::Main);
+    assert!(h.query_by_label_contains("Wrong passphrase").is_none());
+}
+
+#[test]
+fn create_needs_matching_passphrases() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
+    click(&mut h, "Start built-in relay");
+    wait_for(&mut h, "relay", |h| h.state().local_relay().is_some());
+    type_into(&mut h, "Your name (shown to people you invite)", "Alice");
+    type_into(&mut h, "Passphrase", PASS);
+    type_into(&mut h, "Confirm passphrase", "something else entirely");
+    assert!(h.query_by_label("The passphrases do not match.").is_some());
+    // Disabled button: clicking does nothing.
+    click(&mut h, "Create profile");
+    for _ in 0..10 {
+        h.step();
+    }
+    assert_eq!(h.state().phase(), Phase::Create);
+}

@@ -1,0 +1,90 @@
+//! Shared helpers: build a real app on a temp dir, wait for the backend.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cairn_core::profile::kdf::KdfParams;
+use cairn_desktop::backend::BackendConfig;
+use cairn_desktop::clock::Clock;
+use cairn_desktop::{AppOptions, CairnApp, Phase};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// 2026-11-18 11:06:40 UTC: every test starts here.
+pub const START_MS: u64 = 1_795_000_000_000;
+
+/// A real app whose files live in `dir`, with a cheap KDF and fast sync.
+pub fn app(dir: &Path) -> Harness<'static, CairnApp> {
+    let mut backend = BackendConfig::new(dir.to_path_buf(), Clock::stepping(START_MS));
+    backend.kdf = KdfParams::INSECURE_FOR_TESTS;
+    backend.sync_interval = Duration::from_millis(100);
+    let options = AppOptions {
+        backend,
+        prefs_path: None,
+        builtin_port: 0,
+    };
+    let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
+    Harness::builder()
+        .with_size(egui::vec2(1100.0, 720.0))
+        .build_ui_state(|ui, app: &mut CairnApp| app.show(ui), app)
+}
+
+/// Steps the harness until `done` holds (the backend works on its own thread).
+pub fn wait_for(
+    h: &mut Harness<'static, CairnApp>,
+    what: &str,
+    done: impl Fn(&Harness<'static, CairnApp>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        h.step();
+        if done(h) {
+            h.step();
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(15));
+    }
+}
+
+/// Types into the text field with accessible name `label`.
+pub fn type_into(h: &mut Harness<'static, CairnApp>, label: &str, text: &str) {
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+/// Clicks the button named `label`.
+pub fn click(h: &mut Harness<'static, CairnApp>, label: &str) {
+    h.get_by_role_and_label(egui::accesskit::Role::Button, label)
+        .click();
+    h.step();
+    h.step();
+}
+
+/// Runs first-run onboarding: built-in relay (or `relay` pasted), then a profile.
+pub fn onboard(h: &mut Harness<'static, CairnApp>, name: &str, pass: &str, relay: Option<&str>) {
+    wait_for(h, "first-run screen", |h| {
+        h.state().phase() == Phase::Create
+    });
+    match relay {
+        None => {
+            click(h, "Start built-in relay");
+            wait_for(h, "built-in relay", |h| h.state().local_relay().is_some());
+        }
+        Some(address) => {
+            h.get_by_label("Use a relay address someone gave me")
+                .click();
+            h.step();
+            type_into(h, "Relay address (wss://host:port/#pin)", address);
+        }
+    }
+    type_into(h, "Your name (shown to people you invite)", name);
+    type_into(h, "Passphrase", pass);
+    type_into(h, "Confirm passphrase", pass);
+    click(h, "Create profile");
+    wait_for(h, "main window", |h| h.state().phase() == Phase::Main);
+}

@@ -1,0 +1,191 @@
+//! Frames a client sends to a relay.
+
+use crate::envelope::{MailboxId, MessageId};
+use crate::padding::MAX_ENVELOPE_LEN;
+use crate::wire::{Reader, Writer};
+
+use super::{FRAME_HEADER_LEN, FrameError, MAX_TOKEN_LEN, read_header, write_header};
+
+const CREATE_MAILBOX: u8 = 0x01;
+const SEND: u8 = 0x02;
+const SUBSCRIBE: u8 = 0x03;
+const ACK: u8 = 0x04;
+const DELETE_MAILBOX: u8 = 0x05;
+const STATS: u8 = 0x06;
+const PURGE: u8 = 0x07;
+const UNSUBSCRIBE: u8 = 0x08;
+
+/// One client request: the id the relay echoes in its answer, and the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientRequest<'a> {
+    /// Chosen by the client; the relay's `Ok` or `Error` carries it back.
+    pub request_id: u32,
+    /// What is asked.
+    pub frame: ClientFrame<'a>,
+}
+
+/// What a client can ask of a relay. Borrowed from the received bytes: no copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFrame<'a> {
+    /// Registers a new mailbox under a client-chosen random id and its auth key.
+    CreateMailbox {
+        /// Random id; whoever knows it may send to the mailbox.
+        mailbox: MailboxId,
+        /// Ed25519 public key that must sign `Subscribe` and `DeleteMailbox`.
+        auth_key: [u8; 32],
+        /// Access token, required when the relay runs with `--access token`.
+        access_token: Option<&'a [u8]>,
+    },
+    /// Stores an envelope in the mailbox named inside it. No sender identity exists.
+    Send {
+        /// A complete padded envelope (see `envelope`).
+        envelope: &'a [u8],
+    },
+    /// Proves the mailbox auth key and starts delivery: stored backlog first, then live.
+    Subscribe {
+        /// Mailbox to receive from.
+        mailbox: MailboxId,
+        /// Ed25519 signature over [`super::subscribe_signing_bytes`].
+        signature: [u8; 64],
+    },
+    /// Confirms a delivered message is safely stored by the recipient; the relay deletes it.
+    Ack {
+        /// Mailbox the message was delivered from.
+        mailbox: MailboxId,
+        /// Message id from the envelope.
+        message: MessageId,
+    },
+    /// Deletes a mailbox and everything in it.
+    DeleteMailbox {
+        /// Mailbox to delete.
+        mailbox: MailboxId,
+        /// Ed25519 signature over [`super::delete_signing_bytes`].
+        signature: [u8; 64],
+    },
+    /// Asks for relay-wide counters; needs an admin token.
+    Stats {
+        /// Admin token.
+        admin_token: &'a [u8],
+    },
+    /// Deletes a mailbox and its messages without its key (abuse handling); needs an admin token.
+    Purge {
+        /// Admin token.
+        admin_token: &'a [u8],
+        /// Mailbox to delete.
+        mailbox: MailboxId,
+    },
+    /// Stops live delivery from a mailbox on this connection.
+    Unsubscribe {
+        /// Mailbox to stop receiving from.
+        mailbox: MailboxId,
+    },
+}
+
+impl<'a> ClientRequest<'a> {
+    /// Decodes one client frame; strict: every byte must be accounted for.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, FrameError> {
+        let mut r = Reader::new(bytes);
+        let (kind, request_id) = read_header(&mut r, bytes.len())?;
+        let frame = match kind {
+            CREATE_MAILBOX => {
+                let mailbox = MailboxId(r.array()?);
+                let auth_key = r.array()?;
+                let token = r.bytes_u8("access token", MAX_TOKEN_LEN)?;
+                ClientFrame::CreateMailbox {
+                    mailbox,
+                    auth_key,
+                    access_token: (!token.is_empty()).then_some(token),
+                }
+            }
+            SEND => ClientFrame::Send {
+                envelope: r.bytes_u32("envelope", MAX_ENVELOPE_LEN)?,
+            },
+            SUBSCRIBE => ClientFrame::Subscribe {
+                mailbox: MailboxId(r.array()?),
+                signature: r.array()?,
+            },
+            ACK => ClientFrame::Ack {
+                mailbox: MailboxId(r.array()?),
+                message: MessageId(r.array()?),
+            },
+            DELETE_MAILBOX => ClientFrame::DeleteMailbox {
+                mailbox: MailboxId(r.array()?),
+                signature: r.array()?,
+            },
+            STATS => ClientFrame::Stats {
+                admin_token: r.bytes_u8("admin token", MAX_TOKEN_LEN)?,
+            },
+            PURGE => ClientFrame::Purge {
+                admin_token: r.bytes_u8("admin token", MAX_TOKEN_LEN)?,
+                mailbox: MailboxId(r.array()?),
+            },
+            UNSUBSCRIBE => ClientFrame::Unsubscribe {
+                mailbox: MailboxId(r.array()?),
+            },
+            other => return Err(FrameError::UnknownType(other)),
+        };
+        r.finish()?;
+        Ok(Self { request_id, frame })
+    }
+
+    /// Encodes the frame. Over-long tokens are truncated to [`MAX_TOKEN_LEN`]
+    /// (the relay would refuse them anyway).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(FRAME_HEADER_LEN + self.fields_len());
+        match self.frame {
+            ClientFrame::CreateMailbox {
+                mailbox,
+                auth_key,
+                access_token,
+            } => {
+                write_header(&mut w, CREATE_MAILBOX, self.request_id);
+                w.put(&mailbox.0)
+                    .put(&auth_key)
+                    .bytes_u8(clip(access_token.unwrap_or_default()));
+            }
+            ClientFrame::Send { envelope } => {
+                write_header(&mut w, SEND, self.request_id);
+                w.bytes_u32(envelope);
+            }
+            ClientFrame::Subscribe { mailbox, signature } => {
+                write_header(&mut w, SUBSCRIBE, self.request_id);
+                w.put(&mailbox.0).put(&signature);
+            }
+            ClientFrame::Ack { mailbox, message } => {
+                write_header(&mut w, ACK, self.request_id);
+                w.put(&mailbox.0).put(&message.0);
+            }
+            ClientFrame::DeleteMailbox { mailbox, signature } => {
+                write_header(&mut w, DELETE_MAILBOX, self.request_id);
+                w.put(&mailbox.0).put(&signature);
+            }
+            ClientFrame::Stats { admin_token } => {
+                write_header(&mut w, STATS, self.request_id);
+                w.bytes_u8(clip(admin_token));
+            }
+            ClientFrame::Purge {
+                admin_token,
+                mailbox,
+            } => {
+                write_header(&mut w, PURGE, self.request_id);
+                w.bytes_u8(clip(admin_token)).put(&mailbox.0);
+            }
+            ClientFrame::Unsubscribe { mailbox } => {
+                write_header(&mut w, UNSUBSCRIBE, self.request_id);
+                w.put(&mailbox.0);
+            }
+        }
+        w.into_vec()
+    }
+
+    fn fields_len(&self) -> usize {
+        match self.frame {
+            ClientFrame::Send { envelope } => 4 + envelope.len(),
+            _ => 32 + 64 + 1 + MAX_TOKEN_LEN,
+        }
+    }
+}
+
+fn clip(token: &[u8]) -> &[u8] {
+    &token[..token.len().min(MAX_TOKEN_LEN)]
+}

@@ -1,0 +1,196 @@
+use super::*;
+use crate::envelope::{MailboxId, MessageId};
+use crate::wire::DecodeError;
+
+fn all_client_frames(envelope: &[u8]) -> Vec<ClientFrame<'_>> {
+    let mailbox = MailboxId([7; 32]);
+    vec![
+        ClientFrame::CreateMailbox {
+            mailbox,
+            auth_key: [8; 32],
+            access_token: Some(b"tok"),
+        },
+        ClientFrame::CreateMailbox {
+            mailbox,
+            auth_key: [8; 32],
+            access_token: None,
+        },
+        ClientFrame::Send { envelope },
+        ClientFrame::Subscribe {
+            mailbox,
+            signature: [9; 64],
+        },
+        ClientFrame::Ack {
+            mailbox,
+            message: MessageId([3; 16]),
+        },
+        ClientFrame::DeleteMailbox {
+            mailbox,
+            signature: [1; 64],
+        },
+        ClientFrame::Stats {
+            admin_token: b"admin",
+        },
+        ClientFrame::Purge {
+            admin_token: b"admin",
+            mailbox,
+        },
+        ClientFrame::Unsubscribe { mailbox },
+    ]
+}
+
+#[test]
+fn client_frames_round_trip_and_reject_every_truncation_and_extension() {
+    let envelope = vec![5u8; 1024];
+    for frame in all_client_frames(&envelope) {
+        let request = ClientRequest {
+            request_id: 0xdead_beef,
+            frame,
+        };
+        let bytes = request.encode();
+        assert_eq!(ClientRequest::decode(&bytes).unwrap(), request);
+        assert_eq!(peek_request_id(&bytes), 0xdead_beef);
+        for cut in 0..bytes.len() {
+            assert!(
+                ClientRequest::decode(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            ClientRequest::decode(&longer),
+            Err(FrameError::Malformed(DecodeError::TrailingBytes(1)))
+        );
+    }
+}
+
+#[test]
+fn relay_frames_round_trip() {
+    let envelope = vec![6u8; 4096];
+    let frames = [
+        RelayFrame::Challenge {
+            nonce: [4; 32],
+            server: "cairn-relay/0.1.0",
+        },
+        RelayFrame::Ok,
+        RelayFrame::Error {
+            code: ErrorCode::QuotaFull,
+            message: "mailbox full",
+        },
+        RelayFrame::Error {
+            code: ErrorCode::Other(999),
+            message: "",
+        },
+        RelayFrame::Deliver {
+            envelope: &envelope,
+        },
+        RelayFrame::Stats(RelayStats {
+            connections: 1,
+            mailboxes: 2,
+            messages: 3,
+            bytes: 4,
+        }),
+    ];
+    for frame in frames {
+        let bytes = frame.encode(42);
+        assert_eq!(RelayFrame::decode(&bytes).unwrap(), (42, frame));
+        let mut longer = bytes.clone();
+        longer.push(1);
+        assert!(RelayFrame::decode(&longer).is_err());
+    }
+}
+
+#[test]
+fn header_errors_map_to_codes() {
+    let ok = ClientRequest {
+        request_id: 5,
+        frame: ClientFrame::Unsubscribe {
+            mailbox: MailboxId([0; 32]),
+        },
+    }
+    .encode();
+    let mut wrong_version = ok.clone();
+    wrong_version[0] = 2;
+    let err = ClientRequest::decode(&wrong_version).unwrap_err();
+    assert_eq!(err, FrameError::UnsupportedVersion(2));
+    assert_eq!(err.code(), ErrorCode::UnsupportedVersion);
+
+    let mut unknown = ok.clone();
+    unknown[1] = 0x7f;
+    assert_eq!(
+        ClientRequest::decode(&unknown).unwrap_err().code(),
+        ErrorCode::UnknownType
+    );
+
+    let big = vec![1u8; MAX_FRAME_LEN + 1];
+    assert_eq!(
+        ClientRequest::decode(&big).unwrap_err().code(),
+        ErrorCode::FrameTooLarge
+    );
+
+    assert_eq!(
+        ClientRequest::decode(&ok[..3]).unwrap_err().code(),
+        ErrorCode::Malformed
+    );
+    assert_eq!(peek_request_id(&ok[..3]), 0);
+}
+
+#[test]
+fn wire_format_vector() {
+    let bytes = ClientRequest {
+        request_id: 0x0102_0304,
+        frame: ClientFrame::Ack {
+            mailbox: MailboxId([0xaa; 32]),
+            message: MessageId([0xbb; 16]),
+        },
+    }
+    .encode();
+    let mut expected = vec![1, 0x04, 1, 2, 3, 4];
+    expected.extend([0xaa; 32]);
+    expected.extend([0xbb; 16]);
+    assert_eq!(bytes, expected);
+
+    let err = RelayFrame::Error {
+        code: ErrorCode::RateLimited,
+        message: "hi",
+    }
+    .encode(9);
+    assert_eq!(err, vec![1, 0x83, 0, 0, 0, 9, 0x01, 0x90, 2, b'h', b'i']);
+}
+
+#[test]
+fn error_codes_are_stable_and_unique() {
+    let mut seen = std::collections::HashSet::new();
+    for code in ErrorCode::ALL {
+        assert!(seen.insert(code.as_u16()));
+        assert_eq!(ErrorCode::from_u16(code.as_u16()), code);
+    }
+    assert_eq!(ErrorCode::from_u16(7), ErrorCode::Other(7));
+}
+
+#[test]
+fn signing_transcripts_are_domain_separated() {
+    let m = MailboxId([1; 32]);
+    let n = [2; 32];
+    let s = subscribe_signing_bytes(&n, &m);
+    let d = delete_signing_bytes(&n, &m);
+    assert_ne!(s, d);
+    assert!(s.starts_with(b"cairn-relay-v1-subscribe"));
+    assert_eq!(&s[s.len() - 32..], &m.0);
+}
+
+#[test]
+fn long_text_is_clipped_on_a_char_boundary() {
+    let text = "é".repeat(200);
+    let bytes = RelayFrame::Error {
+        code: ErrorCode::Storage,
+        message: &text,
+    }
+    .encode(1);
+    let (_, frame) = RelayFrame::decode(&bytes).unwrap();
+    match frame {
+        RelayFrame::Error { message, .. } => assert_eq!(message.len(), 254),
+        other => panic!("unexpected {other:?}"),
+    }
+}

@@ -1,0 +1,143 @@
+//! `cairn-load`: the project's load generator for `cairn-relay`.
+//!
+//! Opens N sender/receiver mailbox pairs on a relay, sends M envelopes of
+//! S bytes and reports delivered count, throughput, latency percentiles,
+//! connect time and the relay's peak RSS. Modes:
+//!
+//! - `online`: receivers subscribed while senders send (unthrottled, or `--rate`).
+//! - `offline`: senders fill mailboxes with nobody online, then receivers
+//!   connect and drain everything.
+//! - `idle`: open `--connections` connections and hold them, to measure memory.
+//!
+//! `--spawn PATH` starts the relay itself (rate limits off, temp data dir,
+//! optionally pinned with `--relay-cpus`), so its peak RSS can be read.
+
+mod idle;
+mod offline;
+mod online;
+mod report;
+mod spawn;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cairn_protocol::address::RelayAddress;
+use clap::{Parser, ValueEnum};
+
+/// Command-line options.
+#[derive(Debug, Parser, Clone)]
+#[command(name = "cairn-load", version, about = "Load generator for cairn-relay")]
+pub struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "online")]
+    mode: Mode,
+    /// Relay address to load (or use --spawn).
+    #[arg(long, required_unless_present = "spawn")]
+    relay: Option<RelayAddress>,
+    /// PID of the relay, to report its peak RSS (set automatically with --spawn).
+    #[arg(long)]
+    relay_pid: Option<u32>,
+    /// Start this cairn-relay binary on 127.0.0.1 with a temporary data dir.
+    #[arg(long)]
+    spawn: Option<std::path::PathBuf>,
+    /// With --spawn: CPU list for the relay (`taskset -c`), e.g. 0.
+    #[arg(long)]
+    relay_cpus: Option<String>,
+    /// With --spawn: use TLS (default) or plaintext.
+    #[arg(long)]
+    plaintext: bool,
+    /// With --spawn: extra relay flags, e.g. "--sync full".
+    #[arg(long, allow_hyphen_values = true)]
+    relay_args: Option<String>,
+    /// Sender/receiver mailbox pairs.
+    #[arg(long, default_value_t = 100)]
+    pairs: usize,
+    /// Envelopes per sender.
+    #[arg(long, default_value_t = 1000)]
+    messages: usize,
+    /// Envelope size: 1024, 4096, 16384 or 65536.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Total send rate in envelopes/s across all senders; 0 = as fast as possible.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Unacknowledged sends in flight per sender when unthrottled.
+    #[arg(long, default_value_t = 32)]
+    window: usize,
+    /// Receivers do not ack (envelopes stay stored).
+    #[arg(long)]
+    no_ack: bool,
+    /// Idle mode: connections to open.
+    #[arg(long, default_value_t = 10_000)]
+    connections: usize,
+    /// Idle mode: seconds to hold the connections.
+    #[arg(long, default_value_t = 5)]
+    hold: u64,
+    /// Give up waiting for deliveries after this many seconds without progress.
+    #[arg(long, default_value_t = 30)]
+    stall_timeout: u64,
+    /// Access token, for relays in token mode.
+    #[arg(long)]
+    token: Option<String>,
+}
+
+/// Load shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Online,
+    Offline,
+    Idle,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if !cairn_protocol::padding::is_bucket(args.size) {
+        bail!(
+            "--size must be one of {:?}",
+            cairn_protocol::padding::BUCKETS
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cairn-load")
+        .build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let spawned = match &args.spawn {
+        Some(bin) => Some(spawn::Spawned::start(bin, &args).await?),
+        None => None,
+    };
+    let address = match (&spawned, &args.relay) {
+        (Some(s), _) => s.address.clone(),
+        (None, Some(a)) => a.clone(),
+        (None, None) => bail!("--relay or --spawn is required"),
+    };
+    let pid = spawned.as_ref().map(|s| s.pid).or(args.relay_pid);
+    let cpu_before = pid.and_then(report::cpu_seconds);
+    let outcome = match args.mode {
+        Mode::Online => online::run(&args, &address).await,
+        Mode::Offline => offline::run(&args, &address).await,
+        Mode::Idle => idle::run(&args, &address).await,
+    }
+    .context("load run failed")?;
+    let rss = pid.and_then(report::peak_rss_mib);
+    let cpu = pid
+        .and_then(report::cpu_seconds)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    report::print(&args, &address, &outcome, rss, cpu);
+    if let Some(s) = spawned {
+        s.stop().await;
+    }
+    if outcome.lost > 0 {
+        bail!("{} envelopes were not delivered", outcome.lost);
+    }
+    Ok(())
+}
+
+/// How long receivers wait for the next delivery before giving up.
+pub(crate) fn stall_limit(args: &Args) -> Duration {
+    Duration::from_secs(args.stall_timeout.max(1))
+}

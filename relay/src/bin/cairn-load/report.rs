@@ -1,0 +1,141 @@
+//! Results: latency percentiles, throughput, and the printed table.
+
+use std::time::Duration;
+
+use cairn_protocol::address::RelayAddress;
+
+use crate::Args;
+
+/// What one run measured.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// Envelopes the senders had acknowledged by the relay.
+    pub sent: u64,
+    /// Distinct envelopes received.
+    pub delivered: u64,
+    /// Expected but never received.
+    pub lost: u64,
+    /// Time from the first send to the last delivery (or last store, offline).
+    pub elapsed: Duration,
+    /// Offline mode: time to store everything.
+    pub store_elapsed: Option<Duration>,
+    /// Send-to-delivery latencies in microseconds.
+    pub latencies_us: Vec<u64>,
+    /// Time to open all connections.
+    pub connect: Duration,
+    /// Connections opened.
+    pub connections: usize,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+/// Peak resident set (VmHWM) of a process, in MiB.
+pub(crate) fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// CPU time (user + system) a process has used so far, in seconds.
+///
+/// Reported beside throughput because on a shared machine wall-clock rates
+/// depend on what else runs; CPU per message does much less.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Prints a human summary and one machine-readable line.
+pub(crate) fn print(
+    args: &Args,
+    address: &RelayAddress,
+    o: &Outcome,
+    rss_mib: Option<f64>,
+    relay_cpu: Option<f64>,
+) {
+    let mut lat = o.latencies_us.clone();
+    lat.sort_unstable();
+    let secs = o.elapsed.as_secs_f64().max(1e-9);
+    let rate = o.delivered as f64 / secs;
+    let (p50, p99, max) = (
+        percentile(&lat, 50.0),
+        percentile(&lat, 99.0),
+        percentile(&lat, 100.0),
+    );
+    let rss = rss_mib.map_or("n/a".to_owned(), |r| format!("{r:.1}"));
+    let transport = if address.pin().is_some() {
+        "tls"
+    } else {
+        "plaintext"
+    };
+    println!("cairn-load {:?} against {address} ({transport})", args.mode);
+    println!(
+        "  pairs {} x messages {} x {} B, rate {}",
+        args.pairs,
+        args.messages,
+        args.size,
+        if args.rate > 0.0 {
+            format!("{}/s", args.rate)
+        } else {
+            "unthrottled".into()
+        }
+    );
+    println!(
+        "  connections {} opened in {:.1} ms",
+        o.connections,
+        o.connect.as_secs_f64() * 1e3
+    );
+    if let Some(store) = o.store_elapsed {
+        println!(
+            "  stored {} in {:.2} s = {:.0} msgs/s",
+            o.sent,
+            store.as_secs_f64(),
+            o.sent as f64 / store.as_secs_f64().max(1e-9)
+        );
+    }
+    println!(
+        "  delivered {} (lost {}) in {:.2} s = {:.0} msgs/s",
+        o.delivered, o.lost, secs, rate
+    );
+    if !lat.is_empty() {
+        println!("  latency ms: p50 {p50:.2}  p99 {p99:.2}  max {max:.2}");
+    }
+    println!("  relay peak RSS: {rss} MiB");
+    let per_msg = relay_cpu
+        .filter(|_| o.delivered > 0)
+        .map_or("n/a".to_owned(), |c| {
+            format!("{:.1}", c * 1e6 / o.delivered as f64)
+        });
+    let cpu = relay_cpu.map_or("n/a".to_owned(), |c| format!("{c:.2}"));
+    println!("  relay CPU: {cpu} s = {per_msg} us per delivered envelope");
+    println!(
+        "RESULT mode={:?} transport={transport} pairs={} messages={} size={} rate={} sent={} delivered={} lost={} msgs_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2} connect_ms={:.1} connections={} relay_peak_rss_mib={rss} relay_cpu_s={cpu} relay_cpu_us_per_msg={per_msg}",
+        args.mode,
+        args.pairs,
+        args.messages,
+        args.size,
+        args.rate,
+        o.sent,
+        o.delivered,
+        o.lost,
+        o.connect.as_secs_f64() * 1e3,
+        o.connections,
+    );
+}

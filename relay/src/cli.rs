@@ -1,0 +1,378 @@
+//! Command line of `cairn-relay`: flags, environment variables and an
+//! optional TOML file, resolved into a [`RelayConfig`].
+//!
+//! Precedence: command-line flag > environment variable > config file >
+//! built-in default. Config file keys are the long flag names
+//! (`max-connections = 20000`, `insecure-plaintext = true`); underscores
+//! are accepted for dashes.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use thiserror::Error;
+
+use crate::config::{AccessMode, Limits, Rate, RelayConfig, TransportConfig};
+use crate::store::{StoreLimits, Synchronous};
+use crate::tokens::{Role, parse_duration};
+
+/// `cairn-relay`: store-and-forward for Cairn, blind to content and senders.
+#[derive(Debug, Parser)]
+#[command(name = "cairn-relay", version, about, args_override_self = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the relay.
+    Serve(Box<ServeArgs>),
+    /// Manage access tokens (for `--access token` relays and admin requests).
+    Token {
+        /// Token action.
+        #[command(subcommand)]
+        action: TokenAction,
+        /// Data directory of the relay.
+        #[arg(
+            long,
+            global = true,
+            env = "CAIRN_RELAY_DATA_DIR",
+            default_value = "cairn-relay-data"
+        )]
+        data_dir: PathBuf,
+    },
+}
+
+/// Token actions.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it once (only its hash is stored).
+    Create {
+        /// `user` may create mailboxes; `admin` may also read stats and purge.
+        #[arg(long, default_value = "user", value_parser = parse_role)]
+        role: Role,
+        /// Lifetime such as 30d, 12h, 15m; default: no expiry.
+        #[arg(long, value_parser = parse_duration_arg)]
+        expires: Option<Duration>,
+    },
+    /// List tokens (ids, roles, expiry; never the secrets).
+    List,
+    /// Revoke a token by the id shown in `token list`.
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+}
+
+/// Commit durability, as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncArg {
+    /// Survive a crash of the relay process (default).
+    Normal,
+    /// Also survive power loss (fsync every group commit).
+    Full,
+}
+
+/// Access mode, as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessArg {
+    /// Anyone may create mailboxes.
+    Open,
+    /// Creating mailboxes needs a token.
+    Token,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `cairn-relay serve` flags. Every flag also reads `CAIRN_RELAY_<NAME>`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of these settings (keys = long flag names).
+    #[arg(long, env = "CAIRN_RELAY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Client listener address.
+    #[arg(long, env = "CAIRN_RELAY_LISTEN", default_value = "0.0.0.0:7447")]
+    pub listen: SocketAddr,
+    /// Database, generated TLS certificate and address.txt live here.
+    #[arg(long, env = "CAIRN_RELAY_DATA_DIR", default_value = "cairn-relay-data")]
+    pub data_dir: PathBuf,
+    /// Admin HTTP listener for /healthz and /metrics.
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_ADMIN_LISTEN",
+        default_value = "127.0.0.1:7448"
+    )]
+    pub admin_listen: SocketAddr,
+    /// Disable the admin listener.
+    #[arg(long, env = "CAIRN_RELAY_NO_ADMIN")]
+    pub no_admin: bool,
+    /// Host name or IP written into the relay address (default: listen IP or machine name).
+    #[arg(long, env = "CAIRN_RELAY_PUBLIC_HOST")]
+    pub public_host: Option<String>,
+    /// PEM certificate chain (default: self-signed, generated once in the data dir).
+    #[arg(long, env = "CAIRN_RELAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CAIRN_RELAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// No TLS. Loopback development only: traffic metadata is readable on the wire.
+    #[arg(long, env = "CAIRN_RELAY_INSECURE_PLAINTEXT", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub insecure_plaintext: bool,
+    /// Who may create mailboxes.
+    #[arg(long, env = "CAIRN_RELAY_ACCESS", value_enum, default_value = "open")]
+    pub access: AccessArg,
+    /// How long an unacknowledged envelope is kept (e.g. 21d, 12h).
+    #[arg(long, env = "CAIRN_RELAY_MESSAGE_TTL", default_value = "21d", value_parser = parse_duration_arg)]
+    pub message_ttl: Duration,
+    /// Most envelopes stored per mailbox.
+    #[arg(long, env = "CAIRN_RELAY_QUOTA_MESSAGES", default_value_t = 10_000)]
+    pub quota_messages: u64,
+    /// Most envelope bytes stored per mailbox (suffixes K, M, G accepted).
+    #[arg(long, env = "CAIRN_RELAY_QUOTA_BYTES", default_value = "100M", value_parser = parse_size)]
+    pub quota_bytes: u64,
+    /// Commit durability: normal survives a relay crash, full also power loss.
+    #[arg(long, env = "CAIRN_RELAY_SYNC", value_enum, default_value = "normal")]
+    pub sync: SyncArg,
+    /// How often expired envelopes are deleted.
+    #[arg(long, env = "CAIRN_RELAY_PURGE_INTERVAL", default_value = "60s", value_parser = parse_duration_arg)]
+    pub purge_interval: Duration,
+    /// Most simultaneous client connections.
+    #[arg(long, env = "CAIRN_RELAY_MAX_CONNECTIONS", default_value_t = 16_384)]
+    pub max_connections: usize,
+    /// Frames per second per connection (0 = unlimited).
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_RATE_PER_CONNECTION",
+        default_value_t = 1000.0
+    )]
+    pub rate_per_connection: f64,
+    /// Burst allowance per connection.
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_BURST_PER_CONNECTION",
+        default_value_t = 2000.0
+    )]
+    pub burst_per_connection: f64,
+    /// Frames per second per client address, IPv6 per /64 (0 = unlimited).
+    #[arg(long, env = "CAIRN_RELAY_RATE_PER_IP", default_value_t = 5000.0)]
+    pub rate_per_ip: f64,
+    /// Burst allowance per client address.
+    #[arg(long, env = "CAIRN_RELAY_BURST_PER_IP", default_value_t = 10_000.0)]
+    pub burst_per_ip: f64,
+    /// Time allowed for the TLS and WebSocket handshakes.
+    #[arg(long, env = "CAIRN_RELAY_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration_arg)]
+    pub handshake_timeout: Duration,
+    /// Close connections silent (no frame, no pong) for this long.
+    #[arg(long, env = "CAIRN_RELAY_IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration_arg)]
+    pub idle_timeout: Duration,
+    /// Ping quiet connections this often.
+    #[arg(long, env = "CAIRN_RELAY_PING_INTERVAL", default_value = "30s", value_parser = parse_duration_arg)]
+    pub ping_interval: Duration,
+    /// Frames queued towards one client before it is dropped as a slow reader.
+    #[arg(long, env = "CAIRN_RELAY_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+    /// Log client IP addresses (off by default).
+    #[arg(long, env = "CAIRN_RELAY_LOG_IPS")]
+    pub log_ips: bool,
+    /// Log format.
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Why the command line or config file was refused.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// clap's own error (also used for `--help` and `--version`).
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+    /// The config file could not be read.
+    #[error("config file {path}: {source}")]
+    ConfigRead {
+        /// File.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML, or has a key or value that makes no sense.
+    #[error("config file {path}: {what}")]
+    ConfigInvalid {
+        /// File.
+        path: PathBuf,
+        /// What was wrong.
+        what: String,
+    },
+    /// Plaintext asked for on a non-loopback address.
+    #[error("--insecure-plaintext is only allowed on a loopback listen address, not {0}")]
+    PlaintextNotLoopback(SocketAddr),
+}
+
+impl Cli {
+    /// Parses arguments, then fills in settings from `--config` that neither
+    /// a flag nor an environment variable set.
+    pub fn parse_with_config(args: Vec<OsString>) -> Result<Self, CliError> {
+        let matches = Self::command().try_get_matches_from(&args)?;
+        let cli = Self::from_arg_matches(&matches)?;
+        let Command::Serve(serve) = &cli.command else {
+            return Ok(cli);
+        };
+        let Some(path) = serve.config.clone() else {
+            return Ok(cli);
+        };
+        let Some(serve_matches) = matches.subcommand_matches("serve") else {
+            return Ok(cli);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| CliError::ConfigRead {
+            path: path.clone(),
+            source,
+        })?;
+        let extra = config_args(&text, |id| {
+            matches!(
+                serve_matches.value_source(id),
+                None | Some(ValueSource::DefaultValue)
+            )
+        })
+        .map_err(|what| CliError::ConfigInvalid { path, what })?;
+        let serve_at = args
+            .iter()
+            .position(|a| a == "serve")
+            .map_or(args.len(), |i| i + 1);
+        let mut merged = args;
+        merged.splice(serve_at..serve_at, extra);
+        let matches = Self::command().try_get_matches_from(&merged)?;
+        Ok(Self::from_arg_matches(&matches)?)
+    }
+}
+
+/// Turns TOML keys into `--flag=value` arguments for settings `unset(id)` says are not set.
+fn config_args(text: &str, unset: impl Fn(&str) -> bool) -> Result<Vec<OsString>, String> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let command = Cli::command();
+    let serve = command
+        .find_subcommand("serve")
+        .ok_or_else(|| "no serve command".to_owned())?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let arg = serve
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()) && long != "config")
+            .ok_or_else(|| format!("unknown setting {key:?}"))?;
+        if !unset(arg.get_id().as_str()) {
+            continue;
+        }
+        match value {
+            toml::Value::Boolean(true) => out.push(format!("--{long}").into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(s) => out.push(format!("--{long}={s}").into()),
+            toml::Value::Integer(i) => out.push(format!("--{long}={i}").into()),
+            toml::Value::Float(f) => out.push(format!("--{long}={f}").into()),
+            other => {
+                return Err(format!(
+                    "setting {key:?} has an unsupported value: {}",
+                    other.type_str()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl ServeArgs {
+    /// The relay configuration these flags describe.
+    pub fn to_config(&self) -> Result<RelayConfig, CliError> {
+        if self.insecure_plaintext && !self.listen.ip().is_loopback() {
+            return Err(CliError::PlaintextNotLoopback(self.listen));
+        }
+        let transport = if self.insecure_plaintext {
+            TransportConfig::Plaintext
+        } else {
+            TransportConfig::Tls {
+                cert_and_key: self.tls_cert.clone().zip(self.tls_key.clone()),
+            }
+        };
+        Ok(RelayConfig {
+            listen: self.listen,
+            admin_listen: (!self.no_admin).then_some(self.admin_listen),
+            data_dir: self.data_dir.clone(),
+            public_host: self.public_host.clone(),
+            transport,
+            access: match self.access {
+                AccessArg::Open => AccessMode::Open,
+                AccessArg::Token => AccessMode::Token,
+            },
+            limits: Limits {
+                max_connections: self.max_connections.max(1),
+                handshake_timeout: self.handshake_timeout,
+                idle_timeout: self.idle_timeout.max(Duration::from_secs(1)),
+                ping_interval: self.ping_interval.max(Duration::from_secs(1)),
+                outbound_queue: self.outbound_queue.max(16),
+                per_connection: Rate {
+                    per_second: self.rate_per_connection,
+                    burst: self.burst_per_connection.max(1.0),
+                },
+                per_ip: Rate {
+                    per_second: self.rate_per_ip,
+                    burst: self.burst_per_ip.max(1.0),
+                },
+                ..Limits::default()
+            },
+            store: StoreLimits {
+                max_messages: self.quota_messages,
+                max_bytes: self.quota_bytes,
+                ttl_secs: self.message_ttl.as_secs(),
+            },
+            synchronous: match self.sync {
+                SyncArg::Normal => Synchronous::Normal,
+                SyncArg::Full => Synchronous::Full,
+            },
+            purge_interval: self.purge_interval.max(Duration::from_secs(1)),
+            log_ips: self.log_ips,
+        })
+    }
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+        .map_err(|e: crate::tokens::UnknownRole| e.to_string())
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// Parses `1048576`, `512K`, `100M`, `2G` (binary multiples).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, scale) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| format!("invalid size {s:?}: use bytes or a number with K, M or G"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+//! A connected client: request/answer matching by request id, a reader
+//! task routing answers and deliveries, and a writer task batching frames.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use cairn_protocol::address::RelayAddress;
+use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
+use cairn_protocol::relay::{
+    ClientFrame, ClientRequest, ErrorCode, NONCE_LEN, RelayFrame, RelayStats, delete_signing_bytes,
+    subscribe_signing_bytes,
+};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::ConnectOptions;
+use super::error::ClientError;
+use super::transport::{RelaySocket, connect_websocket};
+
+/// Frames queued towards the relay before callers wait.
+const OUTBOUND_QUEUE: usize = 1024;
+
+/// An envelope pushed by the relay from a subscribed mailbox.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Mailbox it came from (read from the envelope).
+    pub mailbox: MailboxId,
+    /// Message id: the ack handle and the dedupe key (delivery is at-least-once).
+    pub message: MessageId,
+    /// The envelope exactly as stored.
+    pub envelope: Bytes,
+}
+
+/// Receiving end of the deliveries of one connection; ends when the connection closes.
+pub struct Deliveries {
+    rx: mpsc::Receiver<Delivery>,
+}
+
+impl Deliveries {
+    /// The next delivery, or `None` once the connection is closed.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+
+    /// A delivery if one is already buffered.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.rx.try_recv().ok()
+    }
+}
+
+enum Answer {
+    Ok,
+    Stats(RelayStats),
+    Refused(ErrorCode, String),
+}
+
+type Pending = Arc<Mutex<HashMap<u32, oneshot::Sender<Answer>>>>;
+
+struct Inner {
+    out: mpsc::Sender<Message>,
+    pending: Pending,
+    next_id: AtomicU32,
+    nonce: [u8; NONCE_LEN],
+    server: String,
+    closed: Arc<AtomicBool>,
+}
+
+/// A connection to one relay. Clone it freely; all clones share the connection.
+#[derive(Clone)]
+pub struct RelayClient {
+    inner: Arc<Inner>,
+}
+
+/// Removes a pending entry if the request future is dropped early.
+struct PendingGuard<'a> {
+    pending: &'a Pending,
+    id: u32,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(&self.id);
+        }
+    }
+}
+
+impl RelayClient {
+    /// Connects (pin enforced for `wss://`), reads the relay's challenge and
+    /// starts the background tasks. Returns the client and its deliveries.
+    pub async fn connect(
+        address: &RelayAddress,
+        options: ConnectOptions,
+    ) -> Result<(Self, Deliveries), ClientError> {
+        let ws = connect_websocket(address, options.timeout).await?;
+        let (sink, mut stream) = ws.split();
+        let first = tokio::time::timeout(options.timeout, stream.next())
+            .await
+            .map_err(|_| ClientError::Timeout)?;
+        let (nonce, server) = match first {
+            Some(Ok(Message::Binary(raw))) => match RelayFrame::decode(&raw) {
+                Ok((_, RelayFrame::Challenge { nonce, server })) => (nonce, server.to_owned()),
+                Ok(_) => return Err(ClientError::Protocol("expected a challenge".into())),
+                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            },
+            Some(Ok(_)) => return Err(ClientError::Protocol("expected a binary frame".into())),
+            Some(Err(_)) | None => return Err(ClientError::Closed),
+        };
+        let (out, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let (deliver_tx, deliver_rx) = mpsc::channel(options.delivery_queue.max(1));
+        let pending: Pending = Arc::default();
+        let closed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(write_loop(sink, out_rx));
+        tokio::spawn(read_loop(
+            stream,
+            Arc::clone(&pending),
+            deliver_tx,
+            Arc::clone(&closed),
+        ));
+        let inner = Inner {
+            out,
+            pending,
+            next_id: AtomicU32::new(1),
+            nonce,
+            server,
+            closed,
+        };
+        Ok((
+            Self {
+                inner: Arc::new(inner),
+            },
+            Deliveries { rx: deliver_rx },
+        ))
+    }
+
+    /// The relay's software name and version from its challenge.
+    pub fn server(&self) -> &str {
+        &self.inner.server
+    }
+
+    /// True once the connection has closed; every further call fails with `Closed`.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Registers a mailbox under `mailbox` (choose 32 random bytes) with its auth key.
+    pub async fn create_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: &VerifyingKey,
+        access_token: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.call(ClientFrame::CreateMailbox {
+            mailbox,
+            auth_key: auth_key.to_bytes(),
+            access_token: access_token.map(str::as_bytes),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Stores an envelope in the mailbox it names. Resolves once the relay
+    /// has stored it durably; on `Closed` resend it (same id, stored once).
+    pub async fn send(&self, envelope: Bytes) -> Result<(), ClientError> {
+        self.call(ClientFrame::Send {
+            envelope: &envelope,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Proves the mailbox auth key; the relay then pushes the stored backlog
+    /// and every new envelope on [`Deliveries`].
+    pub async fn subscribe(
+        &self,
+        mailbox: MailboxId,
+        auth_key: &SigningKey,
+    ) -> Result<(), ClientError> {
+        let signature = auth_key.sign(&subscribe_signing_bytes(&self.inner.nonce, &mailbox));
+        self.call(ClientFrame::Subscribe {
+            mailbox,
+            signature: signature.to_bytes(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Stops live delivery from a mailbox on this connection.
+    pub async fn unsubscribe(&self, mailbox: MailboxId) -> Result<(), ClientError> {
+        self.call(ClientFrame::Unsubscribe { mailbox })
+            .await
+            .map(drop)
+    }
+
+    /// Tells the relay a delivered envelope is safely stored here; it is deleted there.
+    pub async fn ack(&self, mailbox: MailboxId, message: MessageId) -> Result<(), ClientError> {
+        self.call(ClientFrame::Ack { mailbox, message })
+            .await
+            .map(drop)
+    }
+
+    /// Deletes a mailbox and everything in it.
+    pub async fn delete_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: &SigningKey,
+    ) -> Result<(), ClientError> {
+        let signature = auth_key.sign(&delete_signing_bytes(&self.inner.nonce, &mailbox));
+        self.call(ClientFrame::DeleteMailbox {
+            mailbox,
+            signature: signature.to_bytes(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Relay-wide counters (admin token).
+    pub async fn stats(&self, admin_token: &str) -> Result<RelayStats, ClientError> {
+        match self
+            .call(ClientFrame::Stats {
+                admin_token: admin_token.as_bytes(),
+            })
+            .await?
+        {
+            Answer::Stats(stats) => Ok(stats),
+            _ => Err(ClientError::Protocol("expected a stats answer".into())),
+        }
+    }
+
+    /// Deletes a mailbox without its key (admin token), e.g. to stop abuse.
+    pub async fn purge(&self, admin_token: &str, mailbox: MailboxId) -> Result<(), ClientError> {
+        self.call(ClientFrame::Purge {
+            admin_token: admin_token.as_bytes(),
+            mailbox,
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Closes the connection politely. Pending calls fail with `Closed`.
+    pub async fn close(&self) {
+        let _ = self.inner.out.send(Message::Close(None)).await;
+    }
+
+    async fn call(&self, frame: ClientFrame<'_>) -> Result<Answer, ClientError> {
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        let mut id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        if id == 0 {
+            id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut p) = self.inner.pending.lock() {
+            p.insert(id, tx);
+        }
+        let _guard = PendingGuard {
+            pending: &self.inner.pending,
+            id,
+        };
+        // The reader marks the connection closed before clearing `pending`:
+        // checking again after inserting means no call can wait forever.
+        if self.is_closed() {
+            return Err(ClientError::Closed);
+        }
+        let bytes = ClientRequest {
+            request_id: id,
+            frame,
+        }
+        .encode();
+        self.inner
+            .out
+            .send(Message::Binary(Bytes::from(bytes)))
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        match rx.await.map_err(|_| ClientError::Closed)? {
+            Answer::Refused(code, message) => Err(ClientError::Refused { code, message }),
+            answer => Ok(answer),
+        }
+    }
+}
+
+async fn write_loop(mut sink: SplitSink<RelaySocket, Message>, mut queue: mpsc::Receiver<Message>) {
+    while let Some(first) = queue.recv().await {
+        let mut closing = matches!(first, Message::Close(_));
+        if sink.feed(first).await.is_err() {
+            return;
+        }
+        let mut burst = 1;
+        while !closing && burst < 256 {
+            let Ok(next) = queue.try_recv() else { break };
+            closing = matches!(next, Message::Close(_));
+            burst += 1;
+            if sink.feed(next).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() || closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+async fn read_loop(
+    mut stream: SplitStream<RelaySocket>,
+    pending: Pending,
+    deliveries: mpsc::Sender<Delivery>,
+    closed: Arc<AtomicBool>,
+) {
+    while let Some(message) = stream.next().await {
+        let raw = match message {
+            Ok(Message::Binary(raw)) => raw,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let Ok((id, frame)) = RelayFrame::decode(&raw) else {
+            tracing::warn!("undecodable frame from relay; closing");
+            break;
+        };
+        let answer = match frame {
+            RelayFrame::Deliver { envelope } => {
+                let Ok(parsed) = Envelope::parse(envelope) else {
+                    tracing::warn!("relay delivered an invalid envelope; ignored");
+                    continue;
+                };
+                let delivery = Delivery {
+                    mailbox: parsed.mailbox,
+                    message: parsed.id,
+                    envelope: raw.slice_ref(envelope),
+                };
+                // Receiver gone: the application no longer wants deliveries.
+                let _ = deliveries.send(delivery).await;
+                continue;
+            }
+            RelayFrame::Ok => Answer::Ok,
+            RelayFrame::Stats(stats) => Answer::Stats(stats),
+            RelayFrame::Error { code, message } => Answer::Refused(code, message.to_owned()),
+            RelayFrame::Challenge { .. } => continue,
+        };
+        let waiter = pending.lock().ok().and_then(|mut p| p.remove(&id));
+        match waiter {
+            Some(tx) => {
+                let _ = tx.send(answer);
+            }
+            None if id == 0 => {
+                if let Answer::Refused(code, message) = answer {
+                    tracing::warn!(%code, message, "relay reported a connection error");
+                }
+            }
+            None => {}
+        }
+    }
+    closed.store(true, Ordering::Release);
+    // Dropping the senders fails every pending call with `Closed`.
+    if let Ok(mut p) = pending.lock() {
+        p.clear();
+    }
+}

@@ -1,0 +1,58 @@
+//! Async client for the Cairn relay protocol, used by the app core and the load tool.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cairn_relay::client::ClientError> {
+//! use cairn_relay::client::{ConnectOptions, RelayClient};
+//! # let address: cairn_protocol::address::RelayAddress = "ws://127.0.0.1:7447/".parse().unwrap();
+//! # let auth_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+//! # let mailbox = cairn_protocol::envelope::MailboxId([1; 32]);
+//! # let envelope = bytes::Bytes::from(vec![0u8; 1024]);
+//! let (client, mut deliveries) = RelayClient::connect(&address, ConnectOptions::default()).await?;
+//! client.create_mailbox(mailbox, &auth_key.verifying_key(), None).await?;
+//! client.subscribe(mailbox, &auth_key).await?;
+//! client.send(envelope).await?; // resolves once the relay stored it durably
+//! while let Some(delivery) = deliveries.recv().await {
+//!     // store it locally first, then:
+//!     client.ack(delivery.mailbox, delivery.message).await?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! One connection carries any number of concurrent requests (`RelayClient`
+//! is cheap to clone; calls may run in parallel and are pipelined) and any
+//! number of subscriptions. Deliveries arrive on a bounded queue
+//! ([`ConnectOptions::delivery_queue`]) that is read by the same task that
+//! reads answers: drain it concurrently with your requests (e.g. in its own
+//! task). A client that awaits answers while its delivery queue is full
+//! waits forever, and the relay eventually drops it as a slow reader (its
+//! messages stay stored). Reconnecting is the caller's
+//! choice: after [`ClientError::Closed`], connect again and re-subscribe.
+
+mod connection;
+mod error;
+mod pin;
+mod transport;
+
+use std::time::Duration;
+
+pub use connection::{Deliveries, Delivery, RelayClient};
+pub use error::ClientError;
+pub use transport::{RelaySocket, RelayStream, connect_websocket};
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Bound on TCP + TLS + WebSocket handshakes and the relay's challenge.
+    pub timeout: Duration,
+    /// Deliveries buffered before the client stops reading from the relay.
+    pub delivery_queue: usize,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            delivery_queue: 4096,
+        }
+    }
+}

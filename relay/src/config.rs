@@ -1,0 +1,137 @@
+//! Runtime configuration of a relay, independent of how it was given
+//! (flags, environment, TOML file: see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::store::{StoreLimits, Synchronous};
+
+/// Who may create mailboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessMode {
+    /// Anyone who can reach the relay.
+    #[default]
+    Open,
+    /// Only holders of an access token (`cairn-relay token create`).
+    Token,
+}
+
+/// How clients reach the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportConfig {
+    /// TLS with the operator's certificate, or the generated one when `None`.
+    Tls {
+        /// PEM certificate chain and PEM private key.
+        cert_and_key: Option<(PathBuf, PathBuf)>,
+    },
+    /// No TLS: loopback development only.
+    Plaintext,
+}
+
+/// A token-bucket rate: `per_second` sustained, up to `burst` at once. 0 disables.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Frames per second refilled.
+    pub per_second: f64,
+    /// Bucket size.
+    pub burst: f64,
+}
+
+impl Rate {
+    /// True if this rate limits anything.
+    pub fn enabled(&self) -> bool {
+        self.per_second > 0.0
+    }
+}
+
+/// Abuse limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Open connections beyond this are closed at once.
+    pub max_connections: usize,
+    /// Time for TLS and WebSocket handshakes.
+    pub handshake_timeout: Duration,
+    /// A connection that sends nothing (not even a pong) for this long is closed.
+    pub idle_timeout: Duration,
+    /// How often the relay pings an otherwise quiet connection.
+    pub ping_interval: Duration,
+    /// Frames queued towards one client before it counts as a slow reader and is disconnected.
+    pub outbound_queue: usize,
+    /// Requests one connection may have in flight before the relay stops reading from it.
+    pub max_in_flight: usize,
+    /// Mailboxes one connection may subscribe to.
+    pub max_subscriptions: usize,
+    /// Frames per connection.
+    pub per_connection: Rate,
+    /// Frames per client address (IPv6: per /64).
+    pub per_ip: Rate,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 16_384,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(90),
+            ping_interval: Duration::from_secs(30),
+            outbound_queue: 1024,
+            max_in_flight: 256,
+            max_subscriptions: 1024,
+            per_connection: Rate {
+                per_second: 1000.0,
+                burst: 2000.0,
+            },
+            per_ip: Rate {
+                per_second: 5000.0,
+                burst: 10_000.0,
+            },
+        }
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Client listener.
+    pub listen: SocketAddr,
+    /// Admin HTTP listener (`/healthz`, `/metrics`); `None` disables it.
+    pub admin_listen: Option<SocketAddr>,
+    /// Database, generated certificate, `address.txt`.
+    pub data_dir: PathBuf,
+    /// Host name or IP put in the printed relay address.
+    pub public_host: Option<String>,
+    /// TLS or plaintext.
+    pub transport: TransportConfig,
+    /// Who may create mailboxes.
+    pub access: AccessMode,
+    /// Abuse limits.
+    pub limits: Limits,
+    /// Quotas and TTL.
+    pub store: StoreLimits,
+    /// What a commit survives.
+    pub synchronous: Synchronous,
+    /// How often expired envelopes are deleted.
+    pub purge_interval: Duration,
+    /// Log client IP addresses (off by default).
+    pub log_ips: bool,
+}
+
+impl RelayConfig {
+    /// Defaults for a data directory and listen address.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            admin_listen: None,
+            data_dir,
+            public_host: None,
+            transport: TransportConfig::Tls { cert_and_key: None },
+            access: AccessMode::Open,
+            limits: Limits::default(),
+            store: StoreLimits::default(),
+            synchronous: Synchronous::default(),
+            purge_interval: Duration::from_secs(60),
+            log_ips: false,
+        }
+    }
+}

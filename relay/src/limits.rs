@@ -1,0 +1,154 @@
+//! Token-bucket rate limits, per connection and per client address.
+//!
+//! Hand-rolled rather than a crate: a bucket is three numbers, time is a
+//! parameter (so tests are deterministic), and the per-address table is
+//! swept of full (idle) buckets so it cannot grow without bound.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::config::Rate;
+
+/// One token bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// A full bucket.
+    pub fn full(rate: Rate, now: Instant) -> Self {
+        Self {
+            tokens: rate.burst,
+            last: now,
+        }
+    }
+
+    /// Takes one token if available. A disabled rate always allows.
+    pub fn take(&mut self, rate: Rate, now: Instant) -> bool {
+        if !rate.enabled() {
+            return true;
+        }
+        self.refill(rate, now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn refill(&mut self, rate: Rate, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate.per_second).min(rate.burst);
+        self.last = now;
+    }
+}
+
+/// Buckets per client address (IPv6 grouped by /64, since one host owns a /64).
+pub struct AddressLimiter {
+    rate: Rate,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl AddressLimiter {
+    /// A limiter applying `rate` to every address.
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes one token for `ip`.
+    pub fn take(&self, ip: IpAddr, now: Instant) -> bool {
+        if !self.rate.enabled() {
+            return true;
+        }
+        let key = group(ip);
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        buckets
+            .entry(key)
+            .or_insert_with(|| Bucket::full(self.rate, now))
+            .take(self.rate, now)
+    }
+
+    /// Forgets addresses whose bucket has refilled completely (idle ones).
+    pub fn sweep(&self, now: Instant) {
+        if let Ok(mut buckets) = self.buckets.lock() {
+            let rate = self.rate;
+            buckets.retain(|_, b| {
+                b.refill(rate, now);
+                b.tokens < rate.burst
+            });
+        }
+    }
+
+    /// Addresses currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.buckets.lock().map(|b| b.len()).unwrap_or(0)
+    }
+}
+
+fn group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const RATE: Rate = Rate {
+        per_second: 10.0,
+        burst: 3.0,
+    };
+
+    #[test]
+    fn bucket_limits_and_refills() {
+        let t0 = Instant::now();
+        let mut b = Bucket::full(RATE, t0);
+        assert!(b.take(RATE, t0) && b.take(RATE, t0) && b.take(RATE, t0));
+        assert!(!b.take(RATE, t0));
+        assert!(b.take(RATE, t0 + Duration::from_millis(100)));
+        assert!(!b.take(RATE, t0 + Duration::from_millis(100)));
+        let off = Rate {
+            per_second: 0.0,
+            burst: 0.0,
+        };
+        assert!(b.take(off, t0));
+    }
+
+    #[test]
+    fn addresses_are_limited_separately_and_swept() {
+        let t0 = Instant::now();
+        let l = AddressLimiter::new(RATE);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let b2: IpAddr = "2001:db8::2".parse().unwrap();
+        for _ in 0..3 {
+            assert!(l.take(a, t0));
+        }
+        assert!(!l.take(a, t0));
+        assert!(l.take(b, t0));
+        assert!(l.take(b2, t0), "same /64, one bucket with tokens left");
+        assert_eq!(l.tracked(), 2);
+        l.sweep(t0 + Duration::from_secs(10));
+        assert_eq!(l.tracked(), 0);
+    }
+}

@@ -1,0 +1,133 @@
+//! Accepting connections: the connection cap, TCP_NODELAY, TLS and
+//! WebSocket handshakes under one timeout, then a handler task each.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::{Shared, connection};
+use cairn_protocol::relay::MAX_FRAME_LEN;
+
+/// WebSocket settings: small buffers keep idle connections cheap, and any
+/// message above 4× the largest legal frame is cut off by tungstenite before
+/// it is buffered (smaller oversized frames get a `FrameTooLarge` answer).
+pub(crate) fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(4 * 1024 * 1024)
+        .max_message_size(Some(4 * MAX_FRAME_LEN))
+        .max_frame_size(Some(4 * MAX_FRAME_LEN))
+}
+
+pub(crate) async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+    let mut next_id = 0u64;
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            shared.metrics.connections_refused.fetch_add(1, Relaxed);
+            tracing::debug!("connection cap reached; closing new connection");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        next_id += 1;
+        let id = next_id;
+        let shared = Arc::clone(&shared);
+        let tls = tls.clone();
+        let stop = stop.clone();
+        let alive = alive.clone();
+        if shared.config.log_ips {
+            tracing::debug!(conn = id, peer = %peer, "connection accepted");
+        }
+        let guards = Guards {
+            _permit: permit,
+            _alive: alive,
+        };
+        tokio::spawn(open(shared, tcp, peer, tls, id, stop, guards));
+    }
+}
+
+/// Runs the TLS and WebSocket handshakes, then hands the connection to its
+/// own task: the handshake's state is freed instead of staying allocated
+/// beside the (long-lived, idle most of the time) connection loop.
+async fn open(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    id: u64,
+    stop: watch::Receiver<bool>,
+    guards: Guards,
+) {
+    let timeout = shared.config.limits.handshake_timeout;
+    match tls {
+        Some(acceptor) => {
+            let handshake = async {
+                let stream = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+                upgrade(stream).await
+            };
+            match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok(ws)) => {
+                    tokio::spawn(async move {
+                        let _guards = guards;
+                        connection::serve(shared, ws, peer.ip(), id, stop).await;
+                    });
+                }
+                Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),
+                Err(_) => tracing::debug!(conn = id, "handshake timed out"),
+            }
+        }
+        None => match tokio::time::timeout(timeout, upgrade(tcp)).await {
+            Ok(Ok(ws)) => {
+                tokio::spawn(async move {
+                    let _guards = guards;
+                    connection::serve(shared, ws, peer.ip(), id, stop).await;
+                });
+            }
+            Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),
+            Err(_) => tracing::debug!(conn = id, "handshake timed out"),
+        },
+    }
+}
+
+/// Held for a connection's whole life: its slot under the connection cap,
+/// and the shutdown tracker.
+struct Guards {
+    _permit: OwnedSemaphorePermit,
+    _alive: mpsc::Sender<()>,
+}
+
+async fn upgrade<S>(stream: S) -> Result<tokio_tungstenite::WebSocketStream<S>, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tokio_tungstenite::accept_async_with_config(stream, Some(websocket_config()))
+        .await
+        .map_err(|e| e.to_string())
+}

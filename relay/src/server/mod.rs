@@ -1,0 +1,263 @@
+//! The relay server: listener, per-connection handlers, live hub, admin
+//! endpoint and graceful shutdown.
+//!
+//! Shutdown (SIGTERM, Ctrl-C or the future passed to [`Relay::run`]): stop
+//! accepting, let every connection finish its in-flight requests and flush
+//! its answers, close the connections, then commit and checkpoint the
+//! store. Nothing acknowledged is ever lost, shutdown or not.
+
+mod admin;
+mod connection;
+mod hub;
+mod listener;
+mod outbound;
+mod request;
+mod subscription;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cairn_protocol::address::{AddressError, RelayAddress, Transport};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{RelayConfig, TransportConfig};
+use crate::limits::AddressLimiter;
+use crate::metrics::Metrics;
+use crate::store::{MailboxStore, SqliteOptions, SqliteStore, StoreError, TokenStore};
+use crate::tls::{self, TlsError};
+use hub::Hub;
+
+/// File in the data directory holding the relay address.
+pub const ADDRESS_FILE: &str = "address.txt";
+
+/// How long shutdown waits for connections to finish their in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a relay could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum RelayError {
+    /// Creating the data directory or writing `address.txt` failed.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// Path involved.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// Binding a listener failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address asked for.
+        addr: SocketAddr,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// TLS identity problem.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Storage could not be opened or flushed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// The public host does not make a valid relay address.
+    #[error("relay address: {0}")]
+    Address(#[from] AddressError),
+}
+
+/// State every connection shares.
+pub(crate) struct Shared {
+    pub config: RelayConfig,
+    pub store: Arc<dyn MailboxStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub hub: Hub,
+    pub metrics: Arc<Metrics>,
+    pub ip_limiter: AddressLimiter,
+}
+
+/// Current unix time in seconds: the store's notion of "now".
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A bound, ready relay. [`Relay::run`] serves until shutdown.
+pub struct Relay {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    address: RelayAddress,
+}
+
+impl Relay {
+    /// Opens the SQLite store in the data directory, loads TLS and binds the listeners.
+    pub async fn bind(config: RelayConfig) -> Result<Self, RelayError> {
+        create_dir(&config.data_dir)?;
+        let mut options = SqliteOptions::in_dir(&config.data_dir);
+        options.limits = config.store;
+        options.synchronous = config.synchronous;
+        let store = Arc::new(SqliteStore::open(&options)?);
+        Self::bind_with_store(config, store.clone(), store).await
+    }
+
+    /// Binds with any storage backend (e.g. a shared one for several instances).
+    pub async fn bind_with_store(
+        config: RelayConfig,
+        store: Arc<dyn MailboxStore>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Self, RelayError> {
+        create_dir(&config.data_dir)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| RelayError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local = listener.local_addr().map_err(|source| RelayError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let admin = match config.admin_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| RelayError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let host = public_host(&config, local);
+        let (tls, transport) = match &config.transport {
+            TransportConfig::Plaintext => (None, Transport::Plaintext),
+            TransportConfig::Tls { cert_and_key } => {
+                let pair = cert_and_key
+                    .as_ref()
+                    .map(|(c, k)| (c.as_path(), k.as_path()));
+                let names = vec![host.clone(), "localhost".to_owned()];
+                let identity = tls::load_or_generate(&config.data_dir, pair, &names)?;
+                (
+                    Some(TlsAcceptor::from(identity.config)),
+                    Transport::Tls { pin: identity.pin },
+                )
+            }
+        };
+        let address = RelayAddress::new(&host, local.port(), transport)?;
+        let path = config.data_dir.join(ADDRESS_FILE);
+        std::fs::write(&path, format!("{address}\n")).map_err(|source| RelayError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let ip_limiter = AddressLimiter::new(config.limits.per_ip);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                store,
+                tokens,
+                hub: Hub::default(),
+                metrics: Arc::default(),
+                ip_limiter,
+            }),
+            listener,
+            admin,
+            tls,
+            address,
+        })
+    }
+
+    /// The address clients paste: host, port and certificate pin.
+    pub fn address(&self) -> &RelayAddress {
+        &self.address
+    }
+
+    /// Where the admin endpoint listens, if enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The relay's counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.shared.metrics)
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RelayError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+        let accept = tokio::spawn(listener::accept_loop(
+            Arc::clone(&self.shared),
+            self.listener,
+            self.tls,
+            stop_rx.clone(),
+            alive_tx,
+        ));
+        if let Some(admin) = self.admin {
+            tokio::spawn(admin::serve(
+                Arc::clone(&self.shared),
+                admin,
+                stop_rx.clone(),
+            ));
+        }
+        tokio::spawn(housekeeping(Arc::clone(&self.shared), stop_rx));
+
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        let _ = accept.await;
+        // Every connection holds a clone of `alive_tx`; recv() ends when all are gone.
+        if tokio::time::timeout(DRAIN_TIMEOUT, alive_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing anyway");
+        }
+        self.shared.store.shutdown().await?;
+        tracing::info!("storage flushed; relay stopped");
+        Ok(())
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), RelayError> {
+    std::fs::create_dir_all(dir).map_err(|source| RelayError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+/// Host for the address: configured, else the listen IP, else the machine's name.
+fn public_host(config: &RelayConfig, local: SocketAddr) -> String {
+    if let Some(host) = &config.public_host {
+        return host.clone();
+    }
+    if !local.ip().is_unspecified() {
+        return local.ip().to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Periodic work: TTL purge and forgetting idle rate-limit buckets.
+async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(shared.config.purge_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        match shared.store.purge_expired(now_unix()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "deleted expired envelopes"),
+            Err(e) => tracing::warn!(error = %e, "purge of expired envelopes failed"),
+        }
+        shared.ip_limiter.sweep(Instant::now());
+    }
+}

@@ -1,0 +1,168 @@
+//! Mailbox storage: the only state the relay keeps.
+//!
+//! The relay never interprets what it stores: mailbox ids, mailbox auth
+//! public keys, opaque envelopes, their sizes and expiry times, and hashed
+//! access tokens. Everything sits behind [`MailboxStore`] and [`TokenStore`]
+//! so the embedded SQLite default and a shared Redis backend (scale-out,
+//! several relay instances) can serve the same connection handler.
+//!
+//! Every method returns a boxed `'static` future so the handler can keep
+//! many operations in flight per connection (pipelining) without borrowing
+//! the store. Time is a parameter (`now`, unix seconds), never read inside.
+
+mod memory;
+pub mod sqlite;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use cairn_protocol::envelope::{MailboxId, MessageId};
+use thiserror::Error;
+
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+use crate::tokens::{Role, TokenRecord};
+
+/// A store operation in flight.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// Why a store operation did not happen. Refusals are the client's fault and
+/// map to error frames; `Unavailable` and `Closed` are the relay's.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum StoreError {
+    /// The mailbox does not exist.
+    #[error("no such mailbox")]
+    NoSuchMailbox,
+    /// `create_mailbox` for an id already taken.
+    #[error("mailbox already exists")]
+    MailboxExists,
+    /// Storing the envelope would exceed the mailbox's count or byte quota.
+    #[error("mailbox quota exceeded")]
+    QuotaFull,
+    /// The backend failed (disk full, I/O error, corrupt database); nothing was changed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store was shut down.
+    #[error("store is closed")]
+    Closed,
+}
+
+/// Per-mailbox limits and message lifetime, enforced by every backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// Most envelopes a mailbox holds before senders get `QuotaFull`.
+    pub max_messages: u64,
+    /// Most envelope bytes a mailbox holds before senders get `QuotaFull`.
+    pub max_bytes: u64,
+    /// Seconds an unacknowledged envelope is kept before it is purged.
+    pub ttl_secs: u64,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            max_messages: 10_000,
+            max_bytes: 100 * 1024 * 1024,
+            ttl_secs: 21 * 24 * 3600,
+        }
+    }
+}
+
+/// An envelope waiting in a mailbox, with its delivery-order position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEnvelope {
+    /// Strictly increasing within a mailbox in storage order; fetches resume after it.
+    pub seq: u64,
+    /// The envelope exactly as sent.
+    pub envelope: Bytes,
+}
+
+/// Result of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Position of the envelope in its mailbox.
+    pub seq: u64,
+    /// The same message id was already stored: nothing new was written, and
+    /// the envelope must not be pushed to subscribers again.
+    pub duplicate: bool,
+}
+
+/// Relay-wide totals for the admin `Stats` frame and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStats {
+    /// Mailboxes that exist.
+    pub mailboxes: u64,
+    /// Envelopes stored.
+    pub messages: u64,
+    /// Bytes of stored envelopes.
+    pub bytes: u64,
+}
+
+/// Mailboxes and their envelopes.
+///
+/// Contract shared by all backends (tested by the conformance suite in
+/// `store::tests`): `append` resolves only once the envelope survives a
+/// crash of the relay process; appends to one mailbox get increasing `seq`;
+/// a message id is stored at most once per mailbox; `fetch` never returns
+/// expired envelopes; quotas count stored (not yet acknowledged or purged)
+/// envelopes.
+pub trait MailboxStore: Send + Sync + 'static {
+    /// Registers a mailbox and its auth key.
+    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()>;
+
+    /// The mailbox's auth key, or `None` if it does not exist.
+    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>>;
+
+    /// Durably stores an envelope addressed to `mailbox`.
+    fn append(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        now: u64,
+    ) -> StoreFuture<Appended>;
+
+    /// Deletes one envelope after the recipient's ack; `false` if it was not there.
+    fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool>;
+
+    /// Up to `limit` unexpired envelopes with `seq > after`, in order.
+    fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+        now: u64,
+    ) -> StoreFuture<Vec<StoredEnvelope>>;
+
+    /// Deletes a mailbox and all its envelopes; `false` if it did not exist.
+    fn delete_mailbox(&self, mailbox: MailboxId) -> StoreFuture<bool>;
+
+    /// Deletes every envelope whose TTL has passed; returns how many.
+    fn purge_expired(&self, now: u64) -> StoreFuture<u64>;
+
+    /// Current totals.
+    fn stats(&self) -> StoreFuture<StoreStats>;
+
+    /// Finishes queued writes, makes them durable and stops accepting new ones.
+    fn shutdown(&self) -> StoreFuture<()>;
+}
+
+/// Access tokens, stored only as SHA-256 hashes.
+pub trait TokenStore: Send + Sync + 'static {
+    /// Saves a new token record under the hash of its secret.
+    fn create_token(&self, hash: [u8; 32], record: TokenRecord) -> StoreFuture<()>;
+
+    /// The role of a valid (known, unrevoked, unexpired) token.
+    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>>;
+
+    /// Every token record, including revoked and expired ones.
+    fn list_tokens(&self) -> StoreFuture<Vec<TokenRecord>>;
+
+    /// Marks a token revoked by its public id; `false` if no such token.
+    fn revoke_token(&self, id: String) -> StoreFuture<bool>;
+}

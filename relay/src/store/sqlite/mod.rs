@@ -1,0 +1,317 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! Writes go to one writer thread doing group commit ([`writer`]); reads
+//! use a small pool of connections ([`reader`]).
+//!
+//! Durability rule: an `append` resolves only after the transaction holding
+//! the envelope has committed. With [`Synchronous::Normal`] (default) a
+//! committed transaction is in the WAL file in the operating system's page
+//! cache: it survives the relay being killed at any moment (SIGKILL, OOM,
+//! panic) but the last commits may be lost if the whole machine loses
+//! power. [`Synchronous::Full`] also fsyncs the WAL on every group commit,
+//! surviving power loss at the cost of one fsync per batch.
+
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use cairn_protocol::envelope::{MailboxId, MessageId};
+use rusqlite::{OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    Appended, MailboxStore, StoreError, StoreFuture, StoreLimits, StoreStats, StoredEnvelope,
+    TokenStore,
+};
+use crate::tokens::{Role, TokenRecord};
+use reader::Readers;
+use writer::{WriteOp, Writer};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "relay.db";
+
+/// Expired envelopes deleted per transaction, so a purge never stalls senders for long.
+const PURGE_CHUNK: u32 = 2000;
+
+/// What a commit must survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// Survives the relay process dying at any moment; not a power loss.
+    #[default]
+    Normal,
+    /// Also survives power loss: fsync on every group commit.
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Database file.
+    pub path: PathBuf,
+    /// Commit durability.
+    pub synchronous: Synchronous,
+    /// Quotas and TTL.
+    pub limits: StoreLimits,
+}
+
+impl SqliteOptions {
+    /// Defaults for a data directory.
+    pub fn in_dir(dir: &Path) -> Self {
+        Self {
+            path: dir.join(DB_FILE),
+            synchronous: Synchronous::default(),
+            limits: StoreLimits::default(),
+        }
+    }
+}
+
+/// The SQLite [`MailboxStore`] and [`TokenStore`].
+pub struct SqliteStore {
+    writes: mpsc::Sender<WriteOp>,
+    readers: Readers,
+    limits: StoreLimits,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database and starts the writer thread.
+    pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
+        let conn = schema::open(&options.path, options.synchronous).map_err(writer::unavailable)?;
+        schema::migrate(&conn).map_err(writer::unavailable)?;
+        let writer = Writer::new(conn, options.limits).map_err(writer::unavailable)?;
+        let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 4);
+        let thread = std::thread::Builder::new()
+            .name("cairn-sqlite-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            writes: tx,
+            readers: Readers::new(options.path.clone()),
+            limits: options.limits,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a write and waits for its committed answer.
+    fn write<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(writer::Reply<T>) -> WriteOp,
+    ) -> StoreFuture<T> {
+        let writes = self.writes.clone();
+        let (reply, answer) = oneshot::channel();
+        let op = make(reply);
+        Box::pin(async move {
+            writes.send(op).await.map_err(|_| StoreError::Closed)?;
+            answer
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("write was not applied".into())))
+        })
+    }
+
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreFuture<T> {
+        let readers = self.readers.clone();
+        Box::pin(async move { readers.run(f).await })
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // The writer thread ends once every sender is gone; it finishes its
+        // current batch first, so nothing acknowledged is lost either way.
+        if let Ok(mut thread) = self.thread.lock()
+            && let Some(handle) = thread.take()
+        {
+            let (tx, _) = mpsc::channel(1);
+            drop(std::mem::replace(&mut self.writes, tx));
+            let _ = handle.join();
+        }
+    }
+}
+
+fn blob32(v: Vec<u8>) -> Option<[u8; 32]> {
+    v.try_into().ok()
+}
+
+impl MailboxStore for SqliteStore {
+    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()> {
+        self.write(|reply| WriteOp::Create {
+            mailbox,
+            auth_key,
+            now,
+            reply,
+        })
+    }
+
+    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
+        self.read(move |conn| {
+            let key: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT auth_key FROM mailboxes WHERE id = ?1")?
+                .query_row(params![&mailbox.0[..]], |r| r.get(0))
+                .optional()?;
+            Ok(key.and_then(blob32))
+        })
+    }
+
+    fn append(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        now: u64,
+    ) -> StoreFuture<Appended> {
+        let expires_at = now.saturating_add(self.limits.ttl_secs);
+        self.write(|reply| WriteOp::Append {
+            mailbox,
+            message,
+            envelope,
+            expires_at,
+            reply,
+        })
+    }
+
+    fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool> {
+        self.write(|reply| WriteOp::Ack {
+            mailbox,
+            message,
+            reply,
+        })
+    }
+
+    fn fetch(
+        &self,
+        mailbox: MailboxId,
+        after: u64,
+        limit: usize,
+        now: u64,
+    ) -> StoreFuture<Vec<StoredEnvelope>> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT seq, envelope FROM messages \
+                 WHERE mailbox = ?1 AND seq > ?2 AND expires_at > ?3 ORDER BY seq LIMIT ?4",
+            )?
+            .query_map(
+                params![&mailbox.0[..], after as i64, now as i64, limit as i64],
+                |r| {
+                    Ok(StoredEnvelope {
+                        seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        envelope: Bytes::from(r.get::<_, Vec<u8>>(1)?),
+                    })
+                },
+            )?
+            .collect()
+        })
+    }
+
+    fn delete_mailbox(&self, mailbox: MailboxId) -> StoreFuture<bool> {
+        self.write(|reply| WriteOp::DeleteMailbox { mailbox, reply })
+    }
+
+    fn purge_expired(&self, now: u64) -> StoreFuture<u64> {
+        let writes = self.writes.clone();
+        Box::pin(async move {
+            let mut total = 0;
+            loop {
+                let (reply, answer) = oneshot::channel();
+                let op = WriteOp::PurgeExpired {
+                    now,
+                    limit: PURGE_CHUNK,
+                    reply,
+                };
+                writes.send(op).await.map_err(|_| StoreError::Closed)?;
+                let n = answer.await.map_err(|_| StoreError::Closed)??;
+                total += n;
+                if n < u64::from(PURGE_CHUNK) {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
+    fn stats(&self) -> StoreFuture<StoreStats> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(msg_count), 0), COALESCE(SUM(msg_bytes), 0) \
+                 FROM mailboxes",
+                [],
+                |r| {
+                    let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                    Ok(StoreStats {
+                        mailboxes: n(0)?,
+                        messages: n(1)?,
+                        bytes: n(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    fn shutdown(&self) -> StoreFuture<()> {
+        self.write(|reply| WriteOp::Shutdown { reply })
+    }
+}
+
+impl TokenStore for SqliteStore {
+    fn create_token(&self, hash: [u8; 32], record: TokenRecord) -> StoreFuture<()> {
+        self.write(|reply| WriteOp::CreateToken {
+            hash,
+            record,
+            reply,
+        })
+    }
+
+    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>> {
+        self.read(move |conn| {
+            let role: Option<String> = conn
+                .prepare_cached(
+                    "SELECT role FROM tokens WHERE hash = ?1 AND revoked = 0 \
+                     AND (expires_at IS NULL OR expires_at > ?2)",
+                )?
+                .query_row(params![&hash[..], now as i64], |r| r.get(0))
+                .optional()?;
+            Ok(role.and_then(|r| r.parse().ok()))
+        })
+    }
+
+    fn list_tokens(&self) -> StoreFuture<Vec<TokenRecord>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT id, role, created_at, expires_at, revoked FROM tokens \
+                 ORDER BY created_at, id",
+            )?
+            .query_map([], |r| {
+                let role: String = r.get(1)?;
+                Ok(TokenRecord {
+                    id: r.get(0)?,
+                    role: role.parse().unwrap_or(Role::User),
+                    created_at: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    expires_at: r
+                        .get::<_, Option<i64>>(3)?
+                        .map(|e| u64::try_from(e).unwrap_or(0)),
+                    revoked: r.get::<_, i64>(4)? != 0,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    fn revoke_token(&self, id: String) -> StoreFuture<bool> {
+        self.write(|reply| WriteOp::RevokeToken { id, reply })
+    }
+}

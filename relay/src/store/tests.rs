@@ -1,0 +1,149 @@
+//! Conformance suite: every backend must pass the same checks.
+
+use bytes::Bytes;
+use cairn_protocol::envelope::{MailboxId, MessageId};
+
+use super::*;
+use crate::tokens;
+
+const LIMITS: StoreLimits = StoreLimits {
+    max_messages: 3,
+    max_bytes: 3 * 1024,
+    ttl_secs: 100,
+};
+
+fn env(byte: u8) -> Bytes {
+    Bytes::from(vec![byte; 1024])
+}
+
+async fn conformance(store: &(impl MailboxStore + TokenStore)) {
+    let a = MailboxId([1; 32]);
+    let b = MailboxId([2; 32]);
+    store.create_mailbox(a, [9; 32], 0).await.unwrap();
+    assert_eq!(
+        store.create_mailbox(a, [9; 32], 0).await,
+        Err(StoreError::MailboxExists)
+    );
+    assert_eq!(store.auth_key(a).await.unwrap(), Some([9; 32]));
+    assert_eq!(store.auth_key(b).await.unwrap(), None);
+    assert_eq!(
+        store.append(b, MessageId([1; 16]), env(1), 0).await,
+        Err(StoreError::NoSuchMailbox)
+    );
+
+    let first = store
+        .append(a, MessageId([1; 16]), env(1), 0)
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+    let again = store
+        .append(a, MessageId([1; 16]), env(1), 0)
+        .await
+        .unwrap();
+    assert!(again.duplicate, "a retried message id is stored once");
+    let second = store
+        .append(a, MessageId([2; 16]), env(2), 50)
+        .await
+        .unwrap();
+    assert!(second.seq > first.seq);
+    store
+        .append(a, MessageId([3; 16]), env(3), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.append(a, MessageId([4; 16]), env(4), 0).await,
+        Err(StoreError::QuotaFull)
+    );
+
+    let all = store.fetch(a, 0, 10, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].envelope, env(1));
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let rest = store.fetch(a, all[0].seq, 1, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].seq, all[1].seq);
+
+    assert!(store.ack(a, MessageId([1; 16])).await.unwrap());
+    assert!(!store.ack(a, MessageId([1; 16])).await.unwrap());
+    store
+        .append(a, MessageId([4; 16]), env(4), 0)
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.mailboxes, stats.messages, stats.bytes),
+        (1, 3, 3 * 1024)
+    );
+
+    // TTL: messages appended at 0 expire at 100; the one at 50 lives until 150.
+    assert_eq!(store.fetch(a, 0, 10, 100).await.unwrap().len(), 1);
+    assert_eq!(store.purge_expired(100).await.unwrap(), 2);
+    assert_eq!(store.stats().await.unwrap().messages, 1);
+
+    assert!(store.delete_mailbox(a).await.unwrap());
+    assert!(!store.delete_mailbox(a).await.unwrap());
+    assert_eq!(store.stats().await.unwrap(), StoreStats::default());
+
+    let t = tokens::generate(
+        tokens::Role::Admin,
+        10,
+        Some(std::time::Duration::from_secs(5)),
+    );
+    store.create_token(t.hash, t.record.clone()).await.unwrap();
+    assert_eq!(
+        store.check_token(t.hash, 11).await.unwrap(),
+        Some(tokens::Role::Admin)
+    );
+    assert_eq!(
+        store.check_token(t.hash, 15).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.check_token([0; 32], 11).await.unwrap(), None);
+    assert_eq!(store.list_tokens().await.unwrap(), vec![t.record.clone()]);
+    assert!(store.revoke_token(t.record.id.clone()).await.unwrap());
+    assert_eq!(
+        store.check_token(t.hash, 11).await.unwrap(),
+        None,
+        "revoked"
+    );
+
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_store_conforms() {
+    conformance(&MemoryStore::new(LIMITS)).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SqliteOptions::in_dir(dir.path());
+    options.limits = LIMITS;
+    conformance(&SqliteStore::open(&options).unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_keeps_committed_data_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::in_dir(dir.path());
+    let a = MailboxId([5; 32]);
+    {
+        let store = SqliteStore::open(&options).unwrap();
+        store.create_mailbox(a, [1; 32], 0).await.unwrap();
+        let sends: Vec<_> = (0..500u16)
+            .map(|i| {
+                let mut id = [0; 16];
+                id[..2].copy_from_slice(&i.to_be_bytes());
+                store.append(a, MessageId(id), env(7), 0)
+            })
+            .collect();
+        for s in futures_util::future::join_all(sends).await {
+            s.unwrap();
+        }
+    }
+    let store = SqliteStore::open(&options).unwrap();
+    assert_eq!(store.fetch(a, 0, 1000, 1).await.unwrap().len(), 500);
+    assert_eq!(store.stats().await.unwrap().messages, 500);
+}

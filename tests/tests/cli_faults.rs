@@ -1,0 +1,189 @@
+//! `cairn-cli` under faults: relay SIGKILL and restart, a client that dies
+//! between storing and acking, and a tampered envelope injected at the relay.
+
+mod cli_support;
+
+use std::time::Duration;
+
+use cairn_protocol::invite::Invite;
+use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_relay::store::{MailboxStore, SqliteOptions, SqliteStore};
+use cairn_tests::fixtures::{envelope, id_of, message_id};
+use cairn_tests::{RelayOptions, RelayProcess};
+use cli_support::{User, texts};
+
+#[test]
+fn relay_killed_mid_conversation_loses_and_duplicates_nothing() {
+    let mut relay = RelayProcess::start(RelayOptions::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = User::new(tmp.path(), "Alice", &relay);
+    let bob = User::new(tmp.path(), "Bob", &relay);
+    cli_support::connect(&alice, &bob);
+
+    for i in 0..3 {
+        alice.ok(&["send", "Bob", &format!("before kill {i}")]);
+    }
+    relay.kill();
+    // Sent while the relay is down: stored in the outbox, command fails loudly.
+    let out = alice.run(&["send", "Bob", "during outage"]);
+    assert!(!out.success(), "send with the relay down must report it");
+    assert!(out.stderr.contains("cannot reach relay"), "{}", out.stderr);
+    relay.restart();
+
+    // The next send flushes the queued message first, in order. (Backoff: the
+    // first retry is due one second after the failure.)
+    std::thread::sleep(Duration::from_millis(1_100));
+    alice.ok(&["send", "Bob", "after restart"]);
+    let got = bob.json(&["recv"]);
+    assert_eq!(
+        texts(&got),
+        vec![
+            "before kill 0",
+            "before kill 1",
+            "before kill 2",
+            "during outage",
+            "after restart"
+        ]
+    );
+    assert!(texts(&bob.json(&["recv"])).is_empty());
+
+    // Kill again with Bob's receipts in flight on the relay; nothing duplicates.
+    relay.kill();
+    relay.restart();
+    bob.ok(&["send", "alice", "reply"]);
+    let got = alice.json(&["recv"]);
+    assert_eq!(texts(&got), vec!["reply"]);
+    let history = bob.json(&["history", "alice"]);
+    assert_eq!(texts(&history).len(), 6);
+}
+
+#[test]
+fn client_dying_between_store_and_ack_loses_nothing() {
+    let relay = RelayProcess::start(RelayOptions::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = User::new(tmp.path(), "Alice", &relay);
+    let bob = User::new(tmp.path(), "Bob", &relay);
+    cli_support::connect(&alice, &bob);
+    alice.ok(&["send", "Bob", "one"]);
+    alice.ok(&["send", "Bob", "two"]);
+
+    // Stores and commits, then exits without acking: the relay keeps its copies.
+    let first = bob.json(&["recv", "--no-ack"]);
+    assert_eq!(texts(&first), vec!["one", "two"]);
+    // Redelivered, recognised as already stored, acked, not shown again.
+    let second = bob.json(&["recv"]);
+    assert!(texts(&second).is_empty(), "{second:?}");
+    assert!(texts(&bob.json(&["recv"])).is_empty());
+    assert_eq!(texts(&bob.json(&["history", "alice"])), vec!["one", "two"]);
+}
+
+#[test]
+fn tampered_envelope_is_rejected_and_reported() {
+    let relay = RelayProcess::start(RelayOptions::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = User::new(tmp.path(), "Alice", &relay);
+    let bob = User::new(tmp.path(), "Bob", &relay);
+    let invite = alice.ok(&["invite"]);
+    let invite = invite.trim().to_owned();
+    bob.ok(&["accept", &invite, "--name", "alice"]);
+    alice.ok(&["recv"]);
+
+    // Anyone who knows Alice's mailbox id (it is in the invite) can inject.
+    let mailbox = Invite::from_uri(&invite, 0).unwrap().mailbox();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, _deliveries) =
+            RelayClient::connect(relay.address(), ConnectOptions::default())
+                .await
+                .unwrap();
+        let forged = envelope(mailbox, message_id(), 1024, b"\x02forged ciphertext");
+        client.send(forged).await.unwrap();
+    });
+    bob.ok(&["send", "alice", "genuine"]);
+
+    let got = alice.json(&["recv"]);
+    assert_eq!(texts(&got), vec!["genuine"], "{got:?}");
+    let rejected: Vec<_> = got
+        .iter()
+        .filter(|e| e.get("type") == "event" && e.get("kind") == "rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{got:?}");
+    // It stays visible in the conversation's history.
+    let history = alice.json(&["history", "Bob"]);
+    assert!(
+        history.iter().any(|e| e.get("kind") == "rejected"),
+        "{history:?}"
+    );
+    // And it is not redelivered.
+    assert!(alice.json(&["recv"]).is_empty());
+}
+
+#[test]
+fn wrong_pin_refuses_to_connect() {
+    let relay = RelayProcess::start(RelayOptions::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let address = relay.address().to_string();
+    let (base, _) = address.split_once('#').unwrap();
+    let wrong = format!("{base}#{}", "A".repeat(43));
+    let user = User {
+        dir: tmp.path().join("p"),
+    };
+    user.ok(&["init", "--name", "Mallory", "--relay", &wrong]);
+    let out = user.run(&["invite"]);
+    assert!(!out.success());
+    assert!(
+        out.stderr.contains("does not match its pin"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn message_dropped_by_the_relay_is_reported_as_a_gap() {
+    let mut relay = RelayProcess::start(RelayOptions::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let alice = User::new(tmp.path(), "Alice", &relay);
+    let bob = User::new(tmp.path(), "Bob", &relay);
+    let invite = alice.ok(&["invite"]);
+    let invite = invite.trim().to_owned();
+    bob.ok(&["accept", &invite, "--name", "alice"]);
+    alice.ok(&["recv"]);
+    for text in ["first", "second", "third"] {
+        bob.ok(&["send", "alice", text]);
+    }
+
+    // A misbehaving relay silently drops "second" (the 2nd stored envelope).
+    relay.terminate();
+    let mailbox = Invite::from_uri(&invite, 0).unwrap().mailbox();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = SqliteStore::open(&SqliteOptions::in_dir(relay.data_dir())).unwrap();
+        let stored = store.fetch(mailbox, 0, 10, 0).await.unwrap();
+        assert_eq!(stored.len(), 3, "three messages waiting");
+        assert!(
+            store
+                .ack(mailbox, id_of(&stored[1].envelope))
+                .await
+                .unwrap()
+        );
+        store.shutdown().await.unwrap();
+    });
+    relay.restart();
+
+    let got = alice.json(&["recv"]);
+    assert_eq!(texts(&got), vec!["first", "third"]);
+    let gaps: Vec<_> = got.iter().filter(|e| e.get("kind") == "gap").collect();
+    assert_eq!(gaps.len(), 1, "{got:?}");
+    assert!(
+        alice
+            .json(&["history", "Bob"])
+            .iter()
+            .any(|e| e.get("kind") == "gap")
+    );
+}
