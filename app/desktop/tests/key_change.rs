@@ -7,11 +7,11 @@
 mod support;
 
 use cairn_core::store::{Contact, ContactId};
-use cairn_desktop::Pane;
 use cairn_desktop::commands::ContactSummary;
 use cairn_desktop::screens::timeline::Timeline;
+use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
-use support::app;
+use support::{app, wait_for};
 
 fn contact(pending: bool) -> ContactSummary {
     ContactSummary {
@@ -36,6 +36,9 @@ fn contact(pending: bool) -> ContactSummary {
 fn banner_blocks_composer_until_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = app(dir.path());
+    // Let the backend report its first phase (no profile yet) before previewing,
+    // or that report could land after the preview and replace it.
+    wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
     h.state_mut()
         .preview(vec![contact(true)], Pane::Chat("Carol".into()));
     h.state_mut()
