@@ -3,7 +3,7 @@
 //! No primitive is implemented here: only composition (HKDF-SHA256,
 //! HMAC-SHA256, ChaCha20-Poly1305, XChaCha20-Poly1305, X25519).
 
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::aead::{AeadInOut, KeyInit, Nonce};
 use chacha20poly1305::{ChaCha20Poly1305, XChaCha20Poly1305};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -53,6 +53,23 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Encrypts (`seal`) or decrypts `buf` in place with any of the ChaCha20-Poly1305 family.
+fn in_place<C: KeyInit + AeadInOut>(
+    key: &[u8; 32],
+    nonce: &Nonce<C>,
+    ad: &[u8],
+    buf: &mut Vec<u8>,
+    seal: bool,
+) -> Result<(), CryptoError> {
+    let cipher = C::new_from_slice(key).map_err(|_| CryptoError::Aead)?;
+    let result = if seal {
+        cipher.encrypt_in_place(nonce, ad, buf)
+    } else {
+        cipher.decrypt_in_place(nonce, ad, buf)
+    };
+    result.map_err(|_| CryptoError::Aead)
+}
+
 /// ChaCha20-Poly1305 encrypt in place, appending the 16-byte tag.
 pub fn seal(
     key: &[u8; 32],
@@ -60,10 +77,7 @@ pub fn seal(
     ad: &[u8],
     buf: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    let cipher = ChaCha20Poly1305::new(key.into());
-    cipher
-        .encrypt_in_place(nonce.into(), ad, buf)
-        .map_err(|_| CryptoError::Aead)
+    in_place::<ChaCha20Poly1305>(key, nonce.into(), ad, buf, true)
 }
 
 /// ChaCha20-Poly1305 decrypt in place, removing the tag.
@@ -73,10 +87,7 @@ pub fn open(
     ad: &[u8],
     buf: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    let cipher = ChaCha20Poly1305::new(key.into());
-    cipher
-        .decrypt_in_place(nonce.into(), ad, buf)
-        .map_err(|_| CryptoError::Aead)
+    in_place::<ChaCha20Poly1305>(key, nonce.into(), ad, buf, false)
 }
 
 /// XChaCha20-Poly1305 encrypt in place (random 24-byte nonces are safe under one key).
@@ -86,10 +97,7 @@ pub fn xseal(
     ad: &[u8],
     buf: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    let cipher = XChaCha20Poly1305::new(key.into());
-    cipher
-        .encrypt_in_place(nonce.into(), ad, buf)
-        .map_err(|_| CryptoError::Aead)
+    in_place::<XChaCha20Poly1305>(key, nonce.into(), ad, buf, true)
 }
 
 /// XChaCha20-Poly1305 decrypt in place.
@@ -99,10 +107,7 @@ pub fn xopen(
     ad: &[u8],
     buf: &mut Vec<u8>,
 ) -> Result<(), CryptoError> {
-    let cipher = XChaCha20Poly1305::new(key.into());
-    cipher
-        .decrypt_in_place(nonce.into(), ad, buf)
-        .map_err(|_| CryptoError::Aead)
+    in_place::<XChaCha20Poly1305>(key, nonce.into(), ad, buf, false)
 }
 
 /// X25519, refusing all-zero (non-contributory) outputs.

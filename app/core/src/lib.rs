@@ -11,6 +11,7 @@
 //! drive the same code.
 #![deny(missing_docs)]
 
+pub mod calendar;
 pub mod client;
 pub mod net;
 pub mod profile;
