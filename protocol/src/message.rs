@@ -18,6 +18,10 @@ use crate::identity::{Identity, IdentityError, Verifier};
 use crate::labels;
 use crate::wire::{DecodeError, Reader, Writer};
 
+mod batch;
+
+pub use batch::verify_batch;
+
 const INNER_VERSION: u8 = 1;
 
 /// "No message received yet" in the ack fields.

@@ -16,7 +16,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
 use crate::config::{AccessMode, Limits, Rate, RelayConfig, TransportConfig};
-use crate::store::{StoreLimits, Synchronous};
+use crate::store::{RedisOptions, StoreLimits, Synchronous};
 use crate::tokens::{Role, parse_duration};
 
 /// `cairn-relay`: store-and-forward for Cairn, blind to content and senders.
@@ -38,6 +38,9 @@ pub enum Command {
         /// Token action.
         #[command(subcommand)]
         action: TokenAction,
+        /// Which store holds the tokens (the relay's own: same flags as `serve`).
+        #[command(flatten)]
+        store: StoreArgs,
         /// Data directory of the relay.
         #[arg(
             long,
@@ -79,6 +82,57 @@ pub enum SyncArg {
     Full,
 }
 
+/// Storage backend, as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    /// Embedded SQLite in the data directory: one relay instance.
+    Sqlite,
+    /// Redis or Redis Cluster shared by several relay instances.
+    Redis,
+}
+
+/// Where mailboxes and tokens live; shared by `serve` and `token`.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Storage backend: sqlite (one relay) or redis (several relays behind a load balancer).
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_RELAY_STORE",
+        value_enum,
+        default_value = "sqlite"
+    )]
+    pub store: StoreArg,
+    /// Redis URL(s) for --store redis (redis://[user:pass@]host:port[/db]); several,
+    /// comma-separated or repeated, are seed nodes of a Redis Cluster.
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_RELAY_REDIS_URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub redis_url: Vec<String>,
+    /// The (single) --redis-url is a Redis Cluster node.
+    #[arg(long, global = true, env = "CAIRN_RELAY_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
+}
+
+impl StoreArgs {
+    /// Redis connection settings when `--store redis`, else `None`.
+    pub fn redis_options(&self, limits: StoreLimits) -> Option<RedisOptions> {
+        (self.store == StoreArg::Redis).then(|| RedisOptions {
+            urls: if self.redis_url.is_empty() {
+                vec!["redis://127.0.0.1:6379".to_owned()]
+            } else {
+                self.redis_url.clone()
+            },
+            cluster: self.redis_cluster,
+            limits,
+        })
+    }
+}
+
 /// Access mode, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AccessArg {
@@ -109,6 +163,9 @@ pub struct ServeArgs {
     /// Database, generated TLS certificate and address.txt live here.
     #[arg(long, env = "CAIRN_RELAY_DATA_DIR", default_value = "cairn-relay-data")]
     pub data_dir: PathBuf,
+    /// Storage backend and its connection.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Admin HTTP listener for /healthz and /metrics.
     #[arg(
         long,

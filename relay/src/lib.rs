@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod fanout;
 pub mod limits;
 pub mod metrics;
 pub mod server;

@@ -2,11 +2,15 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use cairn_relay::cli::{Cli, Command, LogFormat, ServeArgs, TokenAction};
+use cairn_relay::cli::{Cli, Command, LogFormat, ServeArgs, StoreArgs, TokenAction};
 use cairn_relay::config::TransportConfig;
-use cairn_relay::store::{MailboxStore, SqliteOptions, SqliteStore, TokenStore};
+use cairn_relay::store::redis::RedisFanout;
+use cairn_relay::store::{
+    MailboxStore, RedisStore, SqliteOptions, SqliteStore, StoreLimits, TokenStore,
+};
 use cairn_relay::{Relay, tokens};
 
 fn main() -> Result<()> {
@@ -25,9 +29,13 @@ fn main() -> Result<()> {
             init_logging(args.log_format);
             runtime.block_on(serve(*args))
         }
-        Command::Token { action, data_dir } => {
+        Command::Token {
+            action,
+            data_dir,
+            store,
+        } => {
             init_logging(LogFormat::Text);
-            runtime.block_on(token(action, &data_dir))
+            runtime.block_on(token(action, &data_dir, &store))
         }
     }
 }
@@ -53,9 +61,28 @@ async fn serve(args: ServeArgs) -> Result<()> {
              authenticated; use only for local development on loopback."
         );
     }
-    let relay = Relay::bind(config.clone())
-        .await
-        .context("starting the relay")?;
+    let relay = match args.store.redis_options(config.store) {
+        None => Relay::bind(config.clone()).await,
+        Some(redis) => {
+            let store = Arc::new(
+                RedisStore::connect(&redis)
+                    .await
+                    .context("connecting to Redis")?,
+            );
+            let fanout = Arc::new(
+                RedisFanout::connect(&redis)
+                    .await
+                    .context("subscribing to Redis")?,
+            );
+            tracing::info!(
+                cluster = redis.is_cluster(),
+                nodes = redis.urls.len(),
+                "storage: shared Redis store (several relay instances may serve it)"
+            );
+            Relay::bind_with_fanout(config.clone(), store.clone(), store, Some(fanout)).await
+        }
+    }
+    .context("starting the relay")?;
     tracing::info!(
         listen = %config.listen,
         admin = ?relay.admin_addr(),
@@ -97,11 +124,23 @@ async fn shutdown_signal() {
     }
 }
 
-async fn token(action: TokenAction, data_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let store =
-        SqliteStore::open(&SqliteOptions::in_dir(data_dir)).context("opening the database")?;
+async fn token(action: TokenAction, data_dir: &Path, backend: &StoreArgs) -> Result<()> {
+    let store: Arc<dyn TokenStoreAndShutdown> = match backend.redis_options(StoreLimits::default())
+    {
+        Some(redis) => Arc::new(
+            RedisStore::connect(&redis)
+                .await
+                .context("connecting to Redis")?,
+        ),
+        None => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            Arc::new(
+                SqliteStore::open(&SqliteOptions::in_dir(data_dir))
+                    .context("opening the database")?,
+            )
+        }
+    };
     let now = unix_now();
     match action {
         TokenAction::Create { role, expires } => {
@@ -149,6 +188,10 @@ async fn token(action: TokenAction, data_dir: &Path) -> Result<()> {
     store.shutdown().await?;
     Ok(())
 }
+
+/// A token store that can also be shut down (both backends are both).
+trait TokenStoreAndShutdown: TokenStore + MailboxStore {}
+impl<T: TokenStore + MailboxStore> TokenStoreAndShutdown for T {}
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now()

@@ -9,11 +9,26 @@
 //! - [`run::run_binary`] runs any workspace binary (e.g. `cairn-cli`) with
 //!   arguments and environment and captures its output.
 //! - [`fixtures`] makes mailboxes, keys and valid envelopes.
+//! - [`redis`], [`redis_lb`], [`redis_fleet`]: real redis-server processes
+//!   (single or 3-primary cluster), a TCP load balancer, and several relay
+//!   instances sharing one Redis behind it (the `redis_*` tests).
 
 pub mod binaries;
 pub mod fixtures;
+pub mod redis;
+pub mod redis_fleet;
+pub mod redis_lb;
 pub mod relay;
 pub mod run;
+
+/// Paths of the TLS certificate and key a relay generated in its data directory.
+pub fn tls_files(data_dir: &std::path::Path) -> (String, String) {
+    let path = |name: &str| data_dir.join(name).to_string_lossy().into_owned();
+    (
+        path(cairn_relay::tls::CERT_FILE),
+        path(cairn_relay::tls::KEY_FILE),
+    )
+}
 
 pub use relay::{RelayOptions, RelayProcess};
 pub use run::{RunOutput, run_binary};

@@ -1,5 +1,9 @@
 //! Durability: kill -9 under load loses nothing acknowledged; SIGTERM
-//! shuts down cleanly (exit 0) and also loses nothing.
+//! shuts down cleanly (exit 0) and also loses nothing. With online
+//! recipients acking as they go, a sender's `Ok` may rest on the
+//! recipient's ack instead of a commit (PROTOCOL.md §18.4): then every
+//! acknowledged envelope must be either received online before the kill
+//! or delivered after the restart.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -90,9 +94,45 @@ async fn drain(
     collector.await.unwrap()
 }
 
-async fn load_then(mut stop: impl FnMut(&mut RelayProcess), min_acked: usize) {
+/// Subscribes to every mailbox and acks everything received, in batches,
+/// recording the ids it got, until the relay goes away.
+async fn online_recipient(
+    relay: &RelayProcess,
+    boxes: &[(MailboxId, SigningKey)],
+    got: Acked,
+) -> tokio::task::JoinHandle<()> {
+    let (c, mut incoming) = RelayClient::connect(relay.address(), ConnectOptions::default())
+        .await
+        .unwrap();
+    for (m, k) in boxes {
+        c.subscribe(*m, k).await.unwrap();
+    }
+    tokio::spawn(async move {
+        while let Some(first) = incoming.recv().await {
+            let mut batch = vec![(first.mailbox, first.message)];
+            while let Some(d) = incoming.try_recv() {
+                batch.push((d.mailbox, d.message));
+            }
+            got.lock().unwrap().extend(batch.iter().map(|(_, id)| *id));
+            let c = c.clone();
+            tokio::spawn(async move { c.ack_many(&batch).await });
+        }
+    })
+}
+
+async fn load_then(stop: impl FnMut(&mut RelayProcess), min_acked: usize) {
+    load_with(stop, min_acked, false).await;
+}
+
+async fn load_with(mut stop: impl FnMut(&mut RelayProcess), min_acked: usize, online: bool) {
     let mut relay = RelayProcess::start(options());
     let boxes = setup(&relay).await;
+    let received_online: Acked = Arc::default();
+    let recipient = if online {
+        Some(online_recipient(&relay, &boxes, Arc::clone(&received_online)).await)
+    } else {
+        None
+    };
     let acked: Acked = Arc::default();
     let tasks: Vec<_> = boxes
         .iter()
@@ -109,12 +149,21 @@ async fn load_then(mut stop: impl FnMut(&mut RelayProcess), min_acked: usize) {
     for t in tasks {
         t.await.unwrap();
     }
+    if let Some(recipient) = recipient {
+        recipient.await.unwrap();
+    }
     let acked = acked.lock().unwrap().clone();
     assert!(
         acked.len() >= min_acked,
         "load never got going: {} acked",
         acked.len()
     );
+    let received_online = received_online.lock().unwrap().clone();
+    if online {
+        assert!(!received_online.is_empty(), "the recipient was online");
+    }
+    // Only what no online recipient took must come from the database.
+    let acked: HashSet<MessageId> = acked.difference(&received_online).copied().collect();
 
     relay.restart();
     let got = drain(&relay, &boxes, &acked).await;
@@ -130,6 +179,11 @@ async fn load_then(mut stop: impl FnMut(&mut RelayProcess), min_acked: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_nothing_acknowledged() {
     load_then(|relay| relay.kill(), 2000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_with_online_recipients_acking_loses_nothing_acknowledged() {
+    load_with(|relay| relay.kill(), 2000, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

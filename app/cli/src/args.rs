@@ -57,8 +57,13 @@ pub enum Command {
     Send {
         /// Contact name.
         name: String,
-        /// Message text.
-        text: String,
+        /// Message text (omit with --stdin).
+        #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+        text: Option<String>,
+        /// Send each non-empty line of standard input as one message, all
+        /// sealed in one transaction (for scripts sending many at once).
+        #[arg(long)]
+        stdin: bool,
     },
     /// Fetch, decrypt, verify and store new messages; print them and any events.
     Recv {

@@ -35,7 +35,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let net = match command {
                 Command::Invite => NetCommand::Invite,
                 Command::Accept { invite, name } => NetCommand::Accept { invite, name },
-                Command::Send { name, text } => NetCommand::Send { name, text },
+                Command::Send { name, text, stdin } => NetCommand::Send {
+                    name,
+                    texts: match text {
+                        Some(text) if !stdin => vec![text],
+                        _ => stdin_lines()?,
+                    },
+                },
                 Command::Recv { wait, no_ack } => NetCommand::Recv { wait, no_ack },
                 Command::RotateIdentity => NetCommand::RotateIdentity,
                 other => return with_client(&out, &mut client, other, pass.as_bytes()),
@@ -173,4 +179,20 @@ fn group_digits(digits: &str) -> String {
         .map(|c| c.iter().collect::<String>())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Non-empty lines of standard input, for `send --stdin`.
+fn stdin_lines() -> anyhow::Result<Vec<String>> {
+    use std::io::BufRead;
+    let mut lines = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("reading standard input")?;
+        if !line.trim().is_empty() {
+            lines.push(line);
+        }
+    }
+    if lines.is_empty() {
+        bail!("--stdin: nothing to send (standard input has no non-empty line)");
+    }
+    Ok(lines)
 }

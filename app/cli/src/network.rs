@@ -21,12 +21,12 @@ pub enum NetCommand {
         /// Local name for the inviter.
         name: String,
     },
-    /// Send `text` to `name`.
+    /// Send `texts` to `name`, in order.
     Send {
         /// Contact.
         name: String,
-        /// Text.
-        text: String,
+        /// One message each.
+        texts: Vec<String>,
     },
     /// New identity key, announced to every contact.
     RotateIdentity,
@@ -100,22 +100,27 @@ async fn run_async(
             });
             finish(out, client, report)?;
         }
-        NetCommand::Send { name, text } => {
-            let message = client.send_text(&name, &text, now_ms())?;
+        NetCommand::Send { name, texts } => {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let sent = client.send_texts(&name, &refs, now_ms())?;
             let mut report = SyncReport::default();
             syncer.flush_outbox(client, &clock, &mut report).await?;
             let contact = client.contact(&name)?;
-            let message = client
+            // Re-read for the status the relay's acks gave them.
+            let mut now: std::collections::HashMap<i64, _> = client
                 .timeline(&contact.name)?
                 .into_iter()
-                .find_map(|i| match i {
-                    cairn_core::client::TimelineItem::Message(m) if m.id == message.id => Some(m),
-                    _ => None,
+                .filter_map(|i| match i {
+                    cairn_core::client::TimelineItem::Message(m) => Some((m.id, m)),
+                    cairn_core::client::TimelineItem::Event(_) => None,
                 })
-                .unwrap_or(message);
-            out.emit(output::message_json(&contact.name, &message), || {
-                output::message_text(&contact.name, &message)
-            });
+                .collect();
+            for message in sent {
+                let message = now.remove(&message.id).unwrap_or(message);
+                out.emit(output::message_json(&contact.name, &message), || {
+                    output::message_text(&contact.name, &message)
+                });
+            }
             finish(out, client, report)?;
         }
         NetCommand::RotateIdentity => {

@@ -1,5 +1,11 @@
-//! Calendar arithmetic for showing UTC timestamps, shared by the CLI and the desktop app
-//! (no time-zone database and no extra dependency for a few lines of arithmetic).
+//! Calendar arithmetic for showing timestamps, shared by the CLI and the desktop app.
+//!
+//! Everything here is pure arithmetic on a UTC offset in seconds; which offset
+//! applies at a given instant (the local time zone, with its daylight-saving
+//! rules) is the caller's business, so the core needs no time-zone database.
+
+/// Milliseconds in a day.
+const DAY_MS: i64 = 86_400_000;
 
 /// Proleptic Gregorian `(year, month, day)` of `days` since 1970-01-01
 /// (Howard Hinnant's days-to-civil algorithm).
@@ -16,6 +22,35 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Milliseconds since the epoch shifted into wall-clock time at `offset_secs` east of UTC.
+fn local_ms(ms: u64, offset_secs: i32) -> i64 {
+    (ms.min(i64::MAX as u64 / 2) as i64).saturating_add(i64::from(offset_secs) * 1000)
+}
+
+/// The local calendar day (days since 1970-01-01 in wall-clock time) of `ms`
+/// at `offset_secs` east of UTC: the key of a day separator.
+pub fn local_day(ms: u64, offset_secs: i32) -> i64 {
+    local_ms(ms, offset_secs).div_euclid(DAY_MS)
+}
+
+/// Wall-clock `(hour, minute)` of `ms` at `offset_secs` east of UTC.
+pub fn local_hm(ms: u64, offset_secs: i32) -> (u32, u32) {
+    let in_day = local_ms(ms, offset_secs).rem_euclid(DAY_MS) / 1000;
+    ((in_day / 3600) as u32, (in_day / 60 % 60) as u32)
+}
+
+/// `HH:MM` of `ms` at `offset_secs` east of UTC (0 for UTC).
+pub fn format_hm(ms: u64, offset_secs: i32) -> String {
+    let (h, m) = local_hm(ms, offset_secs);
+    format!("{h:02}:{m:02}")
+}
+
+/// `YYYY-MM-DD` of a day number from [`local_day`].
+pub fn format_date(day: i64) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -26,5 +61,22 @@ mod tests {
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
         assert_eq!(civil_from_days(20_775), (2026, 11, 18));
+    }
+
+    #[test]
+    fn offsets_move_time_and_day() {
+        let ms = 1_795_000_000_123; // 2026-11-18 11:06:40 UTC
+        assert_eq!(format_hm(ms, 0), "11:06");
+        assert_eq!(format_hm(ms, 3600), "12:06"); // CET
+        assert_eq!(format_hm(ms, 5 * 3600 + 1800), "16:36"); // IST
+        assert_eq!(format_hm(ms, -8 * 3600), "03:06"); // PST
+        assert_eq!(format_date(local_day(ms, 0)), "2026-11-18");
+        // 14:00 ahead crosses midnight into the next day; 12:00 behind stays.
+        assert_eq!(format_date(local_day(ms, 14 * 3600)), "2026-11-19");
+        assert_eq!(format_date(local_day(ms, -12 * 3600)), "2026-11-17");
+        assert_eq!(local_hm(ms, -12 * 3600), (23, 6));
+        // Before 1970 in local time still gives a sane day.
+        assert_eq!(local_day(0, -3600), -1);
+        assert_eq!(format_hm(0, -3600), "23:00");
     }
 }

@@ -10,7 +10,7 @@ use cairn_core::store::MessageRecord;
 use egui::{Color32, RichText, Ui};
 
 use crate::backend::{Backend, BackendConfig, Waker};
-use crate::clock::{Clock, day_of};
+use crate::clock::{Clock, Zone};
 use crate::commands::{Command, ContactSummary, ProfileInfo, RelayStatus};
 use crate::prefs::{Prefs, ThemeChoice, default_data_dir};
 use crate::screens::add_contact;
@@ -31,6 +31,8 @@ pub struct AppOptions {
     pub prefs_path: Option<PathBuf>,
     /// Port the built-in relay listens on (0: any free port, for tests).
     pub builtin_port: u16,
+    /// Time zone for showing times (the system's; fixed in tests).
+    pub zone: Zone,
 }
 
 impl AppOptions {
@@ -43,6 +45,7 @@ impl AppOptions {
             prefs_path: Some(data_dir.join("prefs.json")),
             backend: BackendConfig::new(data_dir, Clock::system()),
             builtin_port: onboarding::BUILTIN_PORT,
+            zone: Zone::system(),
         }
     }
 }
@@ -80,14 +83,20 @@ pub enum Pane {
 pub struct Banner {
     /// Text.
     pub text: String,
-    /// Shown in the error colour.
+    /// Shown in the error colour (and kept until dismissed).
     pub error: bool,
+    /// UI time when first drawn.
+    pub shown_at: Option<f64>,
 }
+
+/// How long a notice (not an error) stays up, in seconds.
+const NOTICE_SECS: f64 = 6.0;
 
 /// The Cairn desktop app.
 pub struct CairnApp {
     pub(crate) backend: Backend,
     pub(crate) clock: Clock,
+    pub(crate) zone: Zone,
     pub(crate) prefs: Prefs,
     pub(crate) prefs_path: Option<PathBuf>,
     applied_theme: Option<ThemeChoice>,
@@ -137,9 +146,11 @@ impl CairnApp {
                 listen: listen.clone(),
             });
         }
+        backend.send(Command::SetExtraRelays(prefs.extra_relays.clone()));
         Ok(Self {
             backend,
             clock,
+            zone: options.zone,
             prefs,
             prefs_path: options.prefs_path,
             applied_theme: None,
@@ -194,6 +205,11 @@ impl CairnApp {
         self.local_relay.as_deref()
     }
 
+    /// Our display name, once unlocked.
+    pub fn profile_name(&self) -> Option<&str> {
+        self.profile.as_ref().map(|p| p.name.as_str())
+    }
+
     /// Our invite link, once created.
     pub fn invite(&self) -> Option<&str> {
         self.add_contact.invite.as_deref()
@@ -218,7 +234,6 @@ impl CairnApp {
         if self.phase == Phase::Main {
             self.shortcuts(ui.ctx());
         }
-        self.banner_panel(ui);
         match self.phase {
             Phase::Starting => {
                 egui::CentralPanel::default().show(ui, |ui| {
@@ -250,6 +265,7 @@ impl CairnApp {
             }
             Phase::Main => self.main_layout(ui),
         }
+        self.toast(ui);
     }
 
     fn remember_builtin(&mut self, cmd: &Command) {
@@ -279,32 +295,59 @@ impl CairnApp {
         }
     }
 
-    fn banner_panel(&mut self, ui: &mut Ui) {
-        let Some(banner) = self.banner.clone() else {
+    /// The notice or error as a toast over the bottom right of the window:
+    /// it never moves the layout under the user's pointer. Notices fade after
+    /// a few seconds; errors stay until dismissed.
+    fn toast(&mut self, ui: &mut Ui) {
+        let Some(banner) = self.banner.as_mut() else {
             return;
         };
-        let fill = if banner.error {
-            Color32::from_rgb(0xfb, 0xe3, 0xe1)
+        let now = ui.input(|i| i.time);
+        let since = *banner.shown_at.get_or_insert(now);
+        if !banner.error && now - since > NOTICE_SECS {
+            self.banner = None;
+            return;
+        }
+        if !banner.error {
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs_f64(NOTICE_SECS));
+        }
+        let (fill, text) = if banner.error {
+            (
+                Color32::from_rgb(0xfb, 0xe3, 0xe1),
+                Color32::from_rgb(0x8a, 0x1c, 0x12),
+            )
         } else {
-            Color32::from_rgb(0xe2, 0xf3, 0xe6)
+            (
+                Color32::from_rgb(0xe2, 0xf3, 0xe6),
+                Color32::from_rgb(0x1d, 0x5c, 0x2c),
+            )
         };
-        let text = if banner.error {
-            Color32::from_rgb(0x8a, 0x1c, 0x12)
-        } else {
-            Color32::from_rgb(0x1d, 0x5c, 0x2c)
-        };
-        egui::Panel::top("banner")
-            .frame(egui::Frame::new().fill(fill).inner_margin(8.0))
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(&banner.text).color(text));
-                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                        if ui.button("Dismiss").clicked() {
-                            self.banner = None;
-                        }
+        let message = banner.text.clone();
+        let mut dismiss = false;
+        egui::Area::new(ui.make_persistent_id("toast"))
+            .order(egui::Order::Foreground)
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-16.0, -84.0))
+            .show(ui.ctx(), |ui| {
+                egui::Frame::new()
+                    .fill(fill)
+                    .stroke(egui::Stroke::new(1.0, text.gamma_multiply(0.3)))
+                    .corner_radius(8.0)
+                    .inner_margin(egui::Margin::symmetric(12, 8))
+                    .shadow(ui.visuals().popup_shadow)
+                    .show(ui, |ui| {
+                        ui.set_max_width(460.0);
+                        ui.horizontal(|ui| {
+                            ui.add(egui::Label::new(RichText::new(&message).color(text)).wrap());
+                            if ui.small_button("Dismiss").clicked() {
+                                dismiss = true;
+                            }
+                        });
                     });
-                });
             });
+        if dismiss {
+            self.banner = None;
+        }
     }
 
     fn main_layout(&mut self, ui: &mut Ui) {
@@ -325,6 +368,8 @@ impl CairnApp {
                         query: &mut self.query,
                         results: &self.results,
                         focus_search: std::mem::take(&mut self.focus_search),
+                        zone: &self.zone,
+                        today: self.zone.day_of(self.clock.now_ms()),
                     },
                 );
                 ui.add_space(4.0);
@@ -337,20 +382,7 @@ impl CairnApp {
         match action {
             SidebarAction::None => {}
             SidebarAction::Open(name) => self.open_chat(&name),
-            SidebarAction::OpenAt(name, id) => {
-                self.open_chat(&name);
-                self.scroll_to_message = Some(id);
-                self.chat_ui.highlight = Some(id);
-                if let Some(row) = self
-                    .timeline
-                    .as_ref()
-                    .filter(|t| t.name == name)
-                    .and_then(|t| t.row_of_message(id))
-                {
-                    self.chat_ui.scroll_to_row = Some(row);
-                    self.scroll_to_message = None;
-                }
-            }
+            SidebarAction::OpenAt(name, id) => self.open_chat_at(&name, id),
             SidebarAction::Search(query) => {
                 if query.is_empty() {
                     self.results.clear();
@@ -385,8 +417,30 @@ impl CairnApp {
         });
     }
 
+    /// Opens `name`'s conversation at message `id` (a search hit), loading
+    /// history back to it if it is not loaded yet.
+    pub(crate) fn open_chat_at(&mut self, name: &str, id: i64) {
+        let loaded = self
+            .timeline
+            .as_ref()
+            .is_some_and(|t| t.name == name && t.item_of_message(id).is_some());
+        if self.pane != Pane::Chat(name.to_owned()) {
+            self.open_chat(name);
+        }
+        self.chat_ui.highlight = Some(id);
+        if loaded {
+            self.chat_ui.scroll_to_message = Some(id);
+        } else {
+            self.scroll_to_message = Some(id);
+            self.backend.send(Command::OpenChatAt {
+                name: name.to_owned(),
+                message: id,
+            });
+        }
+    }
+
     fn pane_ui(&mut self, ui: &mut Ui) {
-        let today = day_of(self.clock.now_ms());
+        let today = self.zone.day_of(self.clock.now_ms());
         match self.pane.clone() {
             Pane::Empty => {
                 ui.centered_and_justified(|ui| {
@@ -410,8 +464,9 @@ impl CairnApp {
                 match chat::show(
                     ui,
                     &contact,
-                    self.timeline.as_ref(),
+                    self.timeline.as_mut(),
                     &mut self.chat_ui,
+                    &self.zone,
                     today,
                 ) {
                     ChatAction::None => {}
@@ -442,7 +497,9 @@ impl CairnApp {
                 }
             }
             Pane::AddContact => {
-                if let Some(cmd) = add_contact::show(ui, &mut self.add_contact) {
+                if let Some(cmd) =
+                    add_contact::show(ui, &mut self.add_contact, &self.prefs.extra_relays)
+                {
                     self.backend.send(cmd);
                 }
             }
@@ -453,10 +510,15 @@ impl CairnApp {
                     relays: &self.relays,
                     local_relay: self.local_relay.as_deref(),
                     outbox: self.outbox,
+                    contacts: &self.contacts,
                 };
                 let cmd = settings::show(ui, view, &mut self.prefs, &mut self.settings);
                 if self.prefs != before {
                     self.save_prefs();
+                }
+                if self.prefs.extra_relays != before.extra_relays {
+                    self.backend
+                        .send(Command::SetExtraRelays(self.prefs.extra_relays.clone()));
                 }
                 if let Some(cmd) = cmd {
                     self.backend.send(cmd);

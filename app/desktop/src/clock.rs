@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use cairn_core::calendar;
+
 /// Milliseconds since the Unix epoch, shared by the UI and the backend thread.
 #[derive(Clone)]
 pub struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
@@ -47,15 +49,62 @@ impl Clock {
     }
 }
 
-/// Days since the epoch (UTC), the key of a day separator.
-pub fn day_of(ms: u64) -> i64 {
-    (ms / 86_400_000) as i64
+/// The time zone timestamps are shown in: the system's local zone in the app,
+/// a fixed offset in tests.
+///
+/// Jiff reads `TZ`, else `/etc/localtime` and the system zoneinfo files, in
+/// pure Rust: no `localtime_r`, which is unsound to call while other threads
+/// may change the environment. Daylight-saving changes are applied per instant.
+#[derive(Clone, Debug)]
+pub struct Zone(jiff::tz::TimeZone);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Self::utc()
+    }
 }
 
-/// `HH:MM` (UTC).
-pub fn format_time(ms: u64) -> String {
-    let secs = ms / 1000 % 86_400;
-    format!("{:02}:{:02}", secs / 3600, secs / 60 % 60)
+impl Zone {
+    /// The system's local time zone (UTC if it cannot be determined).
+    pub fn system() -> Self {
+        Self(jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
+    }
+
+    /// UTC.
+    pub fn utc() -> Self {
+        Self(jiff::tz::TimeZone::UTC)
+    }
+
+    /// A fixed offset east of UTC (clamped to ±25 h), for deterministic tests.
+    pub fn fixed(offset_secs: i32) -> Self {
+        let offset = jiff::tz::Offset::from_seconds(offset_secs.clamp(-89_999, 89_999))
+            .unwrap_or(jiff::tz::Offset::UTC);
+        Self(jiff::tz::TimeZone::fixed(offset))
+    }
+
+    /// An IANA zone by name (`Europe/Berlin`), if the system knows it.
+    pub fn named(name: &str) -> Option<Self> {
+        jiff::tz::TimeZone::get(name).ok().map(Self)
+    }
+
+    /// Offset from UTC in seconds at the instant `ms`.
+    pub fn offset_secs(&self, ms: u64) -> i32 {
+        let ms = ms.min(i64::MAX as u64) as i64;
+        match jiff::Timestamp::from_millisecond(ms) {
+            Ok(ts) => self.0.to_offset(ts).seconds(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Local calendar day of `ms`: the key of a day separator.
+    pub fn day_of(&self, ms: u64) -> i64 {
+        calendar::local_day(ms, self.offset_secs(ms))
+    }
+
+    /// Local `HH:MM`.
+    pub fn format_time(&self, ms: u64) -> String {
+        calendar::format_hm(ms, self.offset_secs(ms))
+    }
 }
 
 /// A day separator label: "Today", "Yesterday" or `YYYY-MM-DD`.
@@ -63,10 +112,7 @@ pub fn format_day(day: i64, today: i64) -> String {
     match today - day {
         0 => "Today".to_owned(),
         1 => "Yesterday".to_owned(),
-        _ => {
-            let (y, m, d) = cairn_core::calendar::civil_from_days(day);
-            format!("{y:04}-{m:02}-{d:02}")
-        }
+        _ => calendar::format_date(day),
     }
 }
 
@@ -75,13 +121,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_days_and_times() {
+    fn formats_days_and_times_in_the_zone() {
         let ms = 1_795_000_000_123; // 2026-11-18 11:06:40 UTC
-        assert_eq!(format_time(ms), "11:06");
-        let day = day_of(ms);
+        let utc = Zone::utc();
+        assert_eq!(utc.format_time(ms), "11:06");
+        let day = utc.day_of(ms);
         assert_eq!(format_day(day, day), "Today");
         assert_eq!(format_day(day, day + 1), "Yesterday");
         assert_eq!(format_day(day, day + 2), "2026-11-18");
+        let tokyo = Zone::fixed(9 * 3600);
+        assert_eq!(tokyo.format_time(ms), "20:06");
+        let late = ms + 5 * 3_600_000; // 16:06 UTC = 01:06 next day in Tokyo
+        assert_eq!(tokyo.format_time(late), "01:06");
+        assert_eq!(tokyo.day_of(late), utc.day_of(late) + 1);
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving() {
+        // Needs the system zoneinfo (tzdata); skip quietly where it is absent.
+        let Some(berlin) = Zone::named("Europe/Berlin") else {
+            return;
+        };
+        let winter = 1_795_000_000_000; // November: CET, UTC+1
+        let summer = 1_782_000_000_000; // June 2026: CEST, UTC+2
+        assert_eq!(berlin.offset_secs(winter), 3600);
+        assert_eq!(berlin.offset_secs(summer), 7200);
+        assert_eq!(berlin.format_time(winter), "12:06");
     }
 
     #[test]

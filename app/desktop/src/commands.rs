@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use cairn_core::client::TimelineItem;
-use cairn_core::store::{Contact, MessageRecord};
+use cairn_core::store::{Contact, MessageRecord, PageCursor};
 use zeroize::Zeroizing;
 
 /// A passphrase on its way to the backend; wiped when dropped.
@@ -44,8 +44,11 @@ pub enum Command {
     },
     /// Close the profile and forget the session keys in memory.
     Lock,
-    /// Create an invite on our home relay.
-    CreateInvite,
+    /// Create an invite whose mailbox lives on `relay` (our home relay if `None`).
+    CreateInvite {
+        /// One of our extra relays, by address text.
+        relay: Option<String>,
+    },
     /// Accept someone's invite, naming them `name`.
     AcceptInvite {
         /// The `cairn:` link.
@@ -53,11 +56,39 @@ pub enum Command {
         /// Local name for the inviter.
         name: String,
     },
-    /// Load a conversation and keep sending its updates; marks it read.
+    /// Load the newest page of a conversation and keep sending its updates; marks it read.
     OpenChat {
         /// Contact name.
         name: String,
     },
+    /// Open a conversation loaded back to one message (a search hit).
+    OpenChatAt {
+        /// Contact name.
+        name: String,
+        /// Message row id.
+        message: i64,
+    },
+    /// Load the page of history before `before` in the open conversation.
+    LoadOlder {
+        /// Contact name.
+        name: String,
+        /// Where the loaded window starts.
+        before: PageCursor,
+    },
+    /// Give a contact another local name.
+    RenameContact {
+        /// Current name.
+        name: String,
+        /// New name.
+        new_name: String,
+    },
+    /// Change our own display name.
+    SetProfileName {
+        /// New name.
+        name: String,
+    },
+    /// The relays besides the home relay that we monitor and can create invites on.
+    SetExtraRelays(Vec<String>),
     /// No conversation is open (read receipts stop).
     CloseChat,
     /// Send a text message.
@@ -129,6 +160,10 @@ pub struct RelayStatus {
     pub pin: String,
     /// Our home relay (new mailboxes are created there).
     pub home: bool,
+    /// Added by the user in settings (can be removed there).
+    pub extra: bool,
+    /// The full address text, pin included, as the user would paste it.
+    pub full: String,
     /// Reachability.
     pub health: RelayHealth,
 }
@@ -172,12 +207,32 @@ pub enum Event {
     Locked,
     /// The contact list changed.
     Contacts(Vec<ContactSummary>),
-    /// The whole visible history of the open chat.
+    /// The newest part of the open chat's history (replaces what is shown).
     Timeline {
         /// Contact name.
         name: String,
         /// Messages and events in order.
         items: Vec<TimelineItem>,
+        /// Where older history starts, if there is more.
+        older: Option<PageCursor>,
+    },
+    /// An older page of the open chat, to put above what is shown.
+    OlderPage {
+        /// Contact name.
+        name: String,
+        /// Messages and events in order.
+        items: Vec<TimelineItem>,
+        /// Where still older history starts, if there is more.
+        older: Option<PageCursor>,
+    },
+    /// Our profile changed (display name).
+    Profile(ProfileInfo),
+    /// A contact was renamed.
+    Renamed {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
     },
     /// A new invite to show.
     Invite(String),

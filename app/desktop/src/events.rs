@@ -52,15 +52,34 @@ impl CairnApp {
                 self.chat_ui = Default::default();
             }
             Event::Contacts(list) => self.contacts = list,
-            Event::Timeline { name, items } => {
+            Event::Timeline { name, items, older } => {
                 let relevant = matches!(&self.pane, Pane::Chat(n) | Pane::Verify(n) if *n == name);
                 if relevant {
-                    let timeline = Timeline::new(name, items);
+                    self.timeline = Some(Timeline::page(name, items, older));
                     if let Some(id) = self.scroll_to_message.take() {
-                        self.chat_ui.scroll_to_row = timeline.row_of_message(id);
+                        self.chat_ui.scroll_to_message = Some(id);
                     }
-                    self.timeline = Some(timeline);
                 }
+            }
+            Event::OlderPage { name, items, older } => {
+                if let Some(t) = self.timeline.as_mut().filter(|t| t.name == name) {
+                    t.prepend(items, older);
+                }
+            }
+            Event::Profile(info) => self.profile = Some(info),
+            Event::Renamed { from, to } => {
+                match &mut self.pane {
+                    Pane::Chat(n) | Pane::Verify(n) if *n == from => *n = to.clone(),
+                    _ => {}
+                }
+                if let Some(t) = self.timeline.as_mut().filter(|t| t.name == from) {
+                    t.name = to.clone();
+                }
+                if let Some(draft) = self.drafts.remove(&from) {
+                    self.drafts.insert(to.clone(), draft);
+                }
+                self.settings.rename_to.clear();
+                self.notice(format!("{from} is now called {to}."));
             }
             Event::Invite(uri) => {
                 self.add_contact.invite = Some(uri);
@@ -107,10 +126,18 @@ impl CairnApp {
     }
 
     fn notice(&mut self, text: String) {
-        self.banner = Some(Banner { text, error: false });
+        self.banner = Some(Banner {
+            text,
+            error: false,
+            shown_at: None,
+        });
     }
 
     fn error(&mut self, text: String) {
-        self.banner = Some(Banner { text, error: true });
+        self.banner = Some(Banner {
+            text,
+            error: true,
+            shown_at: None,
+        });
     }
 }

@@ -4,8 +4,8 @@
 //! `cargo run -p cairn-desktop --example make_icon` writes `assets/icon.png`,
 //! which the window loads at start.
 
-/// The PNG shipped in `assets/`.
-pub const ICON_PNG: &[u8] = include_bytes!("../assets/icon.png");
+/// The PNG shipped in the repository's top-level `assets/`.
+pub const ICON_PNG: &[u8] = include_bytes!("../../../assets/icon.png");
 
 /// The window icon decoded from [`ICON_PNG`].
 pub fn icon_data() -> Option<egui::IconData> {

@@ -30,6 +30,9 @@ pub struct Prefs {
     pub notifications: bool,
     /// Start the built-in relay on launch, listening here (`127.0.0.1:7447`).
     pub builtin_relay: Option<String>,
+    /// Relays besides the home relay (`wss://host:port/#pin`): monitored in
+    /// settings, and offered when creating an invite.
+    pub extra_relays: Vec<String>,
 }
 
 impl Default for Prefs {
@@ -38,6 +41,7 @@ impl Default for Prefs {
             theme: ThemeChoice::System,
             notifications: true,
             builtin_relay: None,
+            extra_relays: Vec::new(),
         }
     }
 }
@@ -87,6 +91,7 @@ mod tests {
             theme: ThemeChoice::Dark,
             notifications: false,
             builtin_relay: Some("127.0.0.1:7447".into()),
+            extra_relays: vec!["wss://relay.example:7447/#abc".into()],
         };
         prefs.save(&path).unwrap();
         assert_eq!(Prefs::load(&path), prefs);

@@ -44,7 +44,11 @@ fn create_needs_matching_passphrases() {
     wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
     click(&mut h, "Start built-in relay");
     wait_for(&mut h, "relay", |h| h.state().local_relay().is_some());
-    type_into(&mut h, "Your name (shown to people you invite)", "Alice");
+    type_into(
+        &mut h,
+        "Your name (sent when you accept an invite)",
+        "Alice",
+    );
     type_into(&mut h, "Passphrase", PASS);
     type_into(&mut h, "Confirm passphrase", "something else entirely");
     assert!(h.query_by_label("The passphrases do not match.").is_some());

@@ -23,11 +23,19 @@ fn screenshot_coordinates() {
     p(&h, "START_RELAY", "Start built-in relay");
     click(&mut h, "Start built-in relay");
     wait_for(&mut h, "relay", |h| h.state().local_relay().is_some());
-    p(&h, "NAME_FIELD", "Your name (shown to people you invite)");
+    p(
+        &h,
+        "NAME_FIELD",
+        "Your name (sent when you accept an invite)",
+    );
     p(&h, "PASS_FIELD", "Passphrase");
     p(&h, "CONFIRM_FIELD", "Confirm passphrase");
     p(&h, "CREATE_BUTTON", "Create profile");
-    type_into(&mut h, "Your name (shown to people you invite)", "Alice");
+    type_into(
+        &mut h,
+        "Your name (sent when you accept an invite)",
+        "Alice",
+    );
     type_into(&mut h, "Passphrase", "velvet harbour 42 lanterns");
     type_into(&mut h, "Confirm passphrase", "velvet harbour 42 lanterns");
     p(&h, "CREATE_BUTTON2", "Create profile");
@@ -54,6 +62,8 @@ fn screenshot_coordinates() {
     wait_for(&mut h, "carol", |h| {
         h.query_by_label_contains("Chat with Carol").is_some()
     });
+    let c = h.get_by_label_contains("Chat with Carol").rect().center();
+    println!("PROBE CAROL_ROW=\"{} {}\"", c.x.round(), c.y.round());
     h.get_by_label_contains("Chat with Carol").click();
     wait_for(&mut h, "chat", |h| h.query_by_label("Message").is_some());
     p(&h, "COMPOSER", "Message");
@@ -67,4 +77,6 @@ fn screenshot_coordinates() {
     h.step();
     h.step();
     p(&h, "DARK_RADIO", "Dark");
+    // The dark radio must be on screen (not below the fold) for the script's click.
+    assert!(h.get_by_label("Dark").rect().bottom() < 712.0);
 }

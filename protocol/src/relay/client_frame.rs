@@ -2,7 +2,7 @@
 
 use crate::envelope::{MailboxId, MessageId};
 use crate::padding::MAX_ENVELOPE_LEN;
-use crate::wire::{Reader, Writer};
+use crate::wire::{DecodeError, Reader, Writer};
 
 use super::{FRAME_HEADER_LEN, FrameError, MAX_TOKEN_LEN, read_header, write_header};
 
@@ -14,6 +14,20 @@ const DELETE_MAILBOX: u8 = 0x05;
 const STATS: u8 = 0x06;
 const PURGE: u8 = 0x07;
 const UNSUBSCRIBE: u8 = 0x08;
+const ACK_BATCH: u8 = 0x09;
+
+/// Most entries in one [`ClientFrame::AckBatch`].
+pub const MAX_ACK_BATCH: usize = 1024;
+
+/// Bytes per [`ClientFrame::AckBatch`] entry: mailbox id, then message id.
+pub const ACK_ENTRY_LEN: usize = 32 + 16;
+
+/// True if `frame` claims to be an `Ack` or `AckBatch` (type byte only, not
+/// validated): relays rate-limit acks apart from sends, since every received
+/// envelope needs one.
+pub fn is_ack_frame(frame: &[u8]) -> bool {
+    matches!(frame.get(1), Some(&(ACK | ACK_BATCH)))
+}
 
 /// One client request: the id the relay echoes in its answer, and the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +93,67 @@ pub enum ClientFrame<'a> {
         /// Mailbox to stop receiving from.
         mailbox: MailboxId,
     },
+    /// Several `Ack`s in one frame, answered by one `Ok`: a recipient draining
+    /// thousands of envelopes a second needs one frame (and one rate-limit
+    /// token) per batch instead of one per envelope.
+    AckBatch {
+        /// The entries, undecoded: see [`AckEntries`].
+        entries: AckEntries<'a>,
+    },
+}
+
+/// The (mailbox, message id) pairs of an [`ClientFrame::AckBatch`], borrowed
+/// from the frame: `count` × [`ACK_ENTRY_LEN`] bytes, 1 ≤ count ≤ [`MAX_ACK_BATCH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckEntries<'a>(&'a [u8]);
+
+impl<'a> AckEntries<'a> {
+    /// Wraps encoded entries; `None` unless it holds 1..=[`MAX_ACK_BATCH`] whole entries.
+    pub fn new(bytes: &'a [u8]) -> Option<Self> {
+        let n = bytes.len() / ACK_ENTRY_LEN;
+        (bytes.len().is_multiple_of(ACK_ENTRY_LEN) && (1..=MAX_ACK_BATCH).contains(&n))
+            .then_some(Self(bytes))
+    }
+
+    /// Encodes pairs for [`ClientFrame::AckBatch`]; `None` if there are none or too many.
+    pub fn encode(pairs: &[(MailboxId, MessageId)]) -> Option<Vec<u8>> {
+        if pairs.is_empty() || pairs.len() > MAX_ACK_BATCH {
+            return None;
+        }
+        let mut out = Vec::with_capacity(pairs.len() * ACK_ENTRY_LEN);
+        for (mailbox, message) in pairs {
+            out.extend_from_slice(&mailbox.0);
+            out.extend_from_slice(&message.0);
+        }
+        Some(out)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len() / ACK_ENTRY_LEN
+    }
+
+    /// Always false for a decoded batch (at least one entry).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The encoded entries.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The pairs, in frame order.
+    pub fn iter(&self) -> impl Iterator<Item = (MailboxId, MessageId)> + 'a {
+        self.0.chunks_exact(ACK_ENTRY_LEN).map(|c| {
+            let (m, id) = c.split_at(32);
+            let mut mailbox = [0u8; 32];
+            let mut message = [0u8; 16];
+            mailbox.copy_from_slice(m);
+            message.copy_from_slice(id);
+            (MailboxId(mailbox), MessageId(message))
+        })
+    }
 }
 
 impl<'a> ClientRequest<'a> {
@@ -122,6 +197,18 @@ impl<'a> ClientRequest<'a> {
             UNSUBSCRIBE => ClientFrame::Unsubscribe {
                 mailbox: MailboxId(r.array()?),
             },
+            ACK_BATCH => {
+                let count = usize::from(r.u16()?);
+                if count == 0 || count > MAX_ACK_BATCH {
+                    return Err(FrameError::Malformed(DecodeError::Invalid(
+                        "ack batch count",
+                    )));
+                }
+                let bytes = r.take(count * ACK_ENTRY_LEN)?;
+                let entries = AckEntries::new(bytes)
+                    .ok_or(FrameError::Malformed(DecodeError::Invalid("ack batch")))?;
+                ClientFrame::AckBatch { entries }
+            }
             other => return Err(FrameError::UnknownType(other)),
         };
         r.finish()?;
@@ -174,6 +261,12 @@ impl<'a> ClientRequest<'a> {
                 write_header(&mut w, UNSUBSCRIBE, self.request_id);
                 w.put(&mailbox.0);
             }
+            ClientFrame::AckBatch { entries } => {
+                write_header(&mut w, ACK_BATCH, self.request_id);
+                // `AckEntries` holds at most MAX_ACK_BATCH (< u16::MAX) entries.
+                w.u16(u16::try_from(entries.len()).unwrap_or(u16::MAX))
+                    .put(entries.as_bytes());
+            }
         }
         w.into_vec()
     }
@@ -181,6 +274,7 @@ impl<'a> ClientRequest<'a> {
     fn fields_len(&self) -> usize {
         match self.frame {
             ClientFrame::Send { envelope } => 4 + envelope.len(),
+            ClientFrame::AckBatch { entries } => 2 + entries.as_bytes().len(),
             _ => 32 + 64 + 1 + MAX_TOKEN_LEN,
         }
     }

@@ -18,7 +18,9 @@ mod error_code;
 mod relay_frame;
 mod signing;
 
-pub use client_frame::{ClientFrame, ClientRequest};
+pub use client_frame::{
+    ACK_ENTRY_LEN, AckEntries, ClientFrame, ClientRequest, MAX_ACK_BATCH, is_ack_frame,
+};
 pub use error_code::ErrorCode;
 pub use relay_frame::{RelayFrame, RelayStats};
 pub use signing::{delete_signing_bytes, subscribe_signing_bytes};

@@ -2,9 +2,12 @@ use super::*;
 use crate::envelope::{MailboxId, MessageId};
 use crate::wire::DecodeError;
 
-fn all_client_frames(envelope: &[u8]) -> Vec<ClientFrame<'_>> {
+fn all_client_frames<'a>(envelope: &'a [u8], acks: &'a [u8]) -> Vec<ClientFrame<'a>> {
     let mailbox = MailboxId([7; 32]);
     vec![
+        ClientFrame::AckBatch {
+            entries: AckEntries::new(acks).unwrap(),
+        },
         ClientFrame::CreateMailbox {
             mailbox,
             auth_key: [8; 32],
@@ -42,7 +45,8 @@ fn all_client_frames(envelope: &[u8]) -> Vec<ClientFrame<'_>> {
 #[test]
 fn client_frames_round_trip_and_reject_every_truncation_and_extension() {
     let envelope = vec![5u8; 1024];
-    for frame in all_client_frames(&envelope) {
+    let acks = ack_pairs(3);
+    for frame in all_client_frames(&envelope, &acks) {
         let request = ClientRequest {
             request_id: 0xdead_beef,
             frame,
@@ -193,4 +197,47 @@ fn long_text_is_clipped_on_a_char_boundary() {
         RelayFrame::Error { message, .. } => assert_eq!(message.len(), 254),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+fn ack_pairs(n: usize) -> Vec<u8> {
+    let pairs: Vec<_> = (0..n)
+        .map(|i| (MailboxId([i as u8; 32]), MessageId([(i + 100) as u8; 16])))
+        .collect();
+    AckEntries::encode(&pairs).unwrap()
+}
+
+#[test]
+fn ack_batch_carries_its_pairs_in_order_and_bounds_the_count() {
+    let acks = ack_pairs(MAX_ACK_BATCH);
+    let request = ClientRequest {
+        request_id: 5,
+        frame: ClientFrame::AckBatch {
+            entries: AckEntries::new(&acks).unwrap(),
+        },
+    };
+    let bytes = request.encode();
+    assert_eq!(&bytes[..8], &[1, 0x09, 0, 0, 0, 5, 0x04, 0x00]);
+    let Ok(ClientRequest {
+        frame: ClientFrame::AckBatch { entries },
+        ..
+    }) = ClientRequest::decode(&bytes)
+    else {
+        panic!("not an ack batch");
+    };
+    let pairs: Vec<_> = entries.iter().collect();
+    assert_eq!(pairs.len(), MAX_ACK_BATCH);
+    assert_eq!(pairs[2], (MailboxId([2; 32]), MessageId([102; 16])));
+
+    // Count 0 and count above the maximum are refused, whatever follows.
+    for count in [0u16, MAX_ACK_BATCH as u16 + 1] {
+        let mut raw = vec![1, 0x09, 0, 0, 0, 5];
+        raw.extend_from_slice(&count.to_be_bytes());
+        raw.extend(std::iter::repeat_n(0u8, usize::from(count) * ACK_ENTRY_LEN));
+        assert!(
+            matches!(ClientRequest::decode(&raw), Err(FrameError::Malformed(_))),
+            "count {count}"
+        );
+    }
+    assert!(AckEntries::encode(&[]).is_none());
+    assert!(AckEntries::new(&[0; ACK_ENTRY_LEN + 1]).is_none());
 }

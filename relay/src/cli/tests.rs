@@ -83,3 +83,55 @@ fn sizes() {
     assert_eq!(parse_size("42").unwrap(), 42);
     assert!(parse_size("G").is_err());
 }
+
+#[test]
+fn redis_store_from_flags_config_file_and_token_command() {
+    let s = serve(Cli::parse_with_config(args(&["cairn-relay", "serve"])).unwrap());
+    assert!(
+        s.store.redis_options(StoreLimits::default()).is_none(),
+        "sqlite by default"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("relay.toml");
+    std::fs::write(
+        &file,
+        "store = \"redis\"\nredis-url = \"redis://10.0.0.5:6379,redis://10.0.0.6:6379\"\n",
+    )
+    .unwrap();
+    let config = file.to_string_lossy().into_owned();
+    let s = serve(
+        Cli::parse_with_config(args(&["cairn-relay", "serve", "--config", &config])).unwrap(),
+    );
+    let redis = s.store.redis_options(StoreLimits::default()).unwrap();
+    assert_eq!(redis.urls.len(), 2);
+    assert!(redis.is_cluster(), "several URLs are cluster seeds");
+
+    let s = serve(
+        Cli::parse_with_config(args(&[
+            "cairn-relay",
+            "serve",
+            "--store",
+            "redis",
+            "--redis-url",
+            "redis://127.0.0.1:7000",
+            "--redis-cluster",
+        ]))
+        .unwrap(),
+    );
+    assert!(
+        s.store
+            .redis_options(StoreLimits::default())
+            .unwrap()
+            .is_cluster()
+    );
+
+    let cli = Cli::parse_with_config(args(&["cairn-relay", "token", "list", "--store", "redis"]))
+        .unwrap();
+    let Command::Token { store, .. } = cli.command else {
+        panic!("expected token");
+    };
+    let redis = store.redis_options(StoreLimits::default()).unwrap();
+    assert_eq!(redis.urls, vec!["redis://127.0.0.1:6379".to_owned()]);
+    assert!(!redis.is_cluster());
+}

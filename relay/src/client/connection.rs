@@ -9,8 +9,8 @@ use bytes::Bytes;
 use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
 use cairn_protocol::relay::{
-    ClientFrame, ClientRequest, ErrorCode, NONCE_LEN, RelayFrame, RelayStats, delete_signing_bytes,
-    subscribe_signing_bytes,
+    AckEntries, ClientFrame, ClientRequest, ErrorCode, MAX_ACK_BATCH, NONCE_LEN, RelayFrame,
+    RelayStats, delete_signing_bytes, subscribe_signing_bytes,
 };
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -202,6 +202,20 @@ impl RelayClient {
         self.call(ClientFrame::Ack { mailbox, message })
             .await
             .map(drop)
+    }
+
+    /// Acks many deliveries with one frame per [`MAX_ACK_BATCH`] of them
+    /// (one answer, one rate-limit token each): what a recipient draining a
+    /// busy mailbox should use. Empty input does nothing.
+    pub async fn ack_many(&self, acks: &[(MailboxId, MessageId)]) -> Result<(), ClientError> {
+        for chunk in acks.chunks(MAX_ACK_BATCH) {
+            let encoded = AckEntries::encode(chunk)
+                .ok_or_else(|| ClientError::Protocol("ack batch out of bounds".into()))?;
+            let entries = AckEntries::new(&encoded)
+                .ok_or_else(|| ClientError::Protocol("ack batch out of bounds".into()))?;
+            self.call(ClientFrame::AckBatch { entries }).await?;
+        }
+        Ok(())
     }
 
     /// Deletes a mailbox and everything in it.

@@ -16,20 +16,21 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MailboxId;
-use cairn_protocol::relay::{ClientRequest, ErrorCode, MAX_FRAME_LEN, RelayFrame, peek_request_id};
+use cairn_protocol::relay::{
+    ClientRequest, ErrorCode, MAX_FRAME_LEN, RelayFrame, is_ack_frame, peek_request_id,
+};
 use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
+use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
 use rand::RngExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::Shared;
 use super::hub::Push;
-use super::outbound::{self, Outbound};
+use super::outbound::{self, Out, Outbound};
 use super::request::{InFlight, answer};
 use super::subscription::{BackfillDone, SubState};
 use crate::limits::Bucket;
@@ -44,11 +45,18 @@ pub(crate) struct Conn {
     pub nonce: [u8; 32],
     pub out: Outbound,
     pub subs: HashMap<MailboxId, SubState>,
-    pub pushes_tx: mpsc::Sender<Push>,
     pub kick: Arc<Notify>,
-    pub backfill_tx: mpsc::Sender<BackfillDone>,
+    /// Queues for live pushes and finished backlogs, made on the first
+    /// subscription: a connection that never subscribes (a sender) does
+    /// not pay for them.
+    live: Option<LiveSenders>,
+    /// Their receiving ends, until the connection loop takes them.
+    new_live: Option<LiveQueues>,
     ip: IpAddr,
     bucket: Bucket,
+    /// Acks have their own bucket (same rate) and skip the per-address one:
+    /// a recipient acking what it receives must not starve its own sends.
+    ack_bucket: Bucket,
 }
 
 /// Why the loop ended.
@@ -61,23 +69,44 @@ enum End {
     Oversized,
 }
 
+/// Sending ends of a connection's live queues (pushes, finished backlogs).
+type LiveSenders = (mpsc::Sender<Arc<Push>>, mpsc::Sender<Box<BackfillDone>>);
+
+/// Receiving ends of a connection's live queues.
+type LiveQueues = (mpsc::Receiver<Arc<Push>>, mpsc::Receiver<Box<BackfillDone>>);
+
 impl Conn {
-    /// Queues a frame for the writer, waiting for room.
-    pub(crate) async fn send_frame(&mut self, frame: Bytes) {
-        outbound::send(&self.out, &self.shared.metrics, Message::Binary(frame)).await;
+    /// The live queues' sending ends, created on first use.
+    pub(crate) fn live_queues(&mut self) -> LiveSenders {
+        if let Some((pushes, backfills)) = &self.live {
+            return (pushes.clone(), backfills.clone());
+        }
+        let (pushes_tx, pushes) = mpsc::channel(self.shared.config.limits.outbound_queue);
+        let (backfill_tx, backfills) = mpsc::channel(8);
+        self.live = Some((pushes_tx.clone(), backfill_tx.clone()));
+        self.new_live = Some((pushes, backfills));
+        (pushes_tx, backfill_tx)
     }
 
-    /// Applies both rate limits to one incoming frame.
-    fn allowed(&mut self) -> bool {
+    /// Queues a frame for the writer, waiting for room.
+    pub(crate) async fn send_frame(&mut self, frame: Bytes) {
+        outbound::send(&self.out, &self.shared.metrics, Out::Frame(frame)).await;
+    }
+
+    /// Applies the rate limits to one incoming frame.
+    fn allowed(&mut self, ack: bool) -> bool {
         let now = Instant::now();
         let limits = &self.shared.config.limits;
+        if ack {
+            return self.ack_bucket.take(limits.per_connection, now);
+        }
         self.bucket.take(limits.per_connection, now) && self.shared.ip_limiter.take(self.ip, now)
     }
 
     /// Handles one binary frame from the client.
     fn on_frame(&mut self, raw: Bytes) -> InFlight {
         let request_id = peek_request_id(&raw);
-        if !self.allowed() {
+        if !self.allowed(is_ack_frame(&raw)) {
             return refuse(request_id, ErrorCode::RateLimited);
         }
         if raw.len() > MAX_FRAME_LEN {
@@ -100,7 +129,8 @@ fn refuse(request_id: u32, code: ErrorCode) -> InFlight {
 /// Serves one upgraded connection until it closes.
 pub(crate) async fn serve<S>(
     shared: Arc<Shared>,
-    ws: WebSocketStream<S>,
+    sink: SplitSink<WebSocketStream<S>, Message>,
+    mut stream: SplitStream<WebSocketStream<S>>,
     ip: IpAddr,
     id: u64,
     mut stop: watch::Receiver<bool>,
@@ -111,21 +141,21 @@ pub(crate) async fn serve<S>(
     metrics.connections_open.fetch_add(1, Relaxed);
     metrics.connections_total.fetch_add(1, Relaxed);
     let limits = shared.config.limits.clone();
-    let (sink, mut stream) = ws.split();
     let (out, out_rx) = mpsc::channel(limits.outbound_queue);
     let writer = tokio::spawn(outbound::run(sink, out_rx, Arc::clone(&metrics)));
-    let (pushes_tx, mut pushes) = mpsc::channel(limits.outbound_queue);
-    let (backfill_tx, mut backfills) = mpsc::channel(8);
+    let mut pushes: Option<mpsc::Receiver<Arc<Push>>> = None;
+    let mut backfills: Option<mpsc::Receiver<Box<BackfillDone>>> = None;
     let mut conn = Conn {
         nonce: rand::rng().random(),
         bucket: Bucket::full(limits.per_connection, Instant::now()),
+        ack_bucket: Bucket::full(limits.per_connection, Instant::now()),
         shared,
         id,
         out,
         subs: HashMap::new(),
-        pushes_tx,
         kick: Arc::new(Notify::new()),
-        backfill_tx,
+        live: None,
+        new_live: None,
         ip,
     };
     let challenge = RelayFrame::Challenge {
@@ -140,6 +170,9 @@ pub(crate) async fn serve<S>(
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let kick = Arc::clone(&conn.kick);
     let end = loop {
+        if let Some((p, b)) = conn.new_live.take() {
+            (pushes, backfills) = (Some(p), Some(b));
+        }
         tokio::select! {
             biased;
             _ = stop.changed() => break End::Shutdown,
@@ -148,14 +181,14 @@ pub(crate) async fn serve<S>(
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 Box::pin(conn.finish(done)).await;
             }
-            Some(push) = pushes.recv() => Box::pin(conn.on_push(push)).await,
-            Some(done) = backfills.recv() => Box::pin(conn.on_backfill_done(done)).await,
+            Some(push) = recv(pushes.as_mut()) => Box::pin(conn.on_push(push)).await,
+            Some(done) = recv(backfills.as_mut()) => Box::pin(conn.on_backfill_done(done)).await,
             message = stream.next(), if in_flight.len() < limits.max_in_flight => {
                 last_heard = Instant::now();
                 match message {
                     Some(Ok(Message::Binary(raw))) => in_flight.push_back(conn.on_frame(raw)),
                     Some(Ok(Message::Text(_))) => {
-                        let code = if conn.allowed() { ErrorCode::Malformed } else { ErrorCode::RateLimited };
+                        let code = if conn.allowed(false) { ErrorCode::Malformed } else { ErrorCode::RateLimited };
                         in_flight.push_back(refuse(0, code));
                     }
                     Some(Ok(Message::Close(_))) | None => break End::ClientGone,
@@ -174,7 +207,7 @@ pub(crate) async fn serve<S>(
                 }
                 if quiet >= limits.ping_interval.min(limits.idle_timeout / 2) {
                     metrics.queued_frames.fetch_add(1, Relaxed);
-                    if conn.out.try_send(Message::Ping(Bytes::new())).is_err() {
+                    if conn.out.try_send(Out::Ping).is_err() {
                         metrics.queued_frames.fetch_sub(1, Relaxed);
                     }
                 }
@@ -183,6 +216,14 @@ pub(crate) async fn serve<S>(
     };
 
     Box::pin(close(conn, in_flight, end, writer)).await;
+}
+
+/// The next item of a queue that may not exist yet (then: never).
+async fn recv<T>(queue: Option<&mut mpsc::Receiver<T>>) -> Option<T> {
+    match queue {
+        Some(queue) => queue.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Ends a connection: finish or abandon in-flight work, say goodbye, stop the writer.
@@ -218,11 +259,7 @@ async fn close(
                 End::Idle => (CloseCode::Normal, "idle timeout"),
                 _ => (CloseCode::Size, "frame too large"),
             };
-            let close = Message::Close(Some(CloseFrame {
-                code,
-                reason: reason.into(),
-            }));
-            outbound::send(&conn.out, &metrics, close).await;
+            outbound::send(&conn.out, &metrics, Out::Close(code, reason)).await;
         }
     }
     let Conn { out, .. } = conn;

@@ -1,24 +1,35 @@
 //! Live delivery: which connections are subscribed to which mailbox.
 //!
-//! After an envelope is durably stored, the sender's connection publishes
-//! it here; every subscribed connection gets it through its bounded push
-//! queue. A connection whose queue is full is a slow reader: it is kicked
+//! As soon as a `Send` is decoded, the sender's connection publishes the
+//! envelope here (before it is durable: see PROTOCOL.md §18.4); every
+//! subscribed connection gets it through its bounded push queue. Once the
+//! store has it, the sender publishes it again *only to subscriptions made
+//! since* (their backlog read may have missed the not-yet-written envelope).
+//! A connection whose queue is full is a slow reader: it is kicked
 //! (disconnected), and its envelopes stay stored for the next connection.
+//!
+//! With a [`Fanout`] (several instances on a shared store) the hub pushes
+//! nothing on its own: the store publishes every stored envelope and the
+//! fan-out brings it back to each instance with subscribers, this one
+//! included ([`Hub::on_remote`]); `publish` and `publish_since` are no-ops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::envelope::{MailboxId, MessageId};
 use tokio::sync::{Notify, mpsc};
+
+use super::remote::Remote;
+use crate::fanout::{Fanout, FanoutEvent};
 
 /// An envelope on its way to a subscriber.
 #[derive(Debug, Clone)]
 pub(crate) struct Push {
-    /// Mailbox it was stored in.
+    /// Mailbox it is addressed to.
     pub mailbox: MailboxId,
-    /// Storage position, to drop what a backlog fetch already sent.
-    pub seq: u64,
+    /// Message id, to drop what a backlog fetch already sent.
+    pub message: MessageId,
     /// The encoded `Deliver` frame, shared by all subscribers.
     pub frame: Bytes,
 }
@@ -28,57 +39,158 @@ pub(crate) struct Push {
 pub(crate) struct Subscriber {
     /// Connection id, to unsubscribe the right entry.
     pub conn: u64,
-    /// Bounded push queue.
-    pub pushes: mpsc::Sender<Push>,
+    /// Bounded push queue (`Arc`: a queue slot stays pointer-sized, which
+    /// keeps the queue's first block small on every idle connection).
+    pub pushes: mpsc::Sender<Arc<Push>>,
     /// Notified when the queue overflowed.
     pub kick: Arc<Notify>,
 }
 
-/// Mailbox id → subscribed connections.
+/// Mailbox id → subscribed connections (with the generation they subscribed at).
 #[derive(Default)]
 pub(crate) struct Hub {
-    subs: Mutex<HashMap<MailboxId, Vec<Subscriber>>>,
+    subs: Mutex<Subs>,
+    /// Cross-instance delivery; `None` for a single relay.
+    remote: Option<Remote>,
+}
+
+#[derive(Default)]
+struct Subs {
+    map: HashMap<MailboxId, Vec<(u64, Subscriber)>>,
+    /// Bumped by every subscribe; see [`Hub::publish_since`].
+    generation: u64,
 }
 
 impl Hub {
+    /// A hub whose pushes come from `fanout` (shared store, several instances).
+    pub(crate) fn with_fanout(fanout: Arc<dyn Fanout>) -> Self {
+        Self {
+            subs: Mutex::default(),
+            remote: Some(Remote::new(fanout)),
+        }
+    }
+
     pub(crate) fn subscribe(&self, mailbox: MailboxId, sub: Subscriber) {
         if let Ok(mut subs) = self.subs.lock() {
-            let list = subs.entry(mailbox).or_default();
-            if !list.iter().any(|s| s.conn == sub.conn) {
-                list.push(sub);
+            subs.generation += 1;
+            let generation = subs.generation;
+            let list = subs.map.entry(mailbox).or_default();
+            if !list.iter().any(|(_, s)| s.conn == sub.conn) {
+                list.push((generation, sub));
+                if list.len() == 1
+                    && let Some(remote) = &self.remote
+                {
+                    remote.watch(mailbox);
+                }
+            }
+        }
+    }
+
+    /// Resolves once envelopes stored by other instances reach this mailbox's
+    /// subscribers (at once without a fan-out); backlog reads wait for it.
+    pub(crate) async fn ready(&self, mailbox: MailboxId) {
+        if let Some(remote) = &self.remote {
+            remote.ready(mailbox).await;
+        }
+    }
+
+    /// An event from the fan-out: deliver a push, or drop every subscriber
+    /// after a lost connection (they reconnect and read the backlog).
+    pub(crate) fn on_remote(&self, event: FanoutEvent) {
+        let Ok(subs) = self.subs.lock() else {
+            return;
+        };
+        match event {
+            FanoutEvent::Push(live) => {
+                if subs.map.contains_key(&live.mailbox) {
+                    let push = Push {
+                        mailbox: live.mailbox,
+                        message: live.message,
+                        frame: Bytes::from(
+                            cairn_protocol::relay::RelayFrame::Deliver {
+                                envelope: &live.envelope,
+                            }
+                            .encode(0),
+                        ),
+                    };
+                    offer(&subs, &push, 0);
+                }
+            }
+            FanoutEvent::Lost => {
+                for (_, sub) in subs.map.values().flatten() {
+                    sub.kick.notify_one();
+                }
+            }
+            FanoutEvent::Unwatched(mailbox) => {
+                for (_, sub) in subs.map.get(&mailbox).into_iter().flatten() {
+                    sub.kick.notify_one();
+                }
             }
         }
     }
 
     pub(crate) fn unsubscribe(&self, mailbox: &MailboxId, conn: u64) {
         if let Ok(mut subs) = self.subs.lock()
-            && let Some(list) = subs.get_mut(mailbox)
+            && let Some(list) = subs.map.get_mut(mailbox)
         {
-            list.retain(|s| s.conn != conn);
+            list.retain(|(_, s)| s.conn != conn);
             if list.is_empty() {
-                subs.remove(mailbox);
+                subs.map.remove(mailbox);
+                if let Some(remote) = &self.remote {
+                    remote.unwatch(*mailbox);
+                }
             }
         }
     }
 
-    /// Offers the push to every subscriber; returns how many took it.
-    pub(crate) fn publish(&self, push: &Push) -> usize {
+    /// True if some connection is subscribed to `mailbox`.
+    pub(crate) fn has_subscribers(&self, mailbox: &MailboxId) -> bool {
+        self.subs
+            .lock()
+            .is_ok_and(|subs| subs.map.contains_key(mailbox))
+    }
+
+    /// Offers the push to every subscriber. Returns how many took it and the
+    /// generation to pass to [`Hub::publish_since`] once the envelope is stored.
+    pub(crate) fn publish(&self, push: &Push) -> (usize, u64) {
+        if self.remote.is_some() {
+            return (0, 0);
+        }
+        let Ok(subs) = self.subs.lock() else {
+            return (0, 0);
+        };
+        (offer(&subs, push, 0), subs.generation)
+    }
+
+    /// Offers the push only to subscriptions made after `generation`.
+    pub(crate) fn publish_since(&self, push: &Push, generation: u64) -> usize {
+        if self.remote.is_some() {
+            return 0;
+        }
         let Ok(subs) = self.subs.lock() else {
             return 0;
         };
-        let Some(list) = subs.get(&push.mailbox) else {
+        if subs.generation <= generation {
             return 0;
-        };
-        let mut delivered = 0;
-        for sub in list {
-            match sub.pushes.try_send(push.clone()) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => sub.kick.notify_one(),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
         }
-        delivered
+        offer(&subs, push, generation)
     }
+}
+
+fn offer(subs: &Subs, push: &Push, after: u64) -> usize {
+    let Some(list) = subs.map.get(&push.mailbox) else {
+        return 0;
+    };
+    let push = Arc::new(push.clone());
+    let mut delivered = 0;
+    for (_, sub) in list.iter().filter(|(g, _)| *g > after) {
+        match sub.pushes.try_send(Arc::clone(&push)) {
+            Ok(()) => delivered += 1,
+            Err(mpsc::error::TrySendError::Full(_)) => sub.kick.notify_one(),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+    delivered
 }
 
 #[cfg(test)]
@@ -88,7 +200,7 @@ mod tests {
     fn push(mailbox: MailboxId) -> Push {
         Push {
             mailbox,
-            seq: 1,
+            message: MessageId([1; 16]),
             frame: Bytes::from_static(b"x"),
         }
     }
@@ -107,12 +219,37 @@ mod tests {
                 kick: Arc::clone(&kick),
             },
         );
-        assert_eq!(hub.publish(&push(m)), 1);
-        assert_eq!(hub.publish(&push(m)), 0, "queue full");
+        assert_eq!(hub.publish(&push(m)).0, 1);
+        assert_eq!(hub.publish(&push(m)).0, 0, "queue full");
         kick.notified().await;
         assert!(rx.recv().await.is_some());
-        assert_eq!(hub.publish(&push(MailboxId([2; 32]))), 0);
+        assert_eq!(hub.publish(&push(MailboxId([2; 32]))).0, 0);
         hub.unsubscribe(&m, 1);
-        assert_eq!(hub.publish(&push(m)), 0);
+        assert_eq!(hub.publish(&push(m)).0, 0);
+    }
+
+    #[tokio::test]
+    async fn publish_since_reaches_only_later_subscriptions() {
+        let hub = Hub::default();
+        let m = MailboxId([1; 32]);
+        let sub = |conn, tx| Subscriber {
+            conn,
+            pushes: tx,
+            kick: Arc::new(Notify::new()),
+        };
+        let (early_tx, mut early_rx) = mpsc::channel(8);
+        hub.subscribe(m, sub(1, early_tx));
+        let (took, generation) = hub.publish(&push(m));
+        assert_eq!(took, 1);
+        assert_eq!(hub.publish_since(&push(m), generation), 0, "nobody new");
+        let (late_tx, mut late_rx) = mpsc::channel(8);
+        hub.subscribe(m, sub(2, late_tx));
+        assert_eq!(hub.publish_since(&push(m), generation), 1);
+        assert!(late_rx.try_recv().is_ok());
+        assert!(early_rx.try_recv().is_ok());
+        assert!(
+            early_rx.try_recv().is_err(),
+            "the early subscriber got it once"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -20,7 +21,7 @@ use cairn_protocol::relay::MAX_FRAME_LEN;
 /// it is buffered (smaller oversized frames get a `FrameTooLarge` answer).
 pub(crate) fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(16 * 1024)
         .max_write_buffer_size(4 * 1024 * 1024)
         .max_message_size(Some(4 * MAX_FRAME_LEN))
@@ -94,9 +95,12 @@ async fn open(
             };
             match tokio::time::timeout(timeout, handshake).await {
                 Ok(Ok(ws)) => {
+                    // Split here, so the task keeps two handles instead of a
+                    // moved-from copy of the whole TLS + WebSocket state.
+                    let (sink, stream) = ws.split();
                     tokio::spawn(async move {
                         let _guards = guards;
-                        connection::serve(shared, ws, peer.ip(), id, stop).await;
+                        connection::serve(shared, sink, stream, peer.ip(), id, stop).await;
                     });
                 }
                 Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),
@@ -105,9 +109,10 @@ async fn open(
         }
         None => match tokio::time::timeout(timeout, upgrade(tcp)).await {
             Ok(Ok(ws)) => {
+                let (sink, stream) = ws.split();
                 tokio::spawn(async move {
                     let _guards = guards;
-                    connection::serve(shared, ws, peer.ip(), id, stop).await;
+                    connection::serve(shared, sink, stream, peer.ip(), id, stop).await;
                 });
             }
             Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),

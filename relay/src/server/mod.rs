@@ -11,6 +11,7 @@ mod connection;
 mod hub;
 mod listener;
 mod outbound;
+mod remote;
 mod request;
 mod subscription;
 
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{RelayConfig, TransportConfig};
+use crate::fanout::{Fanout, FanoutSink};
 use crate::limits::AddressLimiter;
 use crate::metrics::Metrics;
 use crate::store::{MailboxStore, SqliteOptions, SqliteStore, StoreError, TokenStore};
@@ -112,6 +114,18 @@ impl Relay {
         store: Arc<dyn MailboxStore>,
         tokens: Arc<dyn TokenStore>,
     ) -> Result<Self, RelayError> {
+        Self::bind_with_fanout(config, store, tokens, None).await
+    }
+
+    /// Binds with a storage backend and, for several instances sharing it, the
+    /// fan-out that brings envelopes stored by any instance to this one's
+    /// subscribers (see [`crate::fanout`]). `None`: in-process hub only.
+    pub async fn bind_with_fanout(
+        config: RelayConfig,
+        store: Arc<dyn MailboxStore>,
+        tokens: Arc<dyn TokenStore>,
+        fanout: Option<Arc<dyn Fanout>>,
+    ) -> Result<Self, RelayError> {
         create_dir(&config.data_dir)?;
         let listener =
             TcpListener::bind(config.listen)
@@ -154,15 +168,26 @@ impl Relay {
             source,
         })?;
         let ip_limiter = AddressLimiter::new(config.limits.per_ip);
+        let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
+        let shared = Arc::new(Shared {
+            config,
+            store,
+            tokens,
+            hub,
+            metrics: Arc::default(),
+            ip_limiter,
+        });
+        if let Some(fanout) = fanout {
+            let weak = Arc::downgrade(&shared);
+            let sink: FanoutSink = Arc::new(move |event| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.hub.on_remote(event);
+                }
+            });
+            fanout.attach(sink);
+        }
         Ok(Self {
-            shared: Arc::new(Shared {
-                config,
-                store,
-                tokens,
-                hub: Hub::default(),
-                metrics: Arc::default(),
-                ip_limiter,
-            }),
+            shared,
             listener,
             admin,
             tls,

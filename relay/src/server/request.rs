@@ -30,8 +30,9 @@ pub(crate) type InFlight = Pin<Box<dyn Future<Output = Done> + Send>>;
 pub(crate) enum Done {
     /// Answer `Ok` or an error; nothing else to do.
     Reply(u32, Result<(), ErrorCode>),
-    /// An envelope was stored; publish it (unless a duplicate), then answer.
-    Stored(u32, Result<Option<Push>, ErrorCode>),
+    /// An envelope was stored (or acked by its recipient); publish it to
+    /// subscriptions made since the early push (unless a duplicate), then answer.
+    Stored(u32, Result<Option<(Push, u64)>, ErrorCode>),
     /// The subscription was proven; register it and start the backlog.
     Subscribed(u32, MailboxId, Result<(), ErrorCode>),
     /// A mailbox was deleted; drop our own subscription to it.
@@ -132,24 +133,30 @@ impl Conn {
                 };
                 let (mailbox, message) = (parsed.mailbox, parsed.id);
                 let bytes = raw.slice_ref(envelope);
-                Box::pin(async move {
-                    let len = bytes.len() as u64;
-                    let result = shared
+                let len = bytes.len() as u64;
+                let now = now_unix();
+                // Online recipients get it at once, before it is durable (§18.4):
+                // queue the write first, so the recipient's ack cannot overtake it.
+                let live = shared.hub.has_subscribers(&mailbox);
+                let stored = if live {
+                    shared
                         .store
-                        .append(mailbox, message, bytes.clone(), now_unix())
-                        .await
-                        .map_err(store_code)
-                        .map(|appended| {
-                            shared.metrics.messages_in.fetch_add(1, Relaxed);
-                            shared.metrics.bytes_in.fetch_add(len, Relaxed);
-                            (!appended.duplicate).then(|| Push {
-                                mailbox,
-                                seq: appended.seq,
-                                frame: Bytes::from(
-                                    RelayFrame::Deliver { envelope: &bytes }.encode(0),
-                                ),
-                            })
-                        });
+                        .append_delivered(mailbox, message, bytes.clone(), now)
+                } else {
+                    shared.store.append(mailbox, message, bytes.clone(), now)
+                };
+                let push = Push {
+                    mailbox,
+                    message,
+                    frame: Bytes::from(RelayFrame::Deliver { envelope: &bytes }.encode(0)),
+                };
+                let generation = shared.hub.publish(&push).1;
+                Box::pin(async move {
+                    let result = stored.await.map_err(store_code).map(|appended| {
+                        shared.metrics.messages_in.fetch_add(1, Relaxed);
+                        shared.metrics.bytes_in.fetch_add(len, Relaxed);
+                        (!appended.duplicate).then_some((push, generation))
+                    });
                     Done::Stored(id, result)
                 })
             }
@@ -157,10 +164,28 @@ impl Conn {
                 if !self.subs.contains_key(&mailbox) {
                     return done_now(Done::Reply(id, Err(ErrorCode::NotSubscribed)));
                 }
+                let acked = shared.store.ack(mailbox, message);
                 Box::pin(async move {
-                    let result = shared.store.ack(mailbox, message).await.map_err(store_code);
+                    let result = acked.await.map_err(store_code);
                     if result == Ok(true) {
                         shared.metrics.acks.fetch_add(1, Relaxed);
+                    }
+                    Done::Reply(id, result.map(|_| ()))
+                })
+            }
+            ClientFrame::AckBatch { entries } => {
+                // All or nothing: refused before anything is deleted.
+                if entries
+                    .iter()
+                    .any(|(mailbox, _)| !self.subs.contains_key(&mailbox))
+                {
+                    return done_now(Done::Reply(id, Err(ErrorCode::NotSubscribed)));
+                }
+                let acked = shared.store.ack_many(entries.iter().collect());
+                Box::pin(async move {
+                    let result = acked.await.map_err(store_code);
+                    if let Ok(n) = result {
+                        shared.metrics.acks.fetch_add(n, Relaxed);
                     }
                     Done::Reply(id, result.map(|_| ()))
                 })
@@ -285,9 +310,9 @@ impl Conn {
         match done {
             Done::Reply(id, result) => self.reply(id, result).await,
             Done::Stored(id, result) => {
-                let result = result.map(|push| {
-                    if let Some(push) = push {
-                        self.shared.hub.publish(&push);
+                let result = result.map(|late| {
+                    if let Some((push, generation)) = late {
+                        self.shared.hub.publish_since(&push, generation);
                     }
                 });
                 self.reply(id, result).await;

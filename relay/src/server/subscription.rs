@@ -1,26 +1,28 @@
 //! Subscriptions: stored backlog first, then live pushes, nothing lost in between.
 //!
 //! On subscribe the connection registers with the hub *before* reading the
-//! backlog, so every envelope committed afterwards is pushed. While a
-//! backfill task pages through the store, live pushes for that mailbox are
-//! held back; when it finishes at storage position `last`, held pushes with
-//! `seq <= last` were already sent from the store and are dropped, the rest
-//! follow in order. If too many pushes pile up meanwhile, they are dropped
-//! and the backfill simply runs again from `last` (they are in the store).
+//! backlog, so every envelope sent afterwards is pushed (and one sent just
+//! before but stored only after the backlog read is pushed again once
+//! stored: see `hub`). While a backfill task pages through the store, live
+//! pushes for that mailbox are held back; when it finishes, held pushes
+//! whose message id the backlog already sent are dropped, the rest follow
+//! in order. If more pushes pile up meanwhile than the outbound queue
+//! holds, the connection is a slow reader and is disconnected (everything
+//! not acknowledged stays stored for its next subscription).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
-use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
 use cairn_protocol::relay::RelayFrame;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::connection::Conn;
 use super::hub::{Push, Subscriber};
-use super::outbound::{self, Outbound};
+use super::outbound::{self, Out, Outbound};
 use super::{Shared, now_unix};
 
 /// Envelopes read from the store per backlog page.
@@ -31,8 +33,7 @@ pub(crate) enum SubState {
     /// Backlog being sent; live pushes wait here.
     Backfilling {
         task: JoinHandle<()>,
-        held: Vec<Push>,
-        overflowed: bool,
+        held: Vec<Arc<Push>>,
     },
     /// Backlog sent; pushes go straight out.
     Live,
@@ -41,28 +42,28 @@ pub(crate) enum SubState {
 /// Sent by a backfill task when the stored backlog has been queued.
 pub(crate) struct BackfillDone {
     pub mailbox: MailboxId,
-    /// Storage position of the last envelope sent (or where it started).
-    pub last: u64,
+    /// Message ids the backlog sent.
+    pub sent: HashSet<MessageId>,
 }
 
 impl Conn {
     /// Registers a proven subscription and starts its backlog.
     pub(crate) fn subscribe(&mut self, mailbox: MailboxId) {
+        let (pushes, _) = self.live_queues();
         self.shared.hub.subscribe(
             mailbox,
             Subscriber {
                 conn: self.id,
-                pushes: self.pushes_tx.clone(),
+                pushes,
                 kick: Arc::clone(&self.kick),
             },
         );
-        let task = self.spawn_backfill(mailbox, 0);
+        let task = self.spawn_backfill(mailbox);
         self.subs.insert(
             mailbox,
             SubState::Backfilling {
                 task,
                 held: Vec::new(),
-                overflowed: false,
             },
         );
     }
@@ -82,50 +83,39 @@ impl Conn {
         }
     }
 
-    fn spawn_backfill(&self, mailbox: MailboxId, after: u64) -> JoinHandle<()> {
+    fn spawn_backfill(&mut self, mailbox: MailboxId) -> JoinHandle<()> {
+        let (_, done) = self.live_queues();
         tokio::spawn(backfill(
             Arc::clone(&self.shared),
             mailbox,
-            after,
             self.out.clone(),
-            self.backfill_tx.clone(),
+            done,
         ))
     }
 
     /// A live push from the hub.
-    pub(crate) async fn on_push(&mut self, push: Push) {
+    pub(crate) async fn on_push(&mut self, push: Arc<Push>) {
         let limit = self.shared.config.limits.outbound_queue;
         match self.subs.get_mut(&push.mailbox) {
             None => {}
-            Some(SubState::Backfilling {
-                held, overflowed, ..
-            }) => {
+            Some(SubState::Backfilling { held, .. }) => {
                 if held.len() < limit {
                     held.push(push);
                 } else {
-                    *overflowed = true;
+                    // Slow reader: disconnect; the envelopes stay stored.
+                    self.kick.notify_one();
                 }
             }
-            Some(SubState::Live) => self.deliver(push.frame).await,
+            Some(SubState::Live) => self.deliver(push.frame.clone()).await,
         }
     }
 
-    /// The backlog task finished: release held pushes, or go again if some were dropped.
-    pub(crate) async fn on_backfill_done(&mut self, done: BackfillDone) {
-        let overflowed = match self.subs.get(&done.mailbox) {
-            Some(SubState::Backfilling { overflowed, .. }) => *overflowed,
-            _ => return,
-        };
-        if overflowed {
-            let task = self.spawn_backfill(done.mailbox, done.last);
-            self.subs.insert(
-                done.mailbox,
-                SubState::Backfilling {
-                    task,
-                    held: Vec::new(),
-                    overflowed: false,
-                },
-            );
+    /// The backlog task finished: release held pushes it did not already send.
+    pub(crate) async fn on_backfill_done(&mut self, done: Box<BackfillDone>) {
+        if !matches!(
+            self.subs.get(&done.mailbox),
+            Some(SubState::Backfilling { .. })
+        ) {
             return;
         }
         let Some(SubState::Backfilling { held, .. }) =
@@ -133,8 +123,10 @@ impl Conn {
         else {
             return;
         };
-        for push in held.into_iter().filter(|p| p.seq > done.last) {
-            self.deliver(push.frame).await;
+        for push in held {
+            if !done.sent.contains(&push.message) {
+                self.deliver(push.frame.clone()).await;
+            }
         }
     }
 
@@ -152,10 +144,13 @@ impl Conn {
 async fn backfill(
     shared: Arc<Shared>,
     mailbox: MailboxId,
-    mut last: u64,
     out: Outbound,
-    done: mpsc::Sender<BackfillDone>,
+    done: mpsc::Sender<Box<BackfillDone>>,
 ) {
+    // With a fan-out, pushes from other instances must flow before the backlog read.
+    shared.hub.ready(mailbox).await;
+    let mut last = 0;
+    let mut sent = HashSet::new();
     loop {
         let page = match shared.store.fetch(mailbox, last, PAGE, now_unix()).await {
             Ok(page) => page,
@@ -176,14 +171,17 @@ async fn backfill(
                 .metrics
                 .bytes_out
                 .fetch_add(frame.len() as u64, Relaxed);
-            if !outbound::send(&out, &shared.metrics, Message::Binary(Bytes::from(frame))).await {
+            if !outbound::send(&out, &shared.metrics, Out::Frame(Bytes::from(frame))).await {
                 return;
             }
             last = stored.seq;
+            if let Ok(parsed) = Envelope::parse(&stored.envelope) {
+                sent.insert(parsed.id);
+            }
         }
         if !full {
             break;
         }
     }
-    let _ = done.send(BackfillDone { mailbox, last }).await;
+    let _ = done.send(Box::new(BackfillDone { mailbox, sent })).await;
 }

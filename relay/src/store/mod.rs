@@ -11,6 +11,7 @@
 //! the store. Time is a parameter (`now`, unix seconds), never read inside.
 
 mod memory;
+pub mod redis;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
 use thiserror::Error;
 
+pub use self::redis::{RedisOptions, RedisStore};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
@@ -129,6 +131,34 @@ pub trait MailboxStore: Send + Sync + 'static {
 
     /// Deletes one envelope after the recipient's ack; `false` if it was not there.
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool>;
+
+    /// Like [`MailboxStore::append`], for an envelope the relay already pushed
+    /// to an online subscriber. A backend may hold it back briefly: if the
+    /// recipient's ack arrives first, the envelope is never written (the
+    /// recipient's ack is what makes it safe), and the future resolves then.
+    /// The default simply appends.
+    fn append_delivered(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        now: u64,
+    ) -> StoreFuture<Appended> {
+        self.append(mailbox, message, envelope, now)
+    }
+
+    /// Acks several envelopes at once (a batch-ack frame); returns how many
+    /// were there. The default acks them one after another.
+    fn ack_many(&self, acks: Vec<(MailboxId, MessageId)>) -> StoreFuture<u64> {
+        let futures: Vec<_> = acks.into_iter().map(|(m, id)| self.ack(m, id)).collect();
+        Box::pin(async move {
+            let mut removed = 0;
+            for f in futures {
+                removed += u64::from(f.await?);
+            }
+            Ok(removed)
+        })
+    }
 
     /// Up to `limit` unexpired envelopes with `seq > after`, in order.
     fn fetch(

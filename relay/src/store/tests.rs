@@ -125,6 +125,31 @@ async fn sqlite_store_conforms() {
 }
 
 #[tokio::test]
+async fn redis_store_conforms() {
+    let server = self::redis::test_server::TestRedis::start();
+    let options = RedisOptions {
+        urls: vec![server.url()],
+        cluster: false,
+        limits: LIMITS,
+    };
+    let store = RedisStore::connect(&options).await.unwrap();
+    assert_eq!(store.durability(), &self::redis::Durability::Always);
+    conformance(&store).await;
+}
+
+#[tokio::test]
+async fn redis_cluster_store_conforms() {
+    let cluster = self::redis::test_server::TestCluster::start();
+    let options = RedisOptions {
+        urls: cluster.urls(),
+        cluster: true,
+        limits: LIMITS,
+    };
+    let store = RedisStore::connect(&options).await.unwrap();
+    conformance(&store).await;
+}
+
+#[tokio::test]
 async fn sqlite_keeps_committed_data_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions::in_dir(dir.path());

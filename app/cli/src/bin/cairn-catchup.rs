@@ -5,10 +5,13 @@
 //! bytes at the relay while the receiver is offline, then times the receiver
 //! coming online: connect, subscribe, fetch, decrypt, verify, store (batched
 //! transactions, WAL, synchronous=FULL) and ack, until the backlog is empty.
+//! Long runs from one contact are decrypted on a second thread while the
+//! previous chunk is written, and their signatures are verified in batches
+//! (see `Session::decrypt_batch`); full-text indexing runs once per commit.
 //!
 //! ```text
 //! cargo build --release -p cairn-relay -p cairn-cli
-//! target/release/cairn-relay serve --listen 127.0.0.1:7447 --data-dir /tmp/bench-relay --no-admin &
+//! target/release/cairn-relay serve --listen 127.0.0.1:7447 --data-dir /tmp/bench-relay --no-admin --rate-per-connection 0 &
 //! target/release/cairn-catchup --relay "$(cat /tmp/bench-relay/address.txt)" --messages 10000
 //! ```
 

@@ -10,7 +10,7 @@ use super::{ClientResult, validate_name};
 use crate::store::NewContact;
 
 /// Completes the handshake against the open invite on this mailbox, adding the contact.
-pub(super) fn complete(batch: &mut Batch<'_, '_>, env: &Envelope<'_>) -> ClientResult<()> {
+pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> ClientResult<()> {
     let now_s = batch.now_ms / 1000;
     let invites = batch.db.pending_invites_for(&env.mailbox.0)?;
     let Some(record) = invites.into_iter().next() else {
@@ -52,7 +52,7 @@ pub(super) fn complete(batch: &mut Batch<'_, '_>, env: &Envelope<'_>) -> ClientR
 }
 
 /// The acceptor's chosen name, made valid and unique among our contacts.
-fn unique_name(batch: &Batch<'_, '_>, proposed: &str) -> ClientResult<String> {
+fn unique_name(batch: &Batch<'_, '_, '_>, proposed: &str) -> ClientResult<String> {
     let base = validate_name(proposed).unwrap_or_else(|_| "contact".to_owned());
     if !batch.db.contact_name_taken(&base)? {
         return Ok(base);

@@ -14,7 +14,7 @@ use rand::Rng;
 use zeroize::Zeroizing;
 
 use super::{Client, ClientError, ClientResult, validate_name};
-use crate::store::{Contact, NewContact, NewOutboxItem, PendingInviteRecord};
+use crate::store::{Contact, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord};
 
 /// Default invite lifetime.
 pub const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -172,5 +172,25 @@ impl Client {
         })?;
         self.sessions.insert(contact.id, accepted.session);
         Ok(contact)
+    }
+
+    /// Drops invites past their expiry (nobody can complete them any more)
+    /// and retires their mailboxes if nothing else uses them. Returns how
+    /// many were dropped. [`crate::net::Syncer::sync`] calls this every round.
+    pub fn expire_invites(&mut self, now_ms: u64) -> ClientResult<usize> {
+        Ok(self
+            .store_mut()
+            .write(|db| db.remove_expired_invites(now_ms / 1000, now_ms))?)
+    }
+
+    /// Retired mailboxes nothing uses any more: delete them at their relay,
+    /// then call [`Client::mailbox_deleted`].
+    pub fn mailboxes_to_delete(&self) -> ClientResult<Vec<MailboxRecord>> {
+        Ok(self.store().read().unused_retired_mailboxes()?)
+    }
+
+    /// The relay deleted mailbox `id`: forget it (and its auth key) locally.
+    pub fn mailbox_deleted(&mut self, id: &[u8; 32]) -> ClientResult<()> {
+        Ok(self.store_mut().write(|db| db.forget_mailbox(id))?)
     }
 }

@@ -36,6 +36,16 @@ impl Client {
         })
     }
 
+    /// Changes our own display name: the name sent when we accept someone's
+    /// invite from now on (existing contacts keep the name they gave us).
+    pub fn set_name(&mut self, name: &str) -> ClientResult<()> {
+        let name = validate_name(name)?;
+        self.store_mut()
+            .write(|db| db.set_setting(super::keys::PROFILE_NAME, name.as_bytes()))?;
+        self.name = name;
+        Ok(())
+    }
+
     /// The 60-digit safety number shared with `name` (identical on both sides).
     pub fn fingerprint(&self, name: &str) -> ClientResult<String> {
         Ok(self.contact(name)?.safety_number)

@@ -14,14 +14,18 @@ use cairn_protocol::content::{Content, MAX_RECEIPT_COUNTERS};
 use cairn_protocol::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
+use cairn_protocol::session::{Received, Session, SessionError};
 
 use super::events::ClientEvent;
 use super::sessions::{SessionCache, persist, session_mut};
-use super::{Client, ClientResult, handshake_in, send};
+use super::{Client, ClientError, ClientResult, handshake_in, send};
 use crate::store::{
     Contact, ContactId, Db, Direction, EventKind, IntegrityRecord, MessageRecord, MessageStatus,
-    NewMessage,
+    NewMessage, StoreError,
 };
+
+/// Conversation messages decrypted (and batch-verified) per step of a pipelined run.
+const DECRYPT_CHUNK: usize = 256;
 
 /// One envelope as a relay delivered it.
 #[derive(Debug, Clone)]
@@ -46,13 +50,7 @@ pub struct ReceiveReport {
 impl Client {
     /// Processes a batch of deliveries in one transaction (see the module docs).
     pub fn receive(&mut self, deliveries: &[Delivery], now_ms: u64) -> ClientResult<ReceiveReport> {
-        let Client {
-            profile,
-            identity,
-            sessions,
-            ..
-        } = self;
-        let result = profile.store_mut().write(|db| {
+        self.write_with_sessions(|db, identity, sessions| {
             let mut batch = Batch {
                 db,
                 identity,
@@ -62,21 +60,25 @@ impl Client {
                 touched: BTreeSet::new(),
                 delivered: BTreeMap::new(),
                 report: ReceiveReport::default(),
+                run: None,
             };
             for d in deliveries {
                 batch.process(d)?;
             }
+            batch.flush_run()?;
             batch.finish()
-        });
-        if result.is_err() {
-            self.sessions.clear();
-        }
-        result
+        })
     }
 }
 
 /// State of one receive transaction.
-pub(super) struct Batch<'a, 'b> {
+///
+/// Consecutive conversation messages for the same contact are collected into
+/// a run and decrypted together ([`Session::decrypt_batch`]: one batched
+/// signature check instead of one per message); anything else (a handshake, a
+/// rejection, another contact) first processes the pending run, so effects
+/// stay in delivery order.
+pub(super) struct Batch<'a, 'b, 'd> {
     pub db: &'a Db<'b>,
     pub identity: &'a Identity,
     pub sessions: &'a mut SessionCache,
@@ -88,12 +90,15 @@ pub(super) struct Batch<'a, 'b> {
     /// Counters to confirm with a delivery receipt, per contact.
     delivered: BTreeMap<ContactId, (Contact, Vec<u64>)>,
     pub report: ReceiveReport,
+    /// Conversation messages waiting to be decrypted together, all for one contact.
+    run: Option<(Contact, Vec<Envelope<'d>>)>,
 }
 
-impl Batch<'_, '_> {
-    fn process(&mut self, d: &Delivery) -> ClientResult<()> {
+impl<'d> Batch<'_, '_, 'd> {
+    fn process(&mut self, d: &'d Delivery) -> ClientResult<()> {
         let Some(id) = raw_message_id(&d.bytes) else {
             // Too short to name: nothing to ack by; the relay would never store it anyway.
+            self.flush_run()?;
             return self.reject(None, "envelope too short to carry an id");
         };
         self.report.acks.push((d.mailbox, id));
@@ -102,18 +107,98 @@ impl Batch<'_, '_> {
         }
         let env = match Envelope::parse(&d.bytes) {
             Ok(env) => env,
-            Err(e) => return self.reject(None, &format!("malformed envelope: {e}")),
+            Err(e) => {
+                self.flush_run()?;
+                return self.reject(None, &format!("malformed envelope: {e}"));
+            }
         };
         if env.mailbox != d.mailbox {
+            self.flush_run()?;
             return self.reject(
                 None,
                 "envelope addressed to another mailbox than it came from",
             );
         }
         match env.kind {
-            BodyKind::Handshake => handshake_in::complete(self, &env),
-            BodyKind::Ratchet => self.ratchet(&env),
+            BodyKind::Handshake => {
+                self.flush_run()?;
+                handshake_in::complete(self, &env)
+            }
+            BodyKind::Ratchet => self.queue_ratchet(env),
         }
+    }
+
+    /// Adds a conversation message to the current run (starting a new run for another contact).
+    fn queue_ratchet(&mut self, env: Envelope<'d>) -> ClientResult<()> {
+        let Some(contact) = self.contact_for(&env.mailbox)? else {
+            self.flush_run()?;
+            return self.reject(None, "message on a mailbox no conversation uses");
+        };
+        match &mut self.run {
+            Some((c, envs)) if c.id == contact.id => envs.push(env),
+            _ => {
+                self.flush_run()?;
+                self.run = Some((contact, vec![env]));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decrypts the pending run and stores what it produced, in order.
+    ///
+    /// A long run is pipelined over two threads: a scoped thread decrypts and
+    /// verifies chunk after chunk (the ratchet is sequential) while this thread
+    /// writes the previous chunk's rows into the open transaction. Nothing is
+    /// committed here, so the "store, then ack" order is unchanged; the
+    /// session is back in the cache before this returns, also on error (and
+    /// the caller drops the cache when the transaction fails).
+    fn flush_run(&mut self) -> ClientResult<()> {
+        let Some((contact, envs)) = self.run.take() else {
+            return Ok(());
+        };
+        session_mut(self.sessions, self.db, &contact)?;
+        let Some(mut session) = self.sessions.remove(&contact.id) else {
+            return Err(ClientError::NoSession(contact.name.clone()));
+        };
+        let outcome = if envs.len() <= DECRYPT_CHUNK {
+            let results = session.decrypt_batch(&envs);
+            envs.iter()
+                .zip(results)
+                .try_for_each(|(env, result)| self.ratchet(&contact, env, result))
+        } else {
+            self.pipelined(&contact, &mut session, &envs)
+        };
+        self.sessions.insert(contact.id, session);
+        outcome
+    }
+
+    fn pipelined(
+        &mut self,
+        contact: &Contact,
+        session: &mut Session,
+        envs: &[Envelope<'d>],
+    ) -> ClientResult<()> {
+        std::thread::scope(|scope| {
+            // Two chunks in flight at most: bounded memory, enough to overlap.
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                for chunk in envs.chunks(DECRYPT_CHUNK) {
+                    if tx.send(session.decrypt_batch(chunk)).is_err() {
+                        break; // The storing side stopped on an error.
+                    }
+                }
+            });
+            let mut next = envs.iter();
+            for results in rx {
+                for result in results {
+                    let env = next
+                        .next()
+                        .ok_or(StoreError::Malformed("decrypted more than was queued"))?;
+                    self.ratchet(contact, env, result)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     fn contact_for(&mut self, mailbox: &MailboxId) -> ClientResult<Option<Contact>> {
@@ -130,20 +215,22 @@ impl Batch<'_, '_> {
         self.contacts.clear();
     }
 
-    fn ratchet(&mut self, env: &Envelope<'_>) -> ClientResult<()> {
-        let Some(contact) = self.contact_for(&env.mailbox)? else {
-            return self.reject(None, "message on a mailbox no conversation uses");
-        };
-        let session = session_mut(self.sessions, self.db, &contact)?;
-        let received = match session.decrypt(env) {
+    /// Stores the outcome of decrypting one conversation message.
+    fn ratchet(
+        &mut self,
+        contact: &Contact,
+        env: &Envelope<'_>,
+        result: Result<Received, SessionError>,
+    ) -> ClientResult<()> {
+        let received = match result {
             Ok(r) => r,
             Err(e) if e.is_duplicate() => return Ok(()),
-            Err(e) => return self.reject(Some(&contact), &format!("message rejected: {e}")),
+            Err(e) => return self.reject(Some(contact), &format!("message rejected: {e}")),
         };
         self.touched.insert(contact.id);
         for event in &received.events {
             let (kind, detail) = describe(event);
-            self.event(Some(&contact), kind, &detail)?;
+            self.event(Some(contact), kind, &detail)?;
         }
         let held = received.from_pending_key;
         match received.content {
@@ -189,17 +276,17 @@ impl Batch<'_, '_> {
                 }
             }
             Content::Delivered(counters) if !held => {
-                self.status(&contact, &counters, MessageStatus::Delivered)?;
+                self.status(contact, &counters, MessageStatus::Delivered)?;
             }
             Content::Read(counters) if !held => {
-                self.status(&contact, &counters, MessageStatus::Read)?;
+                self.status(contact, &counters, MessageStatus::Read)?;
             }
             Content::KeyUpdate(update) => {
                 self.db
                     .set_pending_identity(contact.id, &update.new_identity.to_bytes())?;
                 self.invalidate_contacts();
                 self.event(
-                    Some(&contact),
+                    Some(contact),
                     EventKind::KeyChange,
                     "identity key changed: messages signed by the new key are held until you \
                      compare the new safety number and accept the change",
@@ -265,14 +352,14 @@ impl Batch<'_, '_> {
         for (id, (contact, counters)) in delivered {
             for chunk in counters.chunks(MAX_RECEIPT_COUNTERS) {
                 let session = session_mut(self.sessions, self.db, &contact)?;
+                let delivered = Content::Delivered(chunk.to_vec());
                 send::seal_and_queue(
                     self.db,
                     self.identity,
                     session,
                     &contact,
-                    &Content::Delivered(chunk.to_vec()),
+                    &delivered,
                     self.now_ms,
-                    None,
                 )?;
             }
             self.touched.insert(id);

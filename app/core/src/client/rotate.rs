@@ -7,9 +7,10 @@
 use cairn_protocol::identity::Identity;
 use cairn_protocol::safety_number::SafetyNumber;
 
+use super::send::queue_sealed;
 use super::sessions::session_mut;
 use super::{Client, ClientResult, keys};
-use crate::store::{EventKind, NewOutboxItem};
+use crate::store::EventKind;
 
 impl Client {
     /// Replaces our identity with a fresh one and announces it to every contact.
@@ -19,26 +20,11 @@ impl Client {
     pub fn rotate_identity(&mut self, now_ms: u64) -> ClientResult<usize> {
         let new = Identity::generate(&mut rand::rng());
         let contacts = self.contacts()?;
-        let Client {
-            profile,
-            identity,
-            sessions,
-            ..
-        } = self;
-        let result = profile.store_mut().write(|db| {
+        let notified = self.write_with_sessions(|db, identity, sessions| {
             for contact in &contacts {
                 let session = session_mut(sessions, db, contact)?;
                 let out = session.rotate_identity(identity, &new, now_ms, &mut rand::rng())?;
-                db.enqueue(
-                    &NewOutboxItem {
-                        envelope_id: out.id.0,
-                        relay: &contact.relay,
-                        mailbox: contact.their_mailbox,
-                        envelope: &out.envelope,
-                        message_id: None,
-                    },
-                    now_ms,
-                )?;
+                queue_sealed(db, contact, &out, None, now_ms)?;
                 db.put_session(contact.id, &session.to_bytes(), now_ms)?;
                 let safety = SafetyNumber::new(&new.public(), &session.peer_identity());
                 db.update_safety_number(contact.id, safety.digits())?;
@@ -51,16 +37,8 @@ impl Client {
             }
             db.set_setting(keys::IDENTITY_SEED, new.seed())?;
             Ok(contacts.len())
-        });
-        match result {
-            Ok(n) => {
-                *identity = new;
-                Ok(n)
-            }
-            Err(e) => {
-                sessions.clear();
-                Err(e)
-            }
-        }
+        })?;
+        self.identity = new;
+        Ok(notified)
     }
 }

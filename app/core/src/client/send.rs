@@ -2,7 +2,7 @@
 
 use cairn_protocol::content::{Content, MAX_RECEIPT_COUNTERS, MAX_TEXT_LEN};
 use cairn_protocol::identity::Identity;
-use cairn_protocol::session::Session;
+use cairn_protocol::session::{Outgoing, Session};
 
 use super::events::ClientEvent;
 use super::sessions::session_mut;
@@ -11,19 +11,16 @@ use crate::store::{
     Contact, Db, Direction, MessageRecord, MessageStatus, NewMessage, NewOutboxItem, OutboxItem,
 };
 
-/// Encrypts `content` for `contact` and queues the envelope; returns the sender counter.
-///
-/// The caller persists the session in the same transaction.
-pub(super) fn seal_and_queue(
+/// Puts an envelope sealed for `contact` into the outbox. Call it in the
+/// transaction that also writes the session change (and the message row,
+/// `message_row`), so a crash never loses or re-encrypts it.
+pub(super) fn queue_sealed(
     db: &Db<'_>,
-    identity: &Identity,
-    session: &mut Session,
     contact: &Contact,
-    content: &Content,
-    now_ms: u64,
+    out: &Outgoing,
     message_row: Option<i64>,
-) -> ClientResult<(u64, [u8; 16])> {
-    let out = session.encrypt(identity, content, now_ms, &mut rand::rng())?;
+    now_ms: u64,
+) -> ClientResult<()> {
     db.enqueue(
         &NewOutboxItem {
             envelope_id: out.id.0,
@@ -34,7 +31,24 @@ pub(super) fn seal_and_queue(
         },
         now_ms,
     )?;
-    Ok((out.counter, out.id.0))
+    Ok(())
+}
+
+/// Encrypts `content` for `contact` and queues the envelope (no message row:
+/// receipts and other control content).
+///
+/// The caller persists the session in the same transaction.
+pub(super) fn seal_and_queue(
+    db: &Db<'_>,
+    identity: &Identity,
+    session: &mut Session,
+    contact: &Contact,
+    content: &Content,
+    now_ms: u64,
+) -> ClientResult<Outgoing> {
+    let out = session.encrypt(identity, content, now_ms, &mut rand::rng())?;
+    queue_sealed(db, contact, &out, None, now_ms)?;
+    Ok(out)
 }
 
 impl Client {
@@ -72,13 +86,7 @@ impl Client {
         if contact.pending_identity.is_some() {
             return Err(ClientError::KeyChangePending(contact.name));
         }
-        let Client {
-            profile,
-            identity,
-            sessions,
-            ..
-        } = self;
-        let result = profile.store_mut().write(|db| {
+        self.write_with_sessions(|db, identity, sessions| {
             let session = session_mut(sessions, db, &contact)?;
             let mut records = Vec::with_capacity(texts.len());
             for text in texts {
@@ -99,25 +107,12 @@ impl Client {
                     .ok_or(crate::store::StoreError::Malformed(
                         "duplicate outgoing counter",
                     ))?;
-                db.enqueue(
-                    &NewOutboxItem {
-                        envelope_id: out.id.0,
-                        relay: &contact.relay,
-                        mailbox: contact.their_mailbox,
-                        envelope: &out.envelope,
-                        message_id: Some(row),
-                    },
-                    now_ms,
-                )?;
+                queue_sealed(db, &contact, &out, Some(row), now_ms)?;
                 records.push(db.message(row)?);
             }
             db.put_session(contact.id, &session.to_bytes(), now_ms)?;
             Ok(records)
-        });
-        if result.is_err() {
-            self.sessions.clear();
-        }
-        result
+        })
     }
 
     /// Marks `name`'s visible incoming messages read and queues read receipts.
@@ -128,33 +123,16 @@ impl Client {
         if unread.is_empty() {
             return Ok(0);
         }
-        let Client {
-            profile,
-            identity,
-            sessions,
-            ..
-        } = self;
-        let result = profile.store_mut().write(|db| {
+        self.write_with_sessions(|db, identity, sessions| {
             let session = session_mut(sessions, db, &contact)?;
             for chunk in unread.chunks(MAX_RECEIPT_COUNTERS) {
-                seal_and_queue(
-                    db,
-                    identity,
-                    session,
-                    &contact,
-                    &Content::Read(chunk.to_vec()),
-                    now_ms,
-                    None,
-                )?;
+                let read = Content::Read(chunk.to_vec());
+                seal_and_queue(db, identity, session, &contact, &read, now_ms)?;
             }
             db.mark_incoming_read(contact.id, &unread)?;
             db.put_session(contact.id, &session.to_bytes(), now_ms)?;
             Ok(unread.len())
-        });
-        if result.is_err() {
-            self.sessions.clear();
-        }
-        result
+        })
     }
 
     /// Envelopes due for (re)sending, oldest first.

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use cairn_protocol::identity::Identity;
 use cairn_protocol::session::Session;
 
 use super::{ClientError, ClientResult};
@@ -47,4 +48,30 @@ pub(crate) fn persist<'c>(
         }
     }
     Ok(())
+}
+
+impl super::Client {
+    /// Runs `f` in one write transaction with our identity and the session
+    /// cache, the pattern behind every command that advances a ratchet
+    /// (send, read receipts, receive, identity rotation). If it fails, the
+    /// cache may be ahead of what was committed, so it is dropped and the next
+    /// use reloads the committed sessions.
+    pub(super) fn write_with_sessions<T>(
+        &mut self,
+        f: impl FnOnce(&Db<'_>, &Identity, &mut SessionCache) -> ClientResult<T>,
+    ) -> ClientResult<T> {
+        let super::Client {
+            profile,
+            identity,
+            sessions,
+            ..
+        } = self;
+        let result = profile
+            .store_mut()
+            .write(|db| f(db, identity, &mut *sessions));
+        if result.is_err() {
+            self.sessions.clear();
+        }
+        result
+    }
 }

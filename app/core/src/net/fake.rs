@@ -107,6 +107,18 @@ impl RelayLink for FakeLink {
         Ok(())
     }
 
+    async fn delete_mailbox(
+        &mut self,
+        mailbox: MailboxId,
+        _auth_seed: &[u8; 32],
+    ) -> Result<(), NetError> {
+        let mut s = self.up()?;
+        match s.mailboxes.remove(&mailbox) {
+            Some(_) => Ok(()),
+            None => Err(NetError::Refused("no such mailbox".into())),
+        }
+    }
+
     async fn send(&mut self, envelopes: &[&[u8]]) -> Vec<Result<(), NetError>> {
         envelopes.iter().map(|e| self.send_one(e)).collect()
     }

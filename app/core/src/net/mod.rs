@@ -91,6 +91,13 @@ pub trait RelayLink: Send {
         &mut self,
         acks: &[(MailboxId, MessageId)],
     ) -> impl Future<Output = Result<(), NetError>> + Send;
+
+    /// Deletes a mailbox we own and everything in it (proving ownership).
+    fn delete_mailbox(
+        &mut self,
+        mailbox: MailboxId,
+        auth_seed: &[u8; 32],
+    ) -> impl Future<Output = Result<(), NetError>> + Send;
 }
 
 /// Opens links to relays (enforcing each address's pin).

@@ -302,10 +302,40 @@ impl<C: Connector> Syncer<C> {
         now: &(dyn Fn() -> u64 + Sync),
     ) -> Result<SyncReport, ClientError> {
         let mut report = SyncReport::default();
+        self.tidy_mailboxes(client, now).await?;
         self.flush_outbox(client, now, &mut report).await?;
         self.receive(client, now, &mut report).await?;
         self.flush_outbox(client, now, &mut report).await?;
         Ok(report)
+    }
+
+    /// Drops expired invites, then deletes mailboxes nothing uses any more at
+    /// their relays. Best effort: a relay that cannot be reached (or has
+    /// already forgotten the mailbox) is tried again next round, and never
+    /// fails the round.
+    pub async fn tidy_mailboxes(
+        &mut self,
+        client: &mut Client,
+        now: &(dyn Fn() -> u64 + Sync),
+    ) -> Result<(), ClientError> {
+        client.expire_invites(now())?;
+        for mailbox in client.mailboxes_to_delete()? {
+            let Ok(seed) = <[u8; 32]>::try_from(mailbox.auth_seed.as_slice()) else {
+                continue;
+            };
+            let result = match self.link(&mailbox.relay).await {
+                Ok(link) => link.delete_mailbox(MailboxId(mailbox.id), &seed).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                // Refused: the relay no longer has it (e.g. it expired there): forget it too.
+                Ok(()) | Err(NetError::Refused(_)) => client.mailbox_deleted(&mailbox.id)?,
+                Err(_) => self.drop_link(&mailbox.relay),
+            }
+            self.subscribed
+                .retain(|(r, id)| !(r == &mailbox.relay && id == &mailbox.id));
+        }
+        Ok(())
     }
 
     /// Drops all connections (for example before the process sleeps).

@@ -175,12 +175,22 @@ impl RelayLink for WsLink {
         }
     }
 
+    /// One `AckBatch` frame per few hundred deliveries, not one round trip
+    /// each: a catch-up acks thousands at once.
     async fn ack(&mut self, acks: &[(MailboxId, MessageId)]) -> Result<(), NetError> {
         let client = self.client.clone();
-        let calls = acks.iter().map(|(m, id)| client.ack(*m, *id));
-        for result in self.drive(join_all(calls)).await {
-            result.map_err(link_error)?;
-        }
-        Ok(())
+        self.drive(client.ack_many(acks)).await.map_err(link_error)
+    }
+
+    async fn delete_mailbox(
+        &mut self,
+        mailbox: MailboxId,
+        auth_seed: &[u8; 32],
+    ) -> Result<(), NetError> {
+        let key = SigningKey::from_bytes(auth_seed);
+        let client = self.client.clone();
+        self.drive(client.delete_mailbox(mailbox, &key))
+            .await
+            .map_err(link_error)
     }
 }

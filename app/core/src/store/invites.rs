@@ -97,6 +97,32 @@ impl Db<'_> {
         Ok(changed == 1)
     }
 
+    /// Removes invites that expired before `now_secs` (their handshake private
+    /// keys are secret and can no longer be used: secure_delete overwrites
+    /// them) and retires their mailboxes unless a contact or another invite
+    /// still uses them. Returns how many invites were removed.
+    pub fn remove_expired_invites(&self, now_secs: u64, now_ms: u64) -> StoreResult<usize> {
+        let mailboxes: Vec<Vec<u8>> = self
+            .conn
+            .prepare("SELECT mailbox_id FROM pending_invites WHERE expires_at < ?1")?
+            .query_map([now_secs as i64], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let removed = self.conn.execute(
+            "DELETE FROM pending_invites WHERE expires_at < ?1",
+            [now_secs as i64],
+        )?;
+        for mailbox in mailboxes {
+            self.conn.execute(
+                "UPDATE mailboxes SET retired_ms = ?2
+                 WHERE id = ?1 AND retired_ms IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM contacts WHERE my_mailbox = ?1)
+                   AND NOT EXISTS (SELECT 1 FROM pending_invites WHERE mailbox_id = ?1)",
+                rusqlite::params![mailbox, now_ms as i64],
+            )?;
+        }
+        Ok(removed)
+    }
+
     /// Forgets an invite once its handshake completed (or it expired).
     pub fn remove_pending_invite(&self, id: &[u8; 32]) -> StoreResult<()> {
         self.conn
@@ -135,5 +161,59 @@ mod tests {
         assert!(db.mark_invite_accepted(&[8; 32], 1).unwrap());
         assert!(!db.mark_invite_accepted(&[8; 32], 2).unwrap());
         assert!(db.pending_invites().unwrap().is_empty());
+    }
+
+    #[test]
+    fn expired_invites_are_removed_and_their_unused_mailboxes_retired() {
+        let (_dir, mut store) = temp_store();
+        let invite = |id: u8, mailbox: u8, expires_at: u64| PendingInviteRecord {
+            id: [id; 32],
+            mailbox: [mailbox; 32],
+            pending: Zeroizing::new(vec![id; 8]),
+            uri: format!("cairn:{id}"),
+            expires_at,
+        };
+        store
+            .write(|db| {
+                for mb in [1u8, 2, 3] {
+                    db.add_mailbox(&[mb; 32], "ws://127.0.0.1:1/", b"s", 1)?;
+                }
+                db.add_pending_invite(&invite(10, 1, 100), 1)?; // expires
+                db.add_pending_invite(&invite(11, 2, 100), 1)?; // expires, mailbox shared...
+                db.add_pending_invite(&invite(12, 2, 500), 1)?; // ...with a live invite
+                db.add_pending_invite(&invite(13, 3, 500), 1) // live
+            })
+            .unwrap();
+        let removed = store
+            .write(|db| db.remove_expired_invites(200, 200_000))
+            .unwrap();
+        assert_eq!(removed, 2);
+        {
+            let db = store.read();
+            let left: Vec<[u8; 32]> = db.pending_invites().unwrap().iter().map(|i| i.id).collect();
+            assert_eq!(left, vec![[12; 32], [13; 32]]);
+            let active: Vec<[u8; 32]> = db
+                .active_mailboxes()
+                .unwrap()
+                .iter()
+                .map(|m| m.id)
+                .collect();
+            assert_eq!(
+                active,
+                vec![[2; 32], [3; 32]],
+                "only the unused mailbox is retired"
+            );
+            assert_eq!(db.unused_retired_mailboxes().unwrap().len(), 1);
+            db.forget_mailbox(&[1; 32]).unwrap();
+            assert!(db.unused_retired_mailboxes().unwrap().is_empty());
+            assert!(db.mailbox(&[1; 32]).is_err());
+        }
+        // Nothing more to expire; a live mailbox is never forgotten.
+        assert_eq!(
+            store.write(|db| db.remove_expired_invites(200, 1)).unwrap(),
+            0
+        );
+        store.read().forget_mailbox(&[3; 32]).unwrap();
+        assert!(store.read().mailbox(&[3; 32]).is_ok());
     }
 }

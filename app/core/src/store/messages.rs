@@ -194,7 +194,16 @@ impl Db<'_> {
             m.held,
             m.envelope_id.as_ref().map(|v| &v[..]),
         ])?;
-        Ok((changed == 1).then(|| self.conn.last_insert_rowid()))
+        let row = (changed == 1).then(|| self.conn.last_insert_rowid());
+        if let Some(id) = row {
+            // Inside a transaction the row is indexed just before commit (see
+            // `super::fts`); outside one, index it now.
+            super::fts::queue(self.conn, id)?;
+            if self.conn.is_autocommit() {
+                super::fts::flush(self.conn)?;
+            }
+        }
+        Ok(row)
     }
 
     /// One message by row id.

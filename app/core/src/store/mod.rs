@@ -17,12 +17,14 @@
 mod backup;
 pub(crate) mod contacts;
 mod events;
+mod fts;
 mod invites;
 mod messages;
 pub mod migrations;
 mod outbox;
 mod relays;
 mod settings;
+mod timeline;
 
 use std::path::Path;
 use std::time::Duration;
@@ -38,6 +40,7 @@ pub use invites::PendingInviteRecord;
 pub use messages::{Direction, MessageRecord, MessageStatus, NewMessage};
 pub use outbox::{NewOutboxItem, OutboxItem};
 pub use relays::{MailboxRecord, RelayId};
+pub use timeline::{ChatSummary, PageCursor, TimelinePage};
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -164,6 +167,7 @@ impl Store {
             StoreError::Sqlite(e) => classify(e),
             other => other,
         })?;
+        fts::install(&conn).map_err(classify)?;
         Ok(Self { conn })
     }
 
@@ -182,6 +186,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| E::from(classify(e)))?;
         let value = f(&Db { conn: &tx })?;
+        fts::flush(&tx).map_err(|e| E::from(classify(e)))?;
         tx.commit().map_err(|e| E::from(classify(e)))?;
         Ok(value)
     }

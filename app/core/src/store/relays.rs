@@ -115,6 +115,46 @@ impl Db<'_> {
         })
     }
 
+    /// Retired mailboxes that no contact or invite refers to any more: to be
+    /// deleted at their relay (so it stops holding anything for them), then forgotten.
+    pub fn unused_retired_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT m.id, r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
+             WHERE m.retired_ms IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.my_mailbox = m.id)
+               AND NOT EXISTS (SELECT 1 FROM pending_invites p WHERE p.mailbox_id = m.id)
+             ORDER BY m.retired_ms",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, relay, seed) = row?;
+            Ok(MailboxRecord {
+                id: blob(id, "mailbox id")?,
+                relay,
+                auth_seed: Zeroizing::new(seed),
+            })
+        })
+        .collect()
+    }
+
+    /// Forgets a retired, unused mailbox (after its relay deleted it); does
+    /// nothing to a mailbox still in use.
+    pub fn forget_mailbox(&self, id: &[u8; 32]) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM mailboxes WHERE id = ?1 AND retired_ms IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM contacts WHERE my_mailbox = ?1)
+               AND NOT EXISTS (SELECT 1 FROM pending_invites WHERE mailbox_id = ?1)",
+            [&id[..]],
+        )?;
+        Ok(())
+    }
+
     /// Stops polling a mailbox (for example an invite mailbox after the handshake).
     pub fn retire_mailbox(&self, id: &[u8; 32], now_ms: u64) -> StoreResult<()> {
         self.conn.execute(

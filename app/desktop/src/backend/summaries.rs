@@ -1,13 +1,11 @@
-//! Contact-list rows (unread count, last message) computed from the core.
-//!
-//! The core has no per-contact summary query yet, so this reads each
-//! contact's timeline once and keeps the result; only conversations touched
-//! by a sync are recomputed.
+//! Contact-list rows (unread count, last message preview) from the core's
+//! per-contact summary query: one short indexed query per contact, never a
+//! whole history. Only conversations touched by a sync are asked again.
 
 use std::collections::HashMap;
 
-use cairn_core::client::{Client, ClientResult, TimelineItem};
-use cairn_core::store::{Contact, Direction, MessageStatus};
+use cairn_core::client::{Client, ClientResult};
+use cairn_core::store::{ChatSummary, Contact};
 
 use crate::commands::ContactSummary;
 
@@ -30,22 +28,26 @@ impl Summaries {
         client: &Client,
         only: Option<&[String]>,
     ) -> ClientResult<Vec<ContactSummary>> {
-        let contacts = client.contacts()?;
-        self.by_name
-            .retain(|name, _| contacts.iter().any(|c| &c.name == name));
-        for contact in contacts {
-            let stale = match only {
-                None => true,
-                Some(names) => {
-                    names.contains(&contact.name) || !self.by_name.contains_key(&contact.name)
+        match only {
+            None => {
+                self.by_name = client
+                    .chat_summaries()?
+                    .into_iter()
+                    .map(|(contact, s)| (contact.name.clone(), row(contact, &s)))
+                    .collect();
+            }
+            Some(names) => {
+                let contacts = client.contacts()?;
+                self.by_name
+                    .retain(|name, _| contacts.iter().any(|c| &c.name == name));
+                for contact in contacts {
+                    if names.contains(&contact.name) || !self.by_name.contains_key(&contact.name) {
+                        let (contact, s) = client.chat_summary(&contact.name)?;
+                        self.by_name.insert(contact.name.clone(), row(contact, &s));
+                    } else if let Some(s) = self.by_name.get_mut(&contact.name) {
+                        s.contact = contact;
+                    }
                 }
-            };
-            if stale {
-                let items = client.timeline(&contact.name)?;
-                let summary = summarize(contact, &items);
-                self.by_name.insert(summary.contact.name.clone(), summary);
-            } else if let Some(s) = self.by_name.get_mut(&contact.name) {
-                s.contact = contact;
             }
         }
         let mut list: Vec<ContactSummary> = self.by_name.values().cloned().collect();
@@ -65,26 +67,13 @@ impl Summaries {
     }
 }
 
-/// One row from a timeline.
-pub fn summarize(contact: Contact, items: &[TimelineItem]) -> ContactSummary {
-    let mut unread = 0;
-    let mut last_preview = None;
-    let mut last_at_ms = 0;
-    for item in items {
-        last_at_ms = last_at_ms.max(item.at_ms());
-        if let TimelineItem::Message(m) = item {
-            if m.direction == Direction::Incoming && m.status == MessageStatus::Received {
-                unread += 1;
-            }
-            last_preview = Some(m.body.clone());
-        }
-    }
-    let last_preview = last_preview.map(|p| preview(&p));
+/// One contact-list row.
+fn row(contact: Contact, s: &ChatSummary) -> ContactSummary {
     ContactSummary {
         contact,
-        unread,
-        last_preview,
-        last_at_ms,
+        unread: s.unread,
+        last_preview: s.last.as_ref().map(|m| preview(&m.body)),
+        last_at_ms: s.last_at_ms,
     }
 }
 

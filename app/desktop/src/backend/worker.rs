@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions};
-use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector, is_loopback};
+use cairn_core::net::{
+    Connector, NetError, SyncOptions, SyncReport, Syncer, WsConnector, is_loopback,
+};
 use cairn_core::profile::{Profile, ProfileError};
 use cairn_core::store::Direction;
 use cairn_protocol::address::{RelayAddress, Transport};
@@ -16,6 +18,10 @@ use super::local_relay::LocalRelay;
 use super::summaries::Summaries;
 use super::{BackendConfig, Waker};
 use crate::commands::{Command, Event, ProfileInfo, RelayHealth, RelayStatus};
+use crate::screens::timeline::PAGE;
+
+/// Sync ticks between two reachability checks of extra relays that hold no mailbox.
+const PROBE_EVERY: u32 = 30;
 
 /// State owned by the backend thread.
 pub struct Worker {
@@ -26,8 +32,13 @@ pub struct Worker {
     syncer: Syncer<WsConnector>,
     relay: Option<LocalRelay>,
     open_chat: Option<String>,
+    /// Messages of the open chat the UI holds (grows as older pages load).
+    window: usize,
     summaries: Summaries,
     health: HashMap<String, RelayHealth>,
+    extra_relays: Vec<String>,
+    ticks: u32,
+    probe_due: bool,
 }
 
 impl Worker {
@@ -49,8 +60,12 @@ impl Worker {
             syncer: Syncer::new(connector, opts),
             relay: None,
             open_chat: None,
+            window: PAGE,
             summaries: Summaries::default(),
             health: HashMap::new(),
+            extra_relays: Vec::new(),
+            ticks: 0,
+            probe_due: false,
         }
     }
 
@@ -103,6 +118,7 @@ impl Worker {
                 self.client = None;
                 self.open_chat = None;
                 self.summaries.clear();
+                self.health.clear();
                 self.syncer.disconnect();
                 self.emit(Event::Locked);
                 Ok(())
@@ -116,6 +132,12 @@ impl Worker {
                 .map_err(|e| format!("could not save preferences to {}: {e}", path.display())),
             Command::SyncNow => {
                 self.sync().await;
+                self.probe_extra_relays().await;
+                Ok(())
+            }
+            Command::SetExtraRelays(list) => {
+                self.extra_relays = list;
+                self.probe_extra_relays().await;
                 Ok(())
             }
             other => self.with_client(other).await,
@@ -187,6 +209,7 @@ impl Worker {
             .refresh(&client, None)
             .map_err(|e| e.to_string())?;
         self.client = Some(client);
+        self.probe_due = true;
         self.emit(Event::Contacts(list));
         self.emit_relays();
         Ok(())
@@ -198,12 +221,21 @@ impl Worker {
             return Err("the profile is locked".into());
         };
         match command {
-            Command::CreateInvite => {
-                let mailbox = client.mint_mailbox();
-                self.syncer
-                    .create_mailbox(&mailbox)
-                    .await
-                    .map_err(|e| format!("could not create a mailbox on your relay: {e}"))?;
+            Command::CreateInvite { relay } => {
+                let mut mailbox = client.mint_mailbox();
+                // The home relay's access token is for the home relay only.
+                let token = match relay {
+                    Some(text) => {
+                        mailbox.relay = text
+                            .parse()
+                            .map_err(|e| format!("invalid relay address: {e}"))?;
+                        self.syncer.options_mut().access_token.take()
+                    }
+                    None => self.syncer.options_mut().access_token.clone(),
+                };
+                let created = self.syncer.create_mailbox(&mailbox).await;
+                self.syncer.options_mut().access_token = token;
+                created.map_err(|e| format!("could not create a mailbox on the relay: {e}"))?;
                 let invite = client
                     .create_invite(&mailbox, now)
                     .map_err(|e| e.to_string())?;
@@ -227,8 +259,52 @@ impl Worker {
             }
             Command::OpenChat { name } => {
                 self.open_chat = Some(name.clone());
+                self.window = PAGE;
                 self.show_chat(&name);
                 self.refresh_contacts(Some(&[name]));
+            }
+            Command::OpenChatAt { name, message } => {
+                let page = client
+                    .timeline_through(&name, message, PAGE / 2)
+                    .map_err(|e| e.to_string())?;
+                self.open_chat = Some(name.clone());
+                self.window = count_messages(&page.items).max(PAGE);
+                self.show_chat(&name);
+                self.refresh_contacts(Some(&[name]));
+            }
+            Command::LoadOlder { name, before } => {
+                let page = client
+                    .timeline_page(&name, Some(before), PAGE)
+                    .map_err(|e| e.to_string())?;
+                if self.open_chat.as_deref() == Some(name.as_str()) {
+                    self.window += count_messages(&page.items);
+                }
+                self.emit(Event::OlderPage {
+                    name,
+                    items: page.items,
+                    older: page.older,
+                });
+            }
+            Command::SetProfileName { name } => {
+                client.set_name(&name).map_err(|e| e.to_string())?;
+                let info = ProfileInfo {
+                    name: client.name().to_owned(),
+                    home_relay: client.home_relay().to_string(),
+                    dir: client.dir().to_path_buf(),
+                };
+                self.emit(Event::Profile(info));
+                self.emit(Event::Notice("Display name changed.".into()));
+            }
+            Command::RenameContact { name, new_name } => {
+                client
+                    .rename_contact(&name, &new_name)
+                    .map_err(|e| e.to_string())?;
+                let to = new_name.trim().to_owned();
+                if self.open_chat.as_deref() == Some(name.as_str()) {
+                    self.open_chat = Some(to.clone());
+                }
+                self.emit(Event::Renamed { from: name, to });
+                self.refresh_contacts(None);
             }
             Command::CloseChat => self.open_chat = None,
             Command::Send { name, text } => {
@@ -285,10 +361,11 @@ impl Worker {
             }
             self.summaries.mark_read(name);
         }
-        match client.timeline(name) {
-            Ok(items) => self.emit(Event::Timeline {
+        match client.timeline_page(name, None, self.window) {
+            Ok(page) => self.emit(Event::Timeline {
                 name: name.to_owned(),
-                items,
+                items: page.items,
+                older: page.older,
             }),
             Err(e) => self.emit(Event::Error(e.to_string())),
         }
@@ -325,6 +402,46 @@ impl Worker {
         };
         let result = self.syncer.sync(client, &now).await;
         self.after_sync(result);
+        self.ticks = self.ticks.wrapping_add(1);
+        if std::mem::take(&mut self.probe_due) || self.ticks.is_multiple_of(PROBE_EVERY) {
+            self.probe_extra_relays().await;
+        }
+    }
+
+    /// Connects to each extra relay that no mailbox of ours uses (those are
+    /// checked by every sync), to show whether it is reachable and its pin holds.
+    async fn probe_extra_relays(&mut self) {
+        let Some(client) = self.client.as_ref() else {
+            return;
+        };
+        let used: Vec<String> = client
+            .active_mailboxes()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.relay)
+            .collect();
+        let connector = WsConnector {
+            allow_plaintext_loopback: self.config.allow_plaintext_loopback,
+            ..WsConnector::default()
+        };
+        for text in self.extra_relays.clone() {
+            if used.contains(&text) {
+                continue;
+            }
+            let health = match text.parse::<RelayAddress>() {
+                Err(e) => RelayHealth::Failed(format!("invalid address: {e}")),
+                Ok(address) => {
+                    let attempt = connector.connect(&address);
+                    match tokio::time::timeout(std::time::Duration::from_secs(4), attempt).await {
+                        Ok(Ok(_link)) => RelayHealth::Connected,
+                        Ok(Err(e)) => RelayHealth::Failed(e.to_string()),
+                        Err(_) => RelayHealth::Failed("no answer within 4 s".into()),
+                    }
+                }
+            };
+            self.health.insert(text, health);
+        }
+        self.emit_relays();
     }
 
     fn after_sync(&mut self, result: Result<SyncReport, ClientError>) {
@@ -382,7 +499,7 @@ impl Worker {
     }
 
     fn note_health(&mut self, errors: &[NetError]) {
-        let known = self.relay_addresses();
+        let known = self.synced_relays();
         let mut failed: HashMap<String, String> = HashMap::new();
         for e in errors {
             let text = e.to_string();
@@ -406,15 +523,37 @@ impl Worker {
         }
     }
 
-    /// Home relay first, then every relay a contact uses.
+    /// Relays a sync round talks to: home, contacts' relays, relays of our mailboxes.
+    fn synced_relays(&self) -> Vec<String> {
+        let Some(client) = self.client.as_ref() else {
+            return Vec::new();
+        };
+        let mut out = vec![client.home_relay().to_string()];
+        let contacts = client.contacts().unwrap_or_default().into_iter();
+        let mailboxes = client.active_mailboxes().unwrap_or_default().into_iter();
+        for r in contacts.map(|c| c.relay).chain(mailboxes.map(|m| m.relay)) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Home relay first, then the extra relays, then every relay a contact uses.
     fn relay_addresses(&self) -> Vec<String> {
         let Some(client) = self.client.as_ref() else {
             return Vec::new();
         };
         let mut out = vec![client.home_relay().to_string()];
-        for c in client.contacts().unwrap_or_default() {
-            if !out.contains(&c.relay) {
-                out.push(c.relay);
+        let contacts = client.contacts().unwrap_or_default();
+        for r in self
+            .extra_relays
+            .iter()
+            .cloned()
+            .chain(contacts.into_iter().map(|c| c.relay))
+        {
+            if !out.contains(&r) {
+                out.push(r);
             }
         }
         out
@@ -434,6 +573,8 @@ impl Worker {
                     address,
                     pin,
                     home: i == 0,
+                    extra: i > 0 && self.extra_relays.contains(&text),
+                    full: text.clone(),
                     health: self
                         .health
                         .get(&text)
@@ -444,4 +585,12 @@ impl Worker {
             .collect();
         self.emit(Event::Relays(list));
     }
+}
+
+/// Messages (not events) among `items`.
+fn count_messages(items: &[cairn_core::client::TimelineItem]) -> usize {
+    items
+        .iter()
+        .filter(|i| matches!(i, cairn_core::client::TimelineItem::Message(_)))
+        .count()
 }

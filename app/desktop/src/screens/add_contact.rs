@@ -20,14 +20,26 @@ pub struct AddContactForm {
     pub qr: QrTexture,
     /// Why creating the invite failed.
     pub error: Option<String>,
+    /// Relay the next invite's mailbox goes on (`None`: the home relay).
+    pub relay: Option<String>,
 }
 
-/// Draws the pane; returns a command to send.
-pub fn show(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
+/// Draws the pane; `extra_relays` can hold the invite's mailbox instead of
+/// the home relay. Returns a command to send.
+pub fn show(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -> Option<Command> {
     let mut out = None;
+    if form
+        .relay
+        .as_ref()
+        .is_some_and(|r| !extra_relays.contains(r))
+    {
+        form.relay = None;
+    }
     if form.invite.is_none() && !form.creating {
         form.creating = true;
-        out = Some(Command::CreateInvite);
+        out = Some(Command::CreateInvite {
+            relay: form.relay.clone(),
+        });
     }
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -36,7 +48,7 @@ pub fn show(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
             ui.add_space(8.0);
             ui.columns(2, |cols| {
                 if let [left, right] = cols {
-                    if let Some(cmd) = own_invite(left, form) {
+                    if let Some(cmd) = own_invite(left, form, extra_relays) {
                         out = Some(cmd);
                     }
                     if let Some(cmd) = accept(right, form) {
@@ -48,7 +60,7 @@ pub fn show(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
     out
 }
 
-fn own_invite(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
+fn own_invite(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -> Option<Command> {
     let mut out = None;
     ui.label(RichText::new("Your invite").strong());
     ui.label(RichText::new("Send this link to one person, or let them scan the code. It works once and expires in 7 days.").weak());
@@ -56,37 +68,68 @@ fn own_invite(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
     match form.invite.clone() {
         Some(invite) => {
             let texture = form.qr.get(ui.ctx(), "invite-qr", &invite);
-            qr(ui, texture, 170.0, "QR code of your invite");
-            let label = ui.label("Your invite link");
-            let mut shown = invite.clone();
-            egui::ScrollArea::vertical()
-                .id_salt("invite-text")
-                .max_height(80.0)
-                .show(ui, |ui| {
-                    ui.add(
-                        egui::TextEdit::multiline(&mut shown)
-                            .desired_rows(4)
-                            .desired_width(f32::INFINITY)
-                            .font(egui::TextStyle::Small),
-                    )
-                    .labelled_by(label.id);
-                });
+            // The invite carries a post-quantum key, so its code is dense: keep
+            // at least two pixels per module so a phone camera can read it.
+            let side = ui.available_width().clamp(170.0, 380.0);
+            qr(ui, texture, side, "QR code of your invite");
+            ui.add_space(4.0);
+            let label = ui.label(format!("Your invite link ({} characters)", invite.len()));
+            let mut shown: &str = &invite; // read-only, still selectable
+            ui.add(
+                egui::TextEdit::singleline(&mut shown)
+                    .desired_width(f32::INFINITY)
+                    .font(egui::TextStyle::Monospace),
+            )
+            .labelled_by(label.id)
+            .on_hover_text("Select and copy, or use “Copy invite”");
             ui.horizontal(|ui| {
                 if ui.button("📋 Copy invite").clicked() {
                     ui.ctx().copy_text(invite.clone());
                 }
                 if ui.button("New invite").clicked() {
                     form.creating = true;
-                    out = Some(Command::CreateInvite);
+                    out = Some(Command::CreateInvite {
+                        relay: form.relay.clone(),
+                    });
                 }
             });
+            if !extra_relays.is_empty() {
+                let before = form.relay.clone();
+                let shown = |r: &Option<String>| {
+                    r.as_deref().map_or("your home relay".to_owned(), |r| {
+                        r.split_once('#').map_or(r, |(a, _)| a).to_owned()
+                    })
+                };
+                ui.horizontal(|ui| {
+                    ui.label("Invite on:");
+                    egui::ComboBox::from_id_salt("invite-relay")
+                        .selected_text(shown(&form.relay))
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut form.relay, None, shown(&None));
+                            for r in extra_relays {
+                                let choice = Some(r.clone());
+                                let text = shown(&choice);
+                                ui.selectable_value(&mut form.relay, choice, text);
+                            }
+                        });
+                });
+                if form.relay != before {
+                    form.creating = true;
+                    form.invite = None;
+                    out = Some(Command::CreateInvite {
+                        relay: form.relay.clone(),
+                    });
+                }
+            }
         }
         None => match form.error.clone() {
             Some(error) => {
                 ui.colored_label(ui.visuals().error_fg_color, error);
                 if ui.button("Try again").clicked() {
                     form.error = None;
-                    out = Some(Command::CreateInvite);
+                    out = Some(Command::CreateInvite {
+                        relay: form.relay.clone(),
+                    });
                 }
             }
             None => {

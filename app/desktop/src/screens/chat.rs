@@ -1,25 +1,24 @@
 //! The conversation pane: key-change banner, virtualized history, composer.
 
 use cairn_core::client::TimelineItem;
-use cairn_core::store::{Direction, EventKind, IntegrityRecord, MessageRecord, MessageStatus};
-use egui::{Align2, Color32, CornerRadius, Key, Modifiers, RichText, Sense, Ui, vec2};
+use cairn_core::store::{Direction, EventKind, IntegrityRecord, MessageStatus};
+use egui::{Color32, CornerRadius, Key, Modifiers, RichText, Sense, Ui, vec2};
 
-use super::timeline::{Row, Timeline};
-use crate::clock::{format_day, format_time};
+use super::timeline::{Block, Layout, META_SIZE, PAD_X, PAD_Y, Rendered, Timeline};
+use crate::clock::{Zone, format_day};
 use crate::commands::{Command, ContactSummary};
 
-/// Height of every history row, in points.
-pub const ROW_HEIGHT: f32 = 22.0;
-
-/// Per-chat UI state that is not data: the draft and pending scroll.
+/// Per-chat UI state that is not data: the draft, scroll position, search jump.
 #[derive(Debug, Default)]
 pub struct ChatUi {
     /// Text being written.
     pub draft: String,
-    /// Scroll so that this row is visible on the next frame.
-    pub scroll_to_row: Option<usize>,
+    /// Scroll to this message (row id) once it is loaded and laid out.
+    pub scroll_to_message: Option<i64>,
     /// Message row id to highlight (from search).
     pub highlight: Option<i64>,
+    /// Vertical scroll offset of the history last frame.
+    pub offset: f32,
 }
 
 /// What the user did in the chat pane this frame.
@@ -33,12 +32,13 @@ pub enum ChatAction {
     Verify,
 }
 
-/// Draws the chat pane for `contact`.
+/// Draws the chat pane for `contact`; times are shown in `zone`.
 pub fn show(
     ui: &mut Ui,
     contact: &ContactSummary,
-    timeline: Option<&Timeline>,
+    timeline: Option<&mut Timeline>,
     state: &mut ChatUi,
+    zone: &Zone,
     today: i64,
 ) -> ChatAction {
     let mut action = ChatAction::None;
@@ -64,7 +64,11 @@ pub fn show(
     ui.allocate_ui(
         vec2(ui.available_width(), history_height),
         |ui| match timeline {
-            Some(t) if t.name == name => history(ui, t, state, today),
+            Some(t) if t.name == name => {
+                if let Some(cmd) = history(ui, t, state, zone, today) {
+                    action = ChatAction::Command(cmd);
+                }
+            }
             _ => {
                 ui.centered_and_justified(|ui| ui.spinner());
             }
@@ -110,64 +114,141 @@ fn key_change_banner(ui: &mut Ui, name: &str, action: &mut ChatAction) {
     ui.add_space(6.0);
 }
 
-fn history(ui: &mut Ui, t: &Timeline, state: &mut ChatUi, today: i64) {
+fn history(
+    ui: &mut Ui,
+    t: &mut Timeline,
+    state: &mut ChatUi,
+    zone: &Zone,
+    today: i64,
+) -> Option<Command> {
+    let width = ui.available_width();
+    let ctx = ui.ctx().clone();
+    let height = t.ensure_layout(&ctx, width, zone, today).height();
+    let layout = t.layout.take()?;
     let mut area = egui::ScrollArea::vertical()
         .id_salt(("history", &t.name))
         .auto_shrink([false, false])
         .stick_to_bottom(true);
-    if let Some(row) = state.scroll_to_row.take() {
-        let spacing = ui.spacing().item_spacing.y;
-        area = area.vertical_scroll_offset((row as f32 * (ROW_HEIGHT + spacing) - 100.0).max(0.0));
+    if let Some(before) = t.prepended_from.take() {
+        // Keep the message the user was reading where it was.
+        area = area.vertical_scroll_offset(state.offset + (height - before).max(0.0));
     }
-    area.show_rows(ui, ROW_HEIGHT, t.rows.len(), |ui, range| {
-        for row in &t.rows[range] {
-            match row {
-                Row::Day(day) => day_row(ui, &format_day(*day, today)),
-                Row::Event(i) => {
+    // A search hit: scrolled to (an explicit scroll, so it also leaves the
+    // stick-to-bottom mode) once its page is loaded.
+    let target = state
+        .scroll_to_message
+        .and_then(|id| top_of_message(&layout, t, id));
+    if target.is_some() {
+        state.scroll_to_message = None;
+    }
+    let output = area.show_viewport(ui, |ui, viewport| {
+        ui.set_height(height);
+        let origin = ui.max_rect().min;
+        let full = ui.max_rect().width();
+        if let Some((top, bottom)) = target {
+            let rect =
+                egui::Rect::from_min_max(origin + vec2(0.0, top), origin + vec2(full, bottom));
+            ui.scroll_to_rect(rect, Some(egui::Align::Center));
+        }
+        let visible = layout.visible(viewport.min.y, viewport.max.y);
+        for b in visible.clone() {
+            let (Some(top), Some(bottom)) = (layout.tops.get(b), layout.tops.get(b + 1)) else {
+                continue;
+            };
+            let rect =
+                egui::Rect::from_min_max(origin + vec2(0.0, *top), origin + vec2(full, *bottom));
+            match &layout.blocks[b] {
+                Block::Day(day) => day_row(ui, rect, &format_day(*day, today)),
+                Block::Event(i) => {
                     if let Some(TimelineItem::Event(e)) = t.items.get(*i) {
-                        event_row(ui, e);
+                        event_row(ui, rect, e, zone);
                     }
                 }
-                Row::Line {
+                Block::Message {
                     item,
-                    start,
-                    end,
-                    first,
-                    last,
+                    lines,
+                    text_width,
+                    meta_below,
+                    gap,
                 } => {
-                    if let Some(TimelineItem::Message(m)) = t.items.get(*item) {
-                        let text = m
-                            .body
-                            .get(*start as usize..*end as usize)
-                            .unwrap_or_default();
-                        let highlight = state.highlight == Some(m.id);
-                        line_row(ui, m, text, *first, *last, highlight);
-                    }
+                    let shape = BubbleShape {
+                        rect,
+                        lines,
+                        text_width: *text_width,
+                        meta_below: *meta_below,
+                        gap: *gap,
+                        line_height: layout.line_height,
+                    };
+                    bubble(ui, t, *item, &shape, state.highlight, zone);
                 }
             }
         }
+        // Keep laid-out text only for what is (nearly) on screen.
+        if t.rendered.len() > 300 {
+            let keep: Vec<usize> = layout.blocks[visible]
+                .iter()
+                .filter_map(|b| match b {
+                    Block::Message { item, .. } => Some(*item),
+                    _ => None,
+                })
+                .collect();
+            t.rendered.retain(|k, _| keep.contains(k));
+        }
     });
+    state.offset = output.state.clamped_offset().y;
+    t.layout = Some(layout);
+    t.frames = t.frames.saturating_add(1);
+    let near_top = output.state.clamped_offset().y < output.inner_rect.height().max(200.0);
+    match t.older {
+        Some(before) if near_top && !t.loading_older && t.frames > 3 => {
+            t.loading_older = true;
+            Some(Command::LoadOlder {
+                name: t.name.clone(),
+                before,
+            })
+        }
+        _ => None,
+    }
 }
 
-fn day_row(ui: &mut Ui, label: &str) {
-    let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), ROW_HEIGHT), Sense::hover());
-    let color = ui.visuals().weak_text_color();
-    ui.painter().hline(
-        rect.x_range().shrink(rect.width() * 0.3),
-        rect.center().y,
-        (1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
+/// Content-space top and bottom of message `id`'s block.
+fn top_of_message(layout: &Layout, t: &Timeline, id: i64) -> Option<(f32, f32)> {
+    let item = t.item_of_message(id)?;
+    let b = layout
+        .blocks
+        .iter()
+        .position(|b| matches!(b, Block::Message { item: i, .. } if *i == item))?;
+    Some((*layout.tops.get(b)?, *layout.tops.get(b + 1)?))
+}
+
+fn day_row(ui: &mut Ui, rect: egui::Rect, label: &str) {
+    let visuals = ui.visuals();
+    let galley = ui.painter().layout_no_wrap(
+        label.to_owned(),
+        egui::FontId::proportional(12.0),
+        visuals.weak_text_color(),
     );
-    let galley_rect = egui::Rect::from_center_size(rect.center(), vec2(110.0, ROW_HEIGHT - 4.0));
-    ui.painter()
-        .rect_filled(galley_rect, 8.0, ui.visuals().panel_fill);
-    ui.put(
-        galley_rect,
-        egui::Label::new(RichText::new(label).small().color(color)),
+    let pill = egui::Rect::from_center_size(
+        rect.center() + vec2(0.0, 4.0),
+        galley.size() + vec2(20.0, 8.0),
     );
+    let fill = if visuals.dark_mode {
+        Color32::from_rgb(0x2c, 0x2c, 0x30)
+    } else {
+        Color32::from_rgb(0xe9, 0xe9, 0xec)
+    };
+    ui.painter().rect_filled(pill, 10.0, fill);
+    ui.painter().galley(
+        pill.center() - galley.size() / 2.0,
+        galley,
+        Color32::PLACEHOLDER,
+    );
+    let response = ui.interact(pill, ui.scope_id().with(("day", label)), Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, label));
 }
 
 /// Warning text for an integrity event.
-pub fn event_text(e: &IntegrityRecord) -> (String, bool) {
+pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
     let (what, warn) = match e.kind {
         EventKind::Gap => ("Messages missing", true),
         EventKind::LateArrival => ("Late message arrived", false),
@@ -183,22 +264,21 @@ pub fn event_text(e: &IntegrityRecord) -> (String, bool) {
             "{} {what} · {} · {}",
             if warn { "⚠" } else { "ℹ" },
             e.detail,
-            format_time(e.at_ms)
+            zone.format_time(e.at_ms)
         ),
         warn,
     )
 }
 
-fn event_row(ui: &mut Ui, e: &IntegrityRecord) {
-    let (text, warn) = event_text(e);
+fn event_row(ui: &mut Ui, rect: egui::Rect, e: &IntegrityRecord, zone: &Zone) {
+    let (text, warn) = event_text(e, zone);
     let color = if warn {
         Color32::from_rgb(0xc0, 0x5a, 0x00)
     } else {
         ui.visuals().weak_text_color()
     };
-    let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), ROW_HEIGHT), Sense::hover());
     ui.put(
-        rect,
+        rect.shrink2(vec2(24.0, 0.0)),
         egui::Label::new(RichText::new(text).small().color(color)).truncate(),
     );
 }
@@ -214,75 +294,120 @@ pub fn status_text(status: MessageStatus) -> &'static str {
     }
 }
 
-fn line_row(ui: &mut Ui, m: &MessageRecord, text: &str, first: bool, last: bool, highlight: bool) {
-    let outgoing = m.direction == Direction::Outgoing;
-    let (row, _) = ui.allocate_exact_size(vec2(ui.available_width(), ROW_HEIGHT), Sense::hover());
-    let dark = ui.visuals().dark_mode;
-    let fill = match (outgoing, dark) {
-        (true, false) => Color32::from_rgb(0xd7, 0xe8, 0xff),
-        (true, true) => Color32::from_rgb(0x1f, 0x3f, 0x66),
-        (false, false) => Color32::from_rgb(0xee, 0xee, 0xf0),
-        (false, true) => Color32::from_rgb(0x3a, 0x3a, 0x40),
-    };
-    let fill = if highlight {
-        Color32::from_rgb(0xff, 0xe0, 0x80)
-    } else {
-        fill
-    };
-    let width = (row.width() * 0.66).min(560.0);
-    let x = if outgoing {
-        row.right() - width - 8.0
-    } else {
-        row.left() + 8.0
-    };
-    let bubble = egui::Rect::from_min_size(
-        egui::pos2(x, row.top()),
-        vec2(
-            width,
-            row.height() + ui.spacing().item_spacing.y * f32::from(!last),
-        ),
-    );
-    let r = 9;
-    let radius = CornerRadius {
-        nw: if first { r } else { 0 },
-        ne: if first { r } else { 0 },
-        sw: if last { r } else { 0 },
-        se: if last { r } else { 0 },
-    };
-    ui.painter().rect_filled(bubble, radius, fill);
-    let text_color = if highlight {
-        Color32::BLACK
-    } else {
-        ui.visuals().strong_text_color()
-    };
-    let text_rect = egui::Rect::from_min_max(
-        bubble.min + vec2(10.0, 0.0),
-        bubble.max - vec2(if last { 110.0 } else { 10.0 }, 0.0),
-    );
-    ui.put(
-        text_rect,
-        egui::Label::new(RichText::new(text).color(text_color))
-            .truncate()
-            .halign(egui::Align::LEFT),
-    );
-    if last {
-        let mut meta = format_time(m.received_ms.unwrap_or(m.sent_ms));
-        if outgoing {
-            meta = format!("{meta}  {}", status_text(m.status));
-        }
-        let color = match m.status {
-            MessageStatus::Read if outgoing => Color32::from_rgb(0x2a, 0x7a, 0xe2),
-            MessageStatus::Pending => Color32::from_rgb(0xc0, 0x7a, 0x00),
-            _ => ui.visuals().weak_text_color(),
-        };
-        ui.painter().text(
-            egui::pos2(bubble.right() - 8.0, bubble.center().y),
-            Align2::RIGHT_CENTER,
-            meta,
-            egui::FontId::proportional(11.0),
-            color,
-        );
+/// Where a message block is and how its text was wrapped.
+struct BubbleShape<'a> {
+    rect: egui::Rect,
+    lines: &'a [(u32, u32)],
+    text_width: f32,
+    meta_below: bool,
+    gap: f32,
+    line_height: f32,
+}
+
+/// Colours of a bubble: (fill, text).
+fn bubble_colors(ui: &Ui, outgoing: bool, highlight: bool) -> (Color32, Color32) {
+    if highlight {
+        return (Color32::from_rgb(0xff, 0xe0, 0x80), Color32::BLACK);
     }
+    match (outgoing, ui.visuals().dark_mode) {
+        (true, false) => (Color32::from_rgb(0x2c, 0x6b, 0xed), Color32::WHITE),
+        (true, true) => (Color32::from_rgb(0x2c, 0x5b, 0xc4), Color32::WHITE),
+        (false, false) => (
+            Color32::from_rgb(0xe9, 0xe9, 0xeb),
+            Color32::from_rgb(0x1b, 0x1b, 0x1d),
+        ),
+        (false, true) => (
+            Color32::from_rgb(0x3b, 0x3b, 0x41),
+            Color32::from_rgb(0xee, 0xee, 0xf0),
+        ),
+    }
+}
+
+/// One message: a bubble sized to its text, ours on the right, theirs on the
+/// left, text left-aligned inside, time and status at the bottom right.
+fn bubble(
+    ui: &mut Ui,
+    t: &mut Timeline,
+    item: usize,
+    shape: &BubbleShape<'_>,
+    highlight: Option<i64>,
+    zone: &Zone,
+) {
+    let Timeline {
+        items, rendered, ..
+    } = t;
+    let Some(TimelineItem::Message(m)) = items.get(item) else {
+        return;
+    };
+    let outgoing = m.direction == Direction::Outgoing;
+    let (fill, text_color) = bubble_colors(ui, outgoing, highlight == Some(m.id));
+    let meta_color = match m.status {
+        MessageStatus::Pending if outgoing => Color32::from_rgb(0xff, 0xd0, 0x80),
+        _ => text_color.gamma_multiply(0.7),
+    };
+    let lines_h = shape.lines.len() as f32 * shape.line_height;
+    let size = vec2(
+        shape.text_width + 2.0 * PAD_X,
+        lines_h
+            + 2.0 * PAD_Y
+            + if shape.meta_below {
+                META_SIZE + 4.0
+            } else {
+                0.0
+            },
+    );
+    let x = if outgoing {
+        shape.rect.right() - 14.0 - size.x
+    } else {
+        shape.rect.left() + 14.0
+    };
+    let bubble = egui::Rect::from_min_size(egui::pos2(x, shape.rect.top() + shape.gap), size);
+    ui.painter()
+        .rect_filled(bubble, CornerRadius::same(14), fill);
+    let body = &m.body;
+    let rendered = rendered.entry(item).or_insert_with(|| {
+        let body_font = super::timeline::body_font(ui.ctx());
+        let meta = super::timeline::meta_text(m, zone);
+        ui.ctx().fonts_mut(|f| Rendered {
+            lines: shape
+                .lines
+                .iter()
+                .map(|(a, b)| {
+                    let line = body.get(*a as usize..*b as usize).unwrap_or_default();
+                    f.layout_no_wrap(line.to_owned(), body_font.clone(), Color32::PLACEHOLDER)
+                })
+                .collect(),
+            meta: f.layout_no_wrap(
+                meta,
+                egui::FontId::proportional(META_SIZE),
+                Color32::PLACEHOLDER,
+            ),
+        })
+    });
+    let painter = ui.painter();
+    let text_left = bubble.left() + PAD_X;
+    for (k, galley) in rendered.lines.iter().enumerate() {
+        let y = bubble.top() + PAD_Y + k as f32 * shape.line_height;
+        painter.galley(egui::pos2(text_left, y), galley.clone(), text_color);
+    }
+    let meta_size = rendered.meta.size();
+    let meta_pos = egui::pos2(
+        bubble.right() - PAD_X - meta_size.x,
+        bubble.bottom() - PAD_Y - meta_size.y + 1.0,
+    );
+    painter.galley(meta_pos, rendered.meta.clone(), meta_color);
+    let response = ui.interact(
+        bubble,
+        ui.scope_id().with(("message", m.id)),
+        Sense::click(),
+    );
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, body));
+    response.context_menu(|ui| {
+        if ui.button("Copy text").clicked() {
+            ui.ctx().copy_text(body.clone());
+            ui.close();
+        }
+    });
 }
 
 /// The message box: Enter sends, Shift+Enter inserts a newline.

@@ -3,7 +3,7 @@
 use cairn_core::store::MessageRecord;
 use egui::{Align2, Color32, FontId, RichText, Sense, Ui, WidgetInfo, vec2};
 
-use crate::clock::format_time;
+use crate::clock::Zone;
 use crate::commands::ContactSummary;
 
 /// What the user picked in the sidebar.
@@ -35,6 +35,10 @@ pub struct Sidebar<'a> {
     pub results: &'a [(String, MessageRecord)],
     /// Focus the search box this frame (Ctrl+F).
     pub focus_search: bool,
+    /// Time zone for the times shown.
+    pub zone: &'a Zone,
+    /// Local day of "now" (older activity shows a date, not a time).
+    pub today: i64,
 }
 
 /// Draws the sidebar.
@@ -82,7 +86,7 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
                     ui.label(RichText::new("No messages found.").weak());
                 }
                 for (name, m) in s.results {
-                    if result_row(ui, name, m) {
+                    if result_row(ui, name, m, s.zone) {
                         action = SidebarAction::OpenAt(name.clone(), m.id);
                     }
                 }
@@ -96,7 +100,7 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
             }
             for c in s.contacts {
                 let selected = s.selected == Some(c.contact.name.as_str());
-                if contact_row(ui, c, selected) {
+                if contact_row(ui, c, selected, s.zone, s.today) {
                     action = SidebarAction::Open(c.contact.name.clone());
                 }
             }
@@ -104,7 +108,7 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
     action
 }
 
-fn contact_row(ui: &mut Ui, c: &ContactSummary, selected: bool) -> bool {
+fn contact_row(ui: &mut Ui, c: &ContactSummary, selected: bool, zone: &Zone, today: i64) -> bool {
     let (rect, response) = ui.allocate_exact_size(vec2(ui.available_width(), 52.0), Sense::click());
     let name = &c.contact.name;
     let label = match c.unread {
@@ -166,7 +170,7 @@ fn contact_row(ui: &mut Ui, c: &ContactSummary, selected: bool) -> bool {
         painter.text(
             egui::pos2(rect.right() - 8.0, rect.top() + 15.0),
             Align2::RIGHT_CENTER,
-            format_time(c.last_at_ms),
+            when(c.last_at_ms, zone, today),
             FontId::proportional(11.0),
             visuals.weak_text_color(),
         );
@@ -203,10 +207,10 @@ fn contact_row(ui: &mut Ui, c: &ContactSummary, selected: bool) -> bool {
     response.clicked()
 }
 
-fn result_row(ui: &mut Ui, name: &str, m: &MessageRecord) -> bool {
+fn result_row(ui: &mut Ui, name: &str, m: &MessageRecord, zone: &Zone) -> bool {
     let text = format!(
         "{name} · {}\n{}",
-        format_time(m.sent_ms),
+        zone.format_time(m.sent_ms),
         m.body.lines().next().unwrap_or_default()
     );
     ui.add(egui::Button::new(text).frame(false).wrap())
@@ -227,4 +231,14 @@ fn avatar_color(name: &str) -> Color32 {
         Color32::from_rgb(0xb0, 0x4a, 0x5a),
     ];
     PALETTE[(h % PALETTE.len() as u32) as usize]
+}
+
+/// "14:05" today, "Yesterday", else the date.
+fn when(ms: u64, zone: &Zone, today: i64) -> String {
+    let day = zone.day_of(ms);
+    if day == today {
+        zone.format_time(ms)
+    } else {
+        crate::clock::format_day(day, today)
+    }
 }

@@ -52,7 +52,7 @@ pub fn builtin_listen(lan: bool, port: u16) -> String {
 
 fn card(ui: &mut Ui, add: impl FnOnce(&mut Ui)) {
     ui.vertical_centered(|ui| {
-        ui.set_max_width(460.0);
+        ui.set_max_width(560.0);
         ui.vertical(add);
     });
 }
@@ -82,10 +82,11 @@ pub fn show_create(
                     Some(address) => {
                         ui.label("Built-in relay running. Others connect with:");
                         ui.horizontal(|ui| {
-                            ui.monospace(address);
                             if ui.small_button("Copy").clicked() {
                                 ui.ctx().copy_text(address.to_owned());
                             }
+                            ui.add(egui::Label::new(RichText::new(address).monospace()).truncate())
+                                .on_hover_text(address);
                         });
                     }
                     None => {
@@ -102,7 +103,7 @@ pub fn show_create(
             }
             ui.add_space(14.0);
             ui.label(RichText::new("2. Create your profile").strong());
-            text_field(ui, "Your name (shown to people you invite)", &mut form.name, false);
+            text_field(ui, "Your name (sent when you accept an invite)", &mut form.name, false);
             text_field(ui, "Passphrase", &mut form.pass, true);
             strength_hint(ui, &form.pass);
             text_field(ui, "Confirm passphrase", &mut form.confirm, true);

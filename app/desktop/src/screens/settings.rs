@@ -1,10 +1,13 @@
-//! Settings: profile, relays (status and pins), appearance, notifications,
-//! encrypted backup, lock, and the keyboard shortcuts.
+//! Settings: profile name, contact names, relays (status, pins, extra
+//! relays), appearance, notifications, encrypted backup, lock, shortcuts.
+//! Every control here either edits the saved preferences or sends a command
+//! to the core; nothing is decorative.
 
+use cairn_protocol::address::RelayAddress;
 use egui::{Color32, RichText, Ui};
 use zeroize::Zeroizing;
 
-use crate::commands::{Command, ProfileInfo, RelayHealth, RelayStatus};
+use crate::commands::{Command, ContactSummary, ProfileInfo, RelayHealth, RelayStatus};
 use crate::prefs::{Prefs, ThemeChoice};
 use crate::widgets::text_field;
 
@@ -15,6 +18,16 @@ pub struct SettingsForm {
     pub export_path: String,
     /// Passphrase for the backup.
     pub export_pass: Zeroizing<String>,
+    /// Our display name being edited (`None`: not touched yet, show the current one).
+    pub display_name: Option<String>,
+    /// Contact picked for renaming.
+    pub rename_who: String,
+    /// Their new name.
+    pub rename_to: String,
+    /// Relay address being added.
+    pub new_relay: String,
+    /// Why the relay address was refused.
+    pub relay_error: Option<String>,
 }
 
 /// Inputs of the settings pane.
@@ -27,6 +40,8 @@ pub struct SettingsView<'a> {
     pub local_relay: Option<&'a str>,
     /// Envelopes waiting for a relay.
     pub outbox: usize,
+    /// Contacts, for renaming.
+    pub contacts: &'a [ContactSummary],
 }
 
 /// Draws settings; `prefs` is edited in place (the caller saves on change).
@@ -40,72 +55,21 @@ pub fn show(
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
+            ui.set_max_width(ui.available_width().min(760.0));
             ui.heading("Settings");
             if let Some(p) = view.profile {
-                ui.label(format!(
-                    "Signed in as {} · profile in {}",
-                    p.name,
-                    p.dir.display()
-                ));
+                ui.label(RichText::new(format!("Profile stored in {}", p.dir.display())).weak());
             }
-            ui.add_space(10.0);
+            section(ui, "Profile");
+            if let Some(cmd) = profile_name(ui, view.profile, form) {
+                out = Some(cmd);
+            }
+            if let Some(cmd) = rename_contact(ui, view.contacts, form) {
+                out = Some(cmd);
+            }
             section(ui, "Relays");
-            egui::Grid::new("relays")
-                .striped(true)
-                .spacing([14.0, 6.0])
-                .show(ui, |ui| {
-                    ui.label(RichText::new("Relay").weak());
-                    ui.label(RichText::new("Certificate pin").weak());
-                    ui.label(RichText::new("Status").weak());
-                    ui.end_row();
-                    for r in view.relays {
-                        let name = if r.home {
-                            format!("{} (home)", r.address)
-                        } else {
-                            r.address.clone()
-                        };
-                        ui.monospace(name);
-                        let pin: String = r.pin.chars().take(16).collect();
-                        ui.monospace(if pin.is_empty() {
-                            "—".to_owned()
-                        } else {
-                            format!("{pin}…")
-                        })
-                        .on_hover_text(&r.pin);
-                        let (text, color) = match &r.health {
-                            RelayHealth::Connected => (
-                                "✔ connected".to_owned(),
-                                Color32::from_rgb(0x2e, 0x9b, 0x57),
-                            ),
-                            RelayHealth::Unknown => (
-                                "… not contacted yet".to_owned(),
-                                ui.visuals().weak_text_color(),
-                            ),
-                            RelayHealth::Failed(e) => {
-                                (format!("✖ unreachable: {e}"), ui.visuals().error_fg_color)
-                            }
-                        };
-                        ui.colored_label(color, text);
-                        ui.end_row();
-                    }
-                });
-            if view.outbox > 0 {
-                ui.label(format!(
-                    "{} message(s) waiting to be sent; retried automatically.",
-                    view.outbox
-                ));
-            }
-            if ui.button("Sync now").clicked() {
-                out = Some(Command::SyncNow);
-            }
-            if let Some(address) = view.local_relay {
-                ui.horizontal(|ui| {
-                    ui.label("Built-in relay:");
-                    ui.monospace(address);
-                    if ui.small_button("Copy").clicked() {
-                        ui.ctx().copy_text(address.to_owned());
-                    }
-                });
+            if let Some(cmd) = relays(ui, &view, prefs, form) {
+                out = Some(cmd);
             }
             section(ui, "Appearance");
             ui.horizontal(|ui| {
@@ -119,23 +83,8 @@ pub fn show(
                 "Notify me about new messages when Cairn is in the background",
             );
             section(ui, "Backup");
-            ui.label(
-                RichText::new(
-                    "An encrypted copy of your whole profile: contacts, keys and history.",
-                )
-                .weak(),
-            );
-            text_field(ui, "Backup file to write", &mut form.export_path, false);
-            text_field(ui, "Backup passphrase", &mut form.export_pass, true);
-            let ready = !form.export_path.trim().is_empty() && !form.export_pass.is_empty();
-            if ui
-                .add_enabled(ready, egui::Button::new("Export backup"))
-                .clicked()
-            {
-                out = Some(Command::Export {
-                    file: form.export_path.trim().into(),
-                    passphrase: Zeroizing::new(form.export_pass.to_string()),
-                });
+            if let Some(cmd) = backup(ui, form) {
+                out = Some(cmd);
             }
             section(ui, "Security");
             if ui.button("🔒 Lock Cairn").on_hover_text("Ctrl+L").clicked() {
@@ -151,8 +100,225 @@ pub fn show(
                         ui.end_row();
                     }
                 });
+            ui.add_space(20.0);
         });
     out
+}
+
+fn profile_name(
+    ui: &mut Ui,
+    profile: Option<&ProfileInfo>,
+    form: &mut SettingsForm,
+) -> Option<Command> {
+    let current = profile.map(|p| p.name.as_str()).unwrap_or_default();
+    let name = form.display_name.get_or_insert_with(|| current.to_owned());
+    let mut out = None;
+    let label = ui.label("Your display name (sent when you accept an invite)");
+    ui.horizontal(|ui| {
+        ui.add(egui::TextEdit::singleline(name).desired_width(260.0))
+            .labelled_by(label.id);
+        let changed = !name.trim().is_empty() && name.trim() != current;
+        if ui
+            .add_enabled(changed, egui::Button::new("Save name"))
+            .clicked()
+        {
+            out = Some(Command::SetProfileName {
+                name: name.trim().to_owned(),
+            });
+        }
+    });
+    out
+}
+
+fn rename_contact(
+    ui: &mut Ui,
+    contacts: &[ContactSummary],
+    form: &mut SettingsForm,
+) -> Option<Command> {
+    if contacts.is_empty() {
+        return None;
+    }
+    if !contacts.iter().any(|c| c.contact.name == form.rename_who) {
+        form.rename_who = contacts[0].contact.name.clone();
+    }
+    let mut out = None;
+    ui.add_space(6.0);
+    let label = ui.label("Rename a contact (only you see this name)");
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("rename-who")
+            .selected_text(form.rename_who.as_str())
+            .width(160.0)
+            .show_ui(ui, |ui| {
+                for c in contacts {
+                    let name = &c.contact.name;
+                    ui.selectable_value(&mut form.rename_who, name.clone(), name);
+                }
+            });
+        ui.add(
+            egui::TextEdit::singleline(&mut form.rename_to)
+                .hint_text("New name")
+                .desired_width(200.0),
+        )
+        .labelled_by(label.id);
+        let ready = !form.rename_to.trim().is_empty() && form.rename_to.trim() != form.rename_who;
+        if ui.add_enabled(ready, egui::Button::new("Rename")).clicked() {
+            out = Some(Command::RenameContact {
+                name: form.rename_who.clone(),
+                new_name: form.rename_to.trim().to_owned(),
+            });
+        }
+    });
+    out
+}
+
+fn relays(
+    ui: &mut Ui,
+    view: &SettingsView<'_>,
+    prefs: &mut Prefs,
+    form: &mut SettingsForm,
+) -> Option<Command> {
+    let mut out = None;
+    let mut remove = None;
+    egui::Grid::new("relays")
+        .striped(true)
+        .spacing([14.0, 6.0])
+        .show(ui, |ui| {
+            ui.label(RichText::new("Relay").weak());
+            ui.label(RichText::new("Certificate pin").weak());
+            ui.label(RichText::new("Status").weak());
+            ui.label("");
+            ui.end_row();
+            for r in view.relays {
+                let name = match (r.home, r.extra) {
+                    (true, _) => format!("{} (home)", r.address),
+                    (false, true) => format!("{} (extra)", r.address),
+                    (false, false) => format!("{} (a contact's)", r.address),
+                };
+                ui.monospace(name);
+                let pin: String = r.pin.chars().take(16).collect();
+                ui.monospace(if pin.is_empty() {
+                    "—".to_owned()
+                } else {
+                    format!("{pin}…")
+                })
+                .on_hover_text(&r.pin);
+                let (text, color, full) = match &r.health {
+                    RelayHealth::Connected => (
+                        "✔ connected".to_owned(),
+                        Color32::from_rgb(0x2e, 0x9b, 0x57),
+                        None,
+                    ),
+                    RelayHealth::Unknown => (
+                        "… not contacted yet".to_owned(),
+                        ui.visuals().weak_text_color(),
+                        None,
+                    ),
+                    RelayHealth::Failed(e) => (
+                        "✖ unreachable".to_owned(),
+                        ui.visuals().error_fg_color,
+                        Some(e.clone()),
+                    ),
+                };
+                let status = ui.colored_label(color, text);
+                if let Some(full) = full {
+                    status.on_hover_text(full);
+                }
+                if r.extra {
+                    if ui.small_button("Remove").clicked() {
+                        remove = Some(r.full.clone());
+                    }
+                } else {
+                    ui.label("");
+                }
+                ui.end_row();
+            }
+        });
+    if let Some(gone) = remove {
+        prefs.extra_relays.retain(|r| *r != gone);
+    }
+    if view.outbox > 0 {
+        ui.label(format!(
+            "{} message(s) waiting to be sent; retried automatically.",
+            view.outbox
+        ));
+    }
+    ui.add_space(4.0);
+    let label = ui.label(
+        "Add a relay (wss://host:port/#pin): checked here, and offered when you create an invite",
+    );
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut form.new_relay)
+                .hint_text("wss://relay.example.org:7447/#pin")
+                .desired_width(360.0),
+        )
+        .labelled_by(label.id);
+        if ui
+            .add_enabled(
+                !form.new_relay.trim().is_empty(),
+                egui::Button::new("Add relay"),
+            )
+            .clicked()
+        {
+            let text = form.new_relay.trim();
+            match text.parse::<RelayAddress>() {
+                Ok(address) => {
+                    let text = address.to_string();
+                    if view.relays.iter().any(|r| r.full == text)
+                        || prefs.extra_relays.contains(&text)
+                    {
+                        form.relay_error = Some("That relay is already in the list.".into());
+                    } else {
+                        prefs.extra_relays.push(text);
+                        form.new_relay.clear();
+                        form.relay_error = None;
+                    }
+                }
+                Err(e) => form.relay_error = Some(format!("Not a relay address: {e}")),
+            }
+        }
+        if ui.button("Sync now").clicked() {
+            out = Some(Command::SyncNow);
+        }
+    });
+    if let Some(error) = &form.relay_error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    if let Some(address) = view.local_relay {
+        ui.horizontal(|ui| {
+            ui.label("Built-in relay, for others to use:");
+            ui.monospace(address);
+            if ui.small_button("Copy").clicked() {
+                ui.ctx().copy_text(address.to_owned());
+            }
+        });
+    }
+    out
+}
+
+fn backup(ui: &mut Ui, form: &mut SettingsForm) -> Option<Command> {
+    ui.label(
+        RichText::new(
+            "An encrypted copy of your whole profile: contacts, keys and history. Restore it on the \
+             first-run screen of a new installation (“Restore from an encrypted backup”).",
+        )
+        .weak(),
+    );
+    text_field(ui, "Backup file to write", &mut form.export_path, false);
+    text_field(ui, "Backup passphrase", &mut form.export_pass, true);
+    let ready = !form.export_path.trim().is_empty() && !form.export_pass.is_empty();
+    if ui
+        .add_enabled(ready, egui::Button::new("Export backup"))
+        .clicked()
+    {
+        let cmd = Command::Export {
+            file: form.export_path.trim().into(),
+            passphrase: Zeroizing::new(form.export_pass.to_string()),
+        };
+        form.export_pass = Zeroizing::default();
+        return Some(cmd);
+    }
+    None
 }
 
 /// Shortcut list shown in settings.

@@ -24,6 +24,7 @@ pub fn app(dir: &Path) -> Harness<'static, CairnApp> {
         backend,
         prefs_path: None,
         builtin_port: 0,
+        zone: cairn_desktop::clock::Zone::utc(),
     };
     let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
     Harness::builder()
@@ -57,10 +58,29 @@ pub fn type_into(h: &mut Harness<'static, CairnApp>, label: &str, text: &str) {
     h.step();
 }
 
-/// Clicks the button named `label`.
+/// Lets a scroll animation finish (kittest steps 1/60 s of UI time).
+pub fn settle(h: &mut Harness<'static, CairnApp>) {
+    for _ in 0..30 {
+        h.step();
+    }
+}
+
+/// Clicks the button named `label` (scrolled into view first, as a user would).
 pub fn click(h: &mut Harness<'static, CairnApp>, label: &str) {
     h.get_by_role_and_label(egui::accesskit::Role::Button, label)
+        .scroll_to_me();
+    settle(h);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, label)
         .click();
+    h.step();
+    h.step();
+}
+
+/// Clicks whatever is named `label` (a radio button, a row), scrolled into view first.
+pub fn click_label(h: &mut Harness<'static, CairnApp>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    settle(h);
+    h.get_by_label(label).click();
     h.step();
     h.step();
 }
@@ -82,7 +102,7 @@ pub fn onboard(h: &mut Harness<'static, CairnApp>, name: &str, pass: &str, relay
             type_into(h, "Relay address (wss://host:port/#pin)", address);
         }
     }
-    type_into(h, "Your name (shown to people you invite)", name);
+    type_into(h, "Your name (sent when you accept an invite)", name);
     type_into(h, "Passphrase", pass);
     type_into(h, "Confirm passphrase", pass);
     click(h, "Create profile");

@@ -9,6 +9,9 @@
 //!   connect and drain everything.
 //! - `idle`: open `--connections` connections and hold them, to measure memory.
 //!
+//! `--send-relay ADDRESS` puts the senders on a second instance (several
+//! relays on one Redis), so every envelope crosses instances.
+//!
 //! `--spawn PATH` starts the relay itself (rate limits off, temp data dir,
 //! optionally pinned with `--relay-cpus`), so its peak RSS can be read.
 
@@ -34,6 +37,10 @@ pub struct Args {
     /// Relay address to load (or use --spawn).
     #[arg(long, required_unless_present = "spawn")]
     relay: Option<RelayAddress>,
+    /// Senders connect here instead (another instance on the same shared
+    /// store): every envelope then crosses instances, receivers stay on --relay.
+    #[arg(long)]
+    send_relay: Option<RelayAddress>,
     /// PID of the relay, to report its peak RSS (set automatically with --spawn).
     #[arg(long)]
     relay_pid: Option<u32>,

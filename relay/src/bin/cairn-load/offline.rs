@@ -11,7 +11,8 @@ use crate::{Args, stall_limit};
 
 pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> {
     let pairs: Vec<Pair> = (0..args.pairs).map(|_| Pair::random()).collect();
-    let (senders, t1) = connect_many(address, args.pairs).await?;
+    let (senders, t1) =
+        connect_many(args.send_relay.as_ref().unwrap_or(address), args.pairs).await?;
     for ((client, _), pair) in senders.iter().zip(&pairs) {
         client
             .create_mailbox(

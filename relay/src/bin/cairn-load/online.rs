@@ -145,22 +145,33 @@ pub(crate) async fn receive_all(
     let mut latencies = Vec::with_capacity(expected);
     let mut last = None;
     while (distinct as usize) < expected {
-        let Ok(Some(d)) = tokio::time::timeout(stall, deliveries.recv()).await else {
+        let Ok(Some(first)) = tokio::time::timeout(stall, deliveries.recv()).await else {
             break;
         };
-        let now = now_us();
-        if let Some((seq, sent)) = decode(&d.envelope)
-            && seq < expected
-            && !seen[seq]
-        {
-            seen[seq] = true;
-            distinct += 1;
-            latencies.push(now.saturating_sub(sent));
-            last = Some(Instant::now());
+        // Take whatever else already arrived and ack it all in one batch frame.
+        let mut acks = Vec::new();
+        let mut next = Some(first);
+        while let Some(d) = next {
+            let now = now_us();
+            if let Some((seq, sent)) = decode(&d.envelope)
+                && seq < expected
+                && !seen[seq]
+            {
+                seen[seq] = true;
+                distinct += 1;
+                latencies.push(now.saturating_sub(sent));
+                last = Some(Instant::now());
+            }
+            acks.push((mailbox, d.message));
+            next = if acks.len() < 256 {
+                deliveries.try_recv()
+            } else {
+                None
+            };
         }
         if ack {
             let c = client.clone();
-            tokio::spawn(async move { c.ack(mailbox, d.message).await });
+            tokio::spawn(async move { c.ack_many(&acks).await });
         }
     }
     (latencies, distinct, last)
@@ -170,7 +181,8 @@ pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> 
     clock();
     let pairs: Vec<Pair> = (0..args.pairs).map(|_| Pair::random()).collect();
     let (receivers, t1) = connect_many(address, args.pairs).await?;
-    let (senders, t2) = connect_many(address, args.pairs).await?;
+    let (senders, t2) =
+        connect_many(args.send_relay.as_ref().unwrap_or(address), args.pairs).await?;
     for ((client, _), pair) in receivers.iter().zip(&pairs) {
         client
             .create_mailbox(

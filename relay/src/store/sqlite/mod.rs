@@ -4,19 +4,26 @@
 //! use a small pool of connections ([`reader`]).
 //!
 //! Durability rule: an `append` resolves only after the transaction holding
-//! the envelope has committed. With [`Synchronous::Normal`] (default) a
+//! the envelope has committed, or (`append_delivered`, see [`hold`]) after
+//! the online recipient it was pushed to acknowledged it, in which case it
+//! is never written at all. With [`Synchronous::Normal`] (default) a
 //! committed transaction is in the WAL file in the operating system's page
 //! cache: it survives the relay being killed at any moment (SIGKILL, OOM,
 //! panic) but the last commits may be lost if the whole machine loses
 //! power. [`Synchronous::Full`] also fsyncs the WAL on every group commit,
 //! surviving power loss at the cost of one fsync per batch.
 
+mod hold;
 mod reader;
 mod schema;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
@@ -82,6 +89,7 @@ impl SqliteOptions {
 /// The SQLite [`MailboxStore`] and [`TokenStore`].
 pub struct SqliteStore {
     writes: mpsc::Sender<WriteOp>,
+    cancelled: Arc<AtomicU64>,
     readers: Readers,
     limits: StoreLimits,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -92,7 +100,8 @@ impl SqliteStore {
     pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
         let conn = schema::open(&options.path, options.synchronous).map_err(writer::unavailable)?;
         schema::migrate(&conn).map_err(writer::unavailable)?;
-        let writer = Writer::new(conn, options.limits).map_err(writer::unavailable)?;
+        let cancelled = Arc::new(AtomicU64::new(0));
+        let writer = Writer::new(conn, options.limits, Arc::clone(&cancelled))?;
         let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 4);
         let thread = std::thread::Builder::new()
             .name("cairn-sqlite-writer".into())
@@ -100,22 +109,39 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             writes: tx,
+            cancelled,
             readers: Readers::new(options.path.clone()),
             limits: options.limits,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Queues a write and waits for its committed answer.
+    /// Appends never written because their online recipient acked them
+    /// while they were held (each saved an insert and a delete).
+    pub fn cancelled_writes(&self) -> u64 {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Queues a write and waits for its committed answer. The operation is
+    /// queued at once when there is room (so writes reach the writer in call
+    /// order: an append queued before its envelope is pushed is ahead of the
+    /// recipient's ack), else when the future is first polled.
     fn write<T: Send + 'static>(
         &self,
         make: impl FnOnce(writer::Reply<T>) -> WriteOp,
     ) -> StoreFuture<T> {
-        let writes = self.writes.clone();
         let (reply, answer) = oneshot::channel();
-        let op = make(reply);
+        let waiting = match self.writes.try_send(make(reply)) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(op)) => Some((self.writes.clone(), op)),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return Box::pin(std::future::ready(Err(StoreError::Closed)));
+            }
+        };
         Box::pin(async move {
-            writes.send(op).await.map_err(|_| StoreError::Closed)?;
+            if let Some((writes, op)) = waiting {
+                writes.send(op).await.map_err(|_| StoreError::Closed)?;
+            }
             answer
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("write was not applied".into())))
@@ -182,6 +208,25 @@ impl MailboxStore for SqliteStore {
             message,
             envelope,
             expires_at,
+            hold: false,
+            reply,
+        })
+    }
+
+    fn append_delivered(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        now: u64,
+    ) -> StoreFuture<Appended> {
+        let expires_at = now.saturating_add(self.limits.ttl_secs);
+        self.write(|reply| WriteOp::Append {
+            mailbox,
+            message,
+            envelope,
+            expires_at,
+            hold: true,
             reply,
         })
     }
@@ -192,6 +237,10 @@ impl MailboxStore for SqliteStore {
             message,
             reply,
         })
+    }
+
+    fn ack_many(&self, acks: Vec<(MailboxId, MessageId)>) -> StoreFuture<u64> {
+        self.write(|reply| WriteOp::AckMany { acks, reply })
     }
 
     fn fetch(

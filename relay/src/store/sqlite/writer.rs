@@ -8,11 +8,18 @@
 //! with `synchronous = FULL`, one fsync) is shared by everyone who arrived
 //! meanwhile.
 //!
+//! Appends of envelopes already pushed to an online recipient wait in
+//! [`Held`] for up to [`super::hold::HOLD`]: if the recipient's ack arrives
+//! meanwhile, neither the insert nor the delete is ever executed.
+//!
 //! Mailbox usage counters (`msg_count`, `msg_bytes`) are read once per
 //! batch for the mailboxes a batch touches, updated in memory and written
 //! back before the commit, so quota checks cost no extra query per message.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
@@ -20,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{Appended, StoreError, StoreLimits};
+use super::hold::{Held, Held1, Key};
 use crate::tokens::TokenRecord;
 
 /// Most operations committed in one transaction.
@@ -41,12 +49,18 @@ pub(super) enum WriteOp {
         message: MessageId,
         envelope: Bytes,
         expires_at: u64,
+        /// Already pushed to an online subscriber: may wait for its ack (see `hold`).
+        hold: bool,
         reply: Reply<Appended>,
     },
     Ack {
         mailbox: MailboxId,
         message: MessageId,
         reply: Reply<bool>,
+    },
+    AckMany {
+        acks: Vec<Key>,
+        reply: Reply<u64>,
     },
     DeleteMailbox {
         mailbox: MailboxId,
@@ -93,60 +107,170 @@ pub(super) struct Writer {
     conn: Connection,
     limits: StoreLimits,
     next_seq: u64,
+    held: Held,
+    /// Waits with a deadline while appends are held.
+    timer: tokio::runtime::Runtime,
+    /// Appends cancelled by their recipient's ack (never written).
+    cancelled: Arc<AtomicU64>,
+}
+
+/// What the writer woke up for.
+enum Wake {
+    Op(WriteOp),
+    Due,
+    Closed,
 }
 
 impl Writer {
-    pub(super) fn new(conn: Connection, limits: StoreLimits) -> rusqlite::Result<Self> {
-        let max: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
-            r.get(0)
-        })?;
+    pub(super) fn new(
+        conn: Connection,
+        limits: StoreLimits,
+        cancelled: Arc<AtomicU64>,
+    ) -> Result<Self, StoreError> {
+        let max: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM messages", [], |r| {
+                r.get(0)
+            })
+            .map_err(unavailable)?;
+        let timer = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             conn,
             limits,
             next_seq: u64::try_from(max).unwrap_or(0) + 1,
+            held: Held::default(),
+            timer,
+            cancelled,
         })
     }
 
     /// Runs until the channel closes or a `Shutdown` arrives.
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<WriteOp>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.blocking_recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
+        let mut cancelled = Vec::new();
+        let mut shutdown = None;
+        loop {
+            let mut closed = false;
+            match self.wait(&mut rx) {
+                Wake::Op(op) => self.route(op, &mut batch, &mut cancelled, &mut shutdown),
+                Wake::Due => {}
+                Wake::Closed => closed = true,
+            }
+            while batch.len() < MAX_BATCH && shutdown.is_none() {
                 match rx.try_recv() {
-                    Ok(op) => batch.push(op),
+                    Ok(op) => self.route(op, &mut batch, &mut cancelled, &mut shutdown),
                     Err(_) => break,
                 }
             }
-            let shutdown = self.commit_batch(&mut batch);
-            if let Some(reply) = shutdown {
+            if let Some(reply) = shutdown.take() {
                 rx.close();
                 while let Ok(op) = rx.try_recv() {
-                    batch.push(op);
+                    self.route(op, &mut batch, &mut cancelled, &mut shutdown);
                 }
-                self.commit_batch(&mut batch);
+                self.held.take_all(&mut batch);
+                self.commit_batch(&mut batch, &mut cancelled);
                 let result = self
                     .conn
                     .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
                     .map_err(unavailable);
+                tracing::info!(
+                    cancelled = self.cancelled.load(Ordering::Relaxed),
+                    "writer stopped (appends never written: acked while held)"
+                );
                 let _ = reply.send(result);
+                return;
+            }
+            if closed {
+                self.held.take_all(&mut batch);
+            } else {
+                self.held.take_due(Instant::now(), &mut batch);
+            }
+            if !batch.is_empty() || !cancelled.is_empty() {
+                self.commit_batch(&mut batch, &mut cancelled);
+            }
+            if closed {
                 return;
             }
         }
     }
 
-    /// Applies and commits `batch` (emptying it); returns a shutdown request if one came.
-    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>) -> Option<Reply<()>> {
-        let mut done: Vec<Finish> = Vec::with_capacity(batch.len());
-        let mut shutdown = None;
+    /// Blocks for the next operation, or until the oldest held append is due.
+    fn wait(&mut self, rx: &mut mpsc::Receiver<WriteOp>) -> Wake {
+        let Some(due) = self.held.next_due() else {
+            return rx.blocking_recv().map_or(Wake::Closed, Wake::Op);
+        };
+        let due = tokio::time::Instant::from_std(due);
+        // The timer must be created inside the runtime: hence the async block.
+        match self
+            .timer
+            .block_on(async { tokio::time::timeout_at(due, rx.recv()).await })
+        {
+            Ok(Some(op)) => Wake::Op(op),
+            Ok(None) => Wake::Closed,
+            Err(_) => Wake::Due,
+        }
+    }
+
+    /// Sorts an incoming operation: held, cancelled against a held append, or batched.
+    fn route(
+        &mut self,
+        op: WriteOp,
+        batch: &mut Vec<WriteOp>,
+        cancelled: &mut Vec<Reply<Appended>>,
+        shutdown: &mut Option<Reply<()>>,
+    ) {
+        match op {
+            WriteOp::Append {
+                mailbox,
+                message,
+                hold: true,
+                ..
+            } => match self.held.hold((mailbox, message), op, Instant::now()) {
+                Held1::Held => {}
+                Held1::Write(op) => batch.push(op),
+                Held1::Cancelled(reply) => cancelled.push(reply),
+            },
+            WriteOp::Ack {
+                mailbox, message, ..
+            } => {
+                cancelled.extend(self.held.cancel(&(mailbox, message)));
+                batch.push(op);
+            }
+            WriteOp::AckMany { ref acks, .. } => {
+                for key in acks {
+                    cancelled.extend(self.held.cancel(key));
+                }
+                batch.push(op);
+            }
+            WriteOp::Shutdown { reply } => *shutdown = Some(reply),
+            op => batch.push(op),
+        }
+    }
+
+    /// Applies and commits `batch` (emptying it), then answers its operations
+    /// and the `cancelled` appends (whose recipient acked them in this batch).
+    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>, cancelled: &mut Vec<Reply<Appended>>) {
+        let mut done: Vec<Finish> = Vec::with_capacity(batch.len() + cancelled.len());
         let mut usage: HashMap<MailboxId, Option<Usage>> = HashMap::new();
         let seq_before = self.next_seq;
+        self.cancelled
+            .fetch_add(cancelled.len() as u64, Ordering::Relaxed);
+        for reply in cancelled.drain(..) {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            done.push(finish(
+                reply,
+                Ok(Appended {
+                    seq,
+                    duplicate: false,
+                }),
+            ));
+        }
         let outcome = self.begin().and_then(|()| {
             for op in batch.drain(..) {
-                match op {
-                    WriteOp::Shutdown { reply } => shutdown = Some(reply),
-                    op => done.push(self.apply(op, &mut usage)?),
-                }
+                done.push(self.apply(op, &mut usage)?);
             }
             self.write_usage(&usage)?;
             self.conn.execute_batch("COMMIT")
@@ -166,7 +290,6 @@ impl Writer {
         for f in done {
             f(commit.clone());
         }
-        shutdown
     }
 
     fn begin(&self) -> rusqlite::Result<()> {
@@ -211,6 +334,7 @@ impl Writer {
                 envelope,
                 expires_at,
                 reply,
+                ..
             } => {
                 let result = self.append(usage, mailbox, message, &envelope, expires_at)?;
                 finish(reply, result)
@@ -220,18 +344,15 @@ impl Writer {
                 message,
                 reply,
             } => {
-                let len: Option<i64> = self
-                    .conn
-                    .prepare_cached(
-                        "DELETE FROM messages WHERE mailbox = ?1 AND msg_id = ?2 \
-                         RETURNING length(envelope)",
-                    )?
-                    .query_row(params![&mailbox.0[..], &message.0[..]], |r| r.get(0))
-                    .optional()?;
-                if let Some(len) = len {
-                    self.release(usage, mailbox, len)?;
+                let removed = self.delete_acked(usage, (mailbox, message))?;
+                finish(reply, Ok(removed))
+            }
+            WriteOp::AckMany { acks, reply } => {
+                let mut removed = 0;
+                for key in acks {
+                    removed += u64::from(self.delete_acked(usage, key)?);
                 }
-                finish(reply, Ok(len.is_some()))
+                finish(reply, Ok(removed))
             }
             WriteOp::DeleteMailbox { mailbox, reply } => {
                 self.conn
@@ -276,6 +397,28 @@ impl Writer {
             }
             WriteOp::Shutdown { reply } => finish(reply, Ok(())),
         })
+    }
+
+    /// Deletes an acked envelope; an ack that finds nothing is remembered,
+    /// in case its (held) append is still on its way.
+    fn delete_acked(
+        &mut self,
+        usage: &mut HashMap<MailboxId, Option<Usage>>,
+        (mailbox, message): Key,
+    ) -> rusqlite::Result<bool> {
+        let len: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM messages WHERE mailbox = ?1 AND msg_id = ?2 \
+                 RETURNING length(envelope)",
+            )?
+            .query_row(params![&mailbox.0[..], &message.0[..]], |r| r.get(0))
+            .optional()?;
+        match len {
+            Some(len) => self.release(usage, mailbox, len)?,
+            None => self.held.missed((mailbox, message)),
+        }
+        Ok(len.is_some())
     }
 
     fn append(

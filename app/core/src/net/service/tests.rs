@@ -117,8 +117,13 @@ async fn relay_outage_is_reported_with_backoff_and_recovers() {
     let relay = FakeRelay::default();
     let mut alice = new_client(&tmp.path().join("a"), "Alice");
     // A mailbox the service must poll, on a relay that is down.
+    // (Created now: the service drops expired invites and their mailboxes.)
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     let mb = alice.mint_mailbox();
-    alice.create_invite(&mb, 1).unwrap();
+    alice.create_invite(&mb, now_ms).unwrap();
     relay.state().down = true;
     let (cmd, rx) = mpsc::channel(4);
     let (tx, mut ev) = mpsc::unbounded_channel();

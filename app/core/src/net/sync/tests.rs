@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::*;
+use crate::client::INVITE_TTL_SECS;
 use crate::client::tests::new_client;
 use crate::net::fake::FakeRelay;
 use crate::store::MessageStatus;
@@ -174,4 +175,35 @@ async fn failing_sends_stay_queued() {
     w.clock.advance(10_000);
     let r = w.sb.sync(&mut w.bob, &now).await.unwrap();
     assert_eq!((r.sent, r.queued), (1, 0));
+}
+
+#[tokio::test]
+async fn expired_invites_are_dropped_and_their_mailboxes_deleted_at_the_relay() {
+    let mut w = world().await;
+    let now = || w.clock.now();
+    let unused = w.alice.mint_mailbox();
+    w.sa.create_mailbox(&unused).await.unwrap();
+    w.alice.create_invite(&unused, now()).unwrap();
+    let fresh = w.alice.mint_mailbox();
+    w.sa.create_mailbox(&fresh).await.unwrap();
+    assert!(w.relay.state().mailboxes.contains_key(&unused.id));
+    let before = w.alice.active_mailboxes().unwrap().len();
+
+    // Still valid: nothing happens.
+    w.sa.sync(&mut w.alice, &now).await.unwrap();
+    assert!(w.relay.state().mailboxes.contains_key(&unused.id));
+    assert_eq!(w.alice.active_mailboxes().unwrap().len(), before);
+
+    // A week and a bit later the invite is gone, its mailbox too (here and at
+    // the relay); the mailbox of the completed invite (Bob's conversation) stays.
+    w.clock.advance((INVITE_TTL_SECS + 60) * 1000);
+    let r = w.sa.sync(&mut w.alice, &now).await.unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert!(!w.relay.state().mailboxes.contains_key(&unused.id));
+    assert_eq!(w.alice.active_mailboxes().unwrap().len(), before - 1);
+    assert!(w.alice.mailboxes_to_delete().unwrap().is_empty());
+    w.bob.send_text("alice", "still here", now()).unwrap();
+    w.sb.sync(&mut w.bob, &now).await.unwrap();
+    let r = w.sa.sync(&mut w.alice, &now).await.unwrap();
+    assert_eq!(r.new_messages, 1);
 }

@@ -1,0 +1,97 @@
+//! Settings are wired to the core: renaming a contact and ourselves, extra
+//! relays (refused when malformed, checked, removable), theme saved.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use cairn_desktop::Pane;
+use egui_kittest::kittest::Queryable;
+use support::{app, click, click_label, onboard, type_into, wait_for};
+
+#[test]
+fn rename_contact_and_self_and_manage_relays() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut alice = app(dir_a.path());
+    onboard(&mut alice, "Alice", "alice passphrase 123", None);
+    let relay = alice.state().local_relay().unwrap().to_owned();
+    let mut bob = app(dir_b.path());
+    onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
+
+    alice.get_by_label("➕ Add contact").click();
+    wait_for(&mut alice, "invite", |h| h.state().invite().is_some());
+    let invite = alice.state().invite().unwrap().to_owned();
+    bob.get_by_label("➕ Add contact").click();
+    bob.step();
+    type_into(&mut bob, "Invite link", &invite);
+    type_into(&mut bob, "Contact name", "Alice");
+    click(&mut bob, "Add contact");
+    wait_for(&mut bob, "Alice listed", |h| {
+        h.query_by_label("Chat with Alice").is_some()
+    });
+
+    // Rename the contact: the list and an open chat follow.
+    bob.get_by_label("Chat with Alice").click();
+    bob.step();
+    bob.get_by_label("⚙ Settings").click();
+    bob.step();
+    assert_eq!(bob.state().pane(), &Pane::Settings);
+    type_into(
+        &mut bob,
+        "Rename a contact (only you see this name)",
+        "Alice Liddell",
+    );
+    click(&mut bob, "Rename");
+    wait_for(&mut bob, "renamed in the list", |h| {
+        h.query_by_label("Chat with Alice Liddell").is_some()
+    });
+    assert!(bob.query_by_label("Chat with Alice").is_none());
+    assert!(
+        bob.state()
+            .contacts()
+            .iter()
+            .any(|c| c.contact.name == "Alice Liddell")
+    );
+
+    // Our own display name goes to the core.
+    let name_field = "Your display name (sent when you accept an invite)";
+    bob.get_by_label(name_field).focus();
+    bob.step();
+    bob.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    bob.get_by_label(name_field).type_text("Robert");
+    bob.step();
+    click(&mut bob, "Save name");
+    wait_for(&mut bob, "name saved", |h| {
+        h.state().profile_name() == Some("Robert")
+    });
+
+    // Extra relays: a malformed address is refused; a valid one is listed,
+    // checked (nothing listens there: unreachable), and can be removed.
+    let relay_field =
+        "Add a relay (wss://host:port/#pin): checked here, and offered when you create an invite";
+    type_into(&mut bob, relay_field, "not a relay");
+    click(&mut bob, "Add relay");
+    assert!(bob.query_by_label_contains("Not a relay address").is_some());
+    let (_, pin) = relay.split_once('#').unwrap();
+    let dead = format!("wss://127.0.0.1:9/#{pin}");
+    bob.get_by_label(relay_field).focus();
+    bob.step();
+    bob.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    bob.get_by_label(relay_field).type_text(&dead);
+    bob.step();
+    click(&mut bob, "Add relay");
+    wait_for(&mut bob, "extra relay listed", |h| {
+        h.query_by_label_contains("127.0.0.1:9/ (extra)").is_some()
+    });
+    wait_for(&mut bob, "extra relay checked", |h| {
+        h.query_by_label("✖ unreachable").is_some()
+    });
+    click(&mut bob, "Remove");
+    wait_for(&mut bob, "extra relay removed", |h| {
+        h.query_by_label_contains("(extra)").is_none()
+    });
+
+    // Theme: the choice applies at once.
+    click_label(&mut bob, "Dark");
+    assert!(bob.ctx.global_style().visuals.dark_mode);
+}

@@ -1,0 +1,151 @@
+//! The Lua scripts that make each mailbox operation atomic on the Redis side.
+//!
+//! Every script touches only the keys of one mailbox (one hash tag, so one
+//! Cluster slot) and receives all of them in `KEYS`, as Redis Cluster
+//! requires. Layout of a mailbox `{H}` (H = hex of the 32-byte id):
+//!
+//! - `cairn:{H}:mb` hash: `k` auth key, `c` created, `n` envelopes, `b` bytes, `s` last seq
+//! - `cairn:{H}:q`  sorted set: message id scored by seq (delivery order, dedupe)
+//! - `cairn:{H}:m`  hash: message id → envelope
+//! - `cairn:{H}:x`  sorted set: message id scored by expiry (unix seconds)
+//!
+//! KEYS order for every mailbox script: mb, q, m, x.
+
+use redis::Script;
+
+/// Creates the mailbox record unless it exists. ARGV: auth key, now. Returns 1 if created.
+const CREATE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'k', ARGV[1], 'c', ARGV[2], 'n', 0, 'b', 0, 's', 0)
+return 1
+";
+
+/// Stores one envelope, enforcing quotas and dedupe, and publishes it.
+/// ARGV: message id, envelope, expires_at, max count, max bytes,
+/// publish command (PUBLISH or SPUBLISH), channel.
+/// Returns {0, seq} stored, {1, seq} duplicate, {-1} no mailbox, {-2} quota full.
+/// The live payload is the 16-byte message id followed by the envelope.
+const APPEND: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local old = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if old then return {1, tonumber(old)} end
+local u = redis.call('HMGET', KEYS[1], 'n', 'b')
+local n = tonumber(u[1]) or 0
+local b = tonumber(u[2]) or 0
+local len = string.len(ARGV[2])
+if n >= tonumber(ARGV[4]) or b + len > tonumber(ARGV[5]) then return {-2} end
+local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'n', 1)
+redis.call('HINCRBY', KEYS[1], 'b', len)
+redis.call(ARGV[6], ARGV[7], ARGV[1] .. ARGV[2])
+return {0, seq}
+";
+
+/// Deletes envelopes of one mailbox. ARGV: message ids. Returns how many were there.
+const ACK: &str = r"
+local n, bytes = 0, 0
+for _, id in ipairs(ARGV) do
+  if redis.call('ZSCORE', KEYS[2], id) then
+    bytes = bytes + redis.call('HSTRLEN', KEYS[3], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[3], id)
+    n = n + 1
+  end
+end
+if n > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'n', -n)
+  redis.call('HINCRBY', KEYS[1], 'b', -bytes)
+end
+return n
+";
+
+/// Up to `limit` unexpired envelopes after a seq. ARGV: after, limit, now.
+/// Returns a flat array seq, envelope, seq, envelope…
+const FETCH: &str = r"
+local out = {}
+local limit = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local cursor = '(' .. ARGV[1]
+while #out < 2 * limit do
+  local ids = redis.call('ZRANGE', KEYS[2], cursor, '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')
+  if #ids == 0 then break end
+  for i = 1, #ids, 2 do
+    local exp = tonumber(redis.call('ZSCORE', KEYS[4], ids[i]))
+    if exp and exp > now and #out < 2 * limit then
+      out[#out + 1] = ids[i + 1]
+      out[#out + 1] = redis.call('HGET', KEYS[3], ids[i])
+    end
+    cursor = '(' .. ids[i + 1]
+  end
+  if #ids < 2 * limit then break end
+end
+return out
+";
+
+/// Deletes up to `limit` envelopes expired at `now`. ARGV: now, limit. Returns how many.
+const PURGE: &str = r"
+local ids = redis.call('ZRANGE', KEYS[4], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+local bytes = 0
+for _, id in ipairs(ids) do
+  bytes = bytes + redis.call('HSTRLEN', KEYS[3], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+if #ids > 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'n', -#ids)
+  redis.call('HINCRBY', KEYS[1], 'b', -bytes)
+end
+return #ids
+";
+
+/// Deletes a mailbox and everything in it. Returns 1 if it existed.
+const DELETE: &str = r"
+local existed = redis.call('EXISTS', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return existed
+";
+
+/// Marks every token record with public id ARGV[1] revoked. KEYS: the token hash.
+/// Records are `id role created expires revoked`. Returns 1 if one was found.
+const REVOKE_TOKEN: &str = r"
+local all = redis.call('HGETALL', KEYS[1])
+local found = 0
+for i = 1, #all, 2 do
+  local id, role, created, expires = string.match(all[i + 1], '^(%S+) (%S+) (%S+) (%S+) %S+$')
+  if id == ARGV[1] then
+    redis.call('HSET', KEYS[1], all[i], id .. ' ' .. role .. ' ' .. created .. ' ' .. expires .. ' 1')
+    found = 1
+  end
+end
+return found
+";
+
+/// The loaded scripts (hashed once; sent with EVALSHA, loaded on demand).
+pub(super) struct Scripts {
+    pub create: Script,
+    pub append: Script,
+    pub ack: Script,
+    pub fetch: Script,
+    pub purge: Script,
+    pub delete: Script,
+    pub revoke_token: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            create: Script::new(CREATE),
+            append: Script::new(APPEND),
+            ack: Script::new(ACK),
+            fetch: Script::new(FETCH),
+            purge: Script::new(PURGE),
+            delete: Script::new(DELETE),
+            revoke_token: Script::new(REVOKE_TOKEN),
+        }
+    }
+}
