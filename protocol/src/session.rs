@@ -15,7 +15,7 @@ use crate::identity::{Identity, IdentityError, PublicIdentity, Verifier};
 use crate::integrity::{IntegrityEvent, IntegrityState};
 use crate::message::{Inner, MessageError, SignedInner};
 use crate::padding::{PaddingError, bucket_for, pad_in_place, unpadded_len};
-use crate::ratchet::{ENCRYPTED_HEADER_LEN, RatchetError, RatchetState};
+use crate::ratchet::{ENCRYPTED_HEADER_LEN, Pending, RatchetError, RatchetState};
 use crate::safety_number::SafetyNumber;
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -204,21 +204,7 @@ impl Session {
     /// before the commit decrypts again from the old state, one after it is
     /// refused as a duplicate (dedupe by message id first anyway).
     pub fn decrypt(&mut self, envelope: &Envelope<'_>) -> Result<Received, SessionError> {
-        if envelope.kind != BodyKind::Ratchet {
-            return Err(SessionError::WrongKind);
-        }
-        if envelope.mailbox != self.my_mailbox {
-            return Err(SessionError::WrongMailbox);
-        }
-        let mut r = Reader::new(envelope.body);
-        let enc_header: [u8; ENCRYPTED_HEADER_LEN] = r.array()?;
-        let mut buf = r.rest().to_vec();
-        let pending =
-            self.ratchet
-                .decrypt(envelope.header, &self.conversation, &enc_header, &mut buf)?;
-        let len = unpadded_len(&buf)?;
-        buf.truncate(len);
-        let signed = SignedInner::decode(&self.conversation, &buf)?;
+        let (pending, signed) = self.open(envelope)?;
         let from_pending_key = match signed.verify(&self.peer_verifier) {
             Ok(()) => false,
             Err(e) => match &self.pending_peer {
@@ -321,12 +307,9 @@ impl Session {
         Some(out)
     }
 
-    /// One step of the batched path: decrypts, decodes and records the message
-    /// as [`Session::decrypt`] does, but leaves the signature to the caller.
-    fn open_unverified(
-        &mut self,
-        envelope: &Envelope<'_>,
-    ) -> Result<UnverifiedInner, SessionError> {
+    /// Decrypts and decodes an envelope without changing any state: the ratchet
+    /// step comes back as `Pending`, applied only once the caller accepts the message.
+    fn open(&self, envelope: &Envelope<'_>) -> Result<(Pending, SignedInner), SessionError> {
         if envelope.kind != BodyKind::Ratchet {
             return Err(SessionError::WrongKind);
         }
@@ -341,7 +324,16 @@ impl Session {
                 .decrypt(envelope.header, &self.conversation, &enc_header, &mut buf)?;
         let len = unpadded_len(&buf)?;
         buf.truncate(len);
-        let signed = SignedInner::decode(&self.conversation, &buf)?;
+        Ok((pending, SignedInner::decode(&self.conversation, &buf)?))
+    }
+
+    /// One step of the batched path: decrypts, decodes and records the message
+    /// as [`Session::decrypt`] does, but leaves the signature to the caller.
+    fn open_unverified(
+        &mut self,
+        envelope: &Envelope<'_>,
+    ) -> Result<UnverifiedInner, SessionError> {
+        let (pending, signed) = self.open(envelope)?;
         let events = if matches!(signed.inner.content, Content::KeyUpdate(_)) {
             Vec::new() // The caller abandons the batch: nothing recorded.
         } else {

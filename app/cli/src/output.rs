@@ -4,7 +4,7 @@ use cairn_core::client::TimelineItem;
 use cairn_core::store::{Contact, Direction, IntegrityRecord, MessageRecord};
 use serde_json::{Value, json};
 
-use crate::time::format_utc;
+use crate::time::format_local;
 
 /// Prints either the JSON value on one line or the text.
 pub struct Out {
@@ -66,7 +66,7 @@ pub fn message_json(contact: &str, m: &MessageRecord) -> Value {
 
 /// Text form of a message.
 pub fn message_text(contact: &str, m: &MessageRecord) -> String {
-    let at = format_utc(m.received_ms.unwrap_or(m.sent_ms));
+    let at = format_local(m.received_ms.unwrap_or(m.sent_ms));
     match m.direction {
         Direction::Incoming => format!("[{at}] {contact}: {}", m.body),
         Direction::Outgoing => format!("[{at}] me → {contact}: {} ({})", m.body, m.status.as_str()),
@@ -88,7 +88,7 @@ pub fn event_json(contact: Option<&str>, e: &IntegrityRecord) -> Value {
 pub fn event_text(contact: Option<&str>, e: &IntegrityRecord) -> String {
     format!(
         "[{}] !! {}{}: {}",
-        format_utc(e.at_ms),
+        format_local(e.at_ms),
         e.kind.as_str(),
         contact.map(|c| format!(" ({c})")).unwrap_or_default(),
         e.detail

@@ -1,8 +1,9 @@
 //! Calendar arithmetic for showing timestamps, shared by the CLI and the desktop app.
 //!
-//! Everything here is pure arithmetic on a UTC offset in seconds; which offset
-//! applies at a given instant (the local time zone, with its daylight-saving
-//! rules) is the caller's business, so the core needs no time-zone database.
+//! The functions are pure arithmetic on a UTC offset in seconds. [`Zone`]
+//! answers which offset applies at a given instant (the local time zone, with
+//! its daylight-saving rules), so both front ends resolve the local zone the
+//! same way: `TZ`, else `/etc/localtime`, else UTC.
 
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
@@ -51,6 +52,82 @@ pub fn format_date(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `YYYY-MM-DD HH:MM:SS` of `ms` at `offset_secs` east of UTC (0 for UTC).
+pub fn format_datetime(ms: u64, offset_secs: i32) -> String {
+    let local = local_ms(ms, offset_secs);
+    let secs = local.rem_euclid(DAY_MS) / 1000;
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        format_date(local.div_euclid(DAY_MS)),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The time zone timestamps are shown in: the system's local zone in the
+/// apps, UTC or a fixed offset in tests.
+///
+/// Jiff reads `TZ`, else `/etc/localtime` and the system zoneinfo files, in
+/// pure Rust: no `localtime_r`, which is unsound to call while other threads
+/// may change the environment. Daylight-saving changes are applied per instant.
+#[derive(Clone, Debug)]
+pub struct Zone(jiff::tz::TimeZone);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Self::utc()
+    }
+}
+
+impl Zone {
+    /// The system's local time zone (UTC if it cannot be determined).
+    pub fn system() -> Self {
+        Self(jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
+    }
+
+    /// UTC.
+    pub fn utc() -> Self {
+        Self(jiff::tz::TimeZone::UTC)
+    }
+
+    /// A fixed offset east of UTC (clamped to ±25 h), for deterministic tests.
+    pub fn fixed(offset_secs: i32) -> Self {
+        let offset = jiff::tz::Offset::from_seconds(offset_secs.clamp(-89_999, 89_999))
+            .unwrap_or(jiff::tz::Offset::UTC);
+        Self(jiff::tz::TimeZone::fixed(offset))
+    }
+
+    /// An IANA zone by name (`Europe/Berlin`), if the system knows it.
+    pub fn named(name: &str) -> Option<Self> {
+        jiff::tz::TimeZone::get(name).ok().map(Self)
+    }
+
+    /// Offset from UTC in seconds at the instant `ms`.
+    pub fn offset_secs(&self, ms: u64) -> i32 {
+        let ms = ms.min(i64::MAX as u64) as i64;
+        match jiff::Timestamp::from_millisecond(ms) {
+            Ok(ts) => self.0.to_offset(ts).seconds(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Local calendar day of `ms`: the key of a day separator.
+    pub fn day_of(&self, ms: u64) -> i64 {
+        local_day(ms, self.offset_secs(ms))
+    }
+
+    /// Local `HH:MM`.
+    pub fn format_time(&self, ms: u64) -> String {
+        format_hm(ms, self.offset_secs(ms))
+    }
+
+    /// Local `YYYY-MM-DD HH:MM:SS`.
+    pub fn format_datetime(&self, ms: u64) -> String {
+        format_datetime(ms, self.offset_secs(ms))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +155,22 @@ mod tests {
         // Before 1970 in local time still gives a sane day.
         assert_eq!(local_day(0, -3600), -1);
         assert_eq!(format_hm(0, -3600), "23:00");
+        assert_eq!(format_datetime(ms, 0), "2026-11-18 11:06:40");
+        assert_eq!(format_datetime(ms, 14 * 3600), "2026-11-19 01:06:40");
+        assert_eq!(format_datetime(0, -3600), "1969-12-31 23:00:00");
+    }
+
+    #[test]
+    fn zones_give_offsets() {
+        let ms = 1_795_000_000_123; // 2026-11-18 11:06:40 UTC
+        assert_eq!(Zone::utc().format_datetime(ms), "2026-11-18 11:06:40");
+        assert_eq!(Zone::fixed(9 * 3600).format_time(ms), "20:06");
+        assert_eq!(Zone::fixed(i32::MAX).offset_secs(ms), 89_999);
+        // Needs the system zoneinfo (tzdata); skip quietly where it is absent.
+        let Some(berlin) = Zone::named("Europe/Berlin") else {
+            return;
+        };
+        assert_eq!(berlin.format_datetime(ms), "2026-11-18 12:06:40"); // CET
+        assert_eq!(berlin.offset_secs(1_782_000_000_000), 7200); // June: CEST
     }
 }

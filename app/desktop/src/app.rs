@@ -116,6 +116,8 @@ pub struct CairnApp {
     pub(crate) query: String,
     pub(crate) results: Vec<(String, MessageRecord)>,
     pub(crate) relays: Vec<RelayStatus>,
+    /// The profile's extra relays (from the backend; empty while locked).
+    pub(crate) extra_relays: Vec<String>,
     pub(crate) outbox: usize,
     pub(crate) banner: Option<Banner>,
     pub(crate) focus_search: bool,
@@ -146,7 +148,9 @@ impl CairnApp {
                 listen: listen.clone(),
             });
         }
-        backend.send(Command::SetExtraRelays(prefs.extra_relays.clone()));
+        if !prefs.extra_relays.is_empty() {
+            backend.send(Command::AdoptLegacyRelays(prefs.extra_relays.clone()));
+        }
         Ok(Self {
             backend,
             clock,
@@ -173,6 +177,7 @@ impl CairnApp {
             query: String::new(),
             results: Vec::new(),
             relays: Vec::new(),
+            extra_relays: Vec::new(),
             outbox: 0,
             banner: None,
             focus_search: false,
@@ -497,8 +502,7 @@ impl CairnApp {
                 }
             }
             Pane::AddContact => {
-                if let Some(cmd) =
-                    add_contact::show(ui, &mut self.add_contact, &self.prefs.extra_relays)
+                if let Some(cmd) = add_contact::show(ui, &mut self.add_contact, &self.extra_relays)
                 {
                     self.backend.send(cmd);
                 }
@@ -508,6 +512,7 @@ impl CairnApp {
                 let view = SettingsView {
                     profile: self.profile.as_ref(),
                     relays: &self.relays,
+                    extra_relays: &self.extra_relays,
                     local_relay: self.local_relay.as_deref(),
                     outbox: self.outbox,
                     contacts: &self.contacts,
@@ -515,10 +520,6 @@ impl CairnApp {
                 let cmd = settings::show(ui, view, &mut self.prefs, &mut self.settings);
                 if self.prefs != before {
                     self.save_prefs();
-                }
-                if self.prefs.extra_relays != before.extra_relays {
-                    self.backend
-                        .send(Command::SetExtraRelays(self.prefs.extra_relays.clone()));
                 }
                 if let Some(cmd) = cmd {
                     self.backend.send(cmd);

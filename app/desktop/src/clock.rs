@@ -49,63 +49,8 @@ impl Clock {
     }
 }
 
-/// The time zone timestamps are shown in: the system's local zone in the app,
-/// a fixed offset in tests.
-///
-/// Jiff reads `TZ`, else `/etc/localtime` and the system zoneinfo files, in
-/// pure Rust: no `localtime_r`, which is unsound to call while other threads
-/// may change the environment. Daylight-saving changes are applied per instant.
-#[derive(Clone, Debug)]
-pub struct Zone(jiff::tz::TimeZone);
-
-impl Default for Zone {
-    fn default() -> Self {
-        Self::utc()
-    }
-}
-
-impl Zone {
-    /// The system's local time zone (UTC if it cannot be determined).
-    pub fn system() -> Self {
-        Self(jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC))
-    }
-
-    /// UTC.
-    pub fn utc() -> Self {
-        Self(jiff::tz::TimeZone::UTC)
-    }
-
-    /// A fixed offset east of UTC (clamped to ±25 h), for deterministic tests.
-    pub fn fixed(offset_secs: i32) -> Self {
-        let offset = jiff::tz::Offset::from_seconds(offset_secs.clamp(-89_999, 89_999))
-            .unwrap_or(jiff::tz::Offset::UTC);
-        Self(jiff::tz::TimeZone::fixed(offset))
-    }
-
-    /// An IANA zone by name (`Europe/Berlin`), if the system knows it.
-    pub fn named(name: &str) -> Option<Self> {
-        jiff::tz::TimeZone::get(name).ok().map(Self)
-    }
-
-    /// Offset from UTC in seconds at the instant `ms`.
-    pub fn offset_secs(&self, ms: u64) -> i32 {
-        let ms = ms.min(i64::MAX as u64) as i64;
-        match jiff::Timestamp::from_millisecond(ms) {
-            Ok(ts) => self.0.to_offset(ts).seconds(),
-            Err(_) => 0,
-        }
-    }
-
-    /// Local calendar day of `ms`: the key of a day separator.
-    pub fn day_of(&self, ms: u64) -> i64 {
-        calendar::local_day(ms, self.offset_secs(ms))
-    }
-
-    /// Local `HH:MM`.
-    pub fn format_time(&self, ms: u64) -> String {
-        calendar::format_hm(ms, self.offset_secs(ms))
-    }
-}
+/// The time zone times are shown in; shared with the CLI (see [`calendar::Zone`]).
+pub use cairn_core::calendar::Zone;
 
 /// A day separator label: "Today", "Yesterday" or `YYYY-MM-DD`.
 pub fn format_day(day: i64, today: i64) -> String {

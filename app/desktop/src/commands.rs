@@ -87,8 +87,13 @@ pub enum Command {
         /// New name.
         name: String,
     },
-    /// The relays besides the home relay that we monitor and can create invites on.
-    SetExtraRelays(Vec<String>),
+    /// Extra relays found in an old `prefs.json`: moved into the encrypted
+    /// profile at the next unlock (answered by [`Event::LegacyRelaysMoved`]).
+    AdoptLegacyRelays(Vec<String>),
+    /// Add a relay besides the home relay: checked in settings, offered for invites.
+    AddExtraRelay(String),
+    /// Remove an extra relay (full address text).
+    RemoveExtraRelay(String),
     /// No conversation is open (read receipts stop).
     CloseChat,
     /// Send a text message.
@@ -251,6 +256,10 @@ pub enum Event {
     Verified(String),
     /// Relay reachability after a sync.
     Relays(Vec<RelayStatus>),
+    /// The profile's extra relays (full address text), after unlock or a change.
+    ExtraRelays(Vec<String>),
+    /// The legacy extra relays are in the profile now: drop them from `prefs.json`.
+    LegacyRelaysMoved,
     /// Messages waiting for a relay ack.
     Outbox(usize),
     /// A short confirmation to show (backup written, ...).

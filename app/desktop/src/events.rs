@@ -42,6 +42,7 @@ impl CairnApp {
                 self.phase = Phase::Unlock;
                 self.profile = None;
                 self.contacts.clear();
+                self.extra_relays.clear();
                 self.timeline = None;
                 self.pane = Pane::Empty;
                 self.results.clear();
@@ -107,6 +108,11 @@ impl CairnApp {
                 self.notice(format!("{name} is verified."));
             }
             Event::Relays(relays) => self.relays = relays,
+            Event::ExtraRelays(list) => self.extra_relays = list,
+            Event::LegacyRelaysMoved => {
+                self.prefs.extra_relays.clear();
+                self.save_prefs();
+            }
             Event::Outbox(n) => self.outbox = n,
             Event::Notice(text) => self.notice(text),
             Event::Error(text) => {

@@ -2,7 +2,9 @@
 //! runtime handle, saved as JSON next to (not inside) the encrypted profile.
 //!
 //! Nothing secret lives here: theme, notification switch, and how to start
-//! the built-in relay again after a restart.
+//! the built-in relay again after a restart. Extra relays used to be kept
+//! here too; they now live in the encrypted profile, and a list found in an
+//! old file is moved there on the next unlock.
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +32,9 @@ pub struct Prefs {
     pub notifications: bool,
     /// Start the built-in relay on launch, listening here (`127.0.0.1:7447`).
     pub builtin_relay: Option<String>,
-    /// Relays besides the home relay (`wss://host:port/#pin`): monitored in
-    /// settings, and offered when creating an invite.
+    /// Legacy: extra relays saved by older versions, read only to move them
+    /// into the encrypted profile on the next unlock; never written again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_relays: Vec<String>,
 }
 
@@ -91,9 +94,21 @@ mod tests {
             theme: ThemeChoice::Dark,
             notifications: false,
             builtin_relay: Some("127.0.0.1:7447".into()),
-            extra_relays: vec!["wss://relay.example:7447/#abc".into()],
+            extra_relays: Vec::new(),
         };
         prefs.save(&path).unwrap();
         assert_eq!(Prefs::load(&path), prefs);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("extra_relays"), "{text}");
+    }
+
+    #[test]
+    fn legacy_extra_relays_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prefs.json");
+        std::fs::write(&path, r#"{"extra_relays":["ws://127.0.0.1:9/"]}"#).unwrap();
+        let prefs = Prefs::load(&path);
+        assert_eq!(prefs.extra_relays, ["ws://127.0.0.1:9/"]);
+        assert!(prefs.notifications);
     }
 }

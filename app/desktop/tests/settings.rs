@@ -95,3 +95,62 @@ fn rename_contact_and_self_and_manage_relays() {
     click_label(&mut bob, "Dark");
     assert!(bob.ctx.global_style().visuals.dark_mode);
 }
+
+/// Extra relays saved in `prefs.json` by older versions move into the
+/// encrypted profile at unlock and disappear from the plaintext file.
+#[test]
+fn legacy_extra_relays_move_into_the_profile() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use cairn_core::client::Client;
+    use cairn_core::profile::kdf::KdfParams;
+    use cairn_desktop::backend::BackendConfig;
+    use cairn_desktop::clock::{Clock, Zone};
+    use cairn_desktop::{AppOptions, CairnApp};
+    use egui_kittest::Harness;
+
+    let dir = tempfile::tempdir().unwrap();
+    let prefs_path = dir.path().join("prefs.json");
+    let legacy = "ws://127.0.0.1:9/";
+    std::fs::write(
+        &prefs_path,
+        format!(r#"{{"theme":"Dark","extra_relays":["{legacy}","not a relay"]}}"#),
+    )
+    .unwrap();
+    let mut backend = BackendConfig::new(dir.path().to_path_buf(), Clock::stepping(1));
+    backend.kdf = KdfParams::INSECURE_FOR_TESTS;
+    backend.sync_interval = Duration::from_millis(100);
+    let options = AppOptions {
+        backend,
+        prefs_path: Some(prefs_path.clone()),
+        builtin_port: 0,
+        zone: Zone::utc(),
+    };
+    let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 720.0))
+        .build_ui_state(|ui, app: &mut CairnApp| app.show(ui), app);
+    onboard(&mut h, "Carol", "carol passphrase 789", None);
+    h.get_by_label("⚙ Settings").click();
+    h.step();
+    wait_for(&mut h, "legacy relay listed as extra", |h| {
+        h.query_by_label_contains("127.0.0.1:9/ (extra)").is_some()
+    });
+    wait_for(&mut h, "prefs.json rewritten without relays", |_| {
+        std::fs::read_to_string(&prefs_path)
+            .is_ok_and(|t| !t.contains("extra_relays") && t.contains("Dark"))
+    });
+    drop(h);
+    // The relay is in the encrypted profile (the malformed entry was dropped).
+    // The backend thread may still hold the profile (exclusive lock) for a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let client = loop {
+        match Client::open(&dir.path().join("profile"), b"carol passphrase 789") {
+            Ok(c) => break c,
+            Err(e) if std::time::Instant::now() > deadline => panic!("reopen: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    assert_eq!(client.extra_relays().unwrap(), [legacy]);
+}

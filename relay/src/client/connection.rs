@@ -174,6 +174,34 @@ impl RelayClient {
         .map(drop)
     }
 
+    /// Sends many envelopes pipelined on this connection, one result each
+    /// in the same order. Every frame is queued in slice order before any
+    /// answer is awaited, so the relay stores them, and later delivers them,
+    /// in that order. Do not get the same effect by polling many [`send`]
+    /// futures together (`join_all`): the order in which those first run,
+    /// and so queue their frames, is not guaranteed.
+    ///
+    /// [`send`]: Self::send
+    pub async fn send_many(&self, envelopes: &[Bytes]) -> Vec<Result<(), ClientError>> {
+        let mut queued = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            // Once one cannot be queued (closed) the rest fail too, in order.
+            let result = match queued.last() {
+                Some(Err(_)) => Err(ClientError::Closed),
+                _ => self.enqueue(ClientFrame::Send { envelope }).await,
+            };
+            queued.push(result);
+        }
+        let mut results = Vec::with_capacity(queued.len());
+        for q in queued {
+            results.push(match q {
+                Ok(q) => q.answer().await.map(drop),
+                Err(e) => Err(e),
+            });
+        }
+        results
+    }
+
     /// Proves the mailbox auth key; the relay then pushes the stored backlog
     /// and every new envelope on [`Deliveries`].
     pub async fn subscribe(
@@ -262,6 +290,11 @@ impl RelayClient {
     }
 
     async fn call(&self, frame: ClientFrame<'_>) -> Result<Answer, ClientError> {
+        self.enqueue(frame).await?.answer().await
+    }
+
+    /// Queues a request frame towards the relay; the answer is awaited separately.
+    async fn enqueue(&self, frame: ClientFrame<'_>) -> Result<Queued<'_>, ClientError> {
         if self.is_closed() {
             return Err(ClientError::Closed);
         }
@@ -273,7 +306,7 @@ impl RelayClient {
         if let Ok(mut p) = self.inner.pending.lock() {
             p.insert(id, tx);
         }
-        let _guard = PendingGuard {
+        let guard = PendingGuard {
             pending: &self.inner.pending,
             id,
         };
@@ -292,7 +325,19 @@ impl RelayClient {
             .send(Message::Binary(Bytes::from(bytes)))
             .await
             .map_err(|_| ClientError::Closed)?;
-        match rx.await.map_err(|_| ClientError::Closed)? {
+        Ok(Queued { rx, _guard: guard })
+    }
+}
+
+/// A request whose frame is queued, waiting for its answer.
+struct Queued<'a> {
+    rx: oneshot::Receiver<Answer>,
+    _guard: PendingGuard<'a>,
+}
+
+impl Queued<'_> {
+    async fn answer(self) -> Result<Answer, ClientError> {
+        match self.rx.await.map_err(|_| ClientError::Closed)? {
             Answer::Refused(code, message) => Err(ClientError::Refused { code, message }),
             answer => Ok(answer),
         }

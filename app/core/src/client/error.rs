@@ -51,6 +51,9 @@ pub enum ClientError {
     /// The contact exists but has no session (damaged profile).
     #[error("no session stored for {0}")]
     NoSession(String),
+    /// The relay is already the home relay or one of the extra relays.
+    #[error("relay {0} is already in your list")]
+    RelayListed(String),
     /// This invite was accepted before.
     #[error("this invite was already accepted")]
     InviteAlreadyAccepted,

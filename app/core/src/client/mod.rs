@@ -13,6 +13,7 @@ mod history;
 mod invites;
 mod people;
 mod receive;
+mod relays;
 mod rotate;
 mod send;
 mod sessions;

@@ -9,7 +9,6 @@ use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::envelope::{MailboxId, MessageId};
 use cairn_relay::client::{ClientError, ConnectOptions, Deliveries, RelayClient};
 use ed25519_dalek::SigningKey;
-use futures_util::future::join_all;
 
 use super::{Connector, NetError, RelayLink};
 
@@ -134,12 +133,14 @@ impl RelayLink for WsLink {
     }
 
     async fn send(&mut self, envelopes: &[&[u8]]) -> Vec<Result<(), NetError>> {
-        // Calls enqueue their frame on first poll, in order: pipelined and ordered.
+        // Pipelined, and queued strictly in outbox order: the relay stores
+        // (and the recipient receives) them in the order they were sealed.
         let client = self.client.clone();
-        let calls = envelopes
+        let envelopes: Vec<Bytes> = envelopes
             .iter()
-            .map(|e| client.send(Bytes::copy_from_slice(e)));
-        self.drive(join_all(calls))
+            .map(|e| Bytes::copy_from_slice(e))
+            .collect();
+        self.drive(client.send_many(&envelopes))
             .await
             .into_iter()
             .map(|r| r.map_err(link_error))

@@ -22,6 +22,7 @@ fn profile_with_secrets(dir: &Path) -> Profile {
         .write(|db| {
             db.set_setting("identity_seed", MARKER.as_bytes())?;
             db.put_session(contact, MARKER.as_bytes(), 1)?;
+            db.add_extra_relay(&format!("wss://{MARKER}.example:7447/#pin"), 1)?;
             for i in 0..200 {
                 let body = format!("{MARKER} message {i}");
                 db.insert_message(&NewMessage {
@@ -92,6 +93,7 @@ fn nothing_secret_on_disk_open_or_closed() {
     let a = p.store().read().contact_by_name("alice").unwrap();
     assert_eq!(p.store().read().history(a.id).unwrap().len(), 200);
     assert_eq!(p.store().read().search("message 7", 5).unwrap().len(), 1);
+    assert_eq!(p.store().read().extra_relays().unwrap().len(), 1);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -156,6 +156,19 @@ const V2: &str = r#"
 DROP TRIGGER messages_fts_insert;
 "#;
 
+/// The relays the user added besides the home relay ("extra relays": checked
+/// in settings, offered for invites). They used to live in the desktop's
+/// plaintext `prefs.json`; relay addresses and pins say who the user talks
+/// through, so they belong in the encrypted profile. Ordered by `id` (the
+/// order the user added them).
+const V3: &str = r#"
+CREATE TABLE extra_relays (
+    id       INTEGER PRIMARY KEY,
+    address  TEXT NOT NULL UNIQUE,
+    added_ms INTEGER NOT NULL
+);
+"#;
+
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current = user_version(conn)?;
@@ -190,6 +203,22 @@ mod tests {
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         migrate(&mut conn).unwrap();
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn upgrades_a_version_2_database() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..2].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as u32 + 1)
+                .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 3);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM extra_relays", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -53,6 +53,33 @@ impl Db<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The user's extra relays (address text), in the order they were added.
+    pub fn extra_relays(&self) -> StoreResult<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address FROM extra_relays ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds an extra relay; `false` if it was already in the list.
+    pub fn add_extra_relay(&self, address: &str, now_ms: u64) -> StoreResult<bool> {
+        let n = self.conn.execute(
+            "INSERT INTO extra_relays (address, added_ms) VALUES (?1, ?2)
+             ON CONFLICT (address) DO NOTHING",
+            rusqlite::params![address, now_ms as i64],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Removes an extra relay; `false` if it was not in the list.
+    pub fn remove_extra_relay(&self, address: &str) -> StoreResult<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM extra_relays WHERE address = ?1", [address])?;
+        Ok(n > 0)
+    }
+
     /// Records a mailbox we created on `relay`.
     pub fn add_mailbox(
         &self,
@@ -187,5 +214,30 @@ mod tests {
         db.retire_mailbox(&[1; 32], 5).unwrap();
         assert_eq!(db.active_mailboxes().unwrap().len(), 1);
         assert!(db.mailbox(&[9; 32]).is_err());
+    }
+
+    #[test]
+    fn extra_relays_keep_order_and_refuse_duplicates() {
+        let (_dir, mut store) = temp_store();
+        let added = store
+            .write(|db| {
+                Ok::<_, crate::store::StoreError>([
+                    db.add_extra_relay("ws://127.0.0.1:2/", 1)?,
+                    db.add_extra_relay("ws://127.0.0.1:1/", 2)?,
+                    db.add_extra_relay("ws://127.0.0.1:2/", 3)?,
+                ])
+            })
+            .unwrap();
+        assert_eq!(added, [true, true, false]);
+        let db = store.read();
+        assert_eq!(
+            db.extra_relays().unwrap(),
+            ["ws://127.0.0.1:2/", "ws://127.0.0.1:1/"]
+        );
+        // Separate from the relays our mailboxes and contacts use.
+        assert!(db.relays().unwrap().is_empty());
+        assert!(db.remove_extra_relay("ws://127.0.0.1:2/").unwrap());
+        assert!(!db.remove_extra_relay("ws://127.0.0.1:2/").unwrap());
+        assert_eq!(db.extra_relays().unwrap(), ["ws://127.0.0.1:1/"]);
     }
 }

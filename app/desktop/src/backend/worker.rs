@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions};
-use cairn_core::net::{
-    Connector, NetError, SyncOptions, SyncReport, Syncer, WsConnector, is_loopback,
-};
+use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector, is_loopback};
 use cairn_core::profile::{Profile, ProfileError};
 use cairn_core::store::Direction;
 use cairn_protocol::address::{RelayAddress, Transport};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::MissedTickBehavior;
+
+mod extra_relays;
 
 use super::local_relay::LocalRelay;
 use super::summaries::Summaries;
@@ -36,7 +36,10 @@ pub struct Worker {
     window: usize,
     summaries: Summaries,
     health: HashMap<String, RelayHealth>,
+    /// The open profile's extra relays (a cache of [`Client::extra_relays`]).
     extra_relays: Vec<String>,
+    /// Extra relays from an old `prefs.json`, to move into the next unlocked profile.
+    legacy_relays: Vec<String>,
     ticks: u32,
     probe_due: bool,
 }
@@ -64,6 +67,7 @@ impl Worker {
             summaries: Summaries::default(),
             health: HashMap::new(),
             extra_relays: Vec::new(),
+            legacy_relays: Vec::new(),
             ticks: 0,
             probe_due: false,
         }
@@ -119,6 +123,7 @@ impl Worker {
                 self.open_chat = None;
                 self.summaries.clear();
                 self.health.clear();
+                self.extra_relays.clear();
                 self.syncer.disconnect();
                 self.emit(Event::Locked);
                 Ok(())
@@ -135,11 +140,17 @@ impl Worker {
                 self.probe_extra_relays().await;
                 Ok(())
             }
-            Command::SetExtraRelays(list) => {
-                self.extra_relays = list;
-                self.probe_extra_relays().await;
+            Command::AdoptLegacyRelays(list) => {
+                self.legacy_relays = list;
+                if self.client.is_some() {
+                    self.move_legacy_relays();
+                    self.load_extra_relays();
+                    self.probe_extra_relays().await;
+                }
                 Ok(())
             }
+            Command::AddExtraRelay(text) => self.add_extra_relay(&text).await,
+            Command::RemoveExtraRelay(text) => self.remove_extra_relay(&text),
             other => self.with_client(other).await,
         };
         if let Err(message) = result {
@@ -210,6 +221,8 @@ impl Worker {
             .map_err(|e| e.to_string())?;
         self.client = Some(client);
         self.probe_due = true;
+        self.move_legacy_relays();
+        self.load_extra_relays();
         self.emit(Event::Contacts(list));
         self.emit_relays();
         Ok(())
@@ -406,42 +419,6 @@ impl Worker {
         if std::mem::take(&mut self.probe_due) || self.ticks.is_multiple_of(PROBE_EVERY) {
             self.probe_extra_relays().await;
         }
-    }
-
-    /// Connects to each extra relay that no mailbox of ours uses (those are
-    /// checked by every sync), to show whether it is reachable and its pin holds.
-    async fn probe_extra_relays(&mut self) {
-        let Some(client) = self.client.as_ref() else {
-            return;
-        };
-        let used: Vec<String> = client
-            .active_mailboxes()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| m.relay)
-            .collect();
-        let connector = WsConnector {
-            allow_plaintext_loopback: self.config.allow_plaintext_loopback,
-            ..WsConnector::default()
-        };
-        for text in self.extra_relays.clone() {
-            if used.contains(&text) {
-                continue;
-            }
-            let health = match text.parse::<RelayAddress>() {
-                Err(e) => RelayHealth::Failed(format!("invalid address: {e}")),
-                Ok(address) => {
-                    let attempt = connector.connect(&address);
-                    match tokio::time::timeout(std::time::Duration::from_secs(4), attempt).await {
-                        Ok(Ok(_link)) => RelayHealth::Connected,
-                        Ok(Err(e)) => RelayHealth::Failed(e.to_string()),
-                        Err(_) => RelayHealth::Failed("no answer within 4 s".into()),
-                    }
-                }
-            };
-            self.health.insert(text, health);
-        }
-        self.emit_relays();
     }
 
     fn after_sync(&mut self, result: Result<SyncReport, ClientError>) {

@@ -259,15 +259,15 @@ pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
         EventKind::KeyAccepted => ("New identity key accepted", false),
         EventKind::Verified => ("Safety number verified", false),
     };
-    (
-        format!(
-            "{} {what} · {} · {}",
-            if warn { "⚠" } else { "ℹ" },
-            e.detail,
-            zone.format_time(e.at_ms)
-        ),
-        warn,
-    )
+    let icon = if warn { "⚠" } else { "ℹ" };
+    let time = zone.format_time(e.at_ms);
+    // Some details only restate the kind ("safety number verified"): say it once.
+    let text = if e.detail.is_empty() || e.detail.eq_ignore_ascii_case(what) {
+        format!("{icon} {what} · {time}")
+    } else {
+        format!("{icon} {what} · {} · {time}", e.detail)
+    };
+    (text, warn)
 }
 
 fn event_row(ui: &mut Ui, rect: egui::Rect, e: &IntegrityRecord, zone: &Zone) {
@@ -432,4 +432,36 @@ fn composer(ui: &mut Ui, draft: &mut String) -> Option<String> {
         }
     });
     send
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: EventKind, detail: &str) -> IntegrityRecord {
+        IntegrityRecord {
+            id: 1,
+            contact: None,
+            kind,
+            detail: detail.to_owned(),
+            at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn event_text_says_a_restated_detail_once_and_keeps_real_details() {
+        let zone = Zone::utc();
+        let (text, warn) = event_text(
+            &record(EventKind::Verified, "safety number verified"),
+            &zone,
+        );
+        assert_eq!(text, "ℹ Safety number verified · 00:00");
+        assert!(!warn);
+        let (text, warn) = event_text(&record(EventKind::Gap, "messages 4–6 never arrived"), &zone);
+        assert_eq!(
+            text,
+            "⚠ Messages missing · messages 4–6 never arrived · 00:00"
+        );
+        assert!(warn);
+    }
 }

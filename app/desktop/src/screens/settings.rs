@@ -1,7 +1,8 @@
 //! Settings: profile name, contact names, relays (status, pins, extra
 //! relays), appearance, notifications, encrypted backup, lock, shortcuts.
 //! Every control here either edits the saved preferences or sends a command
-//! to the core; nothing is decorative.
+//! to the core (extra relays live in the encrypted profile); nothing is
+//! decorative.
 
 use cairn_protocol::address::RelayAddress;
 use egui::{Color32, RichText, Ui};
@@ -36,6 +37,8 @@ pub struct SettingsView<'a> {
     pub profile: Option<&'a ProfileInfo>,
     /// Relays in use.
     pub relays: &'a [RelayStatus],
+    /// The profile's extra relays (full address text).
+    pub extra_relays: &'a [String],
     /// Built-in relay address, if running.
     pub local_relay: Option<&'a str>,
     /// Envelopes waiting for a relay.
@@ -68,7 +71,7 @@ pub fn show(
                 out = Some(cmd);
             }
             section(ui, "Relays");
-            if let Some(cmd) = relays(ui, &view, prefs, form) {
+            if let Some(cmd) = relays(ui, &view, form) {
                 out = Some(cmd);
             }
             section(ui, "Appearance");
@@ -171,12 +174,7 @@ fn rename_contact(
     out
 }
 
-fn relays(
-    ui: &mut Ui,
-    view: &SettingsView<'_>,
-    prefs: &mut Prefs,
-    form: &mut SettingsForm,
-) -> Option<Command> {
+fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Option<Command> {
     let mut out = None;
     let mut remove = None;
     egui::Grid::new("relays")
@@ -234,7 +232,7 @@ fn relays(
             }
         });
     if let Some(gone) = remove {
-        prefs.extra_relays.retain(|r| *r != gone);
+        out = Some(Command::RemoveExtraRelay(gone));
     }
     if view.outbox > 0 {
         ui.label(format!(
@@ -265,11 +263,11 @@ fn relays(
                 Ok(address) => {
                     let text = address.to_string();
                     if view.relays.iter().any(|r| r.full == text)
-                        || prefs.extra_relays.contains(&text)
+                        || view.extra_relays.contains(&text)
                     {
                         form.relay_error = Some("That relay is already in the list.".into());
                     } else {
-                        prefs.extra_relays.push(text);
+                        out = Some(Command::AddExtraRelay(text));
                         form.new_relay.clear();
                         form.relay_error = None;
                     }

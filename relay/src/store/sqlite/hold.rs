@@ -45,7 +45,7 @@ impl Held {
     pub(super) fn hold(&mut self, key: Key, op: WriteOp, now: Instant) -> Held1 {
         if self.misses.remove(&key) {
             return match op {
-                WriteOp::Append { reply, .. } => Held1::Cancelled(reply),
+                WriteOp::Append { reply, seq, .. } => Held1::Cancelled(reply, seq),
                 other => Held1::Write(other),
             };
         }
@@ -57,10 +57,11 @@ impl Held {
         Held1::Held
     }
 
-    /// An ack arrived: if its append is held, it is cancelled and its reply returned.
-    pub(super) fn cancel(&mut self, key: &Key) -> Option<Reply<Appended>> {
+    /// An ack arrived: if its append is held, it is cancelled and its reply
+    /// returned with the storage position it was given.
+    pub(super) fn cancel(&mut self, key: &Key) -> Option<(Reply<Appended>, u64)> {
         match self.ops.remove(key) {
-            Some(WriteOp::Append { reply, .. }) => Some(reply),
+            Some(WriteOp::Append { reply, seq, .. }) => Some((reply, seq)),
             Some(other) => {
                 // Only appends are ever held; put anything else back untouched.
                 self.ops.insert(*key, other);
@@ -131,6 +132,6 @@ pub(super) enum Held1 {
     Held,
     /// Not held: write it now.
     Write(WriteOp),
-    /// Its ack came first: never written; answer it.
-    Cancelled(Reply<Appended>),
+    /// Its ack came first: never written; answer it (with its position).
+    Cancelled(Reply<Appended>, u64),
 }

@@ -209,6 +209,7 @@ impl MailboxStore for SqliteStore {
             envelope,
             expires_at,
             hold: false,
+            seq: 0,
             reply,
         })
     }
@@ -227,6 +228,7 @@ impl MailboxStore for SqliteStore {
             envelope,
             expires_at,
             hold: true,
+            seq: 0,
             reply,
         })
     }

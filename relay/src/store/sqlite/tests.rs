@@ -147,3 +147,25 @@ async fn held_append_to_a_full_mailbox_is_refused_unless_acked() {
     let (held, _) = tokio::join!(held, acked);
     held.unwrap();
 }
+
+#[tokio::test]
+async fn held_append_keeps_its_place_ahead_of_later_appends() {
+    // A is pushed to an online recipient (held), the recipient goes away
+    // without acking, then B arrives and is written at once. The backlog
+    // must still be A, B: storage order is arrival order, not write order.
+    let dir = tempfile::tempdir().unwrap();
+    let store = with_mailbox(dir.path()).await;
+    let held = store.append_delivered(A, MessageId([1; 16]), env(1), 0);
+    let later = store.append(A, MessageId([2; 16]), env(2), 0);
+    let (held, later) = tokio::join!(held, later);
+    let (held, later) = (held.unwrap(), later.unwrap());
+    assert!(held.seq < later.seq, "positions follow arrival");
+    let ids: Vec<u8> = store
+        .fetch(A, 0, 10, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.envelope[0])
+        .collect();
+    assert_eq!(ids, vec![1, 2], "backlog in arrival order");
+}

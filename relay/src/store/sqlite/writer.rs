@@ -51,6 +51,11 @@ pub(super) enum WriteOp {
         expires_at: u64,
         /// Already pushed to an online subscriber: may wait for its ack (see `hold`).
         hold: bool,
+        /// Storage position, given by the writer on arrival (callers pass 0).
+        /// Given on arrival, not on insert, so a held append keeps its place
+        /// ahead of appends that arrive after it but are written before it:
+        /// a mailbox's backlog is in arrival order.
+        seq: u64,
         reply: Reply<Appended>,
     },
     Ack {
@@ -216,11 +221,15 @@ impl Writer {
     /// Sorts an incoming operation: held, cancelled against a held append, or batched.
     fn route(
         &mut self,
-        op: WriteOp,
+        mut op: WriteOp,
         batch: &mut Vec<WriteOp>,
-        cancelled: &mut Vec<Reply<Appended>>,
+        cancelled: &mut Vec<(Reply<Appended>, u64)>,
         shutdown: &mut Option<Reply<()>>,
     ) {
+        if let WriteOp::Append { seq, .. } = &mut op {
+            *seq = self.next_seq;
+            self.next_seq += 1;
+        }
         match op {
             WriteOp::Append {
                 mailbox,
@@ -230,7 +239,7 @@ impl Writer {
             } => match self.held.hold((mailbox, message), op, Instant::now()) {
                 Held1::Held => {}
                 Held1::Write(op) => batch.push(op),
-                Held1::Cancelled(reply) => cancelled.push(reply),
+                Held1::Cancelled(reply, seq) => cancelled.push((reply, seq)),
             },
             WriteOp::Ack {
                 mailbox, message, ..
@@ -251,15 +260,16 @@ impl Writer {
 
     /// Applies and commits `batch` (emptying it), then answers its operations
     /// and the `cancelled` appends (whose recipient acked them in this batch).
-    fn commit_batch(&mut self, batch: &mut Vec<WriteOp>, cancelled: &mut Vec<Reply<Appended>>) {
+    fn commit_batch(
+        &mut self,
+        batch: &mut Vec<WriteOp>,
+        cancelled: &mut Vec<(Reply<Appended>, u64)>,
+    ) {
         let mut done: Vec<Finish> = Vec::with_capacity(batch.len() + cancelled.len());
         let mut usage: HashMap<MailboxId, Option<Usage>> = HashMap::new();
-        let seq_before = self.next_seq;
         self.cancelled
             .fetch_add(cancelled.len() as u64, Ordering::Relaxed);
-        for reply in cancelled.drain(..) {
-            let seq = self.next_seq;
-            self.next_seq += 1;
+        for (reply, seq) in cancelled.drain(..) {
             done.push(finish(
                 reply,
                 Ok(Appended {
@@ -280,7 +290,8 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, "storage batch failed; rolled back");
                 let _ = self.conn.execute_batch("ROLLBACK");
-                self.next_seq = seq_before;
+                // Positions given out stay used (held appends keep theirs):
+                // gaps in `seq` are harmless, reuse would collide.
                 Err(unavailable(e))
             }
         };
@@ -333,10 +344,11 @@ impl Writer {
                 message,
                 envelope,
                 expires_at,
+                seq,
                 reply,
                 ..
             } => {
-                let result = self.append(usage, mailbox, message, &envelope, expires_at)?;
+                let result = self.append(usage, (mailbox, message), seq, &envelope, expires_at)?;
                 finish(reply, result)
             }
             WriteOp::Ack {
@@ -424,8 +436,8 @@ impl Writer {
     fn append(
         &mut self,
         usage: &mut HashMap<MailboxId, Option<Usage>>,
-        mailbox: MailboxId,
-        message: MessageId,
+        (mailbox, message): Key,
+        seq: u64,
         envelope: &[u8],
         expires_at: u64,
     ) -> rusqlite::Result<Result<Appended, StoreError>> {
@@ -438,7 +450,6 @@ impl Writer {
         {
             return Ok(Err(StoreError::QuotaFull));
         }
-        let seq = self.next_seq;
         let inserted = self
             .conn
             .prepare_cached(
@@ -459,7 +470,6 @@ impl Writer {
                 duplicate: true,
             }));
         }
-        self.next_seq += 1;
         usage.insert(
             mailbox,
             Some(Usage {

@@ -1,0 +1,80 @@
+//! The user's extra relays: relays besides the home relay that the apps
+//! check and offer for invites. Kept in the encrypted profile, since which
+//! relays (and pins) someone uses is metadata about them.
+
+use cairn_protocol::address::RelayAddress;
+
+use super::{Client, ClientError, ClientResult};
+
+impl Client {
+    /// Extra relays (canonical address text, pin included), in the order added.
+    pub fn extra_relays(&self) -> ClientResult<Vec<String>> {
+        Ok(self.store().read().extra_relays()?)
+    }
+
+    /// Adds an extra relay after checking the address; returns its canonical
+    /// text. Refuses the home relay and relays already in the list.
+    pub fn add_extra_relay(&mut self, address: &str, now_ms: u64) -> ClientResult<String> {
+        let text = address.trim().parse::<RelayAddress>()?.to_string();
+        if text == self.home_relay().to_string() {
+            return Err(ClientError::RelayListed(text));
+        }
+        let added = self
+            .store_mut()
+            .write(|db| db.add_extra_relay(&text, now_ms))?;
+        if !added {
+            return Err(ClientError::RelayListed(text));
+        }
+        Ok(text)
+    }
+
+    /// Removes an extra relay (by the text [`Self::extra_relays`] gave);
+    /// `false` if it was not in the list.
+    pub fn remove_extra_relay(&mut self, address: &str) -> ClientResult<bool> {
+        let address = address.trim();
+        Ok(self
+            .store_mut()
+            .write(|db| db.remove_extra_relay(address))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::tests::new_client;
+
+    const PIN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    #[test]
+    fn extra_relays_are_validated_and_survive_reopening() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut c = new_client(tmp.path(), "Alice");
+        assert!(c.extra_relays().unwrap().is_empty());
+        let wss = format!("  wss://relay.example:7447/#{PIN} ");
+        let text = c.add_extra_relay(&wss, 5).unwrap();
+        assert_eq!(text, format!("wss://relay.example:7447/#{PIN}"));
+        c.add_extra_relay("ws://127.0.0.1:9", 6).unwrap();
+        assert!(matches!(
+            c.add_extra_relay("not a relay", 7),
+            Err(ClientError::Address(_))
+        ));
+        assert!(matches!(
+            c.add_extra_relay(&text, 8),
+            Err(ClientError::RelayListed(_))
+        ));
+        // The home relay is not an extra one.
+        assert!(matches!(
+            c.add_extra_relay("ws://127.0.0.1:7447/", 9),
+            Err(ClientError::RelayListed(_))
+        ));
+        drop(c);
+        let mut c = Client::open(tmp.path(), b"pw").unwrap();
+        assert_eq!(
+            c.extra_relays().unwrap(),
+            [text.clone(), "ws://127.0.0.1:9/".to_owned()]
+        );
+        assert!(c.remove_extra_relay(&text).unwrap());
+        assert!(!c.remove_extra_relay(&text).unwrap());
+        assert_eq!(c.extra_relays().unwrap(), ["ws://127.0.0.1:9/"]);
+    }
+}
