@@ -9,11 +9,13 @@
 //! - [`run::run_binary`] runs any workspace binary (e.g. `cairn-cli`) with
 //!   arguments and environment and captures its output.
 //! - [`fixtures`] makes mailboxes, keys and valid envelopes.
+//! - [`cli::CliUser`] drives `cairn-cli` on one profile, reading `--json` lines.
 //! - [`redis`], [`redis_lb`], [`redis_fleet`]: real redis-server processes
 //!   (single or 3-primary cluster), a TCP load balancer, and several relay
 //!   instances sharing one Redis behind it (the `redis_*` tests).
 
 pub mod binaries;
+pub mod cli;
 pub mod fixtures;
 pub mod redis;
 pub mod redis_fleet;

@@ -12,8 +12,8 @@ use cli_support::{MARKER, User, assert_no_marker, connect, texts};
 fn two_profiles_chat_both_ways_through_one_relay() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     connect(&alice, &bob);
 
     let sent = alice.json(&["send", "Bob", &format!("hello bob {MARKER}")]);
@@ -57,8 +57,8 @@ fn two_profiles_chat_both_ways_through_one_relay() {
 fn safety_numbers_match_and_wrong_digits_do_not_verify() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     connect(&alice, &bob);
 
     let a = alice.json(&["fingerprint", "Bob"]);
@@ -87,8 +87,8 @@ fn chat_across_two_relays_and_offline_delivery() {
     let relay_a = RelayProcess::start(RelayOptions::default());
     let relay_b = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay_a);
-    let bob = User::new(tmp.path(), "Bob", &relay_b);
+    let alice = User::new(tmp.path(), "Alice", relay_a.address());
+    let bob = User::new(tmp.path(), "Bob", relay_b.address());
     connect(&alice, &bob);
 
     // Bob is offline (no process running) while Alice writes three messages.
@@ -107,8 +107,8 @@ fn chat_across_two_relays_and_offline_delivery() {
 fn export_import_restores_a_working_profile() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     connect(&alice, &bob);
     alice.ok(&["send", "Bob", &format!("before backup {MARKER}")]);
     bob.ok(&["recv"]);
@@ -129,8 +129,8 @@ fn export_import_restores_a_working_profile() {
 fn identity_change_is_held_until_accepted() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     connect(&alice, &bob);
     let before = bob.json(&["fingerprint", "alice"])[0].get("safety_number");
     bob.ok(&["verify", "alice", "--safety-number", &before]);

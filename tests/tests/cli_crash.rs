@@ -126,8 +126,8 @@ fn receiver_killed_at_random_moments_loses_and_duplicates_nothing() {
 
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     cli_support::connect(&alice, &bob);
 
     let sent: Vec<String> = (0..BACKLOG)

@@ -16,8 +16,8 @@ use cli_support::{User, texts};
 fn relay_killed_mid_conversation_loses_and_duplicates_nothing() {
     let mut relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     cli_support::connect(&alice, &bob);
 
     for i in 0..3 {
@@ -61,8 +61,8 @@ fn relay_killed_mid_conversation_loses_and_duplicates_nothing() {
 fn client_dying_between_store_and_ack_loses_nothing() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     cli_support::connect(&alice, &bob);
     alice.ok(&["send", "Bob", "one"]);
     alice.ok(&["send", "Bob", "two"]);
@@ -81,8 +81,8 @@ fn client_dying_between_store_and_ack_loses_nothing() {
 fn tampered_envelope_is_rejected_and_reported() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     let invite = alice.ok(&["invite"]);
     let invite = invite.trim().to_owned();
     bob.ok(&["accept", &invite, "--name", "alice"]);
@@ -145,8 +145,8 @@ fn wrong_pin_refuses_to_connect() {
 fn message_dropped_by_the_relay_is_reported_as_a_gap() {
     let mut relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
-    let alice = User::new(tmp.path(), "Alice", &relay);
-    let bob = User::new(tmp.path(), "Bob", &relay);
+    let alice = User::new(tmp.path(), "Alice", relay.address());
+    let bob = User::new(tmp.path(), "Bob", relay.address());
     let invite = alice.ok(&["invite"]);
     let invite = invite.trim().to_owned();
     bob.ok(&["accept", &invite, "--name", "alice"]);

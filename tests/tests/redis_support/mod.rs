@@ -5,7 +5,6 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,87 +14,12 @@ use cairn_protocol::envelope::{MailboxId, MessageId};
 use cairn_relay::client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::redis_fleet::RedisFleet;
-use cairn_tests::{RunOutput, run_binary};
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-pub const PASS: &str = "correct horse battery staple";
-
-/// A `cairn-cli` user with a profile directory.
-pub struct User {
-    pub dir: PathBuf,
-}
-
-impl User {
-    pub fn new(root: &Path, name: &str, relay: &RelayAddress) -> Self {
-        let user = Self {
-            dir: root.join(name),
-        };
-        let out = user.run(&["init", "--name", name, "--relay", &relay.to_string()]);
-        assert!(out.success(), "init: {}", out.stderr);
-        user
-    }
-
-    pub fn run(&self, args: &[&str]) -> RunOutput {
-        let profile = self.dir.to_string_lossy().into_owned();
-        let mut all = vec!["--profile", profile.as_str()];
-        all.extend_from_slice(args);
-        run_binary(
-            "cairn-cli",
-            "cairn-cli",
-            &all,
-            &[("CAIRN_PASSPHRASE", PASS)],
-            None,
-            Duration::from_secs(90),
-        )
-    }
-
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.success(),
-            "{args:?} failed: {}\n{}",
-            out.stderr,
-            out.stdout
-        );
-        out.stdout
-    }
-
-    /// Lines of a `--json` command.
-    pub fn json(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        self.ok(&all).lines().map(str::to_owned).collect()
-    }
-}
-
-/// A top-level string field of a flat JSON line (the CLI prints compact serde_json).
-pub fn field(line: &str, key: &str) -> String {
-    let pat = format!("\"{key}\":\"");
-    let Some(start) = line.find(&pat).map(|i| i + pat.len()) else {
-        return String::new();
-    };
-    let mut out = String::new();
-    let mut chars = line[start..].chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => break,
-            '\\' => out.extend(chars.next()),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Texts of `message` events.
-pub fn texts(lines: &[String]) -> Vec<String> {
-    lines
-        .iter()
-        .filter(|l| field(l, "type") == "message")
-        .map(|l| field(l, "text"))
-        .collect()
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use cairn_tests::cli::{CliUser as User, JsonLine, texts};
 
 /// Alice (on instance 0) invites; Bob (on instance 1) accepts; Alice (on 0) receives it.
 pub fn connect(fleet: &RedisFleet, alice: &User, bob: &User) {
@@ -108,7 +32,7 @@ pub fn connect(fleet: &RedisFleet, alice: &User, bob: &User) {
     assert!(
         events
             .iter()
-            .any(|e| field(e, "type") == "contact_added" && field(e, "name") == "Bob"),
+            .any(|e| e.get("type") == "contact_added" && e.get("name") == "Bob"),
         "stored through instance 1, read through instance 0: {events:?}"
     );
 }
@@ -119,7 +43,7 @@ fn recv_in_background(
     fleet: &RedisFleet,
     user: &User,
     on: usize,
-) -> std::thread::JoinHandle<Vec<String>> {
+) -> std::thread::JoinHandle<Vec<JsonLine>> {
     fleet.route_to(on);
     let before = fleet.relays[on]
         .metric("cairn_relay_connections_total")
