@@ -96,6 +96,27 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// One append for the writer; `hold` delays the write for a live recipient's ack.
+    fn append_op(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        now: u64,
+        hold: bool,
+    ) -> StoreFuture<Appended> {
+        let expires_at = now.saturating_add(self.limits.ttl_secs);
+        self.write(|reply| WriteOp::Append {
+            mailbox,
+            message,
+            envelope,
+            expires_at,
+            hold,
+            seq: 0,
+            reply,
+        })
+    }
+
     /// Opens or creates the database and starts the writer thread.
     pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
         let conn = schema::open(&options.path, options.synchronous).map_err(writer::unavailable)?;
@@ -202,16 +223,7 @@ impl MailboxStore for SqliteStore {
         envelope: Bytes,
         now: u64,
     ) -> StoreFuture<Appended> {
-        let expires_at = now.saturating_add(self.limits.ttl_secs);
-        self.write(|reply| WriteOp::Append {
-            mailbox,
-            message,
-            envelope,
-            expires_at,
-            hold: false,
-            seq: 0,
-            reply,
-        })
+        self.append_op(mailbox, message, envelope, now, false)
     }
 
     fn append_delivered(
@@ -221,16 +233,7 @@ impl MailboxStore for SqliteStore {
         envelope: Bytes,
         now: u64,
     ) -> StoreFuture<Appended> {
-        let expires_at = now.saturating_add(self.limits.ttl_secs);
-        self.write(|reply| WriteOp::Append {
-            mailbox,
-            message,
-            envelope,
-            expires_at,
-            hold: true,
-            seq: 0,
-            reply,
-        })
+        self.append_op(mailbox, message, envelope, now, true)
     }
 
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool> {
