@@ -31,7 +31,9 @@ use crate::config::{RelayConfig, TransportConfig};
 use crate::fanout::{Fanout, FanoutSink};
 use crate::limits::AddressLimiter;
 use crate::metrics::Metrics;
-use crate::store::{MailboxStore, SqliteOptions, SqliteStore, StoreError, TokenStore};
+use crate::store::{
+    HoldingStore, MailboxStore, SqliteOptions, SqliteStore, StoreError, TokenStore,
+};
 use crate::tls::{self, TlsError};
 use hub::Hub;
 
@@ -167,6 +169,12 @@ impl Relay {
             path: path.display().to_string(),
             source,
         })?;
+        // A single instance holds live appends back for their recipient's
+        // ack (see `store::hold`); with a fan-out the store publishes pushes.
+        let store: Arc<dyn MailboxStore> = match fanout {
+            None => Arc::new(HoldingStore::new(store)),
+            Some(_) => store,
+        };
         let ip_limiter = AddressLimiter::new(config.limits.per_ip);
         let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
         let shared = Arc::new(Shared {

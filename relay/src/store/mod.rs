@@ -10,6 +10,7 @@
 //! many operations in flight per connection (pipelining) without borrowing
 //! the store. Time is a parameter (`now`, unix seconds), never read inside.
 
+pub mod hold;
 mod memory;
 pub mod redis;
 pub mod sqlite;
@@ -24,6 +25,7 @@ use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
 use thiserror::Error;
 
+pub use self::hold::HoldingStore;
 pub use self::redis::{RedisOptions, RedisStore};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -109,7 +111,9 @@ pub struct StoreStats {
 ///
 /// Contract shared by all backends (tested by the conformance suite in
 /// `store::tests`): `append` resolves only once the envelope survives a
-/// crash of the relay process; appends to one mailbox get increasing `seq`;
+/// crash of the relay process; appends to one mailbox get increasing `seq`
+/// in the order `append` was *called*, not the order its future is first
+/// polled (the connection handler and [`HoldingStore`] rely on it);
 /// a message id is stored at most once per mailbox; `fetch` never returns
 /// expired envelopes; quotas count stored (not yet acknowledged or purged)
 /// envelopes.
@@ -133,7 +137,7 @@ pub trait MailboxStore: Send + Sync + 'static {
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool>;
 
     /// Like [`MailboxStore::append`], for an envelope the relay already pushed
-    /// to an online subscriber. A backend may hold it back briefly: if the
+    /// to an online subscriber. [`HoldingStore`] holds it back briefly: if the
     /// recipient's ack arrives first, the envelope is never written (the
     /// recipient's ack is what makes it safe), and the future resolves then.
     /// The default simply appends.
