@@ -235,10 +235,11 @@ pub struct ServeArgs {
     /// Close connections silent (no frame, no pong) for this long.
     #[arg(long, env = "CAIRN_RELAY_IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration_arg)]
     pub idle_timeout: Duration,
-    /// Ping quiet connections this often.
+    /// Ping quiet connections this often; also how long a write to a client
+    /// may take before it is dropped as a slow reader.
     #[arg(long, env = "CAIRN_RELAY_PING_INTERVAL", default_value = "30s", value_parser = parse_duration_arg)]
     pub ping_interval: Duration,
-    /// Frames queued towards one client before it is dropped as a slow reader.
+    /// Live pushes queued towards one client before it is dropped as a slow reader.
     #[arg(long, env = "CAIRN_RELAY_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
     /// Log client IP addresses (off by default).

@@ -54,9 +54,10 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// A connection that sends nothing (not even a pong) for this long is closed.
     pub idle_timeout: Duration,
-    /// How often the relay pings an otherwise quiet connection.
+    /// How often the relay pings an otherwise quiet connection; also the
+    /// longest one write to a client may take (else: slow reader).
     pub ping_interval: Duration,
-    /// Frames queued towards one client before it counts as a slow reader and is disconnected.
+    /// Live pushes queued towards one client before it counts as a slow reader and is disconnected.
     pub outbound_queue: usize,
     /// Requests one connection may have in flight before the relay stops reading from it.
     pub max_in_flight: usize,

@@ -56,6 +56,12 @@ impl Metrics {
 
     /// Prometheus text exposition, with store totals when available.
     pub fn render(&self, store: Option<StoreStats>) -> String {
+        self.render_with(store, None)
+    }
+
+    /// [`Metrics::render`], plus the store's count of held appends cancelled
+    /// by their recipient's ack (`None`: the backend does not hold appends).
+    pub fn render_with(&self, store: Option<StoreStats>, appends_cancelled: Option<u64>) -> String {
         let mut out = String::with_capacity(4096);
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(out, "# HELP cairn_relay_{name} {help}");
@@ -129,6 +135,14 @@ impl Metrics {
             "Frames queued to clients.",
             g(&self.queued_frames),
         );
+        if let Some(n) = appends_cancelled {
+            metric(
+                "appends_cancelled_total",
+                "counter",
+                "Envelopes pushed to an online recipient whose ack came while their write was held, so they were never written.",
+                n,
+            );
+        }
         if let Some(s) = store {
             metric("mailboxes", "gauge", "Mailboxes stored.", s.mailboxes);
             metric("stored_messages", "gauge", "Envelopes stored.", s.messages);
@@ -174,5 +188,17 @@ mod tests {
         assert!(text.contains("cairn_relay_refusals_total{reason=\"rate_limited\"} 1\n"));
         assert!(text.contains("cairn_relay_mailboxes 2\n"));
         assert_eq!(m.refusals(ErrorCode::RateLimited), 1);
+        assert!(
+            !text.contains("appends_cancelled"),
+            "only when the store holds appends"
+        );
+    }
+
+    #[test]
+    fn renders_cancelled_appends_with_help() {
+        let text = Metrics::default().render_with(None, Some(7));
+        assert!(text.contains("# HELP cairn_relay_appends_cancelled_total "));
+        assert!(text.contains("# TYPE cairn_relay_appends_cancelled_total counter\n"));
+        assert!(text.contains("\ncairn_relay_appends_cancelled_total 7\n"));
     }
 }

@@ -117,6 +117,13 @@ pub enum Command {
         /// New name.
         new_name: String,
     },
+    /// Extra relays besides your home relay (kept in the encrypted profile):
+    /// list, add or remove them.
+    Relays {
+        /// What to do with the list.
+        #[command(subcommand)]
+        action: RelaysAction,
+    },
     /// Write an encrypted backup of the whole profile.
     Export {
         /// Backup file to create (must not exist).
@@ -126,5 +133,22 @@ pub enum Command {
     Import {
         /// Backup file written by `export`.
         file: PathBuf,
+    },
+}
+
+/// `relays` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RelaysAction {
+    /// Print the home relay, then the extra relays in the order added.
+    List,
+    /// Add an extra relay: wss://HOST:PORT/#PIN (plain ws:// only for loopback dev relays).
+    Add {
+        /// Relay address.
+        address: String,
+    },
+    /// Remove an extra relay (the address as `relays list` prints it).
+    Remove {
+        /// Relay address.
+        address: String,
     },
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use cairn_core::client::{Client, InitOptions};
+use cairn_core::client::{Client, ClientError, InitOptions};
 use cairn_core::net::is_loopback;
 use cairn_core::profile::kdf::KdfParams;
 use cairn_protocol::address::{RelayAddress, Transport};
@@ -13,6 +13,7 @@ use crate::args::{Cli, Command};
 use crate::network::{self, NetCommand};
 use crate::output::{self, Out};
 use crate::passphrase;
+use crate::relays;
 use crate::time::now_ms;
 
 /// Runs the parsed command line.
@@ -112,6 +113,7 @@ fn with_client(
                 || format!("renamed {name} to {new_name}"),
             );
         }
+        Command::Relays { action } => relays::run(out, client, action)?,
         Command::Export { file } => {
             client.export(&file, pass)?;
             out.emit(json!({"type": "exported", "file": file}), || {
@@ -137,10 +139,9 @@ fn init(
     access_token: Option<String>,
 ) -> anyhow::Result<()> {
     let relay: RelayAddress = relay.parse().context("--relay")?;
+    // Checked by the core too; here before the passphrase prompt.
     if relay.transport() == Transport::Plaintext && !is_loopback(relay.host()) {
-        bail!(
-            "plain ws:// is only allowed for loopback development relays; use wss://HOST:PORT/#PIN"
-        );
+        return Err(ClientError::PlaintextRelay(relay.to_string()).into());
     }
     let pass = passphrase::read(true)?;
     let client = Client::init(

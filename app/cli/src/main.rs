@@ -9,6 +9,7 @@ mod commands;
 mod network;
 mod output;
 mod passphrase;
+mod relays;
 mod time;
 
 use std::process::ExitCode;

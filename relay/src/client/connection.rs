@@ -91,7 +91,8 @@ impl Drop for PendingGuard<'_> {
 }
 
 impl RelayClient {
-    /// Connects (pin enforced for `wss://`), reads the relay's challenge and
+    /// Connects (pin enforced for `wss://`; `ws://` only to loopback, see
+    /// [`super::check_transport`]), reads the relay's challenge and
     /// starts the background tasks. Returns the client and its deliveries.
     pub async fn connect(
         address: &RelayAddress,

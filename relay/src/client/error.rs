@@ -45,6 +45,16 @@ pub enum ClientError {
         /// The relay's human-readable text.
         message: String,
     },
+    /// A plain `ws://` address whose host is not this machine: refused before
+    /// any connection is made (plaintext is for loopback development only).
+    #[error(
+        "refusing plain ws:// relay {relay}: unencrypted connections are allowed only to this \
+         machine (localhost, 127.0.0.0/8, ::1); use the relay's wss://HOST:PORT/#PIN address"
+    )]
+    PlaintextNotLoopback {
+        /// The refused address.
+        relay: String,
+    },
     /// The connection closed before an answer arrived. For a `send`, the
     /// envelope may or may not be stored: send it again (same message id),
     /// the relay keeps one copy.
@@ -65,7 +75,9 @@ impl ClientError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Refused { code, .. } => code.is_retryable(),
-            ClientError::PinMismatch { .. } | ClientError::Protocol(_) => false,
+            ClientError::PinMismatch { .. }
+            | ClientError::Protocol(_)
+            | ClientError::PlaintextNotLoopback { .. } => false,
             _ => true,
         }
     }

@@ -27,16 +27,23 @@
 //! waits forever, and the relay eventually drops it as a slow reader (its
 //! messages stay stored). Reconnecting is the caller's
 //! choice: after [`ClientError::Closed`], connect again and re-subscribe.
+//!
+//! Plain `ws://` addresses are dialled only when their host is loopback
+//! (`localhost`, 127.0.0.0/8, `::1`), and then only at the loopback IPs it
+//! resolves to; any other is refused with [`ClientError::PlaintextNotLoopback`]
+//! before a packet is sent ([`check_transport`]).
 
 mod connection;
 mod error;
 mod pin;
+mod plaintext;
 mod transport;
 
 use std::time::Duration;
 
 pub use connection::{Deliveries, Delivery, RelayClient};
 pub use error::ClientError;
+pub use plaintext::{check_transport, is_loopback_host};
 pub use transport::{RelaySocket, RelayStream, connect_websocket};
 
 /// Connection settings.

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::error::ClientError;
 use super::pin::PinVerifier;
+use super::plaintext::{check_transport, loopback_only};
 
 /// The byte stream under the WebSocket: TLS, or plain TCP for `ws://` addresses.
 #[derive(Debug)]
@@ -82,7 +83,8 @@ fn websocket_config() -> WebSocketConfig {
         .max_frame_size(Some(max))
 }
 
-/// Dials `address` with its pin enforced; the whole handshake is bounded by `timeout`.
+/// Dials `address` with its pin enforced (a plain `ws://` address only if
+/// it is loopback); the whole handshake is bounded by `timeout`.
 ///
 /// Useful on its own for diagnostics and tests that speak raw frames;
 /// applications use [`super::RelayClient::connect`].
@@ -96,9 +98,17 @@ pub async fn connect_websocket(
 }
 
 async fn dial(address: &RelayAddress) -> Result<RelaySocket, ClientError> {
-    let tcp = TcpStream::connect((address.host(), address.port()))
-        .await
-        .map_err(|e| ClientError::Connect(e.to_string()))?;
+    check_transport(address)?;
+    let tcp = match address.transport() {
+        Transport::Tls { .. } => TcpStream::connect((address.host(), address.port())).await,
+        Transport::Plaintext => {
+            let resolved = tokio::net::lookup_host((address.host(), address.port()))
+                .await
+                .map_err(|e| ClientError::Connect(e.to_string()))?;
+            TcpStream::connect(loopback_only(address, resolved)?.as_slice()).await
+        }
+    }
+    .map_err(|e| ClientError::Connect(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
     let stream = match address.transport() {
         Transport::Plaintext => RelayStream::Plain(tcp),

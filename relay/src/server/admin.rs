@@ -57,7 +57,9 @@ async fn answer(shared: Arc<Shared>, mut stream: TcpStream) -> std::io::Result<(
             (
                 "200 OK",
                 "text/plain; version=0.0.4",
-                shared.metrics.render(stats),
+                shared
+                    .metrics
+                    .render_with(stats, shared.store.appends_cancelled()),
             )
         }
         ("GET", _) => ("404 Not Found", "text/plain", "not found\n".to_owned()),

@@ -1,18 +1,20 @@
 //! One client connection: a `select!` loop over incoming frames, finished
-//! requests, live pushes, backlog completions, keepalive and shutdown.
+//! requests, live pushes, backlog pages, keepalive and shutdown.
 //!
 //! Requests are pipelined: each becomes a future kept in a `FuturesOrdered`,
 //! so a client may have many sends in flight while answers still come back
 //! in request order. When `max_in_flight` are pending the loop stops reading
-//! (TCP backpressure). Writes go through the bounded outbound queue to the
-//! writer task; a client that does not read fills its push queue and is
+//! (TCP backpressure). The loop writes to the socket itself and flushes
+//! when nothing else is ready (see `socket`): one task per connection, no
+//! queue between the loop and the socket. A client that does not read
+//! fills its push queue, or stalls a write past the timeout, and is
 //! disconnected (its envelopes stay stored).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MailboxId;
@@ -20,19 +22,18 @@ use cairn_protocol::relay::{
     ClientRequest, ErrorCode, MAX_FRAME_LEN, RelayFrame, is_ack_frame, peek_request_id,
 };
 use futures_util::StreamExt;
-use futures_util::stream::{FuturesOrdered, SplitSink, SplitStream};
+use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use rand::RngExt;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Notify, mpsc, watch};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::Shared;
 use super::hub::Push;
-use super::outbound::{self, Out, Outbound};
-use super::request::{InFlight, answer};
-use super::subscription::{BackfillDone, SubState};
+use super::request::{Done, InFlight, answer};
+use super::socket::{Socket, WriteState, WsIo};
+use super::subscription::{Page, PageFuture, SubState};
 use crate::limits::Bucket;
 
 /// Relay software name and version sent in the challenge.
@@ -43,21 +44,26 @@ pub(crate) struct Conn {
     pub shared: Arc<Shared>,
     pub id: u64,
     pub nonce: [u8; 32],
-    pub out: Outbound,
+    pub socket: Socket,
     pub subs: HashMap<MailboxId, SubState>,
     pub kick: Arc<Notify>,
-    /// Queues for live pushes and finished backlogs, made on the first
-    /// subscription: a connection that never subscribes (a sender) does
-    /// not pay for them.
-    live: Option<LiveSenders>,
-    /// Their receiving ends, until the connection loop takes them.
-    new_live: Option<LiveQueues>,
+    /// Live pushes from the hub, made on the first subscription: a
+    /// connection that never subscribes (a sender) does not pay for it.
+    pub live: Option<LiveQueue>,
+    /// Backlog pages being read; also made on the first subscription.
+    pub pages: Option<FuturesUnordered<PageFuture>>,
+    /// Tells a subscription's pages from those of an earlier one.
+    pub next_token: u64,
     ip: IpAddr,
     bucket: Bucket,
     /// Acks have their own bucket (same rate) and skip the per-address one:
     /// a recipient acking what it receives must not starve its own sends.
     ack_bucket: Bucket,
 }
+
+/// Both ends of a connection's live push queue (the sender is cloned for
+/// each subscription registered with the hub).
+pub(crate) type LiveQueue = (mpsc::Sender<Arc<Push>>, mpsc::Receiver<Arc<Push>>);
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -69,28 +75,17 @@ enum End {
     Oversized,
 }
 
-/// Sending ends of a connection's live queues (pushes, finished backlogs).
-type LiveSenders = (mpsc::Sender<Arc<Push>>, mpsc::Sender<Box<BackfillDone>>);
-
-/// Receiving ends of a connection's live queues.
-type LiveQueues = (mpsc::Receiver<Arc<Push>>, mpsc::Receiver<Box<BackfillDone>>);
-
 impl Conn {
-    /// The live queues' sending ends, created on first use.
-    pub(crate) fn live_queues(&mut self) -> LiveSenders {
-        if let Some((pushes, backfills)) = &self.live {
-            return (pushes.clone(), backfills.clone());
-        }
-        let (pushes_tx, pushes) = mpsc::channel(self.shared.config.limits.outbound_queue);
-        let (backfill_tx, backfills) = mpsc::channel(8);
-        self.live = Some((pushes_tx.clone(), backfill_tx.clone()));
-        self.new_live = Some((pushes, backfills));
-        (pushes_tx, backfill_tx)
+    /// The live push queue's sending end, created on first use.
+    pub(crate) fn live_sender(&mut self) -> mpsc::Sender<Arc<Push>> {
+        let capacity = self.shared.config.limits.outbound_queue;
+        let (sender, _) = self.live.get_or_insert_with(|| mpsc::channel(capacity));
+        sender.clone()
     }
 
-    /// Queues a frame for the writer, waiting for room.
+    /// Writes one binary frame to the client.
     pub(crate) async fn send_frame(&mut self, frame: Bytes) {
-        outbound::send(&self.out, &self.shared.metrics, Out::Frame(frame)).await;
+        self.socket.send(Message::Binary(frame)).await;
     }
 
     /// Applies the rate limits to one incoming frame.
@@ -120,42 +115,34 @@ impl Conn {
 }
 
 fn refuse(request_id: u32, code: ErrorCode) -> InFlight {
-    Box::pin(std::future::ready(super::request::Done::Reply(
-        request_id,
-        Err(code),
-    )))
+    Box::pin(std::future::ready(Done::Reply(request_id, Err(code))))
 }
 
-/// Serves one upgraded connection until it closes.
-pub(crate) async fn serve<S>(
+/// Serves one upgraded connection until it closes. The socket comes boxed,
+/// so the spawned task does not carry the TLS + WebSocket state twice.
+pub(crate) async fn serve(
     shared: Arc<Shared>,
-    sink: SplitSink<WebSocketStream<S>, Message>,
-    mut stream: SplitStream<WebSocketStream<S>>,
+    ws: Box<dyn WsIo>,
     ip: IpAddr,
     id: u64,
     mut stop: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) {
     let metrics = Arc::clone(&shared.metrics);
     metrics.connections_open.fetch_add(1, Relaxed);
     metrics.connections_total.fetch_add(1, Relaxed);
     let limits = shared.config.limits.clone();
-    let (out, out_rx) = mpsc::channel(limits.outbound_queue);
-    let writer = tokio::spawn(outbound::run(sink, out_rx, Arc::clone(&metrics)));
-    let mut pushes: Option<mpsc::Receiver<Arc<Push>>> = None;
-    let mut backfills: Option<mpsc::Receiver<Box<BackfillDone>>> = None;
     let mut conn = Conn {
         nonce: rand::rng().random(),
         bucket: Bucket::full(limits.per_connection, Instant::now()),
         ack_bucket: Bucket::full(limits.per_connection, Instant::now()),
+        socket: Socket::new(ws, limits.ping_interval, Arc::clone(&metrics)),
         shared,
         id,
-        out,
         subs: HashMap::new(),
         kick: Arc::new(Notify::new()),
         live: None,
-        new_live: None,
+        pages: None,
+        next_token: 0,
         ip,
     };
     let challenge = RelayFrame::Challenge {
@@ -163,6 +150,7 @@ pub(crate) async fn serve<S>(
         server: SERVER,
     };
     conn.send_frame(Bytes::from(challenge.encode(0))).await;
+    conn.socket.flush().await;
 
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
     let mut last_heard = Instant::now();
@@ -170,8 +158,10 @@ pub(crate) async fn serve<S>(
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let kick = Arc::clone(&conn.kick);
     let end = loop {
-        if let Some((p, b)) = conn.new_live.take() {
-            (pushes, backfills) = (Some(p), Some(b));
+        match conn.socket.state() {
+            WriteState::Open => {}
+            WriteState::Broken => break End::ClientGone,
+            WriteState::Stalled => break End::Slow,
         }
         tokio::select! {
             biased;
@@ -181,9 +171,11 @@ pub(crate) async fn serve<S>(
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 Box::pin(conn.finish(done)).await;
             }
-            Some(push) = recv(pushes.as_mut()) => Box::pin(conn.on_push(push)).await,
-            Some(done) = recv(backfills.as_mut()) => Box::pin(conn.on_backfill_done(done)).await,
-            message = stream.next(), if in_flight.len() < limits.max_in_flight => {
+            Some(push) = recv(conn.live.as_mut().map(|(_, queue)| queue)) => {
+                Box::pin(conn.on_push(push)).await;
+            }
+            Some(page) = next_page(conn.pages.as_mut()) => Box::pin(conn.on_page(page)).await,
+            message = conn.socket.next(), if in_flight.len() < limits.max_in_flight => {
                 last_heard = Instant::now();
                 match message {
                     Some(Ok(Message::Binary(raw))) => in_flight.push_back(conn.on_frame(raw)),
@@ -206,16 +198,15 @@ pub(crate) async fn serve<S>(
                     break End::Idle;
                 }
                 if quiet >= limits.ping_interval.min(limits.idle_timeout / 2) {
-                    metrics.queued_frames.fetch_add(1, Relaxed);
-                    if conn.out.try_send(Out::Ping).is_err() {
-                        metrics.queued_frames.fetch_sub(1, Relaxed);
-                    }
+                    conn.socket.send(Message::Ping(Bytes::new())).await;
                 }
             }
+            // Lowest priority: flush once nothing else is ready.
+            () = std::future::ready(()), if conn.socket.needs_flush() => conn.socket.flush().await,
         }
     };
 
-    Box::pin(close(conn, in_flight, end, writer)).await;
+    Box::pin(close(conn, in_flight, end)).await;
 }
 
 /// The next item of a queue that may not exist yet (then: never).
@@ -226,26 +217,31 @@ async fn recv<T>(queue: Option<&mut mpsc::Receiver<T>>) -> Option<T> {
     }
 }
 
-/// Ends a connection: finish or abandon in-flight work, say goodbye, stop the writer.
-async fn close(
-    mut conn: Conn,
-    mut in_flight: FuturesOrdered<InFlight>,
-    end: End,
-    writer: tokio::task::JoinHandle<()>,
-) {
+/// The next backlog page, if any is being read (else: never).
+async fn next_page(pages: Option<&mut FuturesUnordered<PageFuture>>) -> Option<Page> {
+    match pages {
+        Some(pages) if !pages.is_empty() => pages.next().await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// Ends a connection: finish or abandon in-flight work, say goodbye.
+async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End) {
     let metrics = Arc::clone(&conn.shared.metrics);
     let id = conn.id;
-    match end {
+    let goodbye = match end {
         End::Slow => {
             conn.unsubscribe_all();
             metrics.slow_disconnects.fetch_add(1, Relaxed);
             tracing::debug!(conn = id, "slow reader disconnected");
-            writer.abort();
+            // No goodbye: the client does not read.
+            None
         }
         End::ClientGone => {
             // Requests already received are still carried out and answered if possible.
             drain(&mut conn, &mut in_flight).await;
             conn.unsubscribe_all();
+            None
         }
         End::Shutdown | End::Idle | End::Oversized => {
             drain(&mut conn, &mut in_flight).await;
@@ -259,16 +255,16 @@ async fn close(
                 End::Idle => (CloseCode::Normal, "idle timeout"),
                 _ => (CloseCode::Size, "frame too large"),
             };
-            outbound::send(&conn.out, &metrics, Out::Close(code, reason)).await;
+            Some(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
         }
-    }
-    let Conn { out, .. } = conn;
-    drop(out);
-    if tokio::time::timeout(Duration::from_secs(5), writer)
-        .await
-        .is_err()
-    {
-        tracing::debug!(conn = id, "writer did not finish in time");
+    };
+    if end == End::Slow {
+        drop(conn);
+    } else {
+        conn.socket.close(goodbye).await;
     }
     metrics.connections_open.fetch_sub(1, Relaxed);
 }

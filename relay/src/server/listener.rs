@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use super::socket::WsIo;
 use super::{Shared, connection};
 use cairn_protocol::relay::MAX_FRAME_LEN;
 
@@ -95,12 +95,12 @@ async fn open(
             };
             match tokio::time::timeout(timeout, handshake).await {
                 Ok(Ok(ws)) => {
-                    // Split here, so the task keeps two handles instead of a
+                    // Boxed here, so the task keeps a pointer instead of a
                     // moved-from copy of the whole TLS + WebSocket state.
-                    let (sink, stream) = ws.split();
+                    let ws: Box<dyn WsIo> = Box::new(ws);
                     tokio::spawn(async move {
                         let _guards = guards;
-                        connection::serve(shared, sink, stream, peer.ip(), id, stop).await;
+                        connection::serve(shared, ws, peer.ip(), id, stop).await;
                     });
                 }
                 Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),
@@ -109,10 +109,10 @@ async fn open(
         }
         None => match tokio::time::timeout(timeout, upgrade(tcp)).await {
             Ok(Ok(ws)) => {
-                let (sink, stream) = ws.split();
+                let ws: Box<dyn WsIo> = Box::new(ws);
                 tokio::spawn(async move {
                     let _guards = guards;
-                    connection::serve(shared, sink, stream, peer.ip(), id, stop).await;
+                    connection::serve(shared, ws, peer.ip(), id, stop).await;
                 });
             }
             Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),

@@ -10,9 +10,9 @@ mod admin;
 mod connection;
 mod hub;
 mod listener;
-mod outbound;
 mod remote;
 mod request;
+mod socket;
 mod subscription;
 
 use std::future::Future;

@@ -3,53 +3,76 @@
 //! On subscribe the connection registers with the hub *before* reading the
 //! backlog, so every envelope sent afterwards is pushed (and one sent just
 //! before but stored only after the backlog read is pushed again once
-//! stored: see `hub`). While a backfill task pages through the store, live
-//! pushes for that mailbox are held back; when it finishes, held pushes
-//! whose message id the backlog already sent are dropped, the rest follow
-//! in order. If more pushes pile up meanwhile than the outbound queue
-//! holds, the connection is a slow reader and is disconnected (everything
-//! not acknowledged stays stored for its next subscription).
+//! stored: see `hub`). The connection loop reads the backlog a page at a
+//! time and writes it out; meanwhile live pushes for that mailbox are held
+//! back. When the last page is written, held pushes whose message id the
+//! backlog already sent are dropped, the rest follow in order. If more
+//! pushes pile up meanwhile than the outbound queue size, the connection
+//! is a slow reader and is disconnected (everything not acknowledged stays
+//! stored for its next subscription).
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
 use cairn_protocol::relay::RelayFrame;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use futures_util::stream::FuturesUnordered;
 
 use super::connection::Conn;
 use super::hub::{Push, Subscriber};
-use super::outbound::{self, Out, Outbound};
 use super::{Shared, now_unix};
+use crate::store::{StoreError, StoredEnvelope};
 
 /// Envelopes read from the store per backlog page.
 const PAGE: usize = 256;
 
 /// Where one subscription of a connection stands.
 pub(crate) enum SubState {
-    /// Backlog being sent; live pushes wait here.
-    Backfilling {
-        task: JoinHandle<()>,
-        held: Vec<Arc<Push>>,
-    },
+    /// Backlog being sent (boxed: most subscriptions are live, and the map
+    /// entry of every idle subscription stays pointer-sized).
+    Backfilling(Box<Backfill>),
     /// Backlog sent; pushes go straight out.
     Live,
 }
 
-/// Sent by a backfill task when the stored backlog has been queued.
-pub(crate) struct BackfillDone {
-    pub mailbox: MailboxId,
+/// A subscription's backlog in progress.
+pub(crate) struct Backfill {
+    /// Which subscription the pages in flight belong to.
+    token: u64,
+    /// Storage position of the last envelope sent.
+    last: u64,
     /// Message ids the backlog sent.
-    pub sent: HashSet<MessageId>,
+    sent: HashSet<MessageId>,
+    /// Live pushes waiting for the backlog to finish.
+    held: Vec<Arc<Push>>,
+}
+
+/// One backlog page read: mailbox, subscription token, the envelopes.
+pub(crate) type Page = (MailboxId, u64, Result<Vec<StoredEnvelope>, StoreError>);
+
+/// A backlog page being read.
+pub(crate) type PageFuture = Pin<Box<dyn Future<Output = Page> + Send>>;
+
+/// Reads the page after `after`; the first page waits until envelopes
+/// stored by other instances reach this one (with a fan-out).
+fn read_page(shared: Arc<Shared>, mailbox: MailboxId, token: u64, after: u64) -> PageFuture {
+    Box::pin(async move {
+        if after == 0 {
+            shared.hub.ready(mailbox).await;
+        }
+        let page = shared.store.fetch(mailbox, after, PAGE, now_unix()).await;
+        (mailbox, token, page)
+    })
 }
 
 impl Conn {
-    /// Registers a proven subscription and starts its backlog.
+    /// Registers a proven subscription and starts reading its backlog.
     pub(crate) fn subscribe(&mut self, mailbox: MailboxId) {
-        let (pushes, _) = self.live_queues();
+        let pushes = self.live_sender();
         self.shared.hub.subscribe(
             mailbox,
             Subscriber {
@@ -58,21 +81,26 @@ impl Conn {
                 kick: Arc::clone(&self.kick),
             },
         );
-        let task = self.spawn_backfill(mailbox);
+        self.next_token += 1;
+        let token = self.next_token;
+        self.pages
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(read_page(Arc::clone(&self.shared), mailbox, token, 0));
         self.subs.insert(
             mailbox,
-            SubState::Backfilling {
-                task,
+            SubState::Backfilling(Box::new(Backfill {
+                token,
+                last: 0,
+                sent: HashSet::new(),
                 held: Vec::new(),
-            },
+            })),
         );
     }
 
     pub(crate) fn unsubscribe(&mut self, mailbox: &MailboxId) {
         self.shared.hub.unsubscribe(mailbox, self.id);
-        if let Some(SubState::Backfilling { task, .. }) = self.subs.remove(mailbox) {
-            task.abort();
-        }
+        // A page still being read for it is dropped when it arrives (no state).
+        self.subs.remove(mailbox);
     }
 
     /// Drops every subscription (connection closing).
@@ -83,24 +111,14 @@ impl Conn {
         }
     }
 
-    fn spawn_backfill(&mut self, mailbox: MailboxId) -> JoinHandle<()> {
-        let (_, done) = self.live_queues();
-        tokio::spawn(backfill(
-            Arc::clone(&self.shared),
-            mailbox,
-            self.out.clone(),
-            done,
-        ))
-    }
-
     /// A live push from the hub.
     pub(crate) async fn on_push(&mut self, push: Arc<Push>) {
         let limit = self.shared.config.limits.outbound_queue;
         match self.subs.get_mut(&push.mailbox) {
             None => {}
-            Some(SubState::Backfilling { held, .. }) => {
-                if held.len() < limit {
-                    held.push(push);
+            Some(SubState::Backfilling(backfill)) => {
+                if backfill.held.len() < limit {
+                    backfill.held.push(push);
                 } else {
                     // Slow reader: disconnect; the envelopes stay stored.
                     self.kick.notify_one();
@@ -110,21 +128,63 @@ impl Conn {
         }
     }
 
-    /// The backlog task finished: release held pushes it did not already send.
-    pub(crate) async fn on_backfill_done(&mut self, done: Box<BackfillDone>) {
-        if !matches!(
-            self.subs.get(&done.mailbox),
-            Some(SubState::Backfilling { .. })
-        ) {
+    /// A backlog page arrived: send it, then read the next or go live.
+    pub(crate) async fn on_page(&mut self, (mailbox, token, page): Page) {
+        let Some(SubState::Backfilling(backfill)) = self.subs.get_mut(&mailbox) else {
+            return;
+        };
+        let Backfill {
+            token: current,
+            last,
+            sent,
+            ..
+        } = &mut **backfill;
+        if *current != token {
+            return; // a page of an earlier subscription to the same mailbox
+        }
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                // The envelopes stay stored; the client gets them on its next subscribe.
+                tracing::warn!(error = %e, "backlog fetch failed");
+                Vec::new()
+            }
+        };
+        let full = page.len() == PAGE;
+        for stored in &page {
+            if let Ok(parsed) = Envelope::parse(&stored.envelope) {
+                sent.insert(parsed.id);
+            }
+        }
+        if let Some(stored) = page.last() {
+            *last = stored.seq;
+        }
+        let after = *last;
+        for stored in page {
+            let frame = RelayFrame::Deliver {
+                envelope: &stored.envelope,
+            }
+            .encode(0);
+            self.deliver(Bytes::from(frame)).await;
+        }
+        if full {
+            let next = read_page(Arc::clone(&self.shared), mailbox, token, after);
+            self.pages
+                .get_or_insert_with(FuturesUnordered::new)
+                .push(next);
             return;
         }
-        let Some(SubState::Backfilling { held, .. }) =
-            self.subs.insert(done.mailbox, SubState::Live)
+        self.go_live(mailbox).await;
+    }
+
+    /// The backlog is sent: release held pushes it did not already send.
+    async fn go_live(&mut self, mailbox: MailboxId) {
+        let Some(SubState::Backfilling(backfill)) = self.subs.insert(mailbox, SubState::Live)
         else {
             return;
         };
-        for push in held {
-            if !done.sent.contains(&push.message) {
+        for push in backfill.held {
+            if !backfill.sent.contains(&push.message) {
                 self.deliver(push.frame.clone()).await;
             }
         }
@@ -138,50 +198,4 @@ impl Conn {
             .fetch_add(frame.len() as u64, Relaxed);
         self.send_frame(frame).await;
     }
-}
-
-/// Pages the stored backlog into the connection's outbound queue.
-async fn backfill(
-    shared: Arc<Shared>,
-    mailbox: MailboxId,
-    out: Outbound,
-    done: mpsc::Sender<Box<BackfillDone>>,
-) {
-    // With a fan-out, pushes from other instances must flow before the backlog read.
-    shared.hub.ready(mailbox).await;
-    let mut last = 0;
-    let mut sent = HashSet::new();
-    loop {
-        let page = match shared.store.fetch(mailbox, last, PAGE, now_unix()).await {
-            Ok(page) => page,
-            Err(e) => {
-                // The envelopes stay stored; the client gets them on its next subscribe.
-                tracing::warn!(error = %e, "backlog fetch failed");
-                break;
-            }
-        };
-        let full = page.len() == PAGE;
-        for stored in page {
-            let frame = RelayFrame::Deliver {
-                envelope: &stored.envelope,
-            }
-            .encode(0);
-            shared.metrics.messages_out.fetch_add(1, Relaxed);
-            shared
-                .metrics
-                .bytes_out
-                .fetch_add(frame.len() as u64, Relaxed);
-            if !outbound::send(&out, &shared.metrics, Out::Frame(Bytes::from(frame))).await {
-                return;
-            }
-            last = stored.seq;
-            if let Ok(parsed) = Envelope::parse(&stored.envelope) {
-                sent.insert(parsed.id);
-            }
-        }
-        if !full {
-            break;
-        }
-    }
-    let _ = done.send(Box::new(BackfillDone { mailbox, sent })).await;
 }

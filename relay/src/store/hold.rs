@@ -387,6 +387,10 @@ impl MailboxStore for HoldingStore {
             inner.shutdown().await
         })
     }
+
+    fn appends_cancelled(&self) -> Option<u64> {
+        Some(self.cancelled_writes())
+    }
 }
 
 #[cfg(test)]

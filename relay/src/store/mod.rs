@@ -184,6 +184,13 @@ pub trait MailboxStore: Send + Sync + 'static {
 
     /// Finishes queued writes, makes them durable and stops accepting new ones.
     fn shutdown(&self) -> StoreFuture<()>;
+
+    /// Appends never written because their online recipient acked them while
+    /// they were held (see [`MailboxStore::append_delivered`]), for `/metrics`.
+    /// `None` for backends that do not hold appends.
+    fn appends_cancelled(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Access tokens, stored only as SHA-256 hashes.

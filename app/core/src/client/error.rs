@@ -54,6 +54,14 @@ pub enum ClientError {
     /// The relay is already the home relay or one of the extra relays.
     #[error("relay {0} is already in your list")]
     RelayListed(String),
+    /// A plain `ws://` relay address whose host is not this machine: refused
+    /// wherever an address enters the profile (home relay, extra relay,
+    /// invite, handshake), since the connection would be unencrypted.
+    #[error(
+        "refusing plain ws:// relay {0}: plaintext relays are allowed only on this machine \
+         (localhost, 127.0.0.0/8, ::1) for development; use the relay's wss://HOST:PORT/#PIN address"
+    )]
+    PlaintextRelay(String),
     /// This invite was accepted before.
     #[error("this invite was already accepted")]
     InviteAlreadyAccepted,

@@ -6,6 +6,7 @@ use cairn_protocol::safety_number::SafetyNumber;
 
 use super::events::ClientEvent;
 use super::receive::Batch;
+use super::relays::check_transport;
 use super::{ClientResult, validate_name};
 use crate::store::NewContact;
 
@@ -23,6 +24,17 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
         Ok(done) => done,
         Err(e) => return batch.reject(None, &format!("handshake rejected: {e}")),
     };
+    if check_transport(&done.relay).is_err() {
+        // Our replies would travel unencrypted to a remote host: refuse the
+        // contact; the invite stays open.
+        return batch.reject(
+            None,
+            &format!(
+                "handshake names a plain ws:// relay off this machine ({})",
+                done.relay
+            ),
+        );
+    }
     let name = unique_name(batch, &done.name)?;
     let safety = SafetyNumber::new(&batch.identity.public(), &done.peer);
     let relay = done.relay.to_string();

@@ -13,6 +13,7 @@ use cairn_protocol::safety_number::SafetyNumber;
 use rand::Rng;
 use zeroize::Zeroizing;
 
+use super::relays::check_transport;
 use super::{Client, ClientError, ClientResult, validate_name};
 use crate::store::{Contact, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord};
 
@@ -94,12 +95,14 @@ impl Client {
         })
     }
 
-    /// Parses and checks an invite link before any network work.
+    /// Parses and checks an invite link before any network work: signature,
+    /// expiry, not our own, and its relay not plain `ws://` off loopback.
     pub fn parse_invite(&self, uri: &str, now_ms: u64) -> ClientResult<Invite> {
         let invite = Invite::from_uri(uri, now_ms / 1000)?;
         if invite.identity() == self.identity.public() {
             return Err(ClientError::OwnInvite);
         }
+        check_transport(invite.relay())?;
         Ok(invite)
     }
 
@@ -116,6 +119,7 @@ impl Client {
         now_ms: u64,
     ) -> ClientResult<Contact> {
         let name = validate_name(name)?;
+        check_transport(invite.relay())?;
         let accepted = accept_invite(
             invite,
             &self.identity,

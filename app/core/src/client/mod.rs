@@ -33,6 +33,7 @@ pub use events::ClientEvent;
 pub use history::TimelineItem;
 pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox};
 pub use receive::{Delivery, ReceiveReport};
+pub use relays::canonical_relay;
 
 /// Result alias for client operations.
 pub type ClientResult<T> = Result<T, ClientError>;
@@ -85,9 +86,11 @@ pub struct InitOptions<'a> {
 }
 
 impl Client {
-    /// Creates a profile with a fresh identity.
+    /// Creates a profile with a fresh identity. Refuses a plain `ws://`
+    /// home relay off loopback ([`ClientError::PlaintextRelay`]).
     pub fn init(opts: &InitOptions<'_>, now_ms: u64) -> ClientResult<Self> {
         let name = validate_name(opts.name)?;
+        relays::check_transport(&opts.relay)?;
         let identity = Identity::generate(&mut rand::rng());
         let mut profile = Profile::create(opts.dir, opts.passphrase, opts.kdf)?;
         let relay_text = opts.relay.to_string();
@@ -200,5 +203,7 @@ pub fn validate_name(name: &str) -> ClientResult<String> {
 
 #[cfg(test)]
 mod chat_tests;
+#[cfg(test)]
+mod plaintext_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -6,6 +6,14 @@ use cairn_protocol::address::RelayAddress;
 
 use super::{Client, ClientError, ClientResult};
 
+/// Refuses a plain `ws://` address unless its host is loopback (the same
+/// rule the relay client applies when dialling; checked here too so such an
+/// address never enters the profile).
+pub(crate) fn check_transport(address: &RelayAddress) -> ClientResult<()> {
+    cairn_relay::client::check_transport(address)
+        .map_err(|_| ClientError::PlaintextRelay(address.to_string()))
+}
+
 impl Client {
     /// Extra relays (canonical address text, pin included), in the order added.
     pub fn extra_relays(&self) -> ClientResult<Vec<String>> {
@@ -13,9 +21,12 @@ impl Client {
     }
 
     /// Adds an extra relay after checking the address; returns its canonical
-    /// text. Refuses the home relay and relays already in the list.
+    /// text. Refuses the home relay, relays already in the list and plain
+    /// `ws://` relays off loopback ([`ClientError::PlaintextRelay`]).
     pub fn add_extra_relay(&mut self, address: &str, now_ms: u64) -> ClientResult<String> {
-        let text = address.trim().parse::<RelayAddress>()?.to_string();
+        let address = address.trim().parse::<RelayAddress>()?;
+        check_transport(&address)?;
+        let text = address.to_string();
         if text == self.home_relay().to_string() {
             return Err(ClientError::RelayListed(text));
         }
@@ -28,14 +39,23 @@ impl Client {
         Ok(text)
     }
 
-    /// Removes an extra relay (by the text [`Self::extra_relays`] gave);
-    /// `false` if it was not in the list.
+    /// Removes an extra relay (by the text [`Self::extra_relays`] gave, or
+    /// any spelling of the same address); `false` if it was not in the list.
     pub fn remove_extra_relay(&mut self, address: &str) -> ClientResult<bool> {
-        let address = address.trim();
+        let address = canonical_relay(address);
         Ok(self
             .store_mut()
-            .write(|db| db.remove_extra_relay(address))?)
+            .write(|db| db.remove_extra_relay(&address))?)
     }
+}
+
+/// The canonical text of a relay address (as stored), or the trimmed input
+/// if it does not parse (so an entry stored by an older build can still go).
+pub fn canonical_relay(address: &str) -> String {
+    let address = address.trim();
+    address
+        .parse::<RelayAddress>()
+        .map_or_else(|_| address.to_owned(), |a| a.to_string())
 }
 
 #[cfg(test)]
@@ -73,7 +93,13 @@ mod tests {
             c.extra_relays().unwrap(),
             [text.clone(), "ws://127.0.0.1:9/".to_owned()]
         );
-        assert!(c.remove_extra_relay(&text).unwrap());
+        // Any spelling of the address removes it.
+        assert!(
+            c.remove_extra_relay(
+                " wss://relay.example:7447#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            )
+            .unwrap()
+        );
         assert!(!c.remove_extra_relay(&text).unwrap());
         assert_eq!(c.extra_relays().unwrap(), ["ws://127.0.0.1:9/"]);
     }

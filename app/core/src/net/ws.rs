@@ -55,13 +55,10 @@ impl WsLink {
     }
 }
 
-/// True for hosts that can only mean this machine.
+/// True for hosts that can only mean this machine (`localhost`, 127.0.0.0/8,
+/// `::1`): the relay client's own rule, so the app and the dialler agree.
 pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+    cairn_relay::client::is_loopback_host(host)
 }
 
 fn net_error(relay: &RelayAddress, e: ClientError) -> NetError {

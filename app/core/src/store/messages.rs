@@ -132,6 +132,13 @@ pub struct MessageRecord {
 
 const COLUMNS: &str = "m.id, m.contact_id, m.direction, m.counter, m.body, m.sent_ms, m.received_ms, m.status, m.envelope_id";
 
+/// Unread counters of one contact, in order; answered from the
+/// `messages_unread` partial index (migration V4), whose filter these
+/// literals must match.
+pub(super) const UNREAD_COUNTERS_SQL: &str = "SELECT counter FROM messages
+     WHERE contact_id = ?1 AND direction = 0 AND held = 0 AND status = 'received'
+     ORDER BY counter";
+
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RawMessage> {
     Ok((
         r.get(0)?,
@@ -288,11 +295,7 @@ impl Db<'_> {
 
     /// Counters of incoming, visible messages not yet marked read (to send read receipts).
     pub fn unread_incoming(&self, contact: ContactId) -> StoreResult<Vec<u64>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT counter FROM messages
-             WHERE contact_id = ?1 AND direction = 0 AND held = 0 AND status = 'received'
-             ORDER BY counter",
-        )?;
+        let mut stmt = self.conn.prepare_cached(UNREAD_COUNTERS_SQL)?;
         let rows = stmt.query_map([contact.0], |r| r.get::<_, i64>(0))?;
         rows.map(|r| Ok(r? as u64)).collect()
     }

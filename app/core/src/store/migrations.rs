@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -169,6 +169,23 @@ CREATE TABLE extra_relays (
 );
 "#;
 
+/// Unread counts from an index instead of a scan.
+///
+/// The contact list asks every conversation for its unread count
+/// ([`super::timeline`]'s `chat_summary`) and read receipts list the unread
+/// counters; both used the `(contact_id, direction, counter)` unique index and
+/// then read every incoming row of the contact. This partial index holds only
+/// the rows those queries want (incoming, visible, not yet read), so it stays
+/// as small as the unread backlog and answers both without touching the
+/// table. The filter columns are repeated as keys so SQLite's planner prefers
+/// it over the unique index without statistics. Queries must spell the
+/// filter with the same literals (`direction = 0 AND held = 0 AND status =
+/// 'received'`) for SQLite to use a partial index.
+const V4: &str = r#"
+CREATE INDEX messages_unread ON messages (contact_id, direction, held, status, counter)
+    WHERE direction = 0 AND held = 0 AND status = 'received';
+"#;
+
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current = user_version(conn)?;
@@ -214,11 +231,105 @@ mod tests {
                 .unwrap();
         }
         migrate(&mut conn).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 3);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let n: i64 = conn
             .query_row("SELECT count(*) FROM extra_relays", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    /// SQLite's plan for `sql` (the `detail` column), one step per line.
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([1], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn upgrades_a_version_3_database_with_an_unread_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as u32 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO relays (id, address, added_ms) VALUES (1, 'ws://127.0.0.1:1/', 0);
+             INSERT INTO mailboxes (id, relay_id, auth_seed, created_ms)
+                 VALUES (zeroblob(32), 1, x'00', 0);
+             INSERT INTO contacts (id, name, identity, relay, their_mailbox, my_mailbox,
+                                   safety_number, created_ms)
+                 VALUES (1, 'a', zeroblob(64), 'ws://127.0.0.1:1/', zeroblob(32),
+                         zeroblob(32), '0', 0),
+                        (2, 'b', zeroblob(64), 'ws://127.0.0.1:1/', zeroblob(32),
+                         zeroblob(32), '0', 0);",
+        )
+        .unwrap();
+        // Contact 1: unread 0, 3, 5; read, held, outgoing and contact 2's rows do not count.
+        for (contact, direction, counter, status, held) in [
+            (1, 0, 0, "received", 0),
+            (1, 0, 1, "read", 0),
+            (1, 0, 2, "received", 1),
+            (1, 0, 3, "received", 0),
+            (1, 1, 3, "sent", 0),
+            (1, 0, 5, "received", 0),
+            (2, 0, 0, "received", 0),
+        ] {
+            conn.execute(
+                "INSERT INTO messages (contact_id, direction, counter, body, sent_ms, status, held)
+                 VALUES (?1, ?2, ?3, 'x', 0, ?4, ?5)",
+                rusqlite::params![contact, direction, counter, status, held],
+            )
+            .unwrap();
+        }
+        let before = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
+        assert!(!before.contains("messages_unread"), "{before}");
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 4);
+        let after = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
+        assert!(after.contains("COVERING INDEX messages_unread"), "{after}");
+        println!("unread count plan at V3: {before}\nat V4: {after}");
+        let count: i64 = conn
+            .query_row(super::super::timeline::UNREAD_COUNT_SQL, [1], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 3);
+        let mut stmt = conn
+            .prepare(super::super::messages::UNREAD_COUNTERS_SQL)
+            .unwrap();
+        let counters: Vec<i64> = stmt
+            .query_map([1], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(counters, [0, 3, 5]);
+        // Reading a message takes it out of the index's answer.
+        conn.execute(
+            "UPDATE messages SET status = 'read' WHERE contact_id = 1 AND counter = 3",
+            [],
+        )
+        .unwrap();
+        let count: i64 = conn
+            .query_row(super::super::timeline::UNREAD_COUNT_SQL, [1], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 2);
+    }
+
+    #[test]
+    fn unread_queries_use_the_unread_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let count = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
+        assert!(
+            count.contains("USING COVERING INDEX messages_unread"),
+            "{count}"
+        );
+        let counters = plan(&conn, super::super::messages::UNREAD_COUNTERS_SQL);
+        assert!(
+            counters.contains("USING COVERING INDEX messages_unread"),
+            "{counters}"
+        );
+        // Ordered by the index: no sort step.
+        assert!(!counters.contains("TEMP B-TREE"), "{counters}");
     }
 
     #[test]

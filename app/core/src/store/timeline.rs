@@ -138,10 +138,7 @@ impl Db<'_> {
     pub fn chat_summary(&self, contact: ContactId) -> StoreResult<ChatSummary> {
         let unread: i64 = self
             .conn
-            .prepare_cached(
-                "SELECT count(*) FROM messages
-             WHERE contact_id = ?1 AND direction = 0 AND held = 0 AND status = 'received'",
-            )?
+            .prepare_cached(UNREAD_COUNT_SQL)?
             .query_row([contact.0], |r| r.get(0))?;
         let last = match self.page_ids(contact, None, 1)?.first() {
             Some(id) => Some(self.message(*id)?),
@@ -164,6 +161,11 @@ impl Db<'_> {
         })
     }
 }
+
+/// Unread messages of one contact; answered from the `messages_unread`
+/// partial index (migration V4), whose filter these literals must match.
+pub(super) const UNREAD_COUNT_SQL: &str = "SELECT count(*) FROM messages
+     WHERE contact_id = ?1 AND direction = 0 AND held = 0 AND status = 'received'";
 
 impl Client {
     /// A page of the conversation with `name`: the newest `limit` messages

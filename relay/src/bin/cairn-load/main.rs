@@ -7,7 +7,8 @@
 //! - `online`: receivers subscribed while senders send (unthrottled, or `--rate`).
 //! - `offline`: senders fill mailboxes with nobody online, then receivers
 //!   connect and drain everything.
-//! - `idle`: open `--connections` connections and hold them, to measure memory.
+//! - `idle`: open `--connections` connections and hold them, to measure memory
+//!   (`--subscribe`: each with a subscribed mailbox, like a waiting client).
 //!
 //! `--send-relay ADDRESS` puts the senders on a second instance (several
 //! relays on one Redis), so every envelope crosses instances.
@@ -77,6 +78,9 @@ pub struct Args {
     /// Idle mode: connections to open.
     #[arg(long, default_value_t = 10_000)]
     connections: usize,
+    /// Idle mode: each connection creates a mailbox and subscribes to it.
+    #[arg(long)]
+    subscribe: bool,
     /// Idle mode: seconds to hold the connections.
     #[arg(long, default_value_t = 5)]
     hold: u64,

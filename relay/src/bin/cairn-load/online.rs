@@ -17,7 +17,7 @@ use crate::report::Outcome;
 use crate::{Args, stall_limit};
 
 /// Connections opened concurrently during setup.
-const CONNECT_CONCURRENCY: usize = 64;
+pub(crate) const CONNECT_CONCURRENCY: usize = 64;
 
 fn clock() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();

@@ -138,3 +138,23 @@ async fn deleting_a_mailbox_resolves_its_held_appends() {
     assert!(held.await.is_ok(), "written before the mailbox went");
     assert!(store.fetch(A, 0, 10, 0).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_held_append_to_a_full_mailbox_is_refused_unless_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SqliteOptions::in_dir(dir.path());
+    options.limits.max_messages = 1;
+    let inner = Arc::new(SqliteStore::open(&options).unwrap());
+    inner.create_mailbox(A, [9; 32], 0).await.unwrap();
+    let store = HoldingStore::new(inner);
+    store.append(A, id(1), env(1), 0).await.unwrap();
+    assert_eq!(
+        store.append_delivered(A, id(2), env(2), 0).await,
+        Err(StoreError::QuotaFull),
+        "written once due, and refused like any append"
+    );
+    // Acked while held: the recipient has it, so the sender is told it is safe.
+    let held = store.append_delivered(A, id(3), env(3), 0);
+    assert!(store.ack(A, id(3)).await.unwrap());
+    assert!(held.await.is_ok());
+}

@@ -7,7 +7,8 @@
 //! instance that misses pushes (connection drop) loses nothing: its
 //! subscribers reconnect and read the backlog from the store.
 //!
-//! One channel per mailbox (`cairn:{H}:live`, same hash tag as its keys).
+//! One channel per mailbox (`cairn:{H}:live2`, same hash tag as its keys);
+//! one message carries every envelope one append call stored.
 //! An instance subscribes only to mailboxes that have a subscriber
 //! connected to it, so each envelope reaches only the instances that need
 //! it. On a cluster the channels are *sharded* (`SSUBSCRIBE`/`SPUBLISH`,
@@ -168,37 +169,60 @@ async fn run_commands(
 /// Turns pushes from Redis into fan-out events.
 async fn receive(mut pushes: mpsc::UnboundedReceiver<PushInfo>, sink: Arc<OnceLock<FanoutSink>>) {
     while let Some(push) = pushes.recv().await {
-        let event = match push.kind {
-            PushKind::Message | PushKind::SMessage => match decode(&push.data) {
-                Some(p) => FanoutEvent::Push(p),
-                None => continue,
-            },
+        let Some(sink) = sink.get() else { continue };
+        match push.kind {
+            PushKind::Message | PushKind::SMessage => {
+                for live in decode(push.data) {
+                    sink(FanoutEvent::Push(live));
+                }
+            }
             PushKind::Disconnection => {
                 tracing::warn!("redis: pub/sub connection lost; subscribers will reconnect");
-                FanoutEvent::Lost
+                sink(FanoutEvent::Lost);
             }
-            _ => continue,
-        };
-        if let Some(sink) = sink.get() {
-            sink(event);
+            _ => {}
         }
     }
 }
 
-/// `[channel, message id (16 bytes) ‖ envelope]` → a push.
-fn decode(data: &[Value]) -> Option<LivePush> {
+/// `[channel, payload]` → the pushes in it. The payload is what one append
+/// script call stored (`scripts::APPEND`): per envelope, its 16-byte message
+/// id, its length (u32, big-endian) and the envelope. The envelopes are
+/// slices of the one received buffer, not copies. A truncated entry ends the list.
+fn decode(data: Vec<Value>) -> Vec<LivePush> {
+    let mut data = data.into_iter();
     let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) =
-        (data.first(), data.get(1))
+        (data.next(), data.next())
     else {
-        return None;
+        return Vec::new();
     };
-    let mailbox = keys::mailbox_from_key(std::str::from_utf8(channel).ok()?)?;
-    let id: [u8; 16] = payload.get(..16)?.try_into().ok()?;
-    Some(LivePush {
-        mailbox,
-        message: MessageId(id),
-        envelope: Bytes::copy_from_slice(&payload[16..]),
-    })
+    let Some(mailbox) = std::str::from_utf8(&channel)
+        .ok()
+        .and_then(keys::mailbox_from_key)
+    else {
+        return Vec::new();
+    };
+    let payload = Bytes::from(payload);
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(head) = payload.get(at..at + 20) {
+        let (id, len) = head.split_at(16);
+        let (Ok(id), Ok(len)) = (<[u8; 16]>::try_from(id), <[u8; 4]>::try_from(len)) else {
+            break;
+        };
+        let start = at + 20;
+        let end = start.saturating_add(u32::from_be_bytes(len) as usize);
+        if end > payload.len() {
+            break;
+        }
+        out.push(LivePush {
+            mailbox,
+            message: MessageId(id),
+            envelope: payload.slice(start..end),
+        });
+        at = end;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -209,11 +233,38 @@ mod tests {
     fn decodes_published_payloads() {
         let m = MailboxId([7; 32]);
         let channel = Value::BulkString(keys::live_channel(&m).into_bytes());
-        let mut payload = vec![9u8; 16];
-        payload.extend_from_slice(b"envelope");
-        let push = decode(&[channel.clone(), Value::BulkString(payload)]).unwrap();
-        assert_eq!((push.mailbox, push.message), (m, MessageId([9; 16])));
-        assert_eq!(&push.envelope[..], b"envelope");
-        assert!(decode(&[channel, Value::BulkString(b"short".to_vec())]).is_none());
+        let mut payload = Vec::new();
+        for (id, body) in [(9u8, &b"envelope"[..]), (10, b"second")] {
+            payload.extend_from_slice(&[id; 16]);
+            payload.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            payload.extend_from_slice(body);
+        }
+        let full = payload.len();
+        payload.extend_from_slice(&[11; 16]);
+        payload.extend_from_slice(&100u32.to_be_bytes());
+        payload.extend_from_slice(b"truncated");
+        let pushes = decode(vec![channel.clone(), Value::BulkString(payload.clone())]);
+        assert_eq!(pushes.len(), 2, "the truncated third entry is dropped");
+        assert_eq!(
+            (pushes[0].mailbox, pushes[0].message),
+            (m, MessageId([9; 16]))
+        );
+        assert_eq!(&pushes[0].envelope[..], b"envelope");
+        assert_eq!(
+            (pushes[1].mailbox, pushes[1].message),
+            (m, MessageId([10; 16]))
+        );
+        assert_eq!(&pushes[1].envelope[..], b"second");
+        assert_eq!(
+            decode(vec![
+                channel.clone(),
+                Value::BulkString(payload[..full - 1].to_vec())
+            ])
+            .len(),
+            1
+        );
+        assert!(decode(vec![channel, Value::BulkString(b"short".to_vec())]).is_empty());
+        let other = Value::BulkString(b"not-a-cairn-channel".to_vec());
+        assert!(decode(vec![other, Value::BulkString(payload)]).is_empty());
     }
 }

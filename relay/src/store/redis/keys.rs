@@ -12,13 +12,23 @@ pub(super) const TOKENS: &str = "cairn:tokens";
 
 /// The four keys of a mailbox, in the order the scripts expect: mb, q, m, x.
 pub(super) fn mailbox_keys(mailbox: &MailboxId) -> [String; 4] {
-    let base = format!("{PREFIX}{{{}}}:", hex::encode(mailbox.0));
-    [
-        format!("{base}mb"),
-        format!("{base}q"),
-        format!("{base}m"),
-        format!("{base}x"),
-    ]
+    let base = tag(mailbox);
+    ["mb", "q", "m", "x"].map(|suffix| {
+        let mut key = String::with_capacity(base.len() + suffix.len());
+        key.push_str(&base);
+        key.push_str(suffix);
+        key
+    })
+}
+
+/// `cairn:{<hex>}:`, the common start of a mailbox's keys and channel.
+fn tag(mailbox: &MailboxId) -> String {
+    let mut base = String::with_capacity(PREFIX.len() + 2 * mailbox.0.len() + 3);
+    base.push_str(PREFIX);
+    base.push('{');
+    base.push_str(&hex::encode(mailbox.0));
+    base.push_str("}:");
+    base
 }
 
 /// The same four keys from any one of them (`cairn:{H}:x` → all of `cairn:{H}:*`).
@@ -35,9 +45,13 @@ pub(super) fn mailbox_from_key(key: &str) -> Option<MailboxId> {
     Some(MailboxId(id))
 }
 
-/// The pub/sub channel live envelopes of a mailbox are published on.
+/// The pub/sub channel live envelopes of a mailbox are published on
+/// (`live2`: batched payloads, see `scripts::APPEND`; the `live` channel of
+/// earlier relays carried one envelope per message).
 pub(super) fn live_channel(mailbox: &MailboxId) -> String {
-    format!("{PREFIX}{{{}}}:live", hex::encode(mailbox.0))
+    let mut channel = tag(mailbox);
+    channel.push_str("live2");
+    channel
 }
 
 /// SCAN pattern matching one key per mailbox with that `suffix` (`mb`, `x`).

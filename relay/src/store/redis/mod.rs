@@ -1,9 +1,12 @@
 //! The shared store for running several relay instances: Redis or Redis Cluster.
 //!
 //! Same contract as the SQLite store (the conformance suite in
-//! `store::tests` runs against both): an `append` resolves only after the
-//! Lua script that stored the envelope has returned, quotas and message-id
-//! dedupe are checked inside that script (atomic per mailbox), `ack`
+//! `store::tests` runs against both): an `append` takes its place in the
+//! mailbox's order when it is called, not when its future is first polled
+//! ([`appender`]: queued at once, stored in batches, one script call per
+//! mailbox at a time), and resolves only after the Lua script that stored
+//! the envelope has returned; quotas and message-id dedupe are checked
+//! inside that script (atomic per mailbox), `ack`
 //! deletes, `fetch` skips expired envelopes, `purge_expired` deletes them.
 //! What "durable" means here depends on the server's AOF settings: see
 //! [`durability`]; the relay logs a warning at startup when they are weaker
@@ -11,9 +14,10 @@
 //!
 //! Every key of a mailbox carries the hash tag `{<mailbox hex>}` ([`keys`]),
 //! so a mailbox lives in one Cluster slot. The append script also publishes
-//! the envelope on the mailbox's live channel (same slot: `SPUBLISH` on a
-//! cluster, `PUBLISH` on a single server), which is how instances deliver
-//! to subscribers connected elsewhere ([`fanout`]).
+//! the envelopes it stored (one message per call) on the mailbox's live
+//! channel (same slot: `SPUBLISH` on a cluster, `PUBLISH` on a single
+//! server), which is how instances deliver to subscribers connected
+//! elsewhere ([`fanout`]).
 //!
 //! `purge_expired` and `stats` walk the keyspace with `SCAN` on every
 //! primary (no global key that every append would have to touch, which a
@@ -21,14 +25,15 @@
 //! run once per purge interval, per admin stats request and per `/metrics`
 //! scrape.
 
+mod appender;
 mod conn;
 pub mod durability;
 pub mod fanout;
 mod keys;
 mod scripts;
 
-#[cfg(test)]
-pub(crate) mod test_server;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_server;
 #[cfg(test)]
 mod tests;
 
@@ -37,13 +42,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use redis::{AsyncCommands, Value};
+use redis::{AsyncCommands, Cmd, ErrorKind, RedisResult, Script, ServerErrorKind, Value};
 
 use super::{
     Appended, MailboxStore, StoreError, StoreFuture, StoreLimits, StoreStats, StoredEnvelope,
     TokenStore,
 };
 use crate::tokens::{Role, TokenRecord};
+use appender::Appender;
 use conn::RedisConn;
 pub use durability::Durability;
 pub use fanout::RedisFanout;
@@ -76,6 +82,8 @@ impl RedisOptions {
 /// The Redis [`MailboxStore`] and [`TokenStore`].
 pub struct RedisStore {
     conn: RedisConn,
+    /// Where appends queue, in call order ([`appender`]).
+    appender: Appender,
     scripts: Arc<Scripts>,
     limits: StoreLimits,
     closed: Arc<AtomicBool>,
@@ -99,6 +107,29 @@ fn to_u64(i: i64) -> u64 {
     u64::try_from(i).unwrap_or(0)
 }
 
+/// An `EVALSHA` of `script` over one mailbox's four keys (the caller adds
+/// the arguments), built directly so arguments are copied once.
+fn evalsha(script: &Script, keys: &[String; 4], args: usize, bytes: usize) -> Cmd {
+    let mut cmd = Cmd::with_capacity(7 + args, 200 + bytes);
+    cmd.arg("EVALSHA")
+        .arg(script.get_hash())
+        .arg(keys.len())
+        .arg(&keys[..]);
+    cmd
+}
+
+/// Runs an [`evalsha`] command, loading the script once if the server lacks
+/// it (after a restart). `NOSCRIPT` means nothing ran, so the retry is safe.
+async fn invoke(conn: &mut RedisConn, script: &Script, cmd: &Cmd) -> RedisResult<Value> {
+    match cmd.query_async::<Value>(conn).await {
+        Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            script.load_async(conn).await?;
+            cmd.query_async(conn).await
+        }
+        other => other,
+    }
+}
+
 impl RedisStore {
     /// Connects, checks the persistence settings (logging what they mean) and loads nothing else:
     /// scripts are loaded on first use.
@@ -112,9 +143,11 @@ impl RedisStore {
             .map_err(unavailable)?;
         let durability = durability::check(&mut conn).await;
         durability::log(&durability);
+        let scripts = Arc::new(Scripts::new());
         Ok(Self {
+            appender: Appender::start(conn.clone(), Arc::clone(&scripts), options.limits),
             conn,
-            scripts: Arc::new(Scripts::new()),
+            scripts,
             limits: options.limits,
             closed: Arc::default(),
             durability,
@@ -216,86 +249,46 @@ impl MailboxStore for RedisStore {
         envelope: Bytes,
         now: u64,
     ) -> StoreFuture<Appended> {
-        let limits = self.limits;
-        let publish = if self.conn.is_cluster() {
-            "SPUBLISH"
-        } else {
-            "PUBLISH"
-        };
-        self.run(move |mut conn, scripts| async move {
-            let keys = keys::mailbox_keys(&mailbox);
-            let reply: Vec<i64> = scripts
-                .append
-                .key(&keys[0])
-                .key(&keys[1])
-                .key(&keys[2])
-                .key(&keys[3])
-                .arg(&message.0[..])
-                .arg(&envelope[..])
-                .arg(now.saturating_add(limits.ttl_secs))
-                .arg(limits.max_messages)
-                .arg(limits.max_bytes)
-                .arg(publish)
-                .arg(keys::live_channel(&mailbox))
-                .invoke_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            match reply.as_slice() {
-                [0, seq] => Ok(Appended {
-                    seq: to_u64(*seq),
-                    duplicate: false,
-                }),
-                [1, seq] => Ok(Appended {
-                    seq: to_u64(*seq),
-                    duplicate: true,
-                }),
-                [-1] => Err(StoreError::NoSuchMailbox),
-                [-2] => Err(StoreError::QuotaFull),
-                other => Err(StoreError::Unavailable(format!(
-                    "unexpected append reply {other:?}"
-                ))),
-            }
-        })
+        if self.closed.load(Ordering::Acquire) {
+            return Box::pin(std::future::ready(Err(StoreError::Closed)));
+        }
+        let expires_at = now.saturating_add(self.limits.ttl_secs);
+        self.appender.append(mailbox, message, envelope, expires_at)
     }
 
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool> {
-        self.run(move |mut conn, scripts| async move {
-            let keys = keys::mailbox_keys(&mailbox);
-            let found: i64 = scripts
-                .ack
-                .key(&keys[0])
-                .key(&keys[1])
-                .key(&keys[2])
-                .key(&keys[3])
-                .arg(&message.0[..])
-                .invoke_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            Ok(found == 1)
-        })
+        let removed = self.ack_many(vec![(mailbox, message)]);
+        Box::pin(async move { Ok(removed.await? > 0) })
     }
 
     /// One script call per mailbox (all mailboxes concurrently), not one per envelope.
     fn ack_many(&self, acks: Vec<(MailboxId, MessageId)>) -> StoreFuture<u64> {
         self.run(move |conn, scripts| async move {
-            let mut by_mailbox: std::collections::HashMap<MailboxId, Vec<MessageId>> =
+            let mut by_mailbox: Vec<(MailboxId, Vec<MessageId>)> = Vec::new();
+            let mut index: std::collections::HashMap<MailboxId, usize> =
                 std::collections::HashMap::new();
             for (mailbox, message) in acks {
-                by_mailbox.entry(mailbox).or_default().push(message);
+                let at = *index.entry(mailbox).or_insert_with(|| {
+                    by_mailbox.push((mailbox, Vec::new()));
+                    by_mailbox.len() - 1
+                });
+                if let Some((_, ids)) = by_mailbox.get_mut(at) {
+                    ids.push(message);
+                }
             }
             let calls = by_mailbox.into_iter().map(|(mailbox, ids)| {
                 let mut conn = conn.clone();
                 let scripts = Arc::clone(&scripts);
                 async move {
                     let keys = keys::mailbox_keys(&mailbox);
-                    let mut call = scripts.ack.prepare_invoke();
-                    call.key(&keys[0]).key(&keys[1]).key(&keys[2]).key(&keys[3]);
+                    let mut cmd = evalsha(&scripts.ack, &keys, ids.len(), 20 * ids.len());
                     for id in &ids {
-                        call.arg(&id.0[..]);
+                        cmd.arg(&id.0[..]);
                     }
-                    call.invoke_async::<u64>(&mut conn)
+                    let removed = invoke(&mut conn, &scripts.ack, &cmd)
                         .await
-                        .map_err(unavailable)
+                        .map_err(unavailable)?;
+                    Ok::<u64, StoreError>(int(Some(&removed)).map_or(0, to_u64))
                 }
             });
             Ok(futures_util::future::try_join_all(calls)

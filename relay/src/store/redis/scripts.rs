@@ -20,28 +20,60 @@ redis.call('HSET', KEYS[1], 'k', ARGV[1], 'c', ARGV[2], 'n', 0, 'b', 0, 's', 0)
 return 1
 ";
 
-/// Stores one envelope, enforcing quotas and dedupe, and publishes it.
-/// ARGV: message id, envelope, expires_at, max count, max bytes,
-/// publish command (PUBLISH or SPUBLISH), channel.
-/// Returns {0, seq} stored, {1, seq} duplicate, {-1} no mailbox, {-2} quota full.
-/// The live payload is the 16-byte message id followed by the envelope.
+/// Stores a batch of envelopes for one mailbox, in order, enforcing quotas
+/// and dedupe, and publishes each stored one.
+/// ARGV: max count, max bytes, publish command (PUBLISH or SPUBLISH),
+/// channel, then per envelope: message id, envelope, expires_at.
+/// Returns {-1} if there is no mailbox, else per envelope a pair
+/// {0, seq} stored, {1, seq} duplicate (same id already stored, also
+/// earlier in this batch), {-2, 0} quota full.
+/// Everything the call stored is published as one message on the live
+/// channel: per envelope the 16-byte message id, the envelope's length
+/// (u32, big-endian) and the envelope, in storage order.
 const APPEND: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local old = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if old then return {1, tonumber(old)} end
-local u = redis.call('HMGET', KEYS[1], 'n', 'b')
+local u = redis.call('HMGET', KEYS[1], 'n', 'b', 's', 'k')
+if not u[4] then return {-1} end
 local n = tonumber(u[1]) or 0
 local b = tonumber(u[2]) or 0
-local len = string.len(ARGV[2])
-if n >= tonumber(ARGV[4]) or b + len > tonumber(ARGV[5]) then return {-2} end
-local seq = redis.call('HINCRBY', KEYS[1], 's', 1)
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('HINCRBY', KEYS[1], 'b', len)
-redis.call(ARGV[6], ARGV[7], ARGV[1] .. ARGV[2])
-return {0, seq}
+local seq = tonumber(u[3]) or 0
+local maxn = tonumber(ARGV[1])
+local maxb = tonumber(ARGV[2])
+local out = {}
+local live = {}
+local stored = 0
+for i = 5, #ARGV, 3 do
+  local id = ARGV[i]
+  local old = redis.call('ZSCORE', KEYS[2], id)
+  if old then
+    out[#out + 1] = 1
+    out[#out + 1] = tonumber(old)
+  else
+    local env = ARGV[i + 1]
+    local len = string.len(env)
+    if n >= maxn or b + len > maxb then
+      out[#out + 1] = -2
+      out[#out + 1] = 0
+    else
+      seq = seq + 1
+      n = n + 1
+      b = b + len
+      stored = stored + 1
+      redis.call('ZADD', KEYS[2], seq, id)
+      redis.call('ZADD', KEYS[4], ARGV[i + 2], id)
+      redis.call('HSET', KEYS[3], id, env)
+      live[#live + 1] = id
+      live[#live + 1] = struct.pack('>I4', len)
+      live[#live + 1] = env
+      out[#out + 1] = 0
+      out[#out + 1] = seq
+    end
+  end
+end
+if stored > 0 then
+  redis.call('HSET', KEYS[1], 'n', n, 'b', b, 's', seq)
+  redis.call(ARGV[3], ARGV[4], table.concat(live))
+end
+return out
 ";
 
 /// Deletes envelopes of one mailbox. ARGV: message ids. Returns how many were there.

@@ -1,64 +1,109 @@
-//! A throwaway `redis-server` for the store's tests: free loopback port,
-//! temporary directory, AOF with `appendfsync always`, killed on drop.
-//! `scripts/setup` installs redis-server; a missing binary fails the test.
+//! Throwaway `redis-server` processes for tests: a single server or a
+//! 3-primary Redis Cluster, on free loopback ports, in temporary
+//! directories, with AOF `appendfsync always` (the durable setting), killed
+//! on drop. Used by this crate's store tests and, through the
+//! `test-support` feature, by the end-to-end tests in `cairn-tests`, so
+//! there is one way to start Redis for tests. `scripts/setup` installs
+//! redis-server (Debian package `redis-server`, which brings `redis-cli`);
+//! when it is missing the tests fail saying so: nothing is skipped.
+
+// Test support only (never part of a relay binary's behaviour): failing
+// loudly is how it reports a broken test environment.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long a server or the cluster may take to come up.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Fails the test clearly when redis-server / redis-cli are not installed.
+pub fn require_redis() {
+    for bin in ["redis-server", "redis-cli"] {
+        let found = Command::new(bin)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            found,
+            "{bin} is not installed: run scripts/setup (installs the Debian package redis-server)"
+        );
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 /// A running redis-server.
-pub(crate) struct TestRedis {
+pub struct TestRedis {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl TestRedis {
-    /// Starts a server and waits until it accepts connections.
-    pub(crate) fn start() -> Self {
+    /// A standalone server; returns once it answers `PING`.
+    pub fn start() -> Self {
         Self::start_with(&[])
     }
 
-    fn start_with(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("free port: {e}"));
+    /// A server with extra `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
+        require_redis();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always"])
             .args(extra)
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server ({e}); run scripts/setup to install it")
-            });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
+            .expect("spawning redis-server");
+        let server = Self {
             child,
             port,
             _dir: dir,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !server.cli(&["PING"]).contains("PONG") {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
+        server
     }
 
     /// `redis://127.0.0.1:PORT`.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs `redis-cli -p PORT ARGS…` and returns its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -69,14 +114,14 @@ impl Drop for TestRedis {
     }
 }
 
-/// Three redis-server primaries joined into a Redis Cluster on loopback.
-pub(crate) struct TestCluster {
+/// Three primaries (`--cluster-enabled yes`) joined with `redis-cli --cluster create`.
+pub struct TestCluster {
     nodes: Vec<TestRedis>,
 }
 
 impl TestCluster {
-    /// Starts three `--cluster-enabled yes` servers and runs `redis-cli --cluster create`.
-    pub(crate) fn start() -> Self {
+    /// Starts the nodes, creates the cluster and waits for `cluster_state:ok`.
+    pub fn start() -> Self {
         let nodes: Vec<TestRedis> = (0..3)
             .map(|_| TestRedis::start_with(&["--cluster-enabled", "yes"]))
             .collect();
@@ -89,31 +134,30 @@ impl TestCluster {
             .args(&addrs)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .output()
-            .unwrap_or_else(|e| panic!("redis-cli --cluster create: {e}"));
+            .expect("redis-cli --cluster create");
         assert!(
             out.status.success(),
             "cluster create failed: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ok = nodes.iter().all(|n| {
-                Command::new("redis-cli")
-                    .args(["-p", &n.port.to_string(), "cluster", "info"])
-                    .output()
-                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
-            });
-            if ok {
-                break;
-            }
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !nodes
+            .iter()
+            .all(|n| n.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
             assert!(Instant::now() < deadline, "cluster did not become ok");
             std::thread::sleep(Duration::from_millis(100));
         }
         Self { nodes }
     }
 
-    /// One URL per primary.
-    pub(crate) fn urls(&self) -> Vec<String> {
+    /// One URL per primary (what `--redis-url` takes, comma-separated).
+    pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(TestRedis::url).collect()
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[TestRedis] {
+        &self.nodes
     }
 }

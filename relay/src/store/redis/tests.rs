@@ -128,3 +128,129 @@ async fn redis_fanout_reports_a_lost_connection() {
         .unwrap();
     assert!(matches!(event, FanoutEvent::Lost), "{event:?}");
 }
+
+/// Appends to one mailbox land in the order `append` was *called*, whatever
+/// order their futures are first polled in (the server keeps them in a
+/// `FuturesOrdered`; nothing promises which one runs first). Here they are
+/// polled newest first, and a second mailbox is interleaved.
+async fn appends_keep_call_order(options: RedisOptions) {
+    let store = RedisStore::connect(&options).await.unwrap();
+    let fanout = RedisFanout::connect(&options).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    fanout.attach(Arc::new(move |e| {
+        let _ = tx.send(e);
+    }));
+    let (a, b) = (MailboxId([0x31; 32]), MailboxId([0x32; 32]));
+    for m in [a, b] {
+        store.create_mailbox(m, [1; 32], 0).await.unwrap();
+    }
+    fanout.watch(a).await;
+    let ids: Vec<MessageId> = (0..300u16)
+        .map(|i| {
+            let mut id = [0u8; 16];
+            id[..2].copy_from_slice(&i.to_be_bytes());
+            MessageId(id)
+        })
+        .collect();
+    let calls: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let mailbox = if id.0[1] % 3 == 0 { b } else { a };
+            store.append(mailbox, *id, Bytes::from(vec![id.0[1]; 64]), 0)
+        })
+        .collect();
+    let results = futures_util::future::join_all(calls.into_iter().rev()).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for mailbox in [a, b] {
+        let stored: Vec<Bytes> = store
+            .fetch(mailbox, 0, 1000, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.envelope)
+            .collect();
+        let expected: Vec<Bytes> = ids
+            .iter()
+            .filter(|id| (id.0[1] % 3 == 0) == (mailbox == b))
+            .map(|id| Bytes::from(vec![id.0[1]; 64]))
+            .collect();
+        assert_eq!(stored.len(), expected.len());
+        let moved = stored.iter().zip(&expected).filter(|(s, e)| s != e).count();
+        assert_eq!(moved, 0, "{moved} envelopes stored out of call order");
+        if mailbox == a {
+            // Published in batches, received one push per envelope, in storage order.
+            let mut pushed = Vec::new();
+            while pushed.len() < expected.len() {
+                let event = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let FanoutEvent::Push(push) = event else {
+                    panic!("unexpected {event:?}");
+                };
+                assert_eq!(push.mailbox, a);
+                pushed.push(push.envelope);
+            }
+            assert_eq!(pushed, expected, "live pushes in storage order");
+        }
+    }
+}
+
+#[tokio::test]
+async fn redis_appends_keep_call_order() {
+    let server = TestRedis::start();
+    appends_keep_call_order(RedisOptions {
+        urls: vec![server.url()],
+        cluster: false,
+        limits: StoreLimits::default(),
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_cluster_appends_keep_call_order() {
+    let cluster = TestCluster::start();
+    appends_keep_call_order(RedisOptions {
+        urls: cluster.urls(),
+        cluster: true,
+        limits: StoreLimits::default(),
+    })
+    .await;
+}
+
+/// After a Redis restart the script cache is empty: the first call of each
+/// script gets `NOSCRIPT` (nothing ran), loads the script and runs again.
+#[tokio::test]
+async fn redis_scripts_are_reloaded_after_a_flush() {
+    let server = TestRedis::start();
+    let options = RedisOptions {
+        urls: vec![server.url()],
+        cluster: false,
+        limits: StoreLimits::default(),
+    };
+    let store = RedisStore::connect(&options).await.unwrap();
+    let m = MailboxId([0x41; 32]);
+    store.create_mailbox(m, [1; 32], 0).await.unwrap();
+    let first = store
+        .append(m, MessageId([1; 16]), Bytes::from_static(b"one"), 0)
+        .await
+        .unwrap();
+    assert!(server.cli(&["SCRIPT", "FLUSH"]).contains("OK"));
+    let calls: Vec<_> = (2..6u8)
+        .map(|i| store.append(m, MessageId([i; 16]), Bytes::from(vec![i; 8]), 0))
+        .collect();
+    let seqs: Vec<u64> = futures_util::future::try_join_all(calls)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.seq)
+        .collect();
+    assert_eq!(seqs, (first.seq + 1..first.seq + 5).collect::<Vec<_>>());
+    assert!(server.cli(&["SCRIPT", "FLUSH"]).contains("OK"));
+    let removed = store
+        .ack_many(vec![(m, MessageId([1; 16])), (m, MessageId([2; 16]))])
+        .await
+        .unwrap();
+    assert_eq!(removed, 2);
+    assert_eq!(store.fetch(m, 0, 10, 0).await.unwrap().len(), 3);
+}

@@ -4,25 +4,24 @@
 //! use a small pool of connections ([`reader`]).
 //!
 //! Durability rule: an `append` resolves only after the transaction holding
-//! the envelope has committed, or (`append_delivered`, see [`hold`]) after
-//! the online recipient it was pushed to acknowledged it, in which case it
-//! is never written at all. With [`Synchronous::Normal`] (default) a
+//! the envelope has committed (envelopes acked by an online recipient
+//! before they reach this store are never written: see
+//! [`crate::store::HoldingStore`]). With [`Synchronous::Normal`] (default) a
 //! committed transaction is in the WAL file in the operating system's page
 //! cache: it survives the relay being killed at any moment (SIGKILL, OOM,
 //! panic) but the last commits may be lost if the whole machine loses
 //! power. [`Synchronous::Full`] also fsyncs the WAL on every group commit,
 //! surviving power loss at the cost of one fsync per batch.
 
-mod hold;
+mod apply;
 mod reader;
 mod schema;
 mod writer;
 
 #[cfg(test)]
-mod tests;
+mod schema_tests;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -37,10 +36,23 @@ use super::{
 };
 use crate::tokens::{Role, TokenRecord};
 use reader::Readers;
-use writer::{WriteOp, Writer};
+use writer::{Counters, WriteOp, Writer};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "relay.db";
+
+const AUTH_KEY: &str = "SELECT auth_key FROM mailboxes WHERE id = ?1";
+/// The mailbox's number is looked up once; the range scan then runs on
+/// `messages_by_mailbox` (mailbox, seq).
+const FETCH: &str = "SELECT seq, envelope FROM messages \
+     WHERE mailbox = (SELECT num FROM mailboxes WHERE id = ?1) \
+     AND seq > ?2 AND expires_at > ?3 ORDER BY seq LIMIT ?4";
+const STATS: &str = "SELECT COUNT(*), COALESCE(SUM(msg_count), 0), COALESCE(SUM(msg_bytes), 0) \
+     FROM mailboxes";
+const CHECK_TOKEN: &str = "SELECT role FROM tokens WHERE hash = ?1 AND revoked = 0 \
+     AND (expires_at IS NULL OR expires_at > ?2)";
+const LIST_TOKENS: &str = "SELECT id, role, created_at, expires_at, revoked FROM tokens \
+     ORDER BY created_at, id";
 
 /// Expired envelopes deleted per transaction, so a purge never stalls senders for long.
 const PURGE_CHUNK: u32 = 2000;
@@ -89,40 +101,18 @@ impl SqliteOptions {
 /// The SQLite [`MailboxStore`] and [`TokenStore`].
 pub struct SqliteStore {
     writes: mpsc::Sender<WriteOp>,
-    cancelled: Arc<AtomicU64>,
     readers: Readers,
     limits: StoreLimits,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SqliteStore {
-    /// One append for the writer; `hold` delays the write for a live recipient's ack.
-    fn append_op(
-        &self,
-        mailbox: MailboxId,
-        message: MessageId,
-        envelope: Bytes,
-        now: u64,
-        hold: bool,
-    ) -> StoreFuture<Appended> {
-        let expires_at = now.saturating_add(self.limits.ttl_secs);
-        self.write(|reply| WriteOp::Append {
-            mailbox,
-            message,
-            envelope,
-            expires_at,
-            hold,
-            seq: 0,
-            reply,
-        })
-    }
-
     /// Opens or creates the database and starts the writer thread.
     pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
-        let conn = schema::open(&options.path, options.synchronous).map_err(writer::unavailable)?;
-        schema::migrate(&conn).map_err(writer::unavailable)?;
-        let cancelled = Arc::new(AtomicU64::new(0));
-        let writer = Writer::new(conn, options.limits, Arc::clone(&cancelled))?;
+        let mut conn =
+            schema::open(&options.path, options.synchronous).map_err(writer::unavailable)?;
+        schema::migrate(&mut conn).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writer = Writer::new(conn, options.limits, Arc::new(Counters::default()))?;
         let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 4);
         let thread = std::thread::Builder::new()
             .name("cairn-sqlite-writer".into())
@@ -130,17 +120,10 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Self {
             writes: tx,
-            cancelled,
             readers: Readers::new(options.path.clone()),
             limits: options.limits,
             thread: Mutex::new(Some(thread)),
         })
-    }
-
-    /// Appends never written because their online recipient acked them
-    /// while they were held (each saved an insert and a delete).
-    pub fn cancelled_writes(&self) -> u64 {
-        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Queues a write and waits for its committed answer. The operation is
@@ -209,7 +192,7 @@ impl MailboxStore for SqliteStore {
     fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
         self.read(move |conn| {
             let key: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT auth_key FROM mailboxes WHERE id = ?1")?
+                .prepare_cached(AUTH_KEY)?
                 .query_row(params![&mailbox.0[..]], |r| r.get(0))
                 .optional()?;
             Ok(key.and_then(blob32))
@@ -223,17 +206,15 @@ impl MailboxStore for SqliteStore {
         envelope: Bytes,
         now: u64,
     ) -> StoreFuture<Appended> {
-        self.append_op(mailbox, message, envelope, now, false)
-    }
-
-    fn append_delivered(
-        &self,
-        mailbox: MailboxId,
-        message: MessageId,
-        envelope: Bytes,
-        now: u64,
-    ) -> StoreFuture<Appended> {
-        self.append_op(mailbox, message, envelope, now, true)
+        let expires_at = now.saturating_add(self.limits.ttl_secs);
+        self.write(|reply| WriteOp::Append {
+            mailbox,
+            message,
+            envelope,
+            expires_at,
+            seq: 0,
+            reply,
+        })
     }
 
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool> {
@@ -256,20 +237,17 @@ impl MailboxStore for SqliteStore {
         now: u64,
     ) -> StoreFuture<Vec<StoredEnvelope>> {
         self.read(move |conn| {
-            conn.prepare_cached(
-                "SELECT seq, envelope FROM messages \
-                 WHERE mailbox = ?1 AND seq > ?2 AND expires_at > ?3 ORDER BY seq LIMIT ?4",
-            )?
-            .query_map(
-                params![&mailbox.0[..], after as i64, now as i64, limit as i64],
-                |r| {
-                    Ok(StoredEnvelope {
-                        seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                        envelope: Bytes::from(r.get::<_, Vec<u8>>(1)?),
-                    })
-                },
-            )?
-            .collect()
+            conn.prepare_cached(FETCH)?
+                .query_map(
+                    params![&mailbox.0[..], after as i64, now as i64, limit as i64],
+                    |r| {
+                        Ok(StoredEnvelope {
+                            seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                            envelope: Bytes::from(r.get::<_, Vec<u8>>(1)?),
+                        })
+                    },
+                )?
+                .collect()
         })
     }
 
@@ -300,19 +278,14 @@ impl MailboxStore for SqliteStore {
 
     fn stats(&self) -> StoreFuture<StoreStats> {
         self.read(|conn| {
-            conn.query_row(
-                "SELECT COUNT(*), COALESCE(SUM(msg_count), 0), COALESCE(SUM(msg_bytes), 0) \
-                 FROM mailboxes",
-                [],
-                |r| {
-                    let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
-                    Ok(StoreStats {
-                        mailboxes: n(0)?,
-                        messages: n(1)?,
-                        bytes: n(2)?,
-                    })
-                },
-            )
+            conn.query_row(STATS, [], |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|v| u64::try_from(v).unwrap_or(0));
+                Ok(StoreStats {
+                    mailboxes: n(0)?,
+                    messages: n(1)?,
+                    bytes: n(2)?,
+                })
+            })
         })
     }
 
@@ -333,10 +306,7 @@ impl TokenStore for SqliteStore {
     fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>> {
         self.read(move |conn| {
             let role: Option<String> = conn
-                .prepare_cached(
-                    "SELECT role FROM tokens WHERE hash = ?1 AND revoked = 0 \
-                     AND (expires_at IS NULL OR expires_at > ?2)",
-                )?
+                .prepare_cached(CHECK_TOKEN)?
                 .query_row(params![&hash[..], now as i64], |r| r.get(0))
                 .optional()?;
             Ok(role.and_then(|r| r.parse().ok()))
@@ -345,23 +315,20 @@ impl TokenStore for SqliteStore {
 
     fn list_tokens(&self) -> StoreFuture<Vec<TokenRecord>> {
         self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT id, role, created_at, expires_at, revoked FROM tokens \
-                 ORDER BY created_at, id",
-            )?
-            .query_map([], |r| {
-                let role: String = r.get(1)?;
-                Ok(TokenRecord {
-                    id: r.get(0)?,
-                    role: role.parse().unwrap_or(Role::User),
-                    created_at: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                    expires_at: r
-                        .get::<_, Option<i64>>(3)?
-                        .map(|e| u64::try_from(e).unwrap_or(0)),
-                    revoked: r.get::<_, i64>(4)? != 0,
-                })
-            })?
-            .collect()
+            conn.prepare_cached(LIST_TOKENS)?
+                .query_map([], |r| {
+                    let role: String = r.get(1)?;
+                    Ok(TokenRecord {
+                        id: r.get(0)?,
+                        role: role.parse().unwrap_or(Role::User),
+                        created_at: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                        expires_at: r
+                            .get::<_, Option<i64>>(3)?
+                            .map(|e| u64::try_from(e).unwrap_or(0)),
+                        revoked: r.get::<_, i64>(4)? != 0,
+                    })
+                })?
+                .collect()
         })
     }
 

@@ -22,7 +22,14 @@ impl Worker {
         };
         for text in &self.legacy_relays {
             match client.add_extra_relay(text, now) {
-                Ok(_) | Err(ClientError::Address(_) | ClientError::RelayListed(_)) => {}
+                // Unusable entries (a plaintext relay off loopback is now
+                // refused everywhere) are dropped rather than kept forever.
+                Ok(_)
+                | Err(
+                    ClientError::Address(_)
+                    | ClientError::RelayListed(_)
+                    | ClientError::PlaintextRelay(_),
+                ) => {}
                 Err(e) => {
                     self.emit(Event::Error(format!(
                         "could not move your extra relays into the profile: {e}"

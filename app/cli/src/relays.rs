@@ -1,0 +1,45 @@
+//! `relays list|add|remove`: the extra relays kept in the profile (the same
+//! list the desktop's settings show and offer for invites).
+
+use anyhow::bail;
+use cairn_core::client::{Client, canonical_relay};
+use serde_json::json;
+
+use crate::args::RelaysAction;
+use crate::output::Out;
+use crate::time::now_ms;
+
+/// Runs one `relays` subcommand; offline (nothing is dialled).
+pub fn run(out: &Out, client: &mut Client, action: RelaysAction) -> anyhow::Result<()> {
+    match action {
+        RelaysAction::List => {
+            let home = client.home_relay().to_string();
+            out.emit(
+                json!({"type": "relay", "address": home, "home": true}),
+                || format!("{home}  (home)"),
+            );
+            for address in client.extra_relays()? {
+                out.emit(
+                    json!({"type": "relay", "address": address, "home": false}),
+                    || address.clone(),
+                );
+            }
+        }
+        RelaysAction::Add { address } => {
+            let added = client.add_extra_relay(&address, now_ms())?;
+            out.emit(json!({"type": "relay_added", "address": added}), || {
+                format!("extra relay {added} added")
+            });
+        }
+        RelaysAction::Remove { address } => {
+            let address = canonical_relay(&address);
+            if !client.remove_extra_relay(&address)? {
+                bail!("{address} is not one of your extra relays (see `cairn-cli relays list`)");
+            }
+            out.emit(json!({"type": "relay_removed", "address": address}), || {
+                format!("extra relay {address} removed")
+            });
+        }
+    }
+    Ok(())
+}
