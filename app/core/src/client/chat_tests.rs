@@ -7,7 +7,7 @@ use super::*;
 use crate::store::{EventKind, MessageStatus};
 
 /// Moves everything in `from`'s outbox into `to`, as a relay would, and acks it.
-fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
+pub(super) fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
     let due = from.outbox_due(u64::MAX, 100_000).unwrap();
     let deliveries: Vec<Delivery> = due
         .iter()

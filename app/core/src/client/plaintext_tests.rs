@@ -5,6 +5,7 @@ use cairn_protocol::envelope::MailboxId;
 use cairn_protocol::invite::Invite;
 use zeroize::Zeroizing;
 
+use super::chat_tests::pump;
 use super::tests::new_client;
 use super::*;
 use crate::store::EventKind;
@@ -97,15 +98,7 @@ fn handshake_naming_remote_plaintext_reply_relay_is_rejected() {
         auth_seed: Zeroizing::new([5; 32]),
     };
     bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
-    let due = bob.outbox_due(u64::MAX, 100).unwrap();
-    let deliveries: Vec<Delivery> = due
-        .iter()
-        .map(|i| Delivery {
-            mailbox: MailboxId(i.mailbox),
-            bytes: i.envelope.clone(),
-        })
-        .collect();
-    let report = alice.receive(&deliveries, 3_000).unwrap();
+    let report = pump(&mut bob, &mut alice, 3_000);
     assert!(alice.contacts().unwrap().is_empty());
     assert!(
         report.events.iter().any(|e| matches!(e,

@@ -13,6 +13,24 @@ use super::{RedisFanout, RedisOptions, RedisStore};
 use crate::fanout::{Fanout, FanoutEvent};
 use crate::store::{MailboxStore, StoreLimits};
 
+/// Options for one test server.
+fn single(server: &TestRedis) -> RedisOptions {
+    RedisOptions {
+        urls: vec![server.url()],
+        cluster: false,
+        limits: StoreLimits::default(),
+    }
+}
+
+/// Options for the test cluster.
+fn clustered(cluster: &TestCluster) -> RedisOptions {
+    RedisOptions {
+        urls: cluster.urls(),
+        cluster: true,
+        limits: StoreLimits::default(),
+    }
+}
+
 async fn crosses_instances(options: RedisOptions) {
     let sender = RedisStore::connect(&options).await.unwrap();
     let fanout = RedisFanout::connect(&options).await.unwrap();
@@ -86,23 +104,13 @@ async fn crosses_instances(options: RedisOptions) {
 #[tokio::test]
 async fn redis_fanout_crosses_instances() {
     let server = TestRedis::start();
-    crosses_instances(RedisOptions {
-        urls: vec![server.url()],
-        cluster: false,
-        limits: StoreLimits::default(),
-    })
-    .await;
+    crosses_instances(single(&server)).await;
 }
 
 #[tokio::test]
 async fn redis_cluster_fanout_crosses_instances() {
     let cluster = TestCluster::start();
-    crosses_instances(RedisOptions {
-        urls: cluster.urls(),
-        cluster: true,
-        limits: StoreLimits::default(),
-    })
-    .await;
+    crosses_instances(clustered(&cluster)).await;
 }
 
 /// Losing the pub/sub connection is reported, so the relay can kick its
@@ -110,11 +118,7 @@ async fn redis_cluster_fanout_crosses_instances() {
 #[tokio::test]
 async fn redis_fanout_reports_a_lost_connection() {
     let server = TestRedis::start();
-    let options = RedisOptions {
-        urls: vec![server.url()],
-        cluster: false,
-        limits: StoreLimits::default(),
-    };
+    let options = single(&server);
     let fanout = RedisFanout::connect(&options).await.unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
     fanout.attach(Arc::new(move |e| {
@@ -199,23 +203,13 @@ async fn appends_keep_call_order(options: RedisOptions) {
 #[tokio::test]
 async fn redis_appends_keep_call_order() {
     let server = TestRedis::start();
-    appends_keep_call_order(RedisOptions {
-        urls: vec![server.url()],
-        cluster: false,
-        limits: StoreLimits::default(),
-    })
-    .await;
+    appends_keep_call_order(single(&server)).await;
 }
 
 #[tokio::test]
 async fn redis_cluster_appends_keep_call_order() {
     let cluster = TestCluster::start();
-    appends_keep_call_order(RedisOptions {
-        urls: cluster.urls(),
-        cluster: true,
-        limits: StoreLimits::default(),
-    })
-    .await;
+    appends_keep_call_order(clustered(&cluster)).await;
 }
 
 /// After a Redis restart the script cache is empty: the first call of each
@@ -223,11 +217,7 @@ async fn redis_cluster_appends_keep_call_order() {
 #[tokio::test]
 async fn redis_scripts_are_reloaded_after_a_flush() {
     let server = TestRedis::start();
-    let options = RedisOptions {
-        urls: vec![server.url()],
-        cluster: false,
-        limits: StoreLimits::default(),
-    };
+    let options = single(&server);
     let store = RedisStore::connect(&options).await.unwrap();
     let m = MailboxId([0x41; 32]);
     store.create_mailbox(m, [1; 32], 0).await.unwrap();
