@@ -7,7 +7,7 @@
 //! time and writes it out; meanwhile live pushes for that mailbox are held
 //! back. When the last page is written, held pushes whose message id the
 //! backlog already sent are dropped, the rest follow in order. If more
-//! pushes pile up meanwhile than the outbound queue size, the connection
+//! pushes pile up meanwhile than `--outbound-queue`, the connection
 //! is a slow reader and is disconnected (everything not acknowledged stays
 //! stored for its next subscription).
 

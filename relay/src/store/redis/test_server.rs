@@ -18,6 +18,13 @@ use std::time::{Duration, Instant};
 /// How long a server or the cluster may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Ports tried before giving up: a free port can be taken by another test
+/// between our check and redis-server's bind.
+const START_ATTEMPTS: usize = 5;
+
+/// Redis Cluster's bus listens on the client port + 10000.
+const CLUSTER_BUS_OFFSET: u16 = 10_000;
+
 /// Fails the test clearly when redis-server / redis-cli are not installed.
 pub fn require_redis() {
     for bin in ["redis-server", "redis-cli"] {
@@ -41,6 +48,21 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A free port; for a cluster node also a free bus port (port + 10000 ≤ 65535).
+fn free_port_for(cluster: bool) -> u16 {
+    loop {
+        let port = free_port();
+        if !cluster {
+            return port;
+        }
+        if let Some(bus) = port.checked_add(CLUSTER_BUS_OFFSET)
+            && TcpListener::bind(("127.0.0.1", bus)).is_ok()
+        {
+            return port;
+        }
+    }
+}
+
 /// A running redis-server.
 pub struct TestRedis {
     child: Child,
@@ -54,11 +76,22 @@ impl TestRedis {
         Self::start_with(&[])
     }
 
-    /// A server with extra `redis-server` arguments.
+    /// A server with extra `redis-server` arguments. A server that exits at
+    /// once (its port was taken meanwhile) is retried on another port.
     pub fn start_with(extra: &[&str]) -> Self {
         require_redis();
+        let cluster = extra.contains(&"--cluster-enabled");
+        for _ in 0..START_ATTEMPTS {
+            if let Some(server) = Self::try_start(extra, free_port_for(cluster)) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of {START_ATTEMPTS} ports");
+    }
+
+    /// One attempt on `port`: `None` if the server exited before answering.
+    fn try_start(extra: &[&str], port: u16) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "yes"])
@@ -70,20 +103,23 @@ impl TestRedis {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawning redis-server");
-        let server = Self {
+        let mut server = Self {
             child,
             port,
             _dir: dir,
         };
         let deadline = Instant::now() + START_TIMEOUT;
         while !server.cli(&["PING"]).contains("PONG") {
+            if server.child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server on {port} did not start"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
+        Some(server)
     }
 
     /// `redis://127.0.0.1:PORT`.
