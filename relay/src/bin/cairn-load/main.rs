@@ -127,6 +127,7 @@ async fn run(args: Args) -> Result<()> {
     };
     let pid = spawned.as_ref().map(|s| s.pid).or(args.relay_pid);
     let cpu_before = pid.and_then(report::cpu_seconds);
+    let ticks_before = report::cpu_ticks();
     let outcome = match args.mode {
         Mode::Online => online::run(&args, &address).await,
         Mode::Offline => offline::run(&args, &address).await,
@@ -138,7 +139,10 @@ async fn run(args: Args) -> Result<()> {
         .and_then(report::cpu_seconds)
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    report::print(&args, &address, &outcome, rss, cpu);
+    let steal = ticks_before
+        .zip(report::cpu_ticks())
+        .and_then(|(before, after)| report::steal_percent(before, after));
+    report::print(&args, &address, &outcome, rss, cpu, steal);
     if let Some(s) = spawned {
         s.stop().await;
     }

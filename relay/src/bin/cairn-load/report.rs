@@ -62,6 +62,31 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks / 100.0)
 }
 
+/// The machine's CPU time counters: (steal, total), in clock ticks.
+///
+/// On a virtual machine the hypervisor may run other guests on our CPUs
+/// ("steal"); latency tails track it far more than anything in the relay,
+/// so every run reports the share of CPU time stolen while it ran.
+pub(crate) fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal …
+    Some((*fields.get(7)?, fields.iter().sum()))
+}
+
+/// Percentage of CPU time stolen between two [`cpu_ticks`] readings.
+pub(crate) fn steal_percent(before: (u64, u64), after: (u64, u64)) -> Option<f64> {
+    let total = after.1.checked_sub(before.1).filter(|t| *t > 0)?;
+    let steal = after.0.checked_sub(before.0)?;
+    Some(100.0 * steal as f64 / total as f64)
+}
+
 /// Prints a human summary and one machine-readable line.
 pub(crate) fn print(
     args: &Args,
@@ -69,6 +94,7 @@ pub(crate) fn print(
     o: &Outcome,
     rss_mib: Option<f64>,
     relay_cpu: Option<f64>,
+    steal: Option<f64>,
 ) {
     let mut lat = o.latencies_us.clone();
     lat.sort_unstable();
@@ -125,8 +151,10 @@ pub(crate) fn print(
         });
     let cpu = relay_cpu.map_or("n/a".to_owned(), |c| format!("{c:.2}"));
     println!("  relay CPU: {cpu} s = {per_msg} us per delivered envelope");
+    let steal = steal.map_or("n/a".to_owned(), |s| format!("{s:.1}"));
+    println!("  CPU stolen by the hypervisor meanwhile: {steal} %");
     println!(
-        "RESULT mode={:?} transport={transport} pairs={} messages={} size={} rate={} sent={} delivered={} lost={} msgs_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2} connect_ms={:.1} connections={} relay_peak_rss_mib={rss} relay_cpu_s={cpu} relay_cpu_us_per_msg={per_msg}",
+        "RESULT mode={:?} transport={transport} pairs={} messages={} size={} rate={} sent={} delivered={} lost={} msgs_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2} connect_ms={:.1} connections={} relay_peak_rss_mib={rss} relay_cpu_s={cpu} relay_cpu_us_per_msg={per_msg} steal_pct={steal}",
         args.mode,
         args.pairs,
         args.messages,
@@ -138,4 +166,26 @@ pub(crate) fn print(
         o.connect.as_secs_f64() * 1e3,
         o.connections,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steal_is_the_stolen_share_of_all_cpu_time_between_readings() {
+        assert_eq!(steal_percent((10, 100), (30, 300)), Some(10.0));
+        assert_eq!(steal_percent((10, 100), (10, 100)), None, "no time passed");
+        assert_eq!(
+            steal_percent((10, 100), (5, 200)),
+            None,
+            "counter went back"
+        );
+    }
+
+    #[test]
+    fn this_machine_reports_cpu_counters() {
+        let (steal, total) = cpu_ticks().expect("/proc/stat readable on Linux");
+        assert!(total > steal);
+    }
 }
