@@ -29,6 +29,22 @@ pub fn is_ack_frame(frame: &[u8]) -> bool {
     matches!(frame.get(1), Some(&(ACK | ACK_BATCH)))
 }
 
+/// Request id of a quiet ack: an `Ack` or `AckBatch` carrying it gets no
+/// `Ok` (only an `Error` if refused), saving a write and a read per ack
+/// for recipients that do not need the confirmation (PROTOCOL.md §18.3).
+pub const QUIET_REQUEST_ID: u32 = 0;
+
+impl ClientRequest<'_> {
+    /// True for an ack the relay must not answer on success.
+    pub fn is_quiet_ack(&self) -> bool {
+        self.request_id == QUIET_REQUEST_ID
+            && matches!(
+                self.frame,
+                ClientFrame::Ack { .. } | ClientFrame::AckBatch { .. }
+            )
+    }
+}
+
 /// One client request: the id the relay echoes in its answer, and the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientRequest<'a> {

@@ -19,7 +19,8 @@ mod relay_frame;
 mod signing;
 
 pub use client_frame::{
-    ACK_ENTRY_LEN, AckEntries, ClientFrame, ClientRequest, MAX_ACK_BATCH, is_ack_frame,
+    ACK_ENTRY_LEN, AckEntries, ClientFrame, ClientRequest, MAX_ACK_BATCH, QUIET_REQUEST_ID,
+    is_ack_frame,
 };
 pub use error_code::ErrorCode;
 pub use relay_frame::{RelayFrame, RelayStats};

@@ -241,3 +241,18 @@ fn ack_batch_carries_its_pairs_in_order_and_bounds_the_count() {
     assert!(AckEntries::encode(&[]).is_none());
     assert!(AckEntries::new(&[0; ACK_ENTRY_LEN + 1]).is_none());
 }
+
+#[test]
+fn only_acks_with_request_id_zero_are_quiet() {
+    let acks = ack_pairs(1);
+    let entries = AckEntries::new(&acks).unwrap();
+    let message = MessageId([1; 16]);
+    let mailbox = MailboxId([2; 32]);
+    let quiet = |request_id, frame| ClientRequest { request_id, frame }.is_quiet_ack();
+    assert!(quiet(QUIET_REQUEST_ID, ClientFrame::AckBatch { entries }));
+    assert!(quiet(0, ClientFrame::Ack { mailbox, message }));
+    assert!(!quiet(1, ClientFrame::AckBatch { entries }));
+    // Any other request with id 0 is answered as usual.
+    assert!(!quiet(0, ClientFrame::Unsubscribe { mailbox }));
+    assert!(!quiet(0, ClientFrame::Send { envelope: &[] }));
+}

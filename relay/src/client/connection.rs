@@ -9,8 +9,8 @@ use bytes::Bytes;
 use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
 use cairn_protocol::relay::{
-    AckEntries, ClientFrame, ClientRequest, ErrorCode, MAX_ACK_BATCH, NONCE_LEN, RelayFrame,
-    RelayStats, delete_signing_bytes, subscribe_signing_bytes,
+    AckEntries, ClientFrame, ClientRequest, ErrorCode, MAX_ACK_BATCH, NONCE_LEN, QUIET_REQUEST_ID,
+    RelayFrame, RelayStats, delete_signing_bytes, subscribe_signing_bytes,
 };
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -238,11 +238,28 @@ impl RelayClient {
     /// busy mailbox should use. Empty input does nothing.
     pub async fn ack_many(&self, acks: &[(MailboxId, MessageId)]) -> Result<(), ClientError> {
         for chunk in acks.chunks(MAX_ACK_BATCH) {
-            let encoded = AckEntries::encode(chunk)
-                .ok_or_else(|| ClientError::Protocol("ack batch out of bounds".into()))?;
-            let entries = AckEntries::new(&encoded)
-                .ok_or_else(|| ClientError::Protocol("ack batch out of bounds".into()))?;
+            let encoded = encode_acks(chunk)?;
+            let entries = AckEntries::new(&encoded).ok_or_else(ack_bounds)?;
             self.call(ClientFrame::AckBatch { entries }).await?;
+        }
+        Ok(())
+    }
+
+    /// Acks without waiting for an answer: the frames carry
+    /// [`QUIET_REQUEST_ID`], so the relay writes nothing back unless it
+    /// refuses (then it logs here, and the envelopes stay stored and come
+    /// again). Resolves once the frames are queued, in order with every other
+    /// request on this connection. For recipients that deduplicate anyway
+    /// (all of ours): it saves the relay a write and us a read per batch.
+    pub async fn ack_quiet(&self, acks: &[(MailboxId, MessageId)]) -> Result<(), ClientError> {
+        for chunk in acks.chunks(MAX_ACK_BATCH) {
+            let encoded = encode_acks(chunk)?;
+            let entries = AckEntries::new(&encoded).ok_or_else(ack_bounds)?;
+            self.write(ClientRequest {
+                request_id: QUIET_REQUEST_ID,
+                frame: ClientFrame::AckBatch { entries },
+            })
+            .await?;
         }
         Ok(())
     }
@@ -300,7 +317,7 @@ impl RelayClient {
             return Err(ClientError::Closed);
         }
         let mut id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        if id == 0 {
+        if id == QUIET_REQUEST_ID {
             id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         }
         let (tx, rx) = oneshot::channel();
@@ -312,22 +329,34 @@ impl RelayClient {
             id,
         };
         // The reader marks the connection closed before clearing `pending`:
-        // checking again after inserting means no call can wait forever.
+        // checking again after inserting (in `write`) means no call can wait forever.
+        self.write(ClientRequest {
+            request_id: id,
+            frame,
+        })
+        .await?;
+        Ok(Queued { rx, _guard: guard })
+    }
+
+    /// Queues one encoded request for the writer task.
+    async fn write(&self, request: ClientRequest<'_>) -> Result<(), ClientError> {
         if self.is_closed() {
             return Err(ClientError::Closed);
         }
-        let bytes = ClientRequest {
-            request_id: id,
-            frame,
-        }
-        .encode();
         self.inner
             .out
-            .send(Message::Binary(Bytes::from(bytes)))
+            .send(Message::Binary(Bytes::from(request.encode())))
             .await
-            .map_err(|_| ClientError::Closed)?;
-        Ok(Queued { rx, _guard: guard })
+            .map_err(|_| ClientError::Closed)
     }
+}
+
+fn encode_acks(acks: &[(MailboxId, MessageId)]) -> Result<Vec<u8>, ClientError> {
+    AckEntries::encode(acks).ok_or_else(ack_bounds)
+}
+
+fn ack_bounds() -> ClientError {
+    ClientError::Protocol("ack batch out of bounds".into())
 }
 
 /// A request whose frame is queued, waiting for its answer.
@@ -408,9 +437,9 @@ async fn read_loop(
             Some(tx) => {
                 let _ = tx.send(answer);
             }
-            None if id == 0 => {
+            None if id == QUIET_REQUEST_ID => {
                 if let Answer::Refused(code, message) = answer {
-                    tracing::warn!(%code, message, "relay reported a connection error");
+                    tracing::warn!(%code, message, "relay refused a quiet ack or the connection");
                 }
             }
             None => {}

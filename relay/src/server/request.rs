@@ -10,8 +10,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::relay::{
-    ClientFrame, ClientRequest, ErrorCode, RelayFrame, RelayStats, delete_signing_bytes,
-    subscribe_signing_bytes,
+    ClientFrame, ClientRequest, ErrorCode, QUIET_REQUEST_ID, RelayFrame, RelayStats,
+    delete_signing_bytes, subscribe_signing_bytes,
 };
 use ed25519_dalek::{Signature, VerifyingKey};
 
@@ -30,6 +30,8 @@ pub(crate) type InFlight = Pin<Box<dyn Future<Output = Done> + Send>>;
 pub(crate) enum Done {
     /// Answer `Ok` or an error; nothing else to do.
     Reply(u32, Result<(), ErrorCode>),
+    /// A quiet ack finished: answer only a refusal (PROTOCOL.md §18.3).
+    Quiet(Result<(), ErrorCode>),
     /// An envelope was stored (or acked by its recipient); publish it to
     /// subscriptions made since the early push (unless a duplicate), then answer.
     Stored(u32, Result<Option<(Push, u64)>, ErrorCode>),
@@ -39,6 +41,15 @@ pub(crate) enum Done {
     Deleted(u32, MailboxId, Result<(), ErrorCode>),
     /// Admin stats.
     Stats(u32, Result<RelayStats, ErrorCode>),
+}
+
+/// How an ack ends: answered, or for a quiet ack only if refused.
+fn ack_done(quiet: bool, id: u32, result: Result<(), ErrorCode>) -> Done {
+    if quiet {
+        Done::Quiet(result)
+    } else {
+        Done::Reply(id, result)
+    }
 }
 
 /// Error frame text: the code's meaning, never request contents.
@@ -125,6 +136,7 @@ impl Conn {
     /// so envelopes are stored without copying.
     pub(crate) fn start(&mut self, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
         let id = request.request_id;
+        let quiet = request.is_quiet_ack();
         let shared = Arc::clone(&self.shared);
         match request.frame {
             ClientFrame::Send { envelope } => {
@@ -170,7 +182,7 @@ impl Conn {
                     if result == Ok(true) {
                         shared.metrics.acks.fetch_add(1, Relaxed);
                     }
-                    Done::Reply(id, result.map(|_| ()))
+                    ack_done(quiet, id, result.map(|_| ()))
                 })
             }
             ClientFrame::AckBatch { entries } => {
@@ -187,7 +199,7 @@ impl Conn {
                     if let Ok(n) = result {
                         shared.metrics.acks.fetch_add(n, Relaxed);
                     }
-                    Done::Reply(id, result.map(|_| ()))
+                    ack_done(quiet, id, result.map(|_| ()))
                 })
             }
             ClientFrame::Subscribe { mailbox, signature } => {
@@ -309,6 +321,8 @@ impl Conn {
     pub(crate) async fn finish(&mut self, done: Done) {
         match done {
             Done::Reply(id, result) => self.reply(id, result).await,
+            Done::Quiet(Ok(())) => {}
+            Done::Quiet(Err(code)) => self.reply(QUIET_REQUEST_ID, Err(code)).await,
             Done::Stored(id, result) => {
                 let result = result.map(|late| {
                     if let Some((push, generation)) = late {

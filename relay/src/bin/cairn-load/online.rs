@@ -169,9 +169,10 @@ pub(crate) async fn receive_all(
                 None
             };
         }
-        if ack {
-            let c = client.clone();
-            tokio::spawn(async move { c.ack_many(&acks).await });
+        // Quiet: the relay answers nothing unless it refuses, so acking costs
+        // one write here and one read there (PROTOCOL.md §18.3).
+        if ack && client.ack_quiet(&acks).await.is_err() {
+            break;
         }
     }
     (latencies, distinct, last)

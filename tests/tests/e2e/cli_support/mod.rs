@@ -1,10 +1,10 @@
 //! Shared helpers for the `cli_*` end-to-end tests: a CLI user with a
 //! profile directory, JSON-line reading, and plaintext scanning.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code)] // not every test uses every helper
 
 use std::path::{Path, PathBuf};
 
-#[allow(unused_imports)] // each test binary uses a different subset
+#[allow(unused_imports)] // not every test uses every helper
 pub use cairn_tests::cli::{CliUser as User, JsonLine as Json, PASS, texts};
 
 pub const MARKER: &str = "PLAINTEXT-MARKER-e2e-51c0";

@@ -2,7 +2,7 @@
 //! `redis_cluster.rs` (a 3-primary Redis Cluster): two relay instances on
 //! one Redis behind a TCP balancer, real `cairn-cli` clients and the relay
 //! client library.
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code)] // not every test uses every helper
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +18,7 @@ use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-#[allow(unused_imports)] // each test binary uses a different subset
+#[allow(unused_imports)] // not every test uses every helper
 pub use cairn_tests::cli::{CliUser as User, JsonLine, texts};
 
 /// Alice (on instance 0) invites; Bob (on instance 1) accepts; Alice (on 0) receives it.

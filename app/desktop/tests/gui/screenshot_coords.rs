@@ -2,9 +2,8 @@
 //! and prints each clicked widget's centre: rerun with `--nocapture` and
 //! update the coordinates in the script when the layout changes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod support;
+use crate::support::*;
 use egui_kittest::kittest::Queryable;
-use support::*;
 
 fn p(h: &egui_kittest::Harness<'static, cairn_desktop::CairnApp>, var: &str, label: &str) {
     let n = h.get_by_label(label);

@@ -3,10 +3,8 @@
 //! Every step is a separate CLI process on real profile directories, over
 //! `wss://` with the relay's certificate pin.
 
-mod cli_support;
-
+use crate::cli_support::{MARKER, User, assert_no_marker, connect, texts};
 use cairn_tests::{RelayOptions, RelayProcess};
-use cli_support::{MARKER, User, assert_no_marker, connect, texts};
 
 #[test]
 fn two_profiles_chat_both_ways_through_one_relay() {

@@ -2,26 +2,24 @@
 //! (`cargo test -p cairn-tests redis` runs these and `redis_cluster.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod redis_support;
-
 #[test]
 fn redis_two_instances_cli_chat_both_ways_and_offline() {
-    redis_support::chat_both_ways_and_offline(false);
+    crate::redis_support::chat_both_ways_and_offline(false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_live_push_crosses_instances() {
-    redis_support::live_push_crosses_instances(false).await;
+    crate::redis_support::live_push_crosses_instances(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_sigkill_one_instance_under_load_loses_nothing() {
-    redis_support::sigkill_one_instance_under_load(false).await;
+    crate::redis_support::sigkill_one_instance_under_load(false).await;
 }
 
 #[test]
 fn redis_cli_reconnects_to_other_instance_without_duplicates() {
-    redis_support::cli_reconnects_after_kill_without_duplicates(false);
+    crate::redis_support::cli_reconnects_after_kill_without_duplicates(false);
 }
 
 /// Tokens live in Redis: created once with `cairn-relay token create --store

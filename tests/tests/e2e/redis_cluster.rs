@@ -2,24 +2,22 @@
 //! 3-primary Redis Cluster on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod redis_support;
-
 #[test]
 fn redis_cluster_two_instances_cli_chat_both_ways_and_offline() {
-    redis_support::chat_both_ways_and_offline(true);
+    crate::redis_support::chat_both_ways_and_offline(true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster_live_push_crosses_instances() {
-    redis_support::live_push_crosses_instances(true).await;
+    crate::redis_support::live_push_crosses_instances(true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_cluster_sigkill_one_instance_under_load_loses_nothing() {
-    redis_support::sigkill_one_instance_under_load(true).await;
+    crate::redis_support::sigkill_one_instance_under_load(true).await;
 }
 
 #[test]
 fn redis_cluster_cli_reconnects_to_other_instance_without_duplicates() {
-    redis_support::cli_reconnects_after_kill_without_duplicates(true);
+    crate::redis_support::cli_reconnects_after_kill_without_duplicates(true);
 }

@@ -2,13 +2,11 @@
 //! invite, accept, send, receive, read receipts, verification.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::{app, click, onboard, type_into, wait_for};
 use cairn_core::client::TimelineItem;
 use cairn_core::store::MessageStatus;
 use cairn_desktop::Pane;
 use egui_kittest::kittest::Queryable;
-use support::{app, click, onboard, type_into, wait_for};
 
 fn has_message(
     timeline: Option<&cairn_desktop::screens::timeline::Timeline>,

@@ -2,17 +2,15 @@
 //! from the core, and a search hit far back loads the history down to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::{START_MS, app, type_into, wait_for};
 use cairn_core::client::{Client, Delivery, InitOptions, TimelineItem};
 use cairn_core::profile::kdf::KdfParams;
 use cairn_desktop::Phase;
 use cairn_desktop::screens::timeline::PAGE;
 use cairn_protocol::envelope::MailboxId;
 use egui_kittest::kittest::Queryable;
-use support::{START_MS, app, type_into, wait_for};
 
 const N: usize = 450;
 const PASS: &str = "paging passphrase";

@@ -7,16 +7,14 @@
 //! with `CAIRN_CRASH_SEED=<seed>`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod cli_support;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cli_support::{PASS, User, texts};
 use cairn_tests::binaries::binary;
 use cairn_tests::{RelayOptions, RelayProcess};
-use cli_support::{PASS, User, texts};
 
 /// Messages added to the backlog before each kill round.
 const PER_ROUND: usize = 800;
@@ -128,7 +126,7 @@ fn receiver_killed_at_random_moments_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let alice = User::new(tmp.path(), "Alice", relay.address());
     let bob = User::new(tmp.path(), "Bob", relay.address());
-    cli_support::connect(&alice, &bob);
+    crate::cli_support::connect(&alice, &bob);
 
     let sent: Vec<String> = (0..BACKLOG)
         .map(|i| format!("crash backlog {i:05} {}", "z".repeat(i % 13 * 40)))

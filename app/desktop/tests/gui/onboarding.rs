@@ -1,11 +1,9 @@
 //! First run, lock, wrong passphrase, unlock: driven through the real UI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::{app, click, onboard, type_into, wait_for};
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
-use support::{app, click, onboard, type_into, wait_for};
 
 const PASS: &str = "correct horse battery staple";
 

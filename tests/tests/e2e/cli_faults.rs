@@ -1,16 +1,14 @@
 //! `cairn-cli` under faults: relay SIGKILL and restart, a client that dies
 //! between storing and acking, and a tampered envelope injected at the relay.
 
-mod cli_support;
-
 use std::time::Duration;
 
+use crate::cli_support::{User, texts};
 use cairn_protocol::invite::Invite;
 use cairn_relay::client::{ConnectOptions, RelayClient};
 use cairn_relay::store::{MailboxStore, SqliteOptions, SqliteStore};
 use cairn_tests::fixtures::{envelope, id_of, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
-use cli_support::{User, texts};
 
 #[test]
 fn relay_killed_mid_conversation_loses_and_duplicates_nothing() {
@@ -18,7 +16,7 @@ fn relay_killed_mid_conversation_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let alice = User::new(tmp.path(), "Alice", relay.address());
     let bob = User::new(tmp.path(), "Bob", relay.address());
-    cli_support::connect(&alice, &bob);
+    crate::cli_support::connect(&alice, &bob);
 
     for i in 0..3 {
         alice.ok(&["send", "Bob", &format!("before kill {i}")]);
@@ -63,7 +61,7 @@ fn client_dying_between_store_and_ack_loses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let alice = User::new(tmp.path(), "Alice", relay.address());
     let bob = User::new(tmp.path(), "Bob", relay.address());
-    cli_support::connect(&alice, &bob);
+    crate::cli_support::connect(&alice, &bob);
     alice.ok(&["send", "Bob", "one"]);
     alice.ok(&["send", "Bob", "two"]);
 

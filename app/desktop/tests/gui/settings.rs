@@ -2,11 +2,9 @@
 //! relays (refused when malformed, checked, removable), theme saved.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::{app, click, click_label, onboard, type_into, wait_for};
 use cairn_desktop::Pane;
 use egui_kittest::kittest::Queryable;
-use support::{app, click, click_label, onboard, type_into, wait_for};
 
 #[test]
 fn rename_contact_and_self_and_manage_relays() {

@@ -2,15 +2,13 @@
 //! long text wrapped onto several lines that start at the bubble's left edge.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::{START_MS, app, wait_for};
 use cairn_core::client::TimelineItem;
 use cairn_core::store::{Contact, ContactId, Direction, MessageRecord, MessageStatus};
 use cairn_desktop::commands::ContactSummary;
 use cairn_desktop::screens::timeline::{Block, PAD_X, Timeline};
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
-use support::{START_MS, app, wait_for};
 
 const LONG: &str = "This one is long enough that it cannot fit on one line of the bubble, so it \
                     wraps at spaces onto several lines, all starting at the same left margin.";

@@ -4,14 +4,12 @@
 //! drives the real chat pane with a contact whose new key is pending.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+use crate::support::{app, wait_for};
 use cairn_core::store::{Contact, ContactId};
 use cairn_desktop::commands::ContactSummary;
 use cairn_desktop::screens::timeline::Timeline;
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
-use support::{app, wait_for};
 
 fn contact(pending: bool) -> ContactSummary {
     ContactSummary {

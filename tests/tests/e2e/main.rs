@@ -1,0 +1,26 @@
+//! Every end-to-end test in one binary (one link instead of one per file; each
+//! test still runs in its own process under nextest). Each module starts real
+//! relay processes and real clients; see its own doc comment.
+
+mod cli_chat;
+mod cli_crash;
+mod cli_faults;
+mod cli_relays;
+mod cli_support;
+mod client_plaintext;
+mod redis_cluster;
+mod redis_order;
+mod redis_single;
+mod redis_support;
+mod relay_access;
+mod relay_acks;
+mod relay_blindness;
+mod relay_crash;
+mod relay_limits;
+mod relay_malformed;
+mod relay_metrics;
+mod relay_order;
+mod relay_quiet_ack;
+mod relay_roundtrip;
+mod relay_slow_reader;
+mod relay_timeouts;
