@@ -19,15 +19,10 @@ fn main() -> Result<()> {
         Err(cairn_relay::cli::CliError::Clap(e)) => e.exit(),
         Err(e) => return Err(e.into()),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("cairn-relay")
-        .build()
-        .context("starting the async runtime")?;
     match cli.command {
         Command::Serve(args) => {
             init_logging(args.log_format);
-            runtime.block_on(serve(*args))
+            runtime(args.threads)?.block_on(serve(*args))
         }
         Command::Token {
             action,
@@ -35,9 +30,22 @@ fn main() -> Result<()> {
             store,
         } => {
             init_logging(LogFormat::Text);
-            runtime.block_on(token(action, &data_dir, &store))
+            runtime(1)?.block_on(token(action, &data_dir, &store))
         }
     }
+}
+
+/// The async runtime with `threads` workers (0 = tokio's default, one per CPU).
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if threads > 0 {
+        builder.worker_threads(threads);
+    }
+    builder
+        .enable_all()
+        .thread_name("cairn-relay")
+        .build()
+        .context("starting the async runtime")
 }
 
 fn init_logging(format: LogFormat) {

@@ -14,6 +14,7 @@ fn serve(cli: Cli) -> Box<ServeArgs> {
 #[test]
 fn defaults_are_sane() {
     let s = serve(Cli::parse_with_config(args(&["cairn-relay", "serve"])).unwrap());
+    assert_eq!(s.threads, 0, "one worker per CPU unless asked");
     let c = s.to_config().unwrap();
     assert_eq!(c.listen.port(), 7447);
     assert_eq!(c.store.ttl_secs, 21 * 86_400);
@@ -31,7 +32,7 @@ fn config_file_fills_what_flags_did_not_set() {
     let file = dir.path().join("relay.toml");
     std::fs::write(
         &file,
-        "listen = \"127.0.0.1:9000\"\nquota_messages = 5\naccess = \"token\"\nlog-ips = true\n",
+        "listen = \"127.0.0.1:9000\"\nquota_messages = 5\naccess = \"token\"\nlog-ips = true\nthreads = 1\n",
     )
     .unwrap();
     let cli = Cli::parse_with_config(args(&[
@@ -48,6 +49,7 @@ fn config_file_fills_what_flags_did_not_set() {
     assert_eq!(s.quota_messages, 7, "flag beats file");
     assert_eq!(s.access, AccessArg::Token);
     assert!(s.log_ips);
+    assert_eq!(s.threads, 1);
 }
 
 #[test]
