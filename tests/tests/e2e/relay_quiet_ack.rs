@@ -51,14 +51,14 @@ async fn subscribed(relay: &RelayProcess, mbox: MailboxId, key: &SigningKey) -> 
         auth_key,
         access_token: None,
     };
-    send(&mut raw, 1, create).await;
     let signature = key.sign(&subscribe_signing_bytes(&nonce, &mbox)).to_bytes();
     let subscribe = ClientFrame::Subscribe {
         mailbox: mbox,
         signature,
     };
-    send(&mut raw, 2, subscribe).await;
-    for id in 1..=2 {
+    // Subscribing needs the mailbox created: wait for that answer first (§18.3).
+    for (id, frame) in [(1, create), (2, subscribe)] {
+        send(&mut raw, id, frame).await;
         assert_eq!(
             RelayFrame::decode(&next(&mut raw).await).unwrap(),
             (id, RelayFrame::Ok)
