@@ -206,7 +206,7 @@ pub struct ServeArgs {
     /// How often expired envelopes are deleted.
     #[arg(long, env = "CAIRN_RELAY_PURGE_INTERVAL", default_value = "60s", value_parser = parse_duration_arg)]
     pub purge_interval: Duration,
-    /// Async worker threads; 0 = one per CPU. One thread costs about a third
+    /// Async worker threads; 0 = one per CPU. One thread costs about a quarter
     /// less CPU per message at moderate rates (no wakeups between workers)
     /// and is plenty up to about 100,000 messages/s; more pay off only when
     /// one core cannot keep up (relay/README.md "Measured").

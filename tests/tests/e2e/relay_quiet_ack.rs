@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::envelope::{MailboxId, MessageId};
 use cairn_protocol::relay::{
     AckEntries, ClientFrame, ClientRequest, ErrorCode, QUIET_REQUEST_ID, RelayFrame,
     subscribe_signing_bytes,
@@ -34,6 +34,21 @@ async fn next(raw: &mut RelaySocket) -> Bytes {
         .expect("connection open")
         .unwrap()
         .into_data()
+}
+
+/// Sends `n` envelopes to `mbox`, each answered `Ok`.
+async fn send_n(client: &RelayClient, mbox: MailboxId, n: usize) {
+    for _ in 0..n {
+        let env = envelope(mbox, message_id(), 1024, b"quiet ack");
+        client.send(env).await.unwrap();
+    }
+}
+
+/// Acks `acks` in one `AckBatch` with the quiet request id.
+async fn quiet_ack(raw: &mut RelaySocket, acks: &[(MailboxId, MessageId)]) {
+    let entries = AckEntries::encode(acks).unwrap();
+    let entries = AckEntries::new(&entries).unwrap();
+    send(raw, QUIET_REQUEST_ID, ClientFrame::AckBatch { entries }).await;
 }
 
 /// A raw socket that created `mbox` and subscribed to it (both answered).
@@ -75,12 +90,7 @@ async fn a_quiet_ack_is_not_answered_and_still_deletes() {
     let (sender, _) = RelayClient::connect(relay.address(), ConnectOptions::default())
         .await
         .unwrap();
-    for _ in 0..3 {
-        sender
-            .send(envelope(mbox, message_id(), 1024, b"quiet"))
-            .await
-            .unwrap();
-    }
+    send_n(&sender, mbox, 3).await;
     let mut acks = Vec::new();
     for _ in 0..3 {
         let frame = next(&mut raw).await;
@@ -90,14 +100,7 @@ async fn a_quiet_ack_is_not_answered_and_still_deletes() {
         let parsed = cairn_protocol::envelope::Envelope::parse(envelope).unwrap();
         acks.push((parsed.mailbox, parsed.id));
     }
-    let entries = AckEntries::encode(&acks).unwrap();
-    let entries = AckEntries::new(&entries).unwrap();
-    send(
-        &mut raw,
-        QUIET_REQUEST_ID,
-        ClientFrame::AckBatch { entries },
-    )
-    .await;
+    quiet_ack(&mut raw, &acks).await;
     // The next answer is the one for the request after the ack: no `Ok` with id 0.
     send(&mut raw, 7, ClientFrame::Unsubscribe { mailbox: mbox }).await;
     assert_eq!(
@@ -136,14 +139,7 @@ async fn a_refused_quiet_ack_is_answered_with_id_zero_and_deletes_nothing() {
         (0, RelayFrame::Deliver { .. })
     ));
     let acks = [(mbox, id), (other, message_id())];
-    let entries = AckEntries::encode(&acks).unwrap();
-    let entries = AckEntries::new(&entries).unwrap();
-    send(
-        &mut raw,
-        QUIET_REQUEST_ID,
-        ClientFrame::AckBatch { entries },
-    )
-    .await;
+    quiet_ack(&mut raw, &acks).await;
     let answer = next(&mut raw).await;
     let (0, RelayFrame::Error { code, .. }) = RelayFrame::decode(&answer).unwrap() else {
         panic!("an error with request id 0 expected");
@@ -166,12 +162,7 @@ async fn the_client_acks_quietly_in_order_with_its_other_requests() {
         .await
         .unwrap();
     client.subscribe(mbox, &key).await.unwrap();
-    for _ in 0..5 {
-        client
-            .send(envelope(mbox, message_id(), 1024, b"mine"))
-            .await
-            .unwrap();
-    }
+    send_n(&client, mbox, 5).await;
     let mut acks = Vec::new();
     for _ in 0..5 {
         let d = tokio::time::timeout(Duration::from_secs(10), incoming.recv())
