@@ -249,8 +249,10 @@ impl RelayClient {
     /// [`QUIET_REQUEST_ID`], so the relay writes nothing back unless it
     /// refuses (then it logs here, and the envelopes stay stored and come
     /// again). Resolves once the frames are queued, in order with every other
-    /// request on this connection. For recipients that deduplicate anyway
-    /// (all of ours): it saves the relay a write and us a read per batch.
+    /// request on this connection. It saves the relay a write and us a read
+    /// per batch; a recipient about to close or exit should use
+    /// [`ack_many`](Self::ack_many), whose answer proves the ack arrived (a
+    /// quiet ack still queued at exit is lost, and the envelopes come again).
     pub async fn ack_quiet(&self, acks: &[(MailboxId, MessageId)]) -> Result<(), ClientError> {
         for chunk in acks.chunks(MAX_ACK_BATCH) {
             let encoded = encode_acks(chunk)?;
