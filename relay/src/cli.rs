@@ -15,7 +15,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
-use crate::config::{AccessMode, Limits, Rate, RelayConfig, TransportConfig};
+use crate::config::{AccessMode, AdminListen, Limits, Rate, RelayConfig, TransportConfig};
 use crate::store::{RedisOptions, StoreLimits, Synchronous};
 use crate::tokens::{Role, parse_duration};
 
@@ -166,13 +166,11 @@ pub struct ServeArgs {
     /// Storage backend and its connection.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Admin HTTP listener for /healthz and /metrics.
-    #[arg(
-        long,
-        env = "CAIRN_RELAY_ADMIN_LISTEN",
-        default_value = "127.0.0.1:7448"
-    )]
-    pub admin_listen: SocketAddr,
+    /// Admin HTTP listener for /healthz and /metrics [default: 127.0.0.1:7448;
+    /// if that default is taken, e.g. by a second relay on this machine, the relay
+    /// warns and runs without it. An address given here must be free.]
+    #[arg(long, env = "CAIRN_RELAY_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
     /// Disable the admin listener.
     #[arg(long, env = "CAIRN_RELAY_NO_ADMIN")]
     pub no_admin: bool,
@@ -374,7 +372,11 @@ impl ServeArgs {
         };
         Ok(RelayConfig {
             listen: self.listen,
-            admin_listen: (!self.no_admin).then_some(self.admin_listen),
+            admin_listen: match (self.no_admin, self.admin_listen) {
+                (true, _) => None,
+                (false, Some(addr)) => Some(AdminListen::required(addr)),
+                (false, None) => Some(AdminListen::default_best_effort()),
+            },
             data_dir: self.data_dir.clone(),
             public_host: self.public_host.clone(),
             transport,

@@ -91,13 +91,46 @@ impl Default for Limits {
     }
 }
 
+/// Where the admin listener binds, and whether a busy address stops the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminListen {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// The operator did not choose this address (it is the default): when it is
+    /// taken — typically by a second relay on the same machine — the relay warns
+    /// and runs without the admin listener instead of refusing to start.
+    pub best_effort: bool,
+}
+
+impl AdminListen {
+    /// The default admin address, `127.0.0.1:7448`.
+    pub const DEFAULT: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7448);
+
+    /// An address the operator asked for: failing to bind it is an error.
+    pub fn required(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            best_effort: false,
+        }
+    }
+
+    /// The default address, given up with a warning when taken.
+    pub fn default_best_effort() -> Self {
+        Self {
+            addr: Self::DEFAULT,
+            best_effort: true,
+        }
+    }
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     /// Client listener.
     pub listen: SocketAddr,
     /// Admin HTTP listener (`/healthz`, `/metrics`); `None` disables it.
-    pub admin_listen: Option<SocketAddr>,
+    pub admin_listen: Option<AdminListen>,
     /// Database, generated certificate, `address.txt`.
     pub data_dir: PathBuf,
     /// Host name or IP put in the printed relay address.

@@ -137,3 +137,25 @@ fn redis_store_from_flags_config_file_and_token_command() {
     assert_eq!(redis.urls, vec!["redis://127.0.0.1:6379".to_owned()]);
     assert!(!redis.is_cluster());
 }
+
+#[test]
+fn admin_default_gives_way_an_explicit_address_does_not() {
+    let c = serve(Cli::parse_with_config(args(&["cairn-relay", "serve"])).unwrap())
+        .to_config()
+        .unwrap();
+    assert_eq!(c.admin_listen, Some(AdminListen::default_best_effort()));
+    let c = serve(
+        Cli::parse_with_config(args(&["cairn-relay", "serve", "--admin-listen", "127.0.0.1:9"]))
+            .unwrap(),
+    )
+    .to_config()
+    .unwrap();
+    assert_eq!(
+        c.admin_listen,
+        Some(AdminListen::required("127.0.0.1:9".parse().unwrap()))
+    );
+    let c = serve(Cli::parse_with_config(args(&["cairn-relay", "serve", "--no-admin"])).unwrap())
+        .to_config()
+        .unwrap();
+    assert_eq!(c.admin_listen, None);
+}

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{RelayConfig, TransportConfig};
+use crate::config::{AdminListen, RelayConfig, TransportConfig};
 use crate::fanout::{Fanout, FanoutSink};
 use crate::limits::AddressLimiter;
 use crate::metrics::Metrics;
@@ -141,11 +141,7 @@ impl Relay {
             source,
         })?;
         let admin = match config.admin_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| RelayError::Bind { addr, source })?,
-            ),
+            Some(admin) => bind_admin(admin).await?,
             None => None,
         };
         let host = public_host(&config, local);
@@ -255,6 +251,25 @@ impl Relay {
     }
 }
 
+/// Binds the admin listener; a busy default address only disables it, with a warning.
+async fn bind_admin(admin: AdminListen) -> Result<Option<TcpListener>, RelayError> {
+    match TcpListener::bind(admin.addr).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(source) if admin.best_effort && source.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(
+                addr = %admin.addr,
+                "admin listener disabled: the default admin address is in use (another relay on \
+                 this machine?); choose one with --admin-listen, or --no-admin to silence this"
+            );
+            Ok(None)
+        }
+        Err(source) => Err(RelayError::Bind {
+            addr: admin.addr,
+            source,
+        }),
+    }
+}
+
 fn create_dir(dir: &Path) -> Result<(), RelayError> {
     std::fs::create_dir_all(dir).map_err(|source| RelayError::DataDir {
         path: dir.display().to_string(),
@@ -294,3 +309,6 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         shared.ip_limiter.sweep(Instant::now());
     }
 }
+
+#[cfg(test)]
+mod admin_bind_tests;
