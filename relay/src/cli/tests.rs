@@ -145,8 +145,13 @@ fn admin_default_gives_way_an_explicit_address_does_not() {
         .unwrap();
     assert_eq!(c.admin_listen, Some(AdminListen::default_best_effort()));
     let c = serve(
-        Cli::parse_with_config(args(&["cairn-relay", "serve", "--admin-listen", "127.0.0.1:9"]))
-            .unwrap(),
+        Cli::parse_with_config(args(&[
+            "cairn-relay",
+            "serve",
+            "--admin-listen",
+            "127.0.0.1:9",
+        ]))
+        .unwrap(),
     )
     .to_config()
     .unwrap();

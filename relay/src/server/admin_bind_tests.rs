@@ -22,7 +22,10 @@ async fn busy_default_admin_address_disables_only_the_admin_listener() {
 async fn busy_chosen_admin_address_is_an_error() {
     let (_taken, addr) = busy_port().await;
     let err = bind_admin(AdminListen::required(addr)).await.unwrap_err();
-    assert!(matches!(err, RelayError::Bind { addr: a, .. } if a == addr), "{err}");
+    assert!(
+        matches!(err, RelayError::Bind { addr: a, .. } if a == addr),
+        "{err}"
+    );
 }
 
 #[tokio::test]
