@@ -8,13 +8,13 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::content::Content;
 use cairn_protocol::crypto::{hkdf, hmac, open, seal};
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
+use cairn_protocol::relay_address::{RelayAddress, Transport};
 use cairn_protocol::safety_number::SafetyNumber;
 use cairn_protocol::session::Session;
 use criterion::{BatchSize, Criterion};

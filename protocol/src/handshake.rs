@@ -20,7 +20,6 @@ use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-use crate::address::{AddressError, RelayAddress};
 use crate::crypto::{CryptoError, dh, hkdf, open, seal, sha256};
 use crate::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId, write_header};
 use crate::identity::{Identity, IdentityError, PublicIdentity};
@@ -28,6 +27,7 @@ use crate::invite::{Invite, PendingInvite};
 use crate::labels;
 use crate::padding::{PaddingError, bucket_for, pad_in_place, unpadded_len};
 use crate::ratchet::{RatchetError, RatchetState};
+use crate::relay_address::{AddressError, RelayAddress};
 use crate::session::Session;
 use crate::wire::{DecodeError, Reader, Writer};
 

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::message::{Inner, NO_ACK};
+use crate::inner::{Inner, NO_ACK};
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// How many recent hashes each side remembers to check links against.
@@ -60,13 +60,13 @@ pub(crate) struct IntegrityState {
 
 impl IntegrityState {
     /// The chain fields for the next outgoing message.
-    pub fn next_outgoing(&self) -> (u64, [u8; 32], u64, [u8; 32]) {
+    pub(crate) fn next_outgoing(&self) -> (u64, [u8; 32], u64, [u8; 32]) {
         let (ack_counter, ack_hash) = self.last_received.unwrap_or((NO_ACK, [0; 32]));
         (self.next_send, self.last_sent_hash, ack_counter, ack_hash)
     }
 
     /// Records that the message with `counter` and `hash` was sent.
-    pub fn record_sent(&mut self, counter: u64, hash: [u8; 32]) {
+    pub(crate) fn record_sent(&mut self, counter: u64, hash: [u8; 32]) {
         self.next_send = counter.saturating_add(1);
         self.last_sent_hash = hash;
         self.sent.push_back((counter, hash));
@@ -77,7 +77,7 @@ impl IntegrityState {
 
     /// Checks a verified incoming message and returns the events to report.
     /// If the events contain `Duplicate`, state is unchanged and the content must not be shown again.
-    pub fn on_receive(&mut self, m: &Inner, hash: [u8; 32]) -> Vec<IntegrityEvent> {
+    pub(crate) fn on_receive(&mut self, m: &Inner, hash: [u8; 32]) -> Vec<IntegrityEvent> {
         let c = m.counter;
         let mut events = Vec::new();
         if c < self.next_recv && !self.missing.contains(&c) {
@@ -146,12 +146,12 @@ impl IntegrityState {
     }
 
     /// Counters of messages still missing (for the UI).
-    pub fn missing(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn missing(&self) -> impl Iterator<Item = u64> + '_ {
         self.missing.iter().copied()
     }
 
     /// Local encoding (see session state in PROTOCOL.md).
-    pub fn encode(&self, w: &mut Writer) {
+    pub(crate) fn encode(&self, w: &mut Writer) {
         w.u64(self.next_send).put(&self.last_sent_hash);
         w.u16(len16(self.sent.len()));
         for (c, h) in &self.sent {
@@ -177,7 +177,7 @@ impl IntegrityState {
     }
 
     /// Reads what [`Self::encode`] wrote.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let next_send = r.u64()?;
         let last_sent_hash = r.array()?;
         let sent = pairs(r, "sent hashes", HASH_WINDOW)?.into_iter().collect();

@@ -15,11 +15,11 @@ use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
-use crate::address::{AddressError, RelayAddress};
 use crate::crypto::sha256;
 use crate::envelope::MailboxId;
 use crate::identity::{Identity, IdentityError, PublicIdentity};
 use crate::labels;
+use crate::relay_address::{AddressError, RelayAddress};
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// Invite format version.
@@ -306,7 +306,7 @@ fn signed_bytes(fields: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::Transport;
+    use crate::relay_address::Transport;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 

@@ -33,3 +33,7 @@ pub const KEY_UPDATE_SIGNATURE: &[u8] = b"Cairn v1 key update";
 pub const SAFETY_NUMBER: &[u8] = b"Cairn v1 safety number";
 /// Magic prefix of the safety-number QR payload.
 pub const SAFETY_QR_MAGIC: &[u8; 8] = b"CAIRN-SN";
+/// Signature prefix of a mailbox auth key proving ownership to subscribe (§18).
+pub const RELAY_SUBSCRIBE: &[u8] = b"cairn-relay-v1-subscribe";
+/// Signature prefix of a mailbox auth key proving ownership to delete (§18).
+pub const RELAY_DELETE: &[u8] = b"cairn-relay-v1-delete";

@@ -7,7 +7,7 @@
 //! A whole first contact and conversation, in memory:
 //!
 //! ```
-//! use cairn_protocol::{address::RelayAddress, content::Content, envelope::{Envelope, MailboxId}};
+//! use cairn_protocol::{relay_address::RelayAddress, content::Content, envelope::{Envelope, MailboxId}};
 //! use cairn_protocol::{handshake::{accept_invite, AcceptorReply}, identity::Identity, invite::Invite};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut rng = rand::rng(); // any CryptoRng; tests pass a seeded one
@@ -41,19 +41,19 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod address;
 pub mod content;
 pub mod crypto;
 pub mod envelope;
+pub mod frames;
 pub mod handshake;
 pub mod identity;
+pub mod inner;
 pub mod integrity;
 pub mod invite;
 pub mod labels;
-pub mod message;
 pub mod padding;
 pub mod ratchet;
-pub mod relay;
+pub mod relay_address;
 pub mod safety_number;
 pub mod session;
 pub mod wire;

@@ -12,8 +12,8 @@ use zeroize::Zeroizing;
 use crate::content::{Content, ContentError, KeyUpdate};
 use crate::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId, write_header};
 use crate::identity::{Identity, IdentityError, PublicIdentity, Verifier};
+use crate::inner::{Inner, MessageError, SignedInner};
 use crate::integrity::{IntegrityEvent, IntegrityState};
-use crate::message::{Inner, MessageError, SignedInner};
 use crate::padding::{PaddingError, bucket_for, pad_in_place, unpadded_len};
 use crate::ratchet::{ENCRYPTED_HEADER_LEN, Pending, RatchetError, RatchetState};
 use crate::safety_number::SafetyNumber;
@@ -236,7 +236,7 @@ impl Session {
 
     /// Decrypts several envelopes in order, exactly as calling [`Session::decrypt`]
     /// on each in turn would (same results, same final state), but verifies
-    /// their signatures together ([`crate::message::verify_batch`]): one
+    /// their signatures together ([`crate::inner::verify_batch`]): one
     /// multi-scalar multiplication for the batch instead of one double-scalar
     /// multiplication per message, which dominated catching up on a backlog.
     ///
@@ -282,7 +282,7 @@ impl Session {
             }
         }
         let refs: Vec<&SignedInner> = opened.iter().map(|o| &o.signed).collect();
-        if crate::message::verify_batch(&self.peer, &refs).is_err() {
+        if crate::inner::verify_batch(&self.peer, &refs).is_err() {
             *self = before;
             return None;
         }

@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::path::PathBuf;
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::content::Content;
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
@@ -21,6 +20,7 @@ use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
 use cairn_protocol::invite::Invite;
 use cairn_protocol::padding::BUCKETS;
+use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::safety_number::SafetyNumber;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng, TryCryptoRng, TryRng};

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use cairn_protocol::relay::ErrorCode;
+use cairn_protocol::frames::ErrorCode;
 
 use crate::store::StoreStats;
 

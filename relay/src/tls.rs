@@ -11,10 +11,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use cairn_protocol::relay_address::pin_of;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// Generated certificate file inside the data directory.
@@ -82,7 +82,7 @@ pub fn load_or_generate(
         path: cert_path.clone(),
         what: "no certificate found".into(),
     })?;
-    let pin = pin_of(leaf);
+    let pin = pin_of(leaf.as_ref());
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| pem_error(&key_path, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -94,11 +94,6 @@ pub fn load_or_generate(
         config: Arc::new(config),
         pin,
     })
-}
-
-/// The pin of a certificate: SHA-256 over its DER encoding.
-pub fn pin_of(cert: &CertificateDer<'_>) -> [u8; 32] {
-    Sha256::digest(cert.as_ref()).into()
 }
 
 fn generate(cert_path: &Path, key_path: &Path, names: &[String]) -> Result<(), TlsError> {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 
 use crate::{RunOutput, run_binary};
 

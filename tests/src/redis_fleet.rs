@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 
 use crate::redis::RedisBackend;
 use crate::redis_lb::{Pick, TcpBalancer};

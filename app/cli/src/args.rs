@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 /// CAIRN_PASSPHRASE or, on a terminal, a prompt.
 #[derive(Debug, Parser)]
 #[command(name = "cairn-cli", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Profile directory.
     #[arg(long, global = true, env = "CAIRN_PROFILE", value_name = "DIR")]
     pub profile: Option<PathBuf>,
@@ -30,7 +30,7 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a new profile with a fresh identity.
     Init {
         /// Your display name, shown to people who accept your invites.
@@ -138,7 +138,7 @@ pub enum Command {
 
 /// `relays` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum RelaysAction {
+pub(crate) enum RelaysAction {
     /// Print the home relay, then the extra relays in the order added.
     List,
     /// Add an extra relay: wss://HOST:PORT/#PIN (plain ws:// only for loopback dev relays).

@@ -4,9 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use cairn_core::client::{Client, ClientError, InitOptions};
-use cairn_core::net::is_loopback;
 use cairn_core::profile::kdf::KdfParams;
-use cairn_protocol::address::{RelayAddress, Transport};
+use cairn_protocol::relay_address::RelayAddress;
 use serde_json::json;
 
 use crate::args::{Cli, Command};
@@ -17,7 +16,7 @@ use crate::relays;
 use crate::time::now_ms;
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     let out = Out { json: cli.json };
     let dir = cli
         .profile
@@ -140,9 +139,9 @@ fn init(
 ) -> anyhow::Result<()> {
     let relay: RelayAddress = relay.parse().context("--relay")?;
     // Checked by the core too; here before the passphrase prompt.
-    if relay.transport() == Transport::Plaintext && !is_loopback(relay.host()) {
-        return Err(ClientError::PlaintextRelay(relay.to_string()).into());
-    }
+    relay
+        .check_transport()
+        .map_err(|e| ClientError::PlaintextRelay(e.relay))?;
     let pass = passphrase::read(true)?;
     let client = Client::init(
         &InitOptions {

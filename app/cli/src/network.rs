@@ -11,7 +11,7 @@ use crate::output::{self, Out};
 use crate::time::now_ms;
 
 /// What network command to run.
-pub enum NetCommand {
+pub(crate) enum NetCommand {
     /// Create an invite.
     Invite,
     /// Accept `invite`, naming the inviter `name`.
@@ -40,7 +40,7 @@ pub enum NetCommand {
 }
 
 /// Runs a network command on a single-threaded runtime.
-pub fn run(
+pub(crate) fn run(
     out: &Out,
     client: &mut Client,
     cmd: NetCommand,
@@ -169,7 +169,7 @@ fn finish(out: &Out, client: &Client, report: SyncReport) -> anyhow::Result<()> 
 }
 
 /// Prints one event from a sync.
-pub fn emit_event(out: &Out, event: &ClientEvent) {
+pub(crate) fn emit_event(out: &Out, event: &ClientEvent) {
     match event {
         ClientEvent::Message { contact, message } => out.emit(output::message_json(contact, message), || {
             output::message_text(contact, message)

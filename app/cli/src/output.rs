@@ -7,14 +7,14 @@ use serde_json::{Value, json};
 use crate::time::format_local;
 
 /// Prints either the JSON value on one line or the text.
-pub struct Out {
+pub(crate) struct Out {
     /// `--json` was given.
     pub json: bool,
 }
 
 impl Out {
     /// Emits one record.
-    pub fn emit(&self, value: Value, text: impl FnOnce() -> String) {
+    pub(crate) fn emit(&self, value: Value, text: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");
         } else {
@@ -24,7 +24,7 @@ impl Out {
 }
 
 /// JSON form of a contact.
-pub fn contact_json(c: &Contact) -> Value {
+pub(crate) fn contact_json(c: &Contact) -> Value {
     json!({
         "type": "contact",
         "name": c.name,
@@ -36,7 +36,7 @@ pub fn contact_json(c: &Contact) -> Value {
 }
 
 /// Text form of a contact.
-pub fn contact_text(c: &Contact) -> String {
+pub(crate) fn contact_text(c: &Contact) -> String {
     let mut s = c.name.clone();
     s.push_str(if c.verified {
         "  [verified]"
@@ -50,7 +50,7 @@ pub fn contact_text(c: &Contact) -> String {
 }
 
 /// JSON form of a message.
-pub fn message_json(contact: &str, m: &MessageRecord) -> Value {
+pub(crate) fn message_json(contact: &str, m: &MessageRecord) -> Value {
     json!({
         "type": "message",
         "contact": contact,
@@ -65,7 +65,7 @@ pub fn message_json(contact: &str, m: &MessageRecord) -> Value {
 }
 
 /// Text form of a message.
-pub fn message_text(contact: &str, m: &MessageRecord) -> String {
+pub(crate) fn message_text(contact: &str, m: &MessageRecord) -> String {
     let at = format_local(m.received_ms.unwrap_or(m.sent_ms));
     match m.direction {
         Direction::Incoming => format!("[{at}] {contact}: {}", m.body),
@@ -74,7 +74,7 @@ pub fn message_text(contact: &str, m: &MessageRecord) -> String {
 }
 
 /// JSON form of an integrity event.
-pub fn event_json(contact: Option<&str>, e: &IntegrityRecord) -> Value {
+pub(crate) fn event_json(contact: Option<&str>, e: &IntegrityRecord) -> Value {
     json!({
         "type": "event",
         "contact": contact,
@@ -85,7 +85,7 @@ pub fn event_json(contact: Option<&str>, e: &IntegrityRecord) -> Value {
 }
 
 /// Text form of an integrity event.
-pub fn event_text(contact: Option<&str>, e: &IntegrityRecord) -> String {
+pub(crate) fn event_text(contact: Option<&str>, e: &IntegrityRecord) -> String {
     format!(
         "[{}] !! {}{}: {}",
         format_local(e.at_ms),
@@ -96,7 +96,7 @@ pub fn event_text(contact: Option<&str>, e: &IntegrityRecord) -> String {
 }
 
 /// Emits a timeline entry.
-pub fn emit_item(out: &Out, contact: &str, item: &TimelineItem) {
+pub(crate) fn emit_item(out: &Out, contact: &str, item: &TimelineItem) {
     match item {
         TimelineItem::Message(m) => out.emit(message_json(contact, m), || message_text(contact, m)),
         TimelineItem::Event(e) => out.emit(event_json(Some(contact), e), || {

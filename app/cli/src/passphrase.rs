@@ -6,10 +6,10 @@ use anyhow::{Context, bail};
 use zeroize::Zeroizing;
 
 /// Environment variable holding the passphrase for scripted use.
-pub const ENV: &str = "CAIRN_PASSPHRASE";
+pub(crate) const ENV: &str = "CAIRN_PASSPHRASE";
 
 /// Reads the passphrase; for a new profile, asks twice on a terminal.
-pub fn read(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn read(confirm: bool) -> anyhow::Result<Zeroizing<String>> {
     if let Ok(value) = std::env::var(ENV) {
         let value = Zeroizing::new(value);
         if value.is_empty() {

@@ -10,7 +10,7 @@ use crate::output::Out;
 use crate::time::now_ms;
 
 /// Runs one `relays` subcommand; offline (nothing is dialled).
-pub fn run(out: &Out, client: &mut Client, action: RelaysAction) -> anyhow::Result<()> {
+pub(crate) fn run(out: &Out, client: &mut Client, action: RelaysAction) -> anyhow::Result<()> {
     match action {
         RelaysAction::List => {
             let home = client.home_relay().to_string();

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cairn_core::calendar::Zone;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before 1970).
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -21,12 +21,12 @@ fn local_zone() -> &'static Zone {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in the local time zone (`--json` keeps raw milliseconds).
-pub fn format_local(ms: u64) -> String {
+pub(crate) fn format_local(ms: u64) -> String {
     format_in(ms, local_zone())
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in `zone`.
-pub fn format_in(ms: u64, zone: &Zone) -> String {
+pub(crate) fn format_in(ms: u64, zone: &Zone) -> String {
     zone.format_datetime(ms)
 }
 

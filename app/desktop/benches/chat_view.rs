@@ -290,7 +290,7 @@ fn bench_dir() -> PathBuf {
 }
 
 fn generate(root: &Path) {
-    let relay: cairn_protocol::address::RelayAddress = "ws://127.0.0.1:9/".parse().unwrap();
+    let relay: cairn_protocol::relay_address::RelayAddress = "ws://127.0.0.1:9/".parse().unwrap();
     let init = |dir: &Path, name: &str, kdf| {
         Client::init(
             &InitOptions {

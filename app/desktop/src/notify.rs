@@ -4,7 +4,7 @@
 //! is a D-Bus round trip, never done on the UI thread.
 
 /// Shows a notification; failures (no notification daemon) are only logged.
-pub fn show(summary: &str, body: &str) {
+pub(crate) fn show(summary: &str, body: &str) {
     let result = notify_rust::Notification::new()
         .appname("Cairn")
         .summary(summary)

@@ -16,7 +16,7 @@
 use std::sync::OnceLock;
 
 use cairn_fuzz::{Input, NOW, fixtures, hand_built_handshake, wrap_envelope};
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::content::Content;
 use cairn_protocol::envelope::{BodyKind, Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, Completed, HandshakeError, accept_invite};

@@ -7,7 +7,7 @@
 //! other form round-trips too, and `RelayAddress::new` accepts the decoded parts.
 #![no_main]
 
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::wire::{Reader, Writer};
 use libfuzzer_sys::fuzz_target;
 

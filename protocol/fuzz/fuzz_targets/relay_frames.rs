@@ -6,7 +6,7 @@
 //! `peek_request_id` agrees with the decoded request id.
 #![no_main]
 
-use cairn_protocol::relay::{ClientRequest, ErrorCode, RelayFrame, peek_request_id};
+use cairn_protocol::frames::{ClientRequest, ErrorCode, RelayFrame, peek_request_id};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

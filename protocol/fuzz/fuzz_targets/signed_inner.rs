@@ -10,7 +10,7 @@ use cairn_fuzz::fixtures;
 use cairn_protocol::crypto::sha256;
 use cairn_protocol::identity::Verifier;
 use cairn_protocol::labels;
-use cairn_protocol::message::SignedInner;
+use cairn_protocol::inner::SignedInner;
 use libfuzzer_sys::fuzz_target;
 
 fn alice_verifier() -> &'static Verifier {

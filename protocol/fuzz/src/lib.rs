@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use cairn_protocol::address::{RelayAddress, Transport};
+use cairn_protocol::relay_address::{RelayAddress, Transport};
 use cairn_protocol::content::{Content, KeyUpdate};
 use cairn_protocol::crypto::{dh, hkdf, seal, sha256};
 use cairn_protocol::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId, write_header};
@@ -18,9 +18,9 @@ use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::{Invite, KEM_PUBLIC_LEN, PendingInvite};
 use cairn_protocol::labels;
-use cairn_protocol::message::{Inner, NO_ACK};
+use cairn_protocol::inner::{Inner, NO_ACK};
 use cairn_protocol::padding::{bucket_for, pad_in_place};
-use cairn_protocol::relay::{ClientFrame, ClientRequest, ErrorCode, RelayFrame, RelayStats};
+use cairn_protocol::frames::{ClientFrame, ClientRequest, ErrorCode, RelayFrame, RelayStats};
 use cairn_protocol::session::Session;
 use cairn_protocol::wire::{Reader, Writer};
 use ml_kem::{Encapsulate, EncapsulationKey, MlKem768, TryKeyInit};

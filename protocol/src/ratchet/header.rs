@@ -9,7 +9,7 @@ use crate::crypto::{CryptoError, xopen, xseal};
 use crate::wire::Reader;
 
 /// Plain header length.
-pub const HEADER_LEN: usize = 40;
+pub(super) const HEADER_LEN: usize = 40;
 /// Encrypted header length on the wire.
 pub const ENCRYPTED_HEADER_LEN: usize = 24 + HEADER_LEN + 16;
 

@@ -108,7 +108,7 @@ enum PendingKind {
 
 impl RatchetState {
     /// Acceptor ("Alice"): sends first, using the inviter's invite key as its first ratchet partner.
-    pub fn init_acceptor(
+    pub(crate) fn init_acceptor(
         shared: &[u8; 32],
         own_ratchet: StaticSecret,
         inviter_ratchet: &[u8; 32],
@@ -139,7 +139,7 @@ impl RatchetState {
 
     /// Inviter ("Bob"): already knows the acceptor's ratchet key from the handshake,
     /// so it can receive at once and send after its own (deferred) ratchet step.
-    pub fn init_inviter(
+    pub(crate) fn init_inviter(
         shared: &[u8; 32],
         invite_ratchet: StaticSecret,
         acceptor_ratchet: &[u8; 32],
@@ -170,7 +170,7 @@ impl RatchetState {
 
     /// Encrypts `buf` (already padded) in place; returns the encrypted header.
     /// `ad` is the envelope header ‖ conversation id; the encrypted header is appended to it.
-    pub fn encrypt<R: CryptoRng + ?Sized>(
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         envelope_header: &[u8],
         conversation: &[u8; 32],
@@ -218,7 +218,7 @@ impl RatchetState {
     }
 
     /// Decrypts `body` (`ciphertext ‖ tag`) in place without changing state.
-    pub fn decrypt(
+    pub(crate) fn decrypt(
         &self,
         envelope_header: &[u8],
         conversation: &[u8; 32],
@@ -313,7 +313,7 @@ impl RatchetState {
     }
 
     /// Commits a decryption returned by [`RatchetState::decrypt`] on this same state.
-    pub fn apply(&mut self, pending: Pending) {
+    pub(crate) fn apply(&mut self, pending: Pending) {
         match pending.kind {
             PendingKind::Skipped { index } => self.skipped.remove(index),
             PendingKind::SameChain { ckr, nr } => {
@@ -346,7 +346,7 @@ impl RatchetState {
     }
 
     /// Number of skipped keys currently stored.
-    pub fn skipped_len(&self) -> usize {
+    pub(crate) fn skipped_len(&self) -> usize {
         self.skipped.len()
     }
 }

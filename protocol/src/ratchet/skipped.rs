@@ -28,16 +28,16 @@ pub(crate) struct SkippedKeys {
 }
 
 impl SkippedKeys {
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.keys.len()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &SkippedKey> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = &SkippedKey> {
         self.keys.iter()
     }
 
     /// Distinct header keys currently in the store (in practice one or two).
-    pub fn header_keys(&self) -> Vec<Key> {
+    pub(super) fn header_keys(&self) -> Vec<Key> {
         let mut out: Vec<Key> = Vec::new();
         for k in &self.keys {
             if !out.iter().any(|h| h.as_ref() == k.header_key.as_ref()) {
@@ -48,29 +48,29 @@ impl SkippedKeys {
     }
 
     /// Position of the key for (`header_key`, `n`), if stored.
-    pub fn find(&self, header_key: &[u8; 32], n: u32) -> Option<usize> {
+    pub(super) fn find(&self, header_key: &[u8; 32], n: u32) -> Option<usize> {
         self.keys
             .iter()
             .position(|k| k.n == n && k.header_key.as_ref() == header_key)
     }
 
-    pub fn get(&self, index: usize) -> Option<&SkippedKey> {
+    pub(super) fn get(&self, index: usize) -> Option<&SkippedKey> {
         self.keys.get(index)
     }
 
-    pub fn remove(&mut self, index: usize) {
+    pub(super) fn remove(&mut self, index: usize) {
         self.keys.remove(index);
     }
 
     /// Adds keys, evicting the oldest beyond [`MAX_STORED_KEYS`].
-    pub fn extend(&mut self, new: Vec<SkippedKey>) {
+    pub(super) fn extend(&mut self, new: Vec<SkippedKey>) {
         self.keys.extend(new);
         while self.keys.len() > MAX_STORED_KEYS {
             self.keys.pop_front();
         }
     }
 
-    pub fn push(&mut self, key: SkippedKey) {
+    pub(super) fn push(&mut self, key: SkippedKey) {
         self.extend(vec![key]);
     }
 }

@@ -17,12 +17,12 @@ const FLAG_SEND_STEP_PENDING: u8 = 1;
 
 impl RatchetState {
     /// Upper bound of the encoded size, so the buffer never reallocates (no stray copies).
-    pub fn encoded_len_hint(&self) -> usize {
+    pub(crate) fn encoded_len_hint(&self) -> usize {
         1 + 32 + 33 * 5 + 64 + 12 + 1 + 2 + self.skipped.len() * 68 + 1 + 32 * MAX_OLD_CHAINS
     }
 
     /// Appends the state to `w` (which should be pre-sized with [`Self::encoded_len_hint`]).
-    pub fn encode(&self, w: &mut Writer) {
+    pub(crate) fn encode(&self, w: &mut Writer) {
         w.u8(STATE_VERSION).put(self.dhs.as_bytes());
         put_opt(w, self.dhr.as_ref());
         w.put(self.rk.as_ref());
@@ -49,7 +49,7 @@ impl RatchetState {
     }
 
     /// Reads what [`Self::encode`] wrote.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let version = r.u8()?;
         if version != STATE_VERSION {
             return Err(DecodeError::UnknownVersion(version));

@@ -1,18 +1,18 @@
 //! Shared setup for protocol integration tests: two parties after a real handshake.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
+use cairn_protocol::relay_address::{RelayAddress, Transport};
 use cairn_protocol::session::Session;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-pub const NOW: u64 = 1_800_000_000;
+pub(crate) const NOW: u64 = 1_800_000_000;
 
-pub struct Pair {
+pub(crate) struct Pair {
     pub alice: Identity,
     pub bob: Identity,
     /// Acceptor's session.
@@ -22,7 +22,7 @@ pub struct Pair {
     pub rng: ChaCha20Rng,
 }
 
-pub fn relay(n: u8) -> RelayAddress {
+pub(crate) fn relay(n: u8) -> RelayAddress {
     RelayAddress::new(
         &format!("relay{n}.example"),
         7447,
@@ -32,7 +32,7 @@ pub fn relay(n: u8) -> RelayAddress {
 }
 
 /// Bob invites, Alice accepts, Bob completes.
-pub fn pair(seed: u64) -> Pair {
+pub(crate) fn pair(seed: u64) -> Pair {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let alice = Identity::generate(&mut rng);
     let bob = Identity::generate(&mut rng);

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MailboxId;
-use cairn_protocol::relay::{
+use cairn_protocol::frames::{
     ClientRequest, ErrorCode, MAX_FRAME_LEN, RelayFrame, is_ack_frame, peek_request_id,
 };
 use futures_util::StreamExt;

@@ -107,7 +107,7 @@ impl Hub {
                         mailbox: live.mailbox,
                         message: live.message,
                         frame: Bytes::from(
-                            cairn_protocol::relay::RelayFrame::Deliver {
+                            cairn_protocol::frames::RelayFrame::Deliver {
                                 envelope: &live.envelope,
                             }
                             .encode(0),

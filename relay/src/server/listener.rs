@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::socket::WsIo;
 use super::{Shared, connection};
-use cairn_protocol::relay::MAX_FRAME_LEN;
+use cairn_protocol::frames::MAX_FRAME_LEN;
 
 /// WebSocket settings: small buffers keep idle connections cheap, and any
 /// message above 4× the largest legal frame is cut off by tungstenite before

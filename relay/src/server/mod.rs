@@ -6,6 +6,7 @@
 //! its answers, close the connections, then commit and checkpoint the
 //! store. Nothing acknowledged is ever lost, shutdown or not.
 
+#[cfg(feature = "admin")]
 mod admin;
 mod connection;
 mod hub;
@@ -21,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cairn_protocol::address::{AddressError, RelayAddress, Transport};
+use cairn_protocol::relay_address::{AddressError, RelayAddress, Transport};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -141,7 +142,13 @@ impl Relay {
             source,
         })?;
         let admin = match config.admin_listen {
+            #[cfg(feature = "admin")]
             Some(admin) => bind_admin(admin).await?,
+            #[cfg(not(feature = "admin"))]
+            Some(_) => {
+                tracing::warn!("admin listener requested, but this build has no `admin` feature");
+                None
+            }
             None => None,
         };
         let host = public_host(&config, local);
@@ -225,6 +232,7 @@ impl Relay {
             stop_rx.clone(),
             alive_tx,
         ));
+        #[cfg(feature = "admin")]
         if let Some(admin) = self.admin {
             tokio::spawn(admin::serve(
                 Arc::clone(&self.shared),
@@ -251,6 +259,7 @@ impl Relay {
     }
 }
 
+#[cfg(feature = "admin")]
 /// Binds the admin listener; a busy default address only disables it, with a warning.
 async fn bind_admin(admin: AdminListen) -> Result<Option<TcpListener>, RelayError> {
     match TcpListener::bind(admin.addr).await {
@@ -311,4 +320,5 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 }
 
 #[cfg(test)]
+#[cfg(feature = "admin")]
 mod admin_bind_tests;

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId};
-use cairn_protocol::relay::{
+use cairn_protocol::frames::{
     ClientFrame, ClientRequest, ErrorCode, QUIET_REQUEST_ID, RelayFrame, RelayStats,
     delete_signing_bytes, subscribe_signing_bytes,
 };

@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
-use cairn_protocol::relay::RelayFrame;
+use cairn_protocol::frames::RelayFrame;
 use futures_util::stream::FuturesUnordered;
 
 use super::connection::Conn;

@@ -12,6 +12,7 @@
 
 pub mod hold;
 mod memory;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod sqlite;
 
@@ -26,6 +27,7 @@ use cairn_protocol::envelope::{MailboxId, MessageId};
 use thiserror::Error;
 
 pub use self::hold::HoldingStore;
+#[cfg(feature = "redis")]
 pub use self::redis::{RedisOptions, RedisStore};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};

@@ -124,6 +124,7 @@ async fn sqlite_store_conforms() {
     conformance(&SqliteStore::open(&options).unwrap()).await;
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test]
 async fn redis_store_conforms() {
     let server = self::redis::test_server::TestRedis::start();
@@ -137,6 +138,7 @@ async fn redis_store_conforms() {
     conformance(&store).await;
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test]
 async fn redis_cluster_store_conforms() {
     let cluster = self::redis::test_server::TestCluster::start();

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::cli_support::{User, texts};
 use cairn_protocol::invite::Invite;
-use cairn_relay::client::{ConnectOptions, RelayClient};
 use cairn_relay::store::{MailboxStore, SqliteOptions, SqliteStore};
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, id_of, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 

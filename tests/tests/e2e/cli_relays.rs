@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cairn_protocol::address::{RelayAddress, Transport};
+use cairn_protocol::relay_address::{RelayAddress, Transport};
 use cairn_tests::cli::{CliUser, JsonLine};
 
 const PIN: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";

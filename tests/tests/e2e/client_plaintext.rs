@@ -6,11 +6,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::envelope::MailboxId;
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
-use cairn_relay::client::{ClientError, ConnectOptions, RelayClient};
+use cairn_protocol::relay_address::{RelayAddress, Transport};
+use cairn_relay_client::{ClientError, ConnectOptions, RelayClient};
 use cairn_tests::cli::CliUser;
 use cairn_tests::fixtures::mailbox;
 use cairn_tests::{RelayOptions, RelayProcess};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_relay::client::{ConnectOptions, Deliveries, Delivery, RelayClient};
+use cairn_relay_client::{ConnectOptions, Deliveries, Delivery, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::redis::RedisBackend;
 use cairn_tests::{RelayOptions, RelayProcess};

@@ -26,8 +26,8 @@ fn redis_cli_reconnects_to_other_instance_without_duplicates() {
 /// redis`, honoured and revoked on every instance.
 #[test]
 fn redis_tokens_are_shared_by_all_instances() {
-    use cairn_protocol::relay::ErrorCode;
-    use cairn_relay::client::{ConnectOptions, RelayClient};
+    use cairn_protocol::frames::ErrorCode;
+    use cairn_relay_client::{ConnectOptions, RelayClient};
     use cairn_tests::fixtures::mailbox;
     use cairn_tests::redis_fleet::RedisFleet;
     use std::time::Duration;

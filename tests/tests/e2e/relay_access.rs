@@ -1,8 +1,8 @@
 //! `--access token`: creating mailboxes needs a token, sending never does;
 //! admin tokens read stats and purge; revoked tokens stop working.
 
-use cairn_protocol::relay::ErrorCode;
-use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_protocol::frames::ErrorCode;
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 

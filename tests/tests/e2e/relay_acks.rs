@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_protocol::relay::ErrorCode;
-use cairn_relay::client::{ConnectOptions, Deliveries, Delivery, RelayClient};
+use cairn_protocol::frames::ErrorCode;
+use cairn_relay_client::{ConnectOptions, Deliveries, Delivery, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 

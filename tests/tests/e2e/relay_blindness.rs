@@ -10,7 +10,7 @@ use cairn_protocol::envelope::Envelope;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
-use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::mailbox;
 use cairn_tests::{RelayOptions, RelayProcess};
 

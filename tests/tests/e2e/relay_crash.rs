@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 use ed25519_dalek::SigningKey;
@@ -28,7 +28,7 @@ fn options() -> RelayOptions {
 type Acked = Arc<Mutex<HashSet<MessageId>>>;
 
 /// Sends until the relay goes away (or the bound is hit), recording every acknowledged id.
-async fn sender(relay: cairn_protocol::address::RelayAddress, mbox: MailboxId, acked: Acked) {
+async fn sender(relay: cairn_protocol::relay_address::RelayAddress, mbox: MailboxId, acked: Acked) {
     let Ok((client, _in)) = RelayClient::connect(&relay, ConnectOptions::default()).await else {
         return;
     };

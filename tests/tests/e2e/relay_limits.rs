@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use cairn_protocol::relay::ErrorCode;
-use cairn_relay::client::{ClientError, ConnectOptions, RelayClient};
+use cairn_protocol::frames::ErrorCode;
+use cairn_relay_client::{ClientError, ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 
-async fn connect(relay: &RelayProcess) -> (RelayClient, cairn_relay::client::Deliveries) {
+async fn connect(relay: &RelayProcess) -> (RelayClient, cairn_relay_client::Deliveries) {
     RelayClient::connect(relay.address(), ConnectOptions::default())
         .await
         .unwrap()

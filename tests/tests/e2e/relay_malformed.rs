@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_protocol::relay::{ClientFrame, ClientRequest, ErrorCode, RelayFrame};
-use cairn_relay::client::{ConnectOptions, RelayClient, RelaySocket, connect_websocket};
+use cairn_protocol::frames::{ClientFrame, ClientRequest, ErrorCode, RelayFrame};
+use cairn_relay_client::{ConnectOptions, RelayClient, RelaySocket, connect_websocket};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 use futures_util::{SinkExt, StreamExt};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MessageId;
-use cairn_relay::client::{ConnectOptions, Deliveries, RelayClient};
+use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 
-async fn next(deliveries: &mut Deliveries) -> cairn_relay::client::Delivery {
+async fn next(deliveries: &mut Deliveries) -> cairn_relay_client::Delivery {
     tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
         .await
         .expect("delivery in time")

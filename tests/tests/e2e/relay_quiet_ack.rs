@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_protocol::relay::{
+use cairn_protocol::frames::{
     AckEntries, ClientFrame, ClientRequest, ErrorCode, QUIET_REQUEST_ID, RelayFrame,
     subscribe_signing_bytes,
 };
-use cairn_relay::client::{ConnectOptions, RelayClient, RelaySocket, connect_websocket};
+use cairn_relay_client::{ConnectOptions, RelayClient, RelaySocket, connect_websocket};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 use ed25519_dalek::{Signer, SigningKey};

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use cairn_protocol::address::{RelayAddress, Transport};
-use cairn_protocol::relay::ErrorCode;
-use cairn_relay::client::{ClientError, ConnectOptions, Deliveries, RelayClient};
+use cairn_protocol::frames::ErrorCode;
+use cairn_protocol::relay_address::{RelayAddress, Transport};
+use cairn_relay_client::{ClientError, ConnectOptions, Deliveries, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 
@@ -15,7 +15,7 @@ async fn connect(address: &RelayAddress) -> (RelayClient, Deliveries) {
         .expect("connect")
 }
 
-async fn next(deliveries: &mut Deliveries) -> cairn_relay::client::Delivery {
+async fn next(deliveries: &mut Deliveries) -> cairn_relay_client::Delivery {
     tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
         .await
         .expect("a delivery within 10 s")

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cairn_protocol::relay::{ClientFrame, ClientRequest, RelayFrame, subscribe_signing_bytes};
-use cairn_relay::client::{ConnectOptions, RelayClient, connect_websocket};
+use cairn_protocol::frames::{ClientFrame, ClientRequest, RelayFrame, subscribe_signing_bytes};
+use cairn_relay_client::{ConnectOptions, RelayClient, connect_websocket};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 use ed25519_dalek::Signer;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::{RelayOptions, RelayProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

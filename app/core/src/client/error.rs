@@ -1,8 +1,8 @@
 //! Client errors.
 
-use cairn_protocol::address::AddressError;
 use cairn_protocol::handshake::HandshakeError;
 use cairn_protocol::invite::InviteError;
+use cairn_protocol::relay_address::AddressError;
 use cairn_protocol::session::SessionError;
 use thiserror::Error;
 

@@ -5,10 +5,10 @@
 //! can send to it. One mailbox per contact keeps conversations unlinkable at
 //! the relay.
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::MailboxId;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::invite::Invite;
+use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::safety_number::SafetyNumber;
 use rand::Rng;
 use zeroize::Zeroizing;

@@ -20,8 +20,8 @@ mod sessions;
 
 use std::path::Path;
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::identity::{Identity, PublicIdentity};
+use cairn_protocol::relay_address::RelayAddress;
 use zeroize::Zeroizing;
 
 use crate::profile::Profile;
@@ -41,13 +41,13 @@ pub type ClientResult<T> = Result<T, ClientError>;
 /// Settings keys.
 pub(crate) mod keys {
     /// 32-byte identity seed (secret).
-    pub const IDENTITY_SEED: &str = "identity_seed";
+    pub(crate) const IDENTITY_SEED: &str = "identity_seed";
     /// Our display name, sent to people who accept our invites.
-    pub const PROFILE_NAME: &str = "profile_name";
+    pub(crate) const PROFILE_NAME: &str = "profile_name";
     /// Relay address text where we create our mailboxes.
-    pub const HOME_RELAY: &str = "home_relay";
+    pub(crate) const HOME_RELAY: &str = "home_relay";
     /// Access token for creating mailboxes on the home relay, if it requires one (secret).
-    pub const HOME_RELAY_TOKEN: &str = "home_relay_token";
+    pub(crate) const HOME_RELAY_TOKEN: &str = "home_relay_token";
 }
 
 /// An unlocked profile with its identity loaded.

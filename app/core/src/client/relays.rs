@@ -2,16 +2,17 @@
 //! check and offer for invites. Kept in the encrypted profile, since which
 //! relays (and pins) someone uses is metadata about them.
 
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 
 use super::{Client, ClientError, ClientResult};
 
-/// Refuses a plain `ws://` address unless its host is loopback (the same
-/// rule the relay client applies when dialling; checked here too so such an
-/// address never enters the profile).
+/// The protocol's plaintext rule ([`RelayAddress::check_transport`], the one
+/// the relay client applies when dialling), applied here too so such an
+/// address never enters the profile.
 pub(crate) fn check_transport(address: &RelayAddress) -> ClientResult<()> {
-    cairn_relay::client::check_transport(address)
-        .map_err(|_| ClientError::PlaintextRelay(address.to_string()))
+    address
+        .check_transport()
+        .map_err(|e| ClientError::PlaintextRelay(e.relay))
 }
 
 impl Client {

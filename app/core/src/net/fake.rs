@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
+use cairn_protocol::relay_address::RelayAddress;
 
 use super::{Connector, NetError, RelayLink};
 
 #[derive(Default)]
-pub struct FakeState {
+pub(crate) struct FakeState {
     /// Stored envelopes per mailbox, in arrival order (seq → (id, bytes)).
     pub mailboxes: HashMap<MailboxId, BTreeMap<u64, (MessageId, Vec<u8>)>>,
     pub seq: u64,
@@ -22,22 +22,22 @@ pub struct FakeState {
 
 /// Shared handle: tests keep one and give clones to syncers.
 #[derive(Clone, Default)]
-pub struct FakeRelay(pub Arc<Mutex<FakeState>>);
+pub(crate) struct FakeRelay(pub Arc<Mutex<FakeState>>);
 
 impl FakeRelay {
-    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, FakeState> {
         match self.0.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
-    pub fn stored(&self) -> usize {
+    pub(crate) fn stored(&self) -> usize {
         self.state().mailboxes.values().map(BTreeMap::len).sum()
     }
 }
 
-pub struct FakeLink {
+pub(crate) struct FakeLink {
     relay: FakeRelay,
     subscribed: Vec<MailboxId>,
     delivered: HashSet<(MailboxId, u64)>,

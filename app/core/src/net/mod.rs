@@ -14,12 +14,12 @@ mod ws;
 use std::future::Future;
 use std::time::Duration;
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{MailboxId, MessageId};
+use cairn_protocol::relay_address::RelayAddress;
 use thiserror::Error;
 
 pub use sync::{SyncError, SyncOptions, SyncReport, Syncer};
-pub use ws::{WsConnector, is_loopback};
+pub use ws::WsConnector;
 
 /// Why a relay operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

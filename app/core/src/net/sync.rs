@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::relay_address::RelayAddress;
 use thiserror::Error;
 use tokio::time::Instant;
 

@@ -1,18 +1,18 @@
-//! The production link: `cairn_relay::client` over WebSocket, pin enforced.
+//! The production link: `cairn_relay_client` over WebSocket, pin enforced.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_relay::client::{ClientError, ConnectOptions, Deliveries, RelayClient};
+use cairn_protocol::relay_address::{RelayAddress, Transport};
+use cairn_relay_client::{ClientError, ConnectOptions, Deliveries, RelayClient};
 use ed25519_dalek::SigningKey;
 
 use super::{Connector, NetError, RelayLink};
 
-/// Connects with `cairn_relay::client`. `wss://` always checks the address's
+/// Connects with `cairn_relay_client`. `wss://` always checks the address's
 /// certificate pin (inside the relay client); plain `ws://` is refused unless
 /// explicitly allowed, and even then only to loopback hosts.
 #[derive(Debug, Clone, Default)]
@@ -55,12 +55,6 @@ impl WsLink {
     }
 }
 
-/// True for hosts that can only mean this machine (`localhost`, 127.0.0.0/8,
-/// `::1`): the relay client's own rule, so the app and the dialler agree.
-pub fn is_loopback(host: &str) -> bool {
-    cairn_relay::client::is_loopback_host(host)
-}
-
 fn net_error(relay: &RelayAddress, e: ClientError) -> NetError {
     match e {
         ClientError::PinMismatch { .. } => NetError::PinMismatch {
@@ -87,7 +81,7 @@ impl Connector for WsConnector {
 
     async fn connect(&self, relay: &RelayAddress) -> Result<WsLink, NetError> {
         if relay.transport() == Transport::Plaintext
-            && !(self.allow_plaintext_loopback && is_loopback(relay.host()))
+            && !(self.allow_plaintext_loopback && relay.is_loopback())
         {
             return Err(NetError::Connect {
                 relay: relay.to_string(),

@@ -247,7 +247,7 @@ pub(crate) mod tests {
     use crate::store::test_support::temp_store;
 
     /// Adds contact `name` with its own mailbox; returns its id.
-    pub fn add(store: &mut Store, name: &str, seed: u8) -> ContactId {
+    pub(crate) fn add(store: &mut Store, name: &str, seed: u8) -> ContactId {
         store
             .write(|db| {
                 db.add_mailbox(&[seed; 32], "ws://127.0.0.1:1/", b"s", 1)?;

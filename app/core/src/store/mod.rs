@@ -233,7 +233,7 @@ pub(crate) mod test_support {
     use crate::profile::kdf::{KdfParams, Salt};
 
     /// A real SQLCipher store in a temp dir.
-    pub fn temp_store() -> (tempfile::TempDir, Store) {
+    pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let key = DbKey::derive(b"test", &Salt([1; 16]), KdfParams::INSECURE_FOR_TESTS).unwrap();
         let store = Store::create(&dir.path().join("t.db"), &key).unwrap();

@@ -7,9 +7,9 @@
 use super::{Db, StoreResult, blob};
 
 /// First retry delay after a failure.
-pub const BACKOFF_BASE_MS: u64 = 1_000;
+pub(super) const BACKOFF_BASE_MS: u64 = 1_000;
 /// Longest delay between retries.
-pub const BACKOFF_MAX_MS: u64 = 5 * 60 * 1_000;
+pub(super) const BACKOFF_MAX_MS: u64 = 5 * 60 * 1_000;
 
 /// An envelope to queue.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct OutboxItem {
 }
 
 /// Delay before the next try after `attempts` failures: 1 s, 2 s, 4 s … capped at 5 min.
-pub fn backoff_ms(attempts: u32) -> u64 {
+pub(super) fn backoff_ms(attempts: u32) -> u64 {
     BACKOFF_BASE_MS
         .saturating_mul(1u64 << attempts.min(20))
         .min(BACKOFF_MAX_MS)

@@ -10,7 +10,7 @@ use cairn_relay::{Relay, RelayError};
 use tokio::sync::oneshot;
 
 /// A running in-process relay; dropping it shuts the relay down gracefully.
-pub struct LocalRelay {
+pub(super) struct LocalRelay {
     address: String,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -18,7 +18,7 @@ pub struct LocalRelay {
 impl LocalRelay {
     /// Binds and starts serving; the TLS certificate (and so the pin) is kept
     /// in `data_dir`, so the address stays the same across restarts.
-    pub async fn start(listen: SocketAddr, data_dir: &Path) -> Result<Self, RelayError> {
+    pub(super) async fn start(listen: SocketAddr, data_dir: &Path) -> Result<Self, RelayError> {
         let relay = Relay::bind(RelayConfig::new(listen, data_dir.to_path_buf())).await?;
         let address = relay.address().to_string();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -37,7 +37,7 @@ impl LocalRelay {
     }
 
     /// The address others paste: `wss://host:port/#pin`.
-    pub fn address(&self) -> &str {
+    pub(super) fn address(&self) -> &str {
         &self.address
     }
 }

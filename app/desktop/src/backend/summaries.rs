@@ -11,19 +11,19 @@ use crate::commands::ContactSummary;
 
 /// Cached summaries by contact name.
 #[derive(Default)]
-pub struct Summaries {
+pub(super) struct Summaries {
     by_name: HashMap<String, ContactSummary>,
 }
 
 impl Summaries {
     /// Forgets everything (on lock).
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.by_name.clear();
     }
 
     /// Recomputes the named contacts (all of them if `only` is `None`) and
     /// returns the list sorted by most recent activity.
-    pub fn refresh(
+    pub(super) fn refresh(
         &mut self,
         client: &Client,
         only: Option<&[String]>,
@@ -60,7 +60,7 @@ impl Summaries {
     }
 
     /// Notes that `name`'s messages were all shown.
-    pub fn mark_read(&mut self, name: &str) {
+    pub(super) fn mark_read(&mut self, name: &str) {
         if let Some(s) = self.by_name.get_mut(name) {
             s.unread = 0;
         }

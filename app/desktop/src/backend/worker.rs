@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions};
-use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector, is_loopback};
+use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector};
 use cairn_core::profile::{Profile, ProfileError};
 use cairn_core::store::Direction;
-use cairn_protocol::address::{RelayAddress, Transport};
+use cairn_protocol::relay_address::RelayAddress;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::MissedTickBehavior;
 
@@ -24,7 +24,7 @@ use crate::screens::timeline::PAGE;
 const PROBE_EVERY: u32 = 30;
 
 /// State owned by the backend thread.
-pub struct Worker {
+pub(super) struct Worker {
     config: BackendConfig,
     events: mpsc::Sender<Event>,
     waker: Waker,
@@ -46,7 +46,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker with no profile open yet.
-    pub fn new(config: BackendConfig, events: mpsc::Sender<Event>, waker: Waker) -> Self {
+    pub(super) fn new(config: BackendConfig, events: mpsc::Sender<Event>, waker: Waker) -> Self {
         let connector = WsConnector {
             allow_plaintext_loopback: config.allow_plaintext_loopback,
             ..WsConnector::default()
@@ -83,7 +83,7 @@ impl Worker {
     }
 
     /// Runs until the UI drops its command sender.
-    pub async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
+    pub(super) async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
         self.emit(Event::ProfileExists(Profile::exists(
             &self.config.profile_dir,
         )));
@@ -179,9 +179,7 @@ impl Worker {
             .trim()
             .parse()
             .map_err(|e| format!("invalid relay address: {e}"))?;
-        if relay.transport() == Transport::Plaintext && !is_loopback(relay.host()) {
-            return Err("plain ws:// is only allowed for relays on this machine; use the wss:// address with its pin".into());
-        }
+        relay.check_transport().map_err(|e| e.to_string())?;
         let opts = InitOptions {
             dir: &self.config.profile_dir,
             passphrase,

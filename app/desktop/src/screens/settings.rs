@@ -4,7 +4,7 @@
 //! to the core (extra relays live in the encrypted profile); nothing is
 //! decorative.
 
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 use egui::{Color32, RichText, Ui};
 use zeroize::Zeroizing;
 

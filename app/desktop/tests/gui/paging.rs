@@ -19,7 +19,7 @@ const NEEDLE: usize = 150;
 
 /// Bob's profile (in `dir/profile`) holding `N` messages from Alice; message 150 says "needle".
 fn history(dir: &Path) {
-    let relay: cairn_protocol::address::RelayAddress = "ws://127.0.0.1:9/".parse().unwrap();
+    let relay: cairn_protocol::relay_address::RelayAddress = "ws://127.0.0.1:9/".parse().unwrap();
     let init = |dir: &Path, name: &str| {
         Client::init(
             &InitOptions {

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_relay::client::{ConnectOptions, RelayClient};
+use cairn_protocol::relay_address::RelayAddress;
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::redis_fleet::RedisFleet;
 use ed25519_dalek::SigningKey;

@@ -3,7 +3,7 @@
 
 use cairn_core::client::ClientError;
 use cairn_core::net::{Connector, WsConnector};
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 
 use super::Worker;
 use crate::commands::{Event, RelayHealth};

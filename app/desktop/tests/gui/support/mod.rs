@@ -13,10 +13,10 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 /// 2026-11-18 11:06:40 UTC: every test starts here.
-pub const START_MS: u64 = 1_795_000_000_000;
+pub(crate) const START_MS: u64 = 1_795_000_000_000;
 
 /// A real app whose files live in `dir`, with a cheap KDF and fast sync.
-pub fn app(dir: &Path) -> Harness<'static, CairnApp> {
+pub(crate) fn app(dir: &Path) -> Harness<'static, CairnApp> {
     let mut backend = BackendConfig::new(dir.to_path_buf(), Clock::stepping(START_MS));
     backend.kdf = KdfParams::INSECURE_FOR_TESTS;
     backend.sync_interval = Duration::from_millis(100);
@@ -33,7 +33,7 @@ pub fn app(dir: &Path) -> Harness<'static, CairnApp> {
 }
 
 /// Steps the harness until `done` holds (the backend works on its own thread).
-pub fn wait_for(
+pub(crate) fn wait_for(
     h: &mut Harness<'static, CairnApp>,
     what: &str,
     done: impl Fn(&Harness<'static, CairnApp>) -> bool,
@@ -51,7 +51,7 @@ pub fn wait_for(
 }
 
 /// Types into the text field with accessible name `label`.
-pub fn type_into(h: &mut Harness<'static, CairnApp>, label: &str, text: &str) {
+pub(crate) fn type_into(h: &mut Harness<'static, CairnApp>, label: &str, text: &str) {
     h.get_by_label(label).focus();
     h.step();
     h.get_by_label(label).type_text(text);
@@ -59,14 +59,14 @@ pub fn type_into(h: &mut Harness<'static, CairnApp>, label: &str, text: &str) {
 }
 
 /// Lets a scroll animation finish (kittest steps 1/60 s of UI time).
-pub fn settle(h: &mut Harness<'static, CairnApp>) {
+pub(crate) fn settle(h: &mut Harness<'static, CairnApp>) {
     for _ in 0..30 {
         h.step();
     }
 }
 
 /// Clicks the button named `label` (scrolled into view first, as a user would).
-pub fn click(h: &mut Harness<'static, CairnApp>, label: &str) {
+pub(crate) fn click(h: &mut Harness<'static, CairnApp>, label: &str) {
     h.get_by_role_and_label(egui::accesskit::Role::Button, label)
         .scroll_to_me();
     settle(h);
@@ -77,7 +77,7 @@ pub fn click(h: &mut Harness<'static, CairnApp>, label: &str) {
 }
 
 /// Clicks whatever is named `label` (a radio button, a row), scrolled into view first.
-pub fn click_label(h: &mut Harness<'static, CairnApp>, label: &str) {
+pub(crate) fn click_label(h: &mut Harness<'static, CairnApp>, label: &str) {
     h.get_by_label(label).scroll_to_me();
     settle(h);
     h.get_by_label(label).click();
@@ -86,7 +86,12 @@ pub fn click_label(h: &mut Harness<'static, CairnApp>, label: &str) {
 }
 
 /// Runs first-run onboarding: built-in relay (or `relay` pasted), then a profile.
-pub fn onboard(h: &mut Harness<'static, CairnApp>, name: &str, pass: &str, relay: Option<&str>) {
+pub(crate) fn onboard(
+    h: &mut Harness<'static, CairnApp>,
+    name: &str,
+    pass: &str,
+    relay: Option<&str>,
+) {
     wait_for(h, "first-run screen", |h| {
         h.state().phase() == Phase::Create
     });

@@ -9,10 +9,12 @@
 //! without TLS. IPv6 hosts are written in brackets.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::wire::{DecodeError, Reader, Writer};
@@ -47,6 +49,33 @@ pub struct RelayAddress {
     host: String,
     port: u16,
     transport: Transport,
+}
+
+/// A plain `ws://` address whose host is not this machine: never dialled,
+/// never stored, never put in an invite.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "plain ws:// to {relay} is refused: only relays on this machine may be reached without \
+     TLS; use the relay's wss:// address with its #PIN"
+)]
+pub struct PlaintextRefused {
+    /// The refused address, as text.
+    pub relay: String,
+}
+
+/// SHA-256 of a certificate's DER bytes: the pin a `wss://` address carries.
+pub fn pin_of(certificate_der: &[u8]) -> [u8; 32] {
+    Sha256::digest(certificate_der).into()
+}
+
+/// True for hosts that can only mean this machine: `localhost` (any case),
+/// 127.0.0.0/8, `::1` and their IPv4-mapped forms. Other names are not
+/// resolved here: a DNS name is never "loopback" for this check.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// Why a relay address string or encoding was refused.
@@ -108,6 +137,25 @@ impl RelayAddress {
         match self.transport {
             Transport::Tls { pin } => Some(pin),
             Transport::Plaintext => None,
+        }
+    }
+
+    /// True if the host can only mean this machine (see [`is_loopback_host`]).
+    pub fn is_loopback(&self) -> bool {
+        is_loopback_host(&self.host)
+    }
+
+    /// The one plaintext rule (PROTOCOL.md §6): TLS addresses pass; a plain
+    /// `ws://` address passes only when its host is loopback. Clients apply it
+    /// before dialling, before storing an address and to every address an
+    /// invite or handshake names.
+    pub fn check_transport(&self) -> Result<(), PlaintextRefused> {
+        match self.transport {
+            Transport::Tls { .. } => Ok(()),
+            Transport::Plaintext if self.is_loopback() => Ok(()),
+            Transport::Plaintext => Err(PlaintextRefused {
+                relay: self.to_string(),
+            }),
         }
     }
 
@@ -273,6 +321,67 @@ mod tests {
             "ws://a:1/x".parse::<RelayAddress>(),
             Err(AddressError::Path)
         );
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LocalHost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "0.0.0.0",
+            "::",
+            "10.0.0.1",
+            "192.168.1.2",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "localhost.example.org",
+            "mylocalhost",
+            "127.0.0.1.nip.io",
+            "127.1",
+            "example.org",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn plaintext_refused_off_loopback_tls_always_allowed() {
+        let ok = |t: &str| t.parse::<RelayAddress>().unwrap().check_transport();
+        ok("ws://127.0.0.1:7447/").unwrap();
+        ok("ws://[::1]:7447/").unwrap();
+        ok("ws://localhost:7447/").unwrap();
+        let pin = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        ok(&format!("wss://relay.example.org:7447/#{pin}")).unwrap();
+        for text in [
+            "ws://relay.example.org:7447/",
+            "ws://10.1.2.3:7447/",
+            "ws://0.0.0.0:7447/",
+            "ws://[2001:db8::1]:7447/",
+        ] {
+            let err = ok(text).unwrap_err();
+            assert_eq!(err.relay, text);
+            assert!(err.to_string().contains("wss://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn pin_is_sha256_of_the_der() {
+        assert_eq!(
+            hex_lower(&pin_of(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    fn hex_lower(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]

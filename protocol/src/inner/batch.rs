@@ -87,7 +87,7 @@ mod tests {
     use super::*;
     use crate::content::Content;
     use crate::identity::Identity;
-    use crate::message::Inner;
+    use crate::inner::Inner;
 
     fn signed(me: &Identity, counter: u64, text: &str) -> SignedInner {
         let conv = [7u8; 32];
@@ -95,7 +95,7 @@ mod tests {
             counter,
             sent_at_ms: counter * 10,
             prev_hash: [0; 32],
-            ack_counter: crate::message::NO_ACK,
+            ack_counter: crate::inner::NO_ACK,
             ack_hash: [0; 32],
             content: Content::Text(text.to_owned()),
         };

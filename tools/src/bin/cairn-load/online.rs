@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
-use cairn_relay::client::{ConnectOptions, Deliveries, RelayClient};
+use cairn_protocol::relay_address::RelayAddress;
+use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient};
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use futures_util::stream::{self, FuturesUnordered};

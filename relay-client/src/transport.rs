@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use cairn_protocol::address::{RelayAddress, Transport};
+use cairn_protocol::relay_address::{RelayAddress, Transport};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -75,7 +75,7 @@ pub type RelaySocket = WebSocketStream<RelayStream>;
 
 /// WebSocket limits for clients: frames are at most a 64 KiB envelope plus header.
 fn websocket_config() -> WebSocketConfig {
-    let max = 4 * cairn_protocol::relay::MAX_FRAME_LEN;
+    let max = 4 * cairn_protocol::frames::MAX_FRAME_LEN;
     WebSocketConfig::default()
         .read_buffer_size(16 * 1024)
         .write_buffer_size(16 * 1024)

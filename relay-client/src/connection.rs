@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use cairn_protocol::address::RelayAddress;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
-use cairn_protocol::relay::{
+use cairn_protocol::frames::{
     AckEntries, ClientFrame, ClientRequest, ErrorCode, MAX_ACK_BATCH, NONCE_LEN, QUIET_REQUEST_ID,
     RelayFrame, RelayStats, delete_signing_bytes, subscribe_signing_bytes,
 };
+use cairn_protocol::relay_address::RelayAddress;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -92,7 +92,7 @@ impl Drop for PendingGuard<'_> {
 
 impl RelayClient {
     /// Connects (pin enforced for `wss://`; `ws://` only to loopback, see
-    /// [`super::check_transport`]), reads the relay's challenge and
+    /// [`RelayAddress::check_transport`]), reads the relay's challenge and
     /// starts the background tasks. Returns the client and its deliveries.
     pub async fn connect(
         address: &RelayAddress,

@@ -1,9 +1,11 @@
-//! Async client for the Cairn relay protocol, used by the app core and the load tool.
+//! Async client for the Cairn relay protocol (PROTOCOL.md §18), used by the app core,
+//! the load tools and the end-to-end tests. It depends on the protocol crate only, never
+//! on the relay server.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), cairn_relay::client::ClientError> {
-//! use cairn_relay::client::{ConnectOptions, RelayClient};
-//! # let address: cairn_protocol::address::RelayAddress = "ws://127.0.0.1:7447/".parse().unwrap();
+//! # async fn demo() -> Result<(), cairn_relay_client::ClientError> {
+//! use cairn_relay_client::{ConnectOptions, RelayClient};
+//! # let address: cairn_protocol::relay_address::RelayAddress = "ws://127.0.0.1:7447/".parse().unwrap();
 //! # let auth_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
 //! # let mailbox = cairn_protocol::envelope::MailboxId([1; 32]);
 //! # let envelope = bytes::Bytes::from(vec![0u8; 1024]);
@@ -31,7 +33,9 @@
 //! Plain `ws://` addresses are dialled only when their host is loopback
 //! (`localhost`, 127.0.0.0/8, `::1`), and then only at the loopback IPs it
 //! resolves to; any other is refused with [`ClientError::PlaintextNotLoopback`]
-//! before a packet is sent ([`check_transport`]).
+//! before a packet is sent ([`RelayAddress::check_transport`]).
+//!
+//! [`RelayAddress::check_transport`]: cairn_protocol::relay_address::RelayAddress::check_transport
 
 mod connection;
 mod error;
@@ -43,7 +47,6 @@ use std::time::Duration;
 
 pub use connection::{Deliveries, Delivery, RelayClient};
 pub use error::ClientError;
-pub use plaintext::{check_transport, is_loopback_host};
 pub use transport::{RelaySocket, RelayStream, connect_websocket};
 
 /// Connection settings.

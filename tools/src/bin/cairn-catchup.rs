@@ -10,7 +10,7 @@
 //! (see `Session::decrypt_batch`); full-text indexing runs once per commit.
 //!
 //! ```text
-//! cargo build --release -p cairn-relay -p cairn-cli
+//! cargo build --release -p cairn-relay -p cairn-tools
 //! target/release/cairn-relay serve --listen 127.0.0.1:7447 --data-dir /tmp/bench-relay --no-admin --rate-per-connection 0 &
 //! target/release/cairn-catchup --relay "$(cat /tmp/bench-relay/address.txt)" --messages 10000
 //! ```
@@ -22,8 +22,8 @@ use anyhow::{Context, bail};
 use cairn_core::client::{Client, InitOptions};
 use cairn_core::net::{SyncOptions, SyncReport, Syncer, WsConnector};
 use cairn_core::profile::kdf::KdfParams;
-use cairn_protocol::address::RelayAddress;
-use cairn_relay::client::ConnectOptions;
+use cairn_protocol::relay_address::RelayAddress;
+use cairn_relay_client::ConnectOptions;
 use clap::Parser;
 
 /// Times a client catching up on a relay backlog.

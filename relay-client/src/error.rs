@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cairn_protocol::relay::ErrorCode;
+use cairn_protocol::frames::ErrorCode;
 use thiserror::Error;
 
 /// Why a relay operation failed. `Refused` is the relay's typed answer; the

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 
 use crate::online::{Pair, connect_many, receive_all, send_all};
 use crate::report::Outcome;

@@ -1,11 +1,13 @@
 //! `cairn-relay`: run a relay (`serve`) or manage its access tokens (`token`).
 
+mod cli;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::cli::{Cli, Command, LogFormat, ServeArgs, StoreArgs, TokenAction};
 use anyhow::{Context, Result};
-use cairn_relay::cli::{Cli, Command, LogFormat, ServeArgs, StoreArgs, TokenAction};
 use cairn_relay::config::TransportConfig;
 use cairn_relay::store::redis::RedisFanout;
 use cairn_relay::store::{
@@ -16,7 +18,7 @@ use cairn_relay::{Relay, tokens};
 fn main() -> Result<()> {
     let cli = match Cli::parse_with_config(std::env::args_os().collect()) {
         Ok(cli) => cli,
-        Err(cairn_relay::cli::CliError::Clap(e)) => e.exit(),
+        Err(crate::cli::CliError::Clap(e)) => e.exit(),
         Err(e) => return Err(e.into()),
     };
     match cli.command {

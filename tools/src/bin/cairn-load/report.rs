@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 
 use crate::Args;
 

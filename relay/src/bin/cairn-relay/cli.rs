@@ -15,14 +15,14 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
-use crate::config::{AccessMode, AdminListen, Limits, Rate, RelayConfig, TransportConfig};
-use crate::store::{RedisOptions, StoreLimits, Synchronous};
-use crate::tokens::{Role, parse_duration};
+use cairn_relay::config::{AccessMode, AdminListen, Limits, Rate, RelayConfig, TransportConfig};
+use cairn_relay::store::{RedisOptions, StoreLimits, Synchronous};
+use cairn_relay::tokens::{Role, parse_duration};
 
 /// `cairn-relay`: store-and-forward for Cairn, blind to content and senders.
 #[derive(Debug, Parser)]
 #[command(name = "cairn-relay", version, about, args_override_self = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -30,7 +30,7 @@ pub struct Cli {
 
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the relay.
     Serve(Box<ServeArgs>),
     /// Manage access tokens (for `--access token` relays and admin requests).
@@ -54,7 +54,7 @@ pub enum Command {
 
 /// Token actions.
 #[derive(Debug, Subcommand)]
-pub enum TokenAction {
+pub(crate) enum TokenAction {
     /// Create a token and print it once (only its hash is stored).
     Create {
         /// `user` may create mailboxes; `admin` may also read stats and purge.
@@ -75,7 +75,7 @@ pub enum TokenAction {
 
 /// Commit durability, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SyncArg {
+pub(crate) enum SyncArg {
     /// Survive a crash of the relay process (default).
     Normal,
     /// Also survive power loss (fsync every group commit).
@@ -84,7 +84,7 @@ pub enum SyncArg {
 
 /// Storage backend, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StoreArg {
+pub(crate) enum StoreArg {
     /// Embedded SQLite in the data directory: one relay instance.
     Sqlite,
     /// Redis or Redis Cluster shared by several relay instances.
@@ -93,7 +93,7 @@ pub enum StoreArg {
 
 /// Where mailboxes and tokens live; shared by `serve` and `token`.
 #[derive(Debug, Clone, Args)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// Storage backend: sqlite (one relay) or redis (several relays behind a load balancer).
     #[arg(
         long,
@@ -120,7 +120,7 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     /// Redis connection settings when `--store redis`, else `None`.
-    pub fn redis_options(&self, limits: StoreLimits) -> Option<RedisOptions> {
+    pub(crate) fn redis_options(&self, limits: StoreLimits) -> Option<RedisOptions> {
         (self.store == StoreArg::Redis).then(|| RedisOptions {
             urls: if self.redis_url.is_empty() {
                 vec!["redis://127.0.0.1:6379".to_owned()]
@@ -135,7 +135,7 @@ impl StoreArgs {
 
 /// Access mode, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AccessArg {
+pub(crate) enum AccessArg {
     /// Anyone may create mailboxes.
     Open,
     /// Creating mailboxes needs a token.
@@ -144,7 +144,7 @@ pub enum AccessArg {
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line.
@@ -153,7 +153,7 @@ pub enum LogFormat {
 
 /// `cairn-relay serve` flags. Every flag also reads `CAIRN_RELAY_<NAME>`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// TOML file with any of these settings (keys = long flag names).
     #[arg(long, env = "CAIRN_RELAY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -261,7 +261,7 @@ pub struct ServeArgs {
 
 /// Why the command line or config file was refused.
 #[derive(Debug, Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// clap's own error (also used for `--help` and `--version`).
     #[error(transparent)]
     Clap(#[from] clap::Error),
@@ -289,7 +289,7 @@ pub enum CliError {
 impl Cli {
     /// Parses arguments, then fills in settings from `--config` that neither
     /// a flag nor an environment variable set.
-    pub fn parse_with_config(args: Vec<OsString>) -> Result<Self, CliError> {
+    pub(crate) fn parse_with_config(args: Vec<OsString>) -> Result<Self, CliError> {
         let matches = Self::command().try_get_matches_from(&args)?;
         let cli = Self::from_arg_matches(&matches)?;
         let Command::Serve(serve) = &cli.command else {
@@ -359,7 +359,7 @@ fn config_args(text: &str, unset: impl Fn(&str) -> bool) -> Result<Vec<OsString>
 
 impl ServeArgs {
     /// The relay configuration these flags describe.
-    pub fn to_config(&self) -> Result<RelayConfig, CliError> {
+    pub(crate) fn to_config(&self) -> Result<RelayConfig, CliError> {
         if self.insecure_plaintext && !self.listen.ip().is_loopback() {
             return Err(CliError::PlaintextNotLoopback(self.listen));
         }
@@ -417,7 +417,7 @@ impl ServeArgs {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
-        .map_err(|e: crate::tokens::UnknownRole| e.to_string())
+        .map_err(|e: cairn_relay::tokens::UnknownRole| e.to_string())
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
@@ -425,7 +425,7 @@ fn parse_duration_arg(s: &str) -> Result<Duration, String> {
 }
 
 /// Parses `1048576`, `512K`, `100M`, `2G` (binary multiples).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (digits, scale) = match s.char_indices().last() {
         Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),

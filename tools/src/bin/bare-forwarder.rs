@@ -17,7 +17,7 @@
 //! to subscriber channel.
 //!
 //! Launch it exactly like the relay:
-//! `cairn-load --spawn target/release/examples/bare_forwarder [--plaintext] …`.
+//! `cairn-load --spawn target/release/bare-forwarder [--plaintext] …`.
 //! It reads `--listen`, `--data-dir` (where the self-signed certificate is
 //! kept) and `--insecure-plaintext`, ignores every other argument, and prints
 //! `relay address: ADDRESS` like `cairn-relay serve`.
@@ -31,11 +31,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
-use cairn_protocol::address::{RelayAddress, Transport};
 use cairn_protocol::envelope::{Envelope, MailboxId};
-use cairn_protocol::relay::{
+use cairn_protocol::frames::{
     ClientFrame, ClientRequest, ErrorCode, NONCE_LEN, RelayFrame, peek_request_id,
 };
+use cairn_protocol::relay_address::{RelayAddress, Transport};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};

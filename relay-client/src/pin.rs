@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use subtle::ConstantTimeEq;
 
-use crate::tls::pin_of;
+use cairn_protocol::relay_address::pin_of;
 
 /// Accepts only the certificate with the pinned SHA-256.
 #[derive(Debug)]

@@ -6,23 +6,18 @@
 //! another connection.
 
 use crate::envelope::MailboxId;
+use crate::labels::{RELAY_DELETE, RELAY_SUBSCRIBE};
 
 use super::NONCE_LEN;
 
-/// Domain label for `Subscribe` signatures.
-pub const SUBSCRIBE_LABEL: &[u8] = b"cairn-relay-v1-subscribe";
-
-/// Domain label for `DeleteMailbox` signatures.
-pub const DELETE_LABEL: &[u8] = b"cairn-relay-v1-delete";
-
 /// Bytes signed to subscribe: `"cairn-relay-v1-subscribe" || nonce || mailbox id`.
 pub fn subscribe_signing_bytes(nonce: &[u8; NONCE_LEN], mailbox: &MailboxId) -> Vec<u8> {
-    transcript(SUBSCRIBE_LABEL, nonce, mailbox)
+    transcript(RELAY_SUBSCRIBE, nonce, mailbox)
 }
 
 /// Bytes signed to delete a mailbox: `"cairn-relay-v1-delete" || nonce || mailbox id`.
 pub fn delete_signing_bytes(nonce: &[u8; NONCE_LEN], mailbox: &MailboxId) -> Vec<u8> {
-    transcript(DELETE_LABEL, nonce, mailbox)
+    transcript(RELAY_DELETE, nonce, mailbox)
 }
 
 fn transcript(label: &[u8], nonce: &[u8; NONCE_LEN], mailbox: &MailboxId) -> Vec<u8> {

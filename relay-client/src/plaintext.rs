@@ -6,35 +6,17 @@
 //! refuses the other half: a `ws://` address whose host is not loopback is
 //! never dialled, and a loopback name is only dialled at loopback IPs.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use cairn_protocol::address::{RelayAddress, Transport};
+use cairn_protocol::relay_address::RelayAddress;
 
 use super::error::ClientError;
 
-/// True for hosts that can only mean this machine: `localhost` (any case),
-/// 127.0.0.0/8, `::1` and their IPv4-mapped forms. Other names are not
-/// resolved here: a DNS name is never "loopback" for this check.
-pub fn is_loopback_host(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
-/// Refuses a plaintext address whose host is not loopback; TLS addresses pass.
-///
-/// Called by [`super::RelayClient::connect`] and [`super::connect_websocket`]
-/// before any network activity, and usable by applications to refuse such an
-/// address where the user types or receives it.
-pub fn check_transport(address: &RelayAddress) -> Result<(), ClientError> {
-    match address.transport() {
-        Transport::Tls { .. } => Ok(()),
-        Transport::Plaintext if is_loopback_host(address.host()) => Ok(()),
-        Transport::Plaintext => Err(ClientError::PlaintextNotLoopback {
-            relay: address.to_string(),
-        }),
-    }
+/// The protocol's plaintext rule ([`RelayAddress::check_transport`]) as a client error.
+pub(super) fn check_transport(address: &RelayAddress) -> Result<(), ClientError> {
+    address
+        .check_transport()
+        .map_err(|e| ClientError::PlaintextNotLoopback { relay: e.relay })
 }
 
 /// For a plaintext dial: only the resolved addresses that are loopback, so
@@ -61,58 +43,6 @@ mod tests {
 
     fn addr(text: &str) -> RelayAddress {
         text.parse().unwrap()
-    }
-
-    #[test]
-    fn loopback_hosts() {
-        for host in [
-            "localhost",
-            "LocalHost",
-            "127.0.0.1",
-            "127.8.9.10",
-            "::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(is_loopback_host(host), "{host}");
-        }
-        for host in [
-            "0.0.0.0",
-            "::",
-            "10.0.0.1",
-            "192.168.1.2",
-            "::ffff:10.0.0.1",
-            "fe80::1",
-            "localhost.example.org",
-            "mylocalhost",
-            "127.0.0.1.nip.io",
-            "127.1",
-            "example.org",
-        ] {
-            assert!(!is_loopback_host(host), "{host}");
-        }
-    }
-
-    #[test]
-    fn plaintext_refused_off_loopback_tls_always_allowed() {
-        check_transport(&addr("ws://127.0.0.1:7447/")).unwrap();
-        check_transport(&addr("ws://[::1]:7447/")).unwrap();
-        check_transport(&addr("ws://localhost:7447/")).unwrap();
-        let pin = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-        check_transport(&addr(&format!("wss://relay.example.org:7447/#{pin}"))).unwrap();
-        for text in [
-            "ws://relay.example.org:7447/",
-            "ws://10.1.2.3:7447/",
-            "ws://0.0.0.0:7447/",
-            "ws://[2001:db8::1]:7447/",
-        ] {
-            let err = check_transport(&addr(text)).unwrap_err();
-            assert!(
-                matches!(&err, ClientError::PlaintextNotLoopback { relay } if relay == text),
-                "{text}: {err:?}"
-            );
-            assert!(!err.is_retryable());
-            assert!(err.to_string().contains("wss://"), "{err}");
-        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod spawn;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cairn_protocol::address::RelayAddress;
+use cairn_protocol::relay_address::RelayAddress;
 use clap::{Parser, ValueEnum};
 
 /// Command-line options.
