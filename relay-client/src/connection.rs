@@ -2,7 +2,7 @@
 //! task routing answers and deliveries, and a writer task batching frames.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -36,20 +36,53 @@ pub struct Delivery {
     pub envelope: Bytes,
 }
 
-/// Receiving end of the deliveries of one connection; ends when the connection closes.
+/// Receiving end of the deliveries of one connection; ends when the connection
+/// closes (after everything already received has been taken).
 pub struct Deliveries {
-    rx: mpsc::Receiver<Delivery>,
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    buffered: Arc<AtomicUsize>,
 }
 
 impl Deliveries {
     /// The next delivery, or `None` once the connection is closed.
     pub async fn recv(&mut self) -> Option<Delivery> {
-        self.rx.recv().await
+        let d = self.rx.recv().await?;
+        self.taken(&d);
+        Some(d)
     }
 
     /// A delivery if one is already buffered.
     pub fn try_recv(&mut self) -> Option<Delivery> {
-        self.rx.try_recv().ok()
+        let d = self.rx.try_recv().ok()?;
+        self.taken(&d);
+        Some(d)
+    }
+
+    fn taken(&self, d: &Delivery) {
+        self.buffered.fetch_sub(d.envelope.len(), Ordering::AcqRel);
+    }
+}
+
+/// The reader's side of [`Deliveries`]: never blocks, refuses past the byte bound.
+struct DeliverySink {
+    tx: mpsc::UnboundedSender<Delivery>,
+    buffered: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl DeliverySink {
+    /// Queues a delivery; `false` if the application is too far behind (the
+    /// connection should close) — a dropped receiver just discards it.
+    fn push(&self, delivery: Delivery) -> bool {
+        let len = delivery.envelope.len();
+        if self.buffered.load(Ordering::Acquire) + len > self.limit {
+            return false;
+        }
+        self.buffered.fetch_add(len, Ordering::AcqRel);
+        if self.tx.send(delivery).is_err() {
+            self.buffered.fetch_sub(len, Ordering::AcqRel);
+        }
+        true
     }
 }
 
@@ -113,14 +146,20 @@ impl RelayClient {
             Some(Err(_)) | None => return Err(ClientError::Closed),
         };
         let (out, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
-        let (deliver_tx, deliver_rx) = mpsc::channel(options.delivery_queue.max(1));
+        let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
+        let buffered = Arc::new(AtomicUsize::new(0));
+        let delivery_sink = DeliverySink {
+            tx: deliver_tx,
+            buffered: Arc::clone(&buffered),
+            limit: options.delivery_buffer.max(1),
+        };
         let pending: Pending = Arc::default();
         let closed = Arc::new(AtomicBool::new(false));
         tokio::spawn(write_loop(sink, out_rx));
         tokio::spawn(read_loop(
             stream,
             Arc::clone(&pending),
-            deliver_tx,
+            delivery_sink,
             Arc::clone(&closed),
         ));
         let inner = Inner {
@@ -135,7 +174,10 @@ impl RelayClient {
             Self {
                 inner: Arc::new(inner),
             },
-            Deliveries { rx: deliver_rx },
+            Deliveries {
+                rx: deliver_rx,
+                buffered,
+            },
         ))
     }
 
@@ -401,7 +443,7 @@ async fn write_loop(mut sink: SplitSink<RelaySocket, Message>, mut queue: mpsc::
 async fn read_loop(
     mut stream: SplitStream<RelaySocket>,
     pending: Pending,
-    deliveries: mpsc::Sender<Delivery>,
+    deliveries: DeliverySink,
     closed: Arc<AtomicBool>,
 ) {
     while let Some(message) = stream.next().await {
@@ -425,8 +467,12 @@ async fn read_loop(
                     message: parsed.id,
                     envelope: raw.slice_ref(envelope),
                 };
-                // Receiver gone: the application no longer wants deliveries.
-                let _ = deliveries.send(delivery).await;
+                if !deliveries.push(delivery) {
+                    tracing::warn!(
+                        "deliveries not taken: over the buffer bound; closing (they stay stored)"
+                    );
+                    break;
+                }
                 continue;
             }
             RelayFrame::Ok => Answer::Ok,

@@ -22,13 +22,15 @@
 //!
 //! One connection carries any number of concurrent requests (`RelayClient`
 //! is cheap to clone; calls may run in parallel and are pipelined) and any
-//! number of subscriptions. Deliveries arrive on a bounded queue
-//! ([`ConnectOptions::delivery_queue`]) that is read by the same task that
-//! reads answers: drain it concurrently with your requests (e.g. in its own
-//! task). A client that awaits answers while its delivery queue is full
-//! waits forever, and the relay eventually drops it as a slow reader (its
-//! messages stay stored). Reconnecting is the caller's
-//! choice: after [`ClientError::Closed`], connect again and re-subscribe.
+//! number of subscriptions. The task reading the socket never waits for the
+//! application: deliveries are queued for [`Deliveries`] without blocking, so
+//! an answer never waits behind undrained deliveries, whatever the caller
+//! awaits. The queue is bounded by bytes ([`ConnectOptions::delivery_buffer`]):
+//! past it the client closes the connection rather than grow, exactly like
+//! a relay dropping a slow reader — nothing is lost, every unacknowledged
+//! envelope stays stored at the relay and comes again on the next
+//! subscription. Reconnecting is the caller's choice: after
+//! [`ClientError::Closed`], connect again and re-subscribe.
 //!
 //! Plain `ws://` addresses are dialled only when their host is loopback
 //! (`localhost`, 127.0.0.0/8, `::1`), and then only at the loopback IPs it
@@ -54,15 +56,16 @@ pub use transport::{RelaySocket, RelayStream, connect_websocket};
 pub struct ConnectOptions {
     /// Bound on TCP + TLS + WebSocket handshakes and the relay's challenge.
     pub timeout: Duration,
-    /// Deliveries buffered before the client stops reading from the relay.
-    pub delivery_queue: usize,
+    /// Bytes of envelopes waiting in [`Deliveries`] before the client gives up
+    /// the connection (a reader that far behind reconnects later instead).
+    pub delivery_buffer: usize,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
-            delivery_queue: 4096,
+            delivery_buffer: 64 << 20,
         }
     }
 }

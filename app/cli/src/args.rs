@@ -73,6 +73,9 @@ pub(crate) enum Command {
         /// Testing aid: store but do not acknowledge (simulates a crash right after the commit).
         #[arg(long, hide = true)]
         no_ack: bool,
+        /// Stay connected and print messages and events as they arrive (Ctrl-C stops).
+        #[arg(long, conflicts_with = "no_ack")]
+        follow: bool,
     },
     /// Move to a new identity key and announce it to every contact (their
     /// clients hold your messages until they accept it).

@@ -42,11 +42,19 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
                         _ => stdin_lines()?,
                     },
                 },
-                Command::Recv { wait, no_ack } => NetCommand::Recv { wait, no_ack },
+                Command::Recv {
+                    wait,
+                    no_ack,
+                    follow,
+                } => NetCommand::Recv {
+                    wait,
+                    no_ack,
+                    follow,
+                },
                 Command::RotateIdentity => NetCommand::RotateIdentity,
                 other => return with_client(&out, &mut client, other, pass.as_bytes()),
             };
-            network::run(&out, &mut client, net, cli.allow_plaintext_loopback)
+            network::run(&out, client, net, cli.allow_plaintext_loopback)
         }
     }
 }
@@ -64,16 +72,21 @@ fn with_client(
             }
         }
         Command::History { name } => {
-            let contact = client.contact(&name)?;
-            for item in client.timeline(&contact.name)? {
+            let contact = client.contact_named(&name)?;
+            let items = client.timeline(contact.id)?;
+            if items.is_empty() && !out.json {
+                println!("no messages with {} yet", contact.name);
+            }
+            for item in items {
                 output::emit_item(out, &contact.name, &item);
             }
             // Shown means read: read receipts go out with the next send or recv.
-            client.mark_read(&contact.name, now_ms())?;
+            client.mark_read(contact.id, now_ms())?;
         }
         Command::AcceptKey { name } => {
-            client.accept_key_change(&name, now_ms())?;
-            let contact = client.contact(&name)?;
+            let contact = client.contact_named(&name)?;
+            client.accept_key_change(contact.id, now_ms())?;
+            let contact = client.contact(contact.id)?;
             out.emit(output::contact_json(&contact), || {
                 format!(
                     "new key of {} accepted; new safety number: {}",
@@ -83,14 +96,15 @@ fn with_client(
             });
         }
         Command::Search { query, limit } => {
-            for (name, m) in client.search(&query, limit)? {
+            for m in client.search(&query, limit)? {
+                let name = client.contact(m.contact)?.name;
                 out.emit(output::message_json(&name, &m), || {
                     output::message_text(&name, &m)
                 });
             }
         }
         Command::Fingerprint { name } => {
-            let contact = client.contact(&name)?;
+            let contact = client.contact_named(&name)?;
             out.emit(
                 json!({"type": "fingerprint", "contact": contact.name, "safety_number": contact.safety_number, "verified": contact.verified}),
                 || group_digits(&contact.safety_number),
@@ -100,13 +114,15 @@ fn with_client(
             name,
             safety_number,
         } => {
-            client.verify(&name, &safety_number, now_ms())?;
+            let contact = client.contact_named(&name)?;
+            client.verify(contact.id, &safety_number, now_ms())?;
             out.emit(json!({"type": "verified", "contact": name}), || {
                 format!("{name} is now verified")
             });
         }
         Command::Rename { name, new_name } => {
-            client.rename_contact(&name, &new_name)?;
+            let contact = client.contact_named(&name)?;
+            client.rename_contact(contact.id, &new_name)?;
             out.emit(
                 json!({"type": "renamed", "from": name, "to": new_name}),
                 || format!("renamed {name} to {new_name}"),

@@ -1,14 +1,23 @@
-//! Commands that talk to relays: invite, accept, send, recv.
+//! Commands that talk to relays, on the core's messenger: invite, accept,
+//! send, rotate-identity, recv.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use cairn_core::client::{Client, ClientEvent};
-use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector};
+use cairn_core::messenger::{
+    DialOptions, Events, Messenger, MessengerConfig, MessengerError, MessengerEvent, NetError,
+    RelayState,
+};
+use cairn_core::store::{ContactId, MessageRecord};
 use serde_json::json;
 
 use crate::output::{self, Out};
 use crate::time::now_ms;
+
+/// Silence after which a relay's backlog is taken as drained.
+const QUIET: Duration = Duration::from_millis(300);
 
 /// What network command to run.
 pub(crate) enum NetCommand {
@@ -30,19 +39,22 @@ pub(crate) enum NetCommand {
     },
     /// New identity key, announced to every contact.
     RotateIdentity,
-    /// Receive, waiting up to this long for something new.
+    /// Receive, waiting up to `wait` for something new; with `follow`, keep
+    /// printing until interrupted.
     Recv {
         /// Seconds.
         wait: f64,
         /// Skip acks (crash simulation).
         no_ack: bool,
+        /// Stay connected and print what arrives.
+        follow: bool,
     },
 }
 
 /// Runs a network command on a single-threaded runtime.
 pub(crate) fn run(
     out: &Out,
-    client: &mut Client,
+    client: Client,
     cmd: NetCommand,
     allow_plaintext: bool,
 ) -> anyhow::Result<()> {
@@ -55,144 +67,261 @@ pub(crate) fn run(
 
 async fn run_async(
     out: &Out,
-    client: &mut Client,
+    client: Client,
     cmd: NetCommand,
     allow_plaintext: bool,
 ) -> anyhow::Result<()> {
-    let connector = WsConnector {
-        allow_plaintext_loopback: allow_plaintext,
-        ..WsConnector::default()
-    };
-    let opts = SyncOptions {
-        access_token: client.access_token()?.map(|t| t.to_vec()),
-        ..SyncOptions::default()
-    };
-    let mut syncer = Syncer::new(connector, opts);
-    let clock = now_ms;
-    match cmd {
-        NetCommand::Invite => {
-            let mailbox = client.mint_mailbox();
-            syncer
-                .create_mailbox(&mailbox)
-                .await
-                .context("creating the invite mailbox on your relay")?;
-            let invite = client.create_invite(&mailbox, now_ms())?;
-            out.emit(
-                json!({"type": "invite", "uri": invite.uri, "expires_at": invite.expires_at}),
-                || invite.uri.clone(),
-            );
-        }
-        NetCommand::Accept { invite, name } => {
-            let invite = client.parse_invite(invite.trim(), now_ms())?;
-            let mailbox = client.mint_mailbox();
-            syncer
-                .create_mailbox(&mailbox)
-                .await
-                .context("creating your reply mailbox on your relay")?;
-            let contact = client.accept_invite(&invite, &name, &mailbox, now_ms())?;
-            let mut report = SyncReport::default();
-            syncer.flush_outbox(client, &clock, &mut report).await?;
-            out.emit(output::contact_json(&contact), || {
-                format!(
-                    "{} added; the handshake completes when they next receive",
-                    contact.name
-                )
-            });
-            finish(out, client, report)?;
-        }
-        NetCommand::Send { name, texts } => {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let sent = client.send_texts(&name, &refs, now_ms())?;
-            let mut report = SyncReport::default();
-            syncer.flush_outbox(client, &clock, &mut report).await?;
-            let contact = client.contact(&name)?;
-            // Re-read for the status the relay's acks gave them.
-            let mut now: std::collections::HashMap<i64, _> = client
-                .timeline(&contact.name)?
-                .into_iter()
-                .filter_map(|i| match i {
-                    cairn_core::client::TimelineItem::Message(m) => Some((m.id, m)),
-                    cairn_core::client::TimelineItem::Event(_) => None,
-                })
-                .collect();
-            for message in sent {
-                let message = now.remove(&message.id).unwrap_or(message);
-                out.emit(output::message_json(&contact.name, &message), || {
-                    output::message_text(&contact.name, &message)
-                });
-            }
-            finish(out, client, report)?;
-        }
-        NetCommand::RotateIdentity => {
-            let notified = client.rotate_identity(now_ms())?;
-            let mut report = SyncReport::default();
-            syncer.flush_outbox(client, &clock, &mut report).await?;
-            out.emit(json!({"type": "identity_rotated", "contacts": notified}), || {
-                format!("new identity key announced to {notified} contact(s); compare safety numbers again")
-            });
-            finish(out, client, report)?;
-        }
-        NetCommand::Recv { wait, no_ack } => {
-            syncer.options_mut().ack = !no_ack;
-            if !(0.0..=86_400.0).contains(&wait) {
+    let (receive, ack) = match &cmd {
+        NetCommand::Recv { wait, no_ack, .. } => {
+            if !(0.0..=86_400.0).contains(wait) {
                 bail!("--wait must be between 0 and 86400 seconds");
             }
-            syncer.options_mut().wait = Duration::from_secs_f64(wait);
-            let report = syncer.sync(client, &clock).await?;
-            for event in &report.events {
-                emit_event(out, event);
+            (true, !no_ack)
+        }
+        _ => (false, true),
+    };
+    let config = MessengerConfig {
+        dial: DialOptions {
+            allow_plaintext_loopback: allow_plaintext,
+            ..DialOptions::default()
+        },
+        receive,
+        ack,
+        ..MessengerConfig::default()
+    };
+    let (messenger, events) = Messenger::start(client, config);
+    let mut session = Session::new(out, messenger.clone(), events).await?;
+    let result = session.command(cmd).await;
+    messenger.stop().await?;
+    result
+}
+
+/// One command's view of the messenger: the contact names to print and the
+/// relays seen failing.
+struct Session<'o> {
+    out: &'o Out,
+    messenger: Messenger,
+    events: Events,
+    names: HashMap<ContactId, String>,
+    /// Last state per relay: a command fails if a relay it used stayed down.
+    down: HashMap<String, NetError>,
+}
+
+impl<'o> Session<'o> {
+    async fn new(out: &'o Out, messenger: Messenger, events: Events) -> anyhow::Result<Self> {
+        let contacts = messenger.query(|c| c.contacts()).await??;
+        Ok(Self {
+            out,
+            messenger,
+            events,
+            names: contacts.into_iter().map(|c| (c.id, c.name)).collect(),
+            down: HashMap::new(),
+        })
+    }
+
+    async fn command(&mut self, cmd: NetCommand) -> anyhow::Result<()> {
+        let m = self.messenger.clone();
+        match cmd {
+            NetCommand::Invite => {
+                let invite = m
+                    .create_invite(None)
+                    .await
+                    .context("creating the invite mailbox on your relay")?;
+                self.out.emit(
+                    json!({"type": "invite", "uri": invite.uri, "expires_at": invite.expires_at}),
+                    || invite.uri.clone(),
+                );
             }
-            finish(out, client, report)?;
+            NetCommand::Accept { invite, name } => {
+                let contact = m.accept_invite(&invite, &name).await.map_err(|e| match e {
+                    MessengerError::Net(net) => {
+                        anyhow::Error::new(net).context("creating your reply mailbox on your relay")
+                    }
+                    other => other.into(),
+                })?;
+                self.names.insert(contact.id, contact.name.clone());
+                self.out.emit(output::contact_json(&contact), || {
+                    format!(
+                        "{} added; the handshake completes when they next receive",
+                        contact.name
+                    )
+                });
+                let sent = m.wait_sent(false).await;
+                self.drain_events();
+                self.finish(sent).await?;
+            }
+            NetCommand::Send { name, texts } => {
+                let contact = m.query(move |c| c.contact_named(&name)).await??;
+                let mut sent = m.send_texts(contact.id, texts).await?;
+                let result = m.wait_sent(false).await;
+                // The relay's acks arrive as status events: apply them.
+                while let Some(event) = self.events.try_recv() {
+                    if let MessengerEvent::Client(ClientEvent::StatusChanged {
+                        contact: id,
+                        counters,
+                        status,
+                    }) = &event
+                        && *id == contact.id
+                    {
+                        for record in sent.iter_mut().filter(|r| counters.contains(&r.counter)) {
+                            record.status = record.status.max(*status);
+                        }
+                    }
+                    self.note(&event);
+                }
+                for message in &sent {
+                    self.print_message(&contact.name, message);
+                }
+                self.finish(result).await?;
+            }
+            NetCommand::RotateIdentity => {
+                let notified = m.update(|c| c.rotate_identity(now_ms())).await??;
+                let sent = m.wait_sent(false).await;
+                self.drain_events();
+                self.out.emit(
+                    json!({"type": "identity_rotated", "contacts": notified}),
+                    || {
+                        format!(
+                            "new identity key announced to {notified} contact(s); compare safety numbers again"
+                        )
+                    },
+                );
+                self.finish(sent).await?;
+            }
+            NetCommand::Recv { wait, follow, .. } => {
+                let wait = Duration::from_secs_f64(wait);
+                let received = m.wait_received(QUIET, wait);
+                tokio::pin!(received);
+                loop {
+                    tokio::select! {
+                        done = &mut received => { done?; break; }
+                        Some(event) = self.events.recv() => self.print_event(&event),
+                    }
+                }
+                if follow {
+                    while let Some(event) = self.events.recv().await {
+                        self.print_event(&event);
+                    }
+                    return Ok(());
+                }
+                // Receipts leave at a random moment of the receipt window; wait for them.
+                let sent = m.wait_sent(true);
+                tokio::pin!(sent);
+                let result = loop {
+                    tokio::select! {
+                        done = &mut sent => break done,
+                        Some(event) = self.events.recv() => self.print_event(&event),
+                    }
+                };
+                self.drain_events();
+                self.finish(result).await?;
+                if let Some(e) = self.down.values().next() {
+                    return Err(e.clone().into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints what arrived, records relay states, updates names.
+    fn print_event(&mut self, event: &MessengerEvent) {
+        self.note(event);
+        let MessengerEvent::Client(event) = event else {
+            return;
+        };
+        let out = self.out;
+        match event {
+            ClientEvent::Message { message } => {
+                let name = self.name(message.contact);
+                self.print_message(&name, message);
+            }
+            ClientEvent::ContactAdded { contact } => out.emit(
+                json!({"type": "contact_added", "name": contact.name, "safety_number": contact.safety_number}),
+                || format!("{} accepted your invite and is now a contact", contact.name),
+            ),
+            ClientEvent::ContactChanged { contact } => {
+                out.emit(output::contact_json(contact), || {
+                    output::contact_text(contact)
+                });
+            }
+            ClientEvent::StatusChanged {
+                contact,
+                counters,
+                status,
+            } => {
+                let name = self.name(*contact);
+                out.emit(
+                    json!({"type": "status", "contact": name, "counters": counters, "status": status.as_str()}),
+                    || format!("{} message(s) to {name} now {}", counters.len(), status.as_str()),
+                );
+            }
+            ClientEvent::Integrity { event } => {
+                let name = event.contact.map(|c| self.name(c));
+                out.emit(output::event_json(name.as_deref(), event), || {
+                    output::event_text(name.as_deref(), event)
+                });
+            }
+            ClientEvent::Held { contact } => {
+                let name = self.name(*contact);
+                out.emit(json!({"type": "held", "contact": name}), || {
+                    format!("a message from {name} is held until you accept their new key")
+                });
+            }
         }
     }
-    Ok(())
-}
 
-/// Reports relay problems; fails the command if any occurred (work done so far is kept).
-fn finish(out: &Out, client: &Client, report: SyncReport) -> anyhow::Result<()> {
-    if report.errors.is_empty() {
-        return Ok(());
+    fn print_message(&self, name: &str, message: &MessageRecord) {
+        self.out.emit(output::message_json(name, message), || {
+            output::message_text(name, message)
+        });
     }
-    let queued = client.outbox_len()?;
-    if queued > 0 && !out.json {
-        eprintln!("note: {queued} envelope(s) queued; they are retried on the next send or recv");
-    }
-    let first = report.errors.into_iter().reduce(|a, b| match (&a, &b) {
-        (NetError::PinMismatch { .. }, _) => a,
-        (_, NetError::PinMismatch { .. }) => b,
-        _ => a,
-    });
-    match first {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
-}
 
-/// Prints one event from a sync.
-pub(crate) fn emit_event(out: &Out, event: &ClientEvent) {
-    match event {
-        ClientEvent::Message { contact, message } => out.emit(output::message_json(contact, message), || {
-            output::message_text(contact, message)
-        }),
-        ClientEvent::ContactAdded { contact } => out.emit(
-            json!({"type": "contact_added", "name": contact.name, "safety_number": contact.safety_number}),
-            || format!("{} accepted your invite and is now a contact", contact.name),
-        ),
-        ClientEvent::StatusChanged {
-            contact,
-            counters,
-            status,
-        } => out.emit(
-            json!({"type": "status", "contact": contact, "counters": counters, "status": status.as_str()}),
-            || format!("{} message(s) to {contact} now {}", counters.len(), status.as_str()),
-        ),
-        ClientEvent::Integrity { contact, event } => out.emit(
-            output::event_json(contact.as_deref(), event),
-            || output::event_text(contact.as_deref(), event),
-        ),
-        ClientEvent::Held { contact } => out.emit(
-            json!({"type": "held", "contact": contact}),
-            || format!("a message from {contact} is held until you accept their new key"),
-        ),
+    /// Takes note of events not printed (relay states, new names).
+    fn drain_events(&mut self) {
+        while let Some(event) = self.events.try_recv() {
+            self.note(&event);
+        }
+    }
+
+    fn note(&mut self, event: &MessengerEvent) {
+        match event {
+            MessengerEvent::Relay { relay, state } => match state {
+                RelayState::Up => {
+                    self.down.remove(relay);
+                }
+                RelayState::Down { error, .. } => {
+                    self.down.insert(relay.clone(), error.clone());
+                }
+            },
+            MessengerEvent::Client(ClientEvent::ContactAdded { contact }) => {
+                self.names.insert(contact.id, contact.name.clone());
+            }
+            MessengerEvent::ReceiveFailed(e) => {
+                eprintln!("error storing received messages (they stay at the relay): {e}");
+            }
+            _ => {}
+        }
+    }
+
+    fn name(&self, id: ContactId) -> String {
+        self.names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| "unknown contact".to_owned())
+    }
+
+    /// Reports a failed send; work done so far is kept, and what is queued
+    /// is retried by the next command that sends or receives.
+    async fn finish(&self, sent: Result<(), MessengerError>) -> anyhow::Result<()> {
+        let Err(e) = sent else {
+            return Ok(());
+        };
+        let queued = self.messenger.query(|c| c.outbox_len()).await??;
+        if queued > 0 && !self.out.json {
+            eprintln!(
+                "note: {queued} envelope(s) queued; they are retried on the next send or recv"
+            );
+        }
+        Err(e.into())
     }
 }

@@ -6,6 +6,10 @@
 //!   transitions (`now` is always a parameter).
 //! - [`store`]: typed access to that database — contacts, sessions, messages,
 //!   outbox, integrity events, search — with batching-friendly transactions.
+//! - [`messenger`]: the one async orchestration of a client and its relays
+//!   (push-driven receive, separate connections for receiving and sending),
+//!   shared by `cairn-cli` and the desktop app.
+//! - [`calendar`]: local time zone and calendar formatting for both front ends.
 //!
 //! The core never depends on a UI toolkit; the desktop app and `cairn-cli`
 //! drive the same code.
@@ -13,6 +17,8 @@
 
 pub mod calendar;
 pub mod client;
-pub mod net;
+pub mod messenger;
 pub mod profile;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

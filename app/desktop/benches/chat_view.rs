@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_core::client::{Client, Delivery, InitOptions, TimelineItem};
+use cairn_core::client::{Client, InitOptions, TimelineItem};
 use cairn_core::profile::kdf::KdfParams;
 use cairn_core::store::{Contact, ContactId, Direction, MessageRecord, MessageStatus};
+use cairn_core::testing::pump;
 use cairn_desktop::backend::BackendConfig;
+use cairn_desktop::chat::window::Timeline;
 use cairn_desktop::clock::Clock;
 use cairn_desktop::commands::ContactSummary;
-use cairn_desktop::screens::timeline::Timeline;
 use cairn_desktop::{AppOptions, CairnApp, Pane, Phase};
-use cairn_protocol::envelope::MailboxId;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -38,7 +38,7 @@ fn harness(options: AppOptions) -> Harness<'static, CairnApp> {
     let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
     Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))
-        .build_ui_state(|ui, app: &mut CairnApp| app.show(ui), app)
+        .build_ui_state(|ui, app: &mut CairnApp| app.frame(ui), app)
 }
 
 fn options(data_dir: &Path) -> AppOptions {
@@ -89,9 +89,9 @@ fn synthetic_frames() -> String {
             })
         })
         .collect();
-    let timeline = Timeline::new("Bob".into(), items);
+    let timeline = Timeline::new(ContactId(1), items);
     h.state_mut()
-        .preview(vec![summary()], Pane::Chat("Bob".into()));
+        .preview(vec![summary()], Pane::Chat(ContactId(1)));
     h.state_mut().set_timeline(timeline);
     // The first frame measures and wraps all 100k messages (the real app
     // holds one page of 200 at a time and loads older ones on demand).
@@ -314,6 +314,10 @@ fn generate(root: &Path) {
     bob.accept_invite(&invite, "Alice", &reply, START_MS)
         .unwrap();
     pump(&mut bob, &mut alice, START_MS);
+    let (to_bob, to_alice) = (
+        alice.contact_named("Bob").unwrap().id,
+        bob.contact_named("Alice").unwrap().id,
+    );
     // Alice writes 2/3 of the messages, Bob 1/3, over about 50 days.
     let mut now = START_MS;
     for i in 0..N {
@@ -326,9 +330,9 @@ fn generate(root: &Path) {
             format!("message {i}")
         };
         if i % 3 == 2 {
-            bob.send_text("Alice", &text, now).unwrap();
+            bob.send_text(to_alice, &text, now).unwrap();
         } else {
-            alice.send_text("Bob", &text, now).unwrap();
+            alice.send_text(to_bob, &text, now).unwrap();
         }
         if i % 2000 == 1999 {
             pump(&mut alice, &mut bob, now);
@@ -337,20 +341,5 @@ fn generate(root: &Path) {
     }
     pump(&mut alice, &mut bob, now);
     pump(&mut bob, &mut alice, now);
-    bob.mark_read("Alice", now).unwrap();
-}
-
-fn pump(from: &mut Client, to: &mut Client, now: u64) {
-    let due = from.outbox_due(u64::MAX, 100_000).unwrap();
-    let deliveries: Vec<Delivery> = due
-        .iter()
-        .map(|i| Delivery {
-            mailbox: MailboxId(i.mailbox),
-            bytes: i.envelope.clone(),
-        })
-        .collect();
-    from.outbox_sent(&due).unwrap();
-    for chunk in deliveries.chunks(2000) {
-        to.receive(chunk, now).unwrap();
-    }
+    bob.mark_read(to_alice, now).unwrap();
 }

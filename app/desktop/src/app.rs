@@ -6,20 +6,20 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use cairn_core::store::MessageRecord;
+use cairn_core::store::{ContactId, MessageRecord};
 use egui::{Color32, RichText, Ui};
 
 use crate::backend::{Backend, BackendConfig, Waker};
+use crate::chat::window::Timeline;
+use crate::chat::{self, ChatAction, ChatUi};
 use crate::clock::{Clock, Zone};
 use crate::commands::{Command, ContactSummary, ProfileInfo, RelayStatus};
 use crate::prefs::{Prefs, ThemeChoice, default_data_dir};
 use crate::screens::add_contact;
 use crate::screens::add_contact::AddContactForm;
-use crate::screens::chat::{self, ChatAction, ChatUi};
 use crate::screens::contacts::{self, Sidebar, SidebarAction};
 use crate::screens::onboarding::{self, OnboardingForm};
 use crate::screens::settings::{self, SettingsForm, SettingsView};
-use crate::screens::timeline::Timeline;
 use crate::screens::verify::{self, VerifyAction, VerifyForm};
 
 /// How the app is set up: where its files are, which clock it reads.
@@ -69,11 +69,11 @@ pub enum Pane {
     /// Nothing selected.
     Empty,
     /// A conversation.
-    Chat(String),
+    Chat(ContactId),
     /// Add contact.
     AddContact,
     /// Verify a contact's safety number.
-    Verify(String),
+    Verify(ContactId),
     /// Settings.
     Settings,
 }
@@ -112,9 +112,9 @@ pub struct CairnApp {
     pub(crate) verify: VerifyForm,
     pub(crate) settings: SettingsForm,
     pub(crate) chat_ui: ChatUi,
-    pub(crate) drafts: HashMap<String, String>,
+    pub(crate) drafts: HashMap<ContactId, String>,
     pub(crate) query: String,
-    pub(crate) results: Vec<(String, MessageRecord)>,
+    pub(crate) results: Vec<MessageRecord>,
     pub(crate) relays: Vec<RelayStatus>,
     /// The profile's extra relays (from the backend; empty while locked).
     pub(crate) extra_relays: Vec<String>,
@@ -122,6 +122,8 @@ pub struct CairnApp {
     pub(crate) banner: Option<Banner>,
     pub(crate) focus_search: bool,
     pub(crate) scroll_to_message: Option<i64>,
+    /// Pages of history received that replaced the open chat (tests count them).
+    pub(crate) timeline_loads: u32,
 }
 
 impl std::fmt::Debug for CairnApp {
@@ -182,6 +184,7 @@ impl CairnApp {
             banner: None,
             focus_search: false,
             scroll_to_message: None,
+            timeline_loads: 0,
         })
     }
 
@@ -232,9 +235,41 @@ impl CairnApp {
         self.pane = pane;
     }
 
-    /// Everything one frame does.
+    /// How many times the open chat was replaced by a page from the backend
+    /// (opening a chat does it once; new messages never should).
+    pub fn timeline_loads(&self) -> u32 {
+        self.timeline_loads
+    }
+
+    /// The contact `id`'s row, if listed.
+    pub fn contact(&self, id: ContactId) -> Option<&ContactSummary> {
+        self.contacts.iter().find(|c| c.contact.id == id)
+    }
+
+    /// The contact called `name`, if listed (tests and benchmarks find
+    /// contacts the way a user does).
+    pub fn contact_named(&self, name: &str) -> Option<ContactId> {
+        self.contacts
+            .iter()
+            .find(|c| c.contact.name == name)
+            .map(|c| c.contact.id)
+    }
+
+    /// Work that does not draw: applies every event the backend sent. Runs
+    /// before each frame, and also when no frame is drawn (a hidden window
+    /// still gets its notifications).
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        self.poll_events(ctx);
+    }
+
+    /// A whole frame as the window runs it: [`Self::logic`], then [`Self::show`].
+    pub fn frame(&mut self, ui: &mut Ui) {
+        self.logic(ui.ctx());
+        self.show(ui);
+    }
+
+    /// Everything one frame draws.
     pub fn show(&mut self, ui: &mut Ui) {
-        self.poll_events(ui.ctx());
         self.apply_theme(ui.ctx());
         if self.phase == Phase::Main {
             self.shortcuts(ui.ctx());
@@ -357,7 +392,7 @@ impl CairnApp {
 
     fn main_layout(&mut self, ui: &mut Ui) {
         let selected = match &self.pane {
-            Pane::Chat(n) | Pane::Verify(n) => Some(n.clone()),
+            Pane::Chat(id) | Pane::Verify(id) => Some(*id),
             _ => None,
         };
         let mut sidebar_action = SidebarAction::None;
@@ -369,7 +404,7 @@ impl CairnApp {
                     ui,
                     Sidebar {
                         contacts: &self.contacts,
-                        selected: selected.as_deref(),
+                        selected,
                         query: &mut self.query,
                         results: &self.results,
                         focus_search: std::mem::take(&mut self.focus_search),
@@ -386,8 +421,8 @@ impl CairnApp {
     fn sidebar_action(&mut self, action: SidebarAction) {
         match action {
             SidebarAction::None => {}
-            SidebarAction::Open(name) => self.open_chat(&name),
-            SidebarAction::OpenAt(name, id) => self.open_chat_at(&name, id),
+            SidebarAction::Open(contact) => self.open_chat(contact),
+            SidebarAction::OpenAt(contact, id) => self.open_chat_at(contact, id),
             SidebarAction::Search(query) => {
                 if query.is_empty() {
                     self.results.clear();
@@ -400,37 +435,35 @@ impl CairnApp {
         }
     }
 
-    /// Opens `name`'s conversation (loads its history, marks it read).
-    pub(crate) fn open_chat(&mut self, name: &str) {
+    /// Opens `contact`'s conversation (loads its history, marks it read).
+    pub(crate) fn open_chat(&mut self, contact: ContactId) {
         if let Pane::Chat(current) = &self.pane {
             let draft = std::mem::take(&mut self.chat_ui.draft);
-            self.drafts.insert(current.clone(), draft);
+            self.drafts.insert(*current, draft);
         }
-        if self.pane == Pane::Chat(name.to_owned()) {
+        if self.pane == Pane::Chat(contact) {
             return;
         }
-        if self.timeline.as_ref().is_some_and(|t| t.name != name) {
+        if self.timeline.as_ref().is_some_and(|t| t.contact != contact) {
             self.timeline = None;
         }
         self.chat_ui = ChatUi {
-            draft: self.drafts.remove(name).unwrap_or_default(),
+            draft: self.drafts.remove(&contact).unwrap_or_default(),
             ..ChatUi::default()
         };
-        self.pane = Pane::Chat(name.to_owned());
-        self.backend.send(Command::OpenChat {
-            name: name.to_owned(),
-        });
+        self.pane = Pane::Chat(contact);
+        self.backend.send(Command::OpenChat { contact });
     }
 
-    /// Opens `name`'s conversation at message `id` (a search hit), loading
+    /// Opens `contact`'s conversation at message `id` (a search hit), loading
     /// history back to it if it is not loaded yet.
-    pub(crate) fn open_chat_at(&mut self, name: &str, id: i64) {
+    pub(crate) fn open_chat_at(&mut self, contact: ContactId, id: i64) {
         let loaded = self
             .timeline
             .as_ref()
-            .is_some_and(|t| t.name == name && t.item_of_message(id).is_some());
-        if self.pane != Pane::Chat(name.to_owned()) {
-            self.open_chat(name);
+            .is_some_and(|t| t.contact == contact && t.item_of_message(id).is_some());
+        if self.pane != Pane::Chat(contact) {
+            self.open_chat(contact);
         }
         self.chat_ui.highlight = Some(id);
         if loaded {
@@ -438,7 +471,7 @@ impl CairnApp {
         } else {
             self.scroll_to_message = Some(id);
             self.backend.send(Command::OpenChatAt {
-                name: name.to_owned(),
+                contact,
                 message: id,
             });
         }
@@ -456,13 +489,8 @@ impl CairnApp {
                     );
                 });
             }
-            Pane::Chat(name) => {
-                let Some(contact) = self
-                    .contacts
-                    .iter()
-                    .find(|c| c.contact.name == name)
-                    .cloned()
-                else {
+            Pane::Chat(id) => {
+                let Some(contact) = self.contact(id).cloned() else {
                     ui.label("Loading…");
                     return;
                 };
@@ -477,18 +505,13 @@ impl CairnApp {
                     ChatAction::None => {}
                     ChatAction::Verify => {
                         self.verify = VerifyForm::default();
-                        self.pane = Pane::Verify(name);
+                        self.pane = Pane::Verify(id);
                     }
                     ChatAction::Command(cmd) => self.backend.send(cmd),
                 }
             }
-            Pane::Verify(name) => {
-                let Some(contact) = self
-                    .contacts
-                    .iter()
-                    .find(|c| c.contact.name == name)
-                    .cloned()
-                else {
+            Pane::Verify(id) => {
+                let Some(contact) = self.contact(id).cloned() else {
                     self.pane = Pane::Empty;
                     return;
                 };
@@ -496,7 +519,7 @@ impl CairnApp {
                     VerifyAction::None => {}
                     VerifyAction::Back => {
                         self.pane = Pane::Empty;
-                        self.open_chat(&name);
+                        self.open_chat(id);
                     }
                     VerifyAction::Command(cmd) => self.backend.send(cmd),
                 }
@@ -530,6 +553,10 @@ impl CairnApp {
 }
 
 impl eframe::App for CairnApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        CairnApp::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         self.show(ui);
     }

@@ -31,11 +31,25 @@ impl Clock {
         }))
     }
 
-    /// A clock that starts at `start_ms` and advances one millisecond per
-    /// reading, so every event still gets a distinct, ordered time in tests.
+    /// A clock that starts at `start_ms`, follows real time from there, and
+    /// advances at least one millisecond per reading: every event gets a
+    /// distinct, ordered time in tests, and timers (receipts, retries) still
+    /// come due as they would.
     pub fn stepping(start_ms: u64) -> Self {
-        let now = Arc::new(AtomicU64::new(start_ms));
-        Self(Arc::new(move || now.fetch_add(1, Ordering::Relaxed)))
+        let started = std::time::Instant::now();
+        let last = Arc::new(AtomicU64::new(start_ms.saturating_sub(1)));
+        Self(Arc::new(move || {
+            let real = start_ms
+                .saturating_add(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            let mut prev = last.load(Ordering::Relaxed);
+            loop {
+                let next = real.max(prev + 1);
+                match last.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => return next,
+                    Err(seen) => prev = seen,
+                }
+            }
+        }))
     }
 
     /// Any closure as a clock.
@@ -95,9 +109,12 @@ mod tests {
     }
 
     #[test]
-    fn stepping_clock_is_monotonic() {
+    fn stepping_clock_is_monotonic_and_follows_real_time() {
         let c = Clock::stepping(10);
-        assert_eq!(c.now_ms(), 10);
-        assert_eq!(c.now_ms(), 11);
+        let first = c.now_ms();
+        assert!(first >= 10);
+        assert!(c.now_ms() > first);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(c.now_ms() >= first + 30);
     }
 }

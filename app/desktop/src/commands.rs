@@ -2,12 +2,18 @@
 //!
 //! The UI sends [`Command`]s and never waits for an answer; the backend
 //! replies with [`Event`]s (plain display data, no keys) and asks egui to
-//! repaint.
+//! repaint. Contacts are named by their stable [`ContactId`]; events say
+//! what changed (a message added, a status raised, one contact row), so the
+//! UI updates that and nothing else. A failure names the request it answers
+//! ([`Request`]) and keeps its type ([`Failure`]).
 
 use std::path::PathBuf;
 
-use cairn_core::client::TimelineItem;
-use cairn_core::store::{Contact, MessageRecord, PageCursor};
+use cairn_core::client::{ClientError, TimelineItem};
+use cairn_core::messenger::MessengerError;
+use cairn_core::store::{
+    Contact, ContactId, IntegrityRecord, MessageRecord, MessageStatus, PageCursor,
+};
 use zeroize::Zeroizing;
 
 /// A passphrase on its way to the backend; wiped when dropped.
@@ -56,29 +62,29 @@ pub enum Command {
         /// Local name for the inviter.
         name: String,
     },
-    /// Load the newest page of a conversation and keep sending its updates; marks it read.
+    /// Load the newest page of a conversation; marks it read while it is open.
     OpenChat {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
     },
     /// Open a conversation loaded back to one message (a search hit).
     OpenChatAt {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// Message row id.
         message: i64,
     },
     /// Load the page of history before `before` in the open conversation.
     LoadOlder {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// Where the loaded window starts.
         before: PageCursor,
     },
     /// Give a contact another local name.
     RenameContact {
-        /// Current name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// New name.
         new_name: String,
     },
@@ -98,22 +104,22 @@ pub enum Command {
     CloseChat,
     /// Send a text message.
     Send {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// Text.
         text: String,
     },
     /// Mark the contact verified if `digits` match the safety number.
     Verify {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// What the user typed or pasted.
         digits: String,
     },
     /// Accept a contact's new identity key.
     AcceptKeyChange {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
     },
     /// Full-text search over all conversations.
     Search {
@@ -127,8 +133,8 @@ pub enum Command {
         /// Passphrase protecting the backup.
         passphrase: Secret,
     },
-    /// Sync with the relays now instead of at the next tick.
-    SyncNow,
+    /// Check every relay's reachability now (settings' "Check now").
+    CheckRelays,
     /// Save the UI preferences (file I/O stays off the UI thread).
     SavePrefs {
         /// The preferences.
@@ -143,6 +149,56 @@ pub enum Command {
         /// Text.
         body: String,
     },
+}
+
+/// Which request a failure answers, so the UI shows it where it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Starting the built-in relay.
+    StartRelay,
+    /// Creating the profile.
+    CreateProfile,
+    /// Unlocking or importing.
+    Unlock,
+    /// Creating an invite.
+    Invite,
+    /// Accepting an invite.
+    Accept,
+    /// Sending a message.
+    Send,
+    /// Verifying a safety number.
+    Verify,
+    /// Accepting a new key.
+    AcceptKey,
+    /// Loading history, search and other reads.
+    Load,
+    /// Settings: names, relays, preferences, backup.
+    Settings,
+    /// Receiving in the background (not asked for by the user).
+    Receive,
+}
+
+/// Why something failed, with its type intact.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// From the messenger (relay or client).
+    #[error(transparent)]
+    Messenger(#[from] MessengerError),
+    /// From the client (opening a profile, local checks).
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A relay address the user typed does not parse or is refused.
+    #[error("invalid relay address: {0}")]
+    Address(String),
+    /// The built-in relay could not start.
+    #[error("could not start the built-in relay: {0}")]
+    Relay(String),
+    /// A file could not be written.
+    #[error("{0}")]
+    File(String),
+    /// The profile is locked.
+    #[error("the profile is locked")]
+    Locked,
 }
 
 /// Connection state of one relay, as last observed.
@@ -206,16 +262,16 @@ pub enum Event {
     LocalRelayStarted(String),
     /// The profile is open.
     Unlocked(ProfileInfo),
-    /// Unlocking failed; the message says why (e.g. wrong passphrase).
-    UnlockFailed(String),
     /// The profile was closed.
     Locked,
-    /// The contact list changed.
+    /// The whole contact list (after unlock).
     Contacts(Vec<ContactSummary>),
-    /// The newest part of the open chat's history (replaces what is shown).
+    /// One contact's row changed (or is new); boxed, rows are large.
+    ContactUpdated(Box<ContactSummary>),
+    /// The newest part of a chat's history (replaces what is shown).
     Timeline {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// Messages and events in order.
         items: Vec<TimelineItem>,
         /// Where older history starts, if there is more.
@@ -223,17 +279,32 @@ pub enum Event {
     },
     /// An older page of the open chat, to put above what is shown.
     OlderPage {
-        /// Contact name.
-        name: String,
+        /// The contact.
+        contact: ContactId,
         /// Messages and events in order.
         items: Vec<TimelineItem>,
         /// Where still older history starts, if there is more.
         older: Option<PageCursor>,
     },
+    /// A message was stored: one we sent or one that arrived.
+    MessageAdded(MessageRecord),
+    /// Our messages to `contact` reached a new status.
+    StatusChanged {
+        /// The contact.
+        contact: ContactId,
+        /// Sender counters of the messages.
+        counters: Vec<u64>,
+        /// The new status.
+        status: MessageStatus,
+    },
+    /// An integrity event was stored.
+    IntegrityAdded(IntegrityRecord),
     /// Our profile changed (display name).
     Profile(ProfileInfo),
     /// A contact was renamed.
     Renamed {
+        /// The contact.
+        contact: ContactId,
         /// Old name.
         from: String,
         /// New name.
@@ -242,18 +313,23 @@ pub enum Event {
     /// A new invite to show.
     Invite(String),
     /// A new contact was added (by us accepting, or them accepting ours).
-    ContactAdded(String),
+    ContactAdded {
+        /// The contact.
+        contact: ContactId,
+        /// Its name.
+        name: String,
+    },
     /// A message arrived (for notifications).
     Incoming {
         /// Contact name.
-        contact: String,
+        name: String,
         /// Text.
         body: String,
     },
     /// Search results, newest first.
-    SearchResults(Vec<(String, MessageRecord)>),
+    SearchResults(Vec<MessageRecord>),
     /// The contact is now verified.
-    Verified(String),
+    Verified(ContactId),
     /// Relay reachability after a sync.
     Relays(Vec<RelayStatus>),
     /// The profile's extra relays (full address text), after unlock or a change.
@@ -264,6 +340,11 @@ pub enum Event {
     Outbox(usize),
     /// A short confirmation to show (backup written, ...).
     Notice(String),
-    /// Something failed; shown to the user, the app keeps running.
-    Error(String),
+    /// A request failed; shown where it was asked, the app keeps running.
+    Failed {
+        /// What was asked.
+        request: Request,
+        /// Why it failed (boxed: errors are rare, events are many).
+        error: Box<Failure>,
+    },
 }

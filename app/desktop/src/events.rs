@@ -1,14 +1,37 @@
-//! Applying backend events to the UI state (once per frame, never blocking).
+//! Applying backend events to the UI state (every frame's `logic`, never
+//! blocking). Each event changes what it names: a message is appended to
+//! the open chat, a status raised in place, one contact row replaced.
+
+use cairn_core::client::{ClientError, TimelineItem};
+use cairn_core::profile::ProfileError;
 
 use crate::app::{Banner, CairnApp, Pane, Phase};
-use crate::commands::{Command, Event};
-use crate::screens::timeline::Timeline;
+use crate::chat::window::Timeline;
+use crate::commands::{Command, ContactSummary, Event, Failure, Request};
+
+/// The words shown for a failure: one place for every error text the UI shows.
+pub(crate) fn failure_text(error: &Failure) -> String {
+    match error {
+        Failure::Client(ClientError::Profile(ProfileError::WrongPassphrase)) => {
+            "Wrong passphrase. Check it and try again.".into()
+        }
+        other => other.to_string(),
+    }
+}
 
 impl CairnApp {
     /// Drains every pending backend event.
     pub(crate) fn poll_events(&mut self, ctx: &egui::Context) {
         while let Some(event) = self.backend.try_recv() {
             self.apply(ctx, event);
+        }
+    }
+
+    /// The open chat's contact, if a chat (or its verify pane) is shown.
+    fn shown_contact(&self) -> Option<cairn_core::store::ContactId> {
+        match &self.pane {
+            Pane::Chat(id) | Pane::Verify(id) => Some(*id),
+            _ => None,
         }
     }
 
@@ -29,15 +52,6 @@ impl CairnApp {
                 self.onboarding.pass.clear();
                 self.onboarding.confirm.clear();
             }
-            Event::UnlockFailed(message) => {
-                self.onboarding.busy = false;
-                self.onboarding.pass.clear();
-                if self.phase == Phase::Unlock {
-                    self.unlock_error = Some(message);
-                } else {
-                    self.error(message);
-                }
-            }
             Event::Locked => {
                 self.phase = Phase::Unlock;
                 self.profile = None;
@@ -53,32 +67,58 @@ impl CairnApp {
                 self.chat_ui = Default::default();
             }
             Event::Contacts(list) => self.contacts = list,
-            Event::Timeline { name, items, older } => {
-                let relevant = matches!(&self.pane, Pane::Chat(n) | Pane::Verify(n) if *n == name);
-                if relevant {
-                    self.timeline = Some(Timeline::page(name, items, older));
+            Event::ContactUpdated(row) => self.update_row(*row),
+            Event::Timeline {
+                contact,
+                items,
+                older,
+            } => {
+                if self.shown_contact() == Some(contact) {
+                    self.timeline = Some(Timeline::page(contact, items, older));
+                    self.timeline_loads += 1;
                     if let Some(id) = self.scroll_to_message.take() {
                         self.chat_ui.scroll_to_message = Some(id);
                     }
                 }
             }
-            Event::OlderPage { name, items, older } => {
-                if let Some(t) = self.timeline.as_mut().filter(|t| t.name == name) {
+            Event::OlderPage {
+                contact,
+                items,
+                older,
+            } => {
+                if let Some(t) = self.timeline.as_mut().filter(|t| t.contact == contact) {
                     t.prepend(items, older);
                 }
             }
+            Event::MessageAdded(message) => {
+                if let Some(t) = self
+                    .timeline
+                    .as_mut()
+                    .filter(|t| t.contact == message.contact)
+                {
+                    t.push(TimelineItem::Message(message));
+                }
+            }
+            Event::StatusChanged {
+                contact,
+                counters,
+                status,
+            } => {
+                if let Some(t) = self.timeline.as_mut().filter(|t| t.contact == contact) {
+                    t.set_status(&counters, status);
+                }
+            }
+            Event::IntegrityAdded(event) => {
+                if let Some(t) = self
+                    .timeline
+                    .as_mut()
+                    .filter(|t| Some(t.contact) == event.contact)
+                {
+                    t.push(TimelineItem::Event(event));
+                }
+            }
             Event::Profile(info) => self.profile = Some(info),
-            Event::Renamed { from, to } => {
-                match &mut self.pane {
-                    Pane::Chat(n) | Pane::Verify(n) if *n == from => *n = to.clone(),
-                    _ => {}
-                }
-                if let Some(t) = self.timeline.as_mut().filter(|t| t.name == from) {
-                    t.name = to.clone();
-                }
-                if let Some(draft) = self.drafts.remove(&from) {
-                    self.drafts.insert(to.clone(), draft);
-                }
+            Event::Renamed { from, to, .. } => {
                 self.settings.rename_to.clear();
                 self.notice(format!("{from} is now called {to}."));
             }
@@ -87,24 +127,28 @@ impl CairnApp {
                 self.add_contact.creating = false;
                 self.add_contact.error = None;
             }
-            Event::ContactAdded(name) => {
+            Event::ContactAdded { name, .. } => {
                 self.notice(format!(
                     "{name} is now a contact. Verify their safety number when you can."
                 ));
             }
-            Event::Incoming { contact, body } => {
+            Event::Incoming { name, body } => {
                 let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
                 if self.prefs.notifications && !focused {
                     self.backend.send(Command::Notify {
-                        summary: contact,
+                        summary: name,
                         body,
                     });
                 }
             }
             Event::SearchResults(results) => self.results = results,
-            Event::Verified(name) => {
+            Event::Verified(contact) => {
                 self.verify.error = None;
                 self.verify.theirs.clear();
+                let name = self
+                    .contact(contact)
+                    .map(|c| c.contact.name.clone())
+                    .unwrap_or_default();
                 self.notice(format!("{name} is verified."));
             }
             Event::Relays(relays) => self.relays = relays,
@@ -115,20 +159,46 @@ impl CairnApp {
             }
             Event::Outbox(n) => self.outbox = n,
             Event::Notice(text) => self.notice(text),
-            Event::Error(text) => {
-                self.onboarding.busy = false;
-                if matches!(self.pane, Pane::Verify(_)) {
-                    self.verify.error = Some(text.clone());
-                }
-                if self.pane == Pane::AddContact
-                    && self.add_contact.invite.is_none()
-                    && self.add_contact.creating
-                {
-                    self.add_contact.error = Some(text.clone());
-                }
-                self.error(text);
-            }
+            Event::Failed { request, error } => self.failed(request, &error),
         }
+    }
+
+    /// Replaces (or adds) one contact row, keeping the list newest first.
+    fn update_row(&mut self, row: ContactSummary) {
+        match self
+            .contacts
+            .iter_mut()
+            .find(|c| c.contact.id == row.contact.id)
+        {
+            Some(existing) => *existing = row,
+            None => self.contacts.push(row),
+        }
+        self.contacts.sort_by(|a, b| {
+            b.last_at_ms
+                .cmp(&a.last_at_ms)
+                .then_with(|| a.contact.name.cmp(&b.contact.name))
+        });
+    }
+
+    /// Shows a failure where it was asked for.
+    fn failed(&mut self, request: Request, error: &Failure) {
+        let text = failure_text(error);
+        self.onboarding.busy = false;
+        match request {
+            Request::Unlock if self.phase == Phase::Unlock => {
+                self.onboarding.pass.clear();
+                self.unlock_error = Some(text);
+                return;
+            }
+            Request::Verify => self.verify.error = Some(text.clone()),
+            Request::Invite => {
+                self.add_contact.creating = false;
+                self.add_contact.error = Some(text.clone());
+            }
+            Request::Accept => self.add_contact.error = Some(text.clone()),
+            _ => {}
+        }
+        self.error(text);
     }
 
     fn notice(&mut self, text: String) {

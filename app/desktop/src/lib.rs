@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod chat;
 pub mod clock;
 pub mod commands;
 mod events;

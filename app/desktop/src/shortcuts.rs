@@ -38,8 +38,8 @@ impl CairnApp {
             if !self.query.is_empty() {
                 self.query.clear();
                 self.results.clear();
-            } else if let Pane::Verify(name) = self.pane.clone() {
-                self.open_chat(&name);
+            } else if let Pane::Verify(contact) = self.pane.clone() {
+                self.open_chat(contact);
             } else if matches!(self.pane, Pane::AddContact | Pane::Settings) {
                 self.pane = Pane::Empty;
             }
@@ -52,7 +52,7 @@ impl CairnApp {
             return;
         }
         let current = match &self.pane {
-            Pane::Chat(n) => self.contacts.iter().position(|c| &c.contact.name == n),
+            Pane::Chat(id) => self.contacts.iter().position(|c| c.contact.id == *id),
             _ => None,
         };
         let len = self.contacts.len() as isize;
@@ -61,12 +61,8 @@ impl CairnApp {
             None if step > 0 => 0,
             None => len - 1,
         };
-        if let Some(name) = self
-            .contacts
-            .get(index as usize)
-            .map(|c| c.contact.name.clone())
-        {
-            self.open_chat(&name);
+        if let Some(id) = self.contacts.get(index as usize).map(|c| c.contact.id) {
+            self.open_chat(id);
         }
     }
 }

@@ -28,7 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{AdminListen, RelayConfig, TransportConfig};
+#[cfg(feature = "admin")]
+use crate::config::AdminListen;
+use crate::config::{RelayConfig, TransportConfig};
 use crate::fanout::{Fanout, FanoutSink};
 use crate::limits::AddressLimiter;
 use crate::metrics::Metrics;

@@ -3,6 +3,7 @@
 //! relay processes and real clients; see its own doc comment.
 
 mod cli_chat;
+mod cli_connections;
 mod cli_crash;
 mod cli_faults;
 mod cli_relays;

@@ -8,6 +8,7 @@
 //! Long runs from one contact are decrypted on a second thread while the
 //! previous chunk is written, and their signatures are verified in batches
 //! (see `Session::decrypt_batch`); full-text indexing runs once per commit.
+//! Both sides run the same messenger the CLI and the desktop use.
 //!
 //! ```text
 //! cargo build --release -p cairn-relay -p cairn-tools
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use cairn_core::client::{Client, InitOptions};
-use cairn_core::net::{SyncOptions, SyncReport, Syncer, WsConnector};
+use cairn_core::messenger::{DialOptions, Messenger, MessengerConfig};
 use cairn_core::profile::kdf::KdfParams;
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_relay_client::ConnectOptions;
@@ -148,52 +149,44 @@ fn tempfile_dir(chosen: Option<&Path>) -> anyhow::Result<Scratch> {
 }
 
 async fn run(args: &Args, relay: &RelayAddress, dir: &Path) -> anyhow::Result<()> {
-    let connector = WsConnector {
-        allow_plaintext_loopback: true,
-        options: ConnectOptions {
-            delivery_queue: 4096,
-            ..ConnectOptions::default()
+    let config = MessengerConfig {
+        dial: DialOptions {
+            allow_plaintext_loopback: true,
+            connect: ConnectOptions {
+                delivery_buffer: 256 << 20,
+                ..ConnectOptions::default()
+            },
         },
+        ..MessengerConfig::default()
     };
-    let mut sender = profile(&dir.join("sender"), "Sender", relay)?;
-    let mut receiver = profile(&dir.join("receiver"), "Receiver", relay)?;
-    let mut s_sync = Syncer::new(connector.clone(), SyncOptions::default());
-    let mut r_sync = Syncer::new(connector.clone(), SyncOptions::default());
-    let clock = now_ms;
+    let sender = profile(&dir.join("sender"), "Sender", relay)?;
+    let receiver = profile(&dir.join("receiver"), "Receiver", relay)?;
+    let (sender, _sender_events) = Messenger::start(sender, config.clone());
+    let (receiver, _receiver_events) = Messenger::start(receiver, config.clone());
 
     // Contact: the receiver invites, the sender accepts, the receiver completes.
-    let mailbox = receiver.mint_mailbox();
-    r_sync.create_mailbox(&mailbox).await?;
-    let invite = receiver.create_invite(&mailbox, now_ms())?;
-    let parsed = sender.parse_invite(&invite.uri, now_ms())?;
-    let reply = sender.mint_mailbox();
-    s_sync.create_mailbox(&reply).await?;
-    sender.accept_invite(&parsed, "receiver", &reply, now_ms())?;
-    let mut report = SyncReport::default();
-    s_sync
-        .flush_outbox(&mut sender, &clock, &mut report)
+    let invite = receiver.create_invite(None).await?;
+    let contact = sender.accept_invite(&invite.uri, "receiver").await?;
+    sender.wait_sent(false).await?;
+    receiver
+        .wait_received(Duration::from_millis(200), Duration::from_secs(10))
         .await?;
-    r_sync.sync(&mut receiver, &clock).await?;
-    r_sync.disconnect();
+    let receiver = receiver.stop().await?;
 
     // Seed the backlog while the receiver is offline.
     let text = sample_text(args.size);
     let seed_start = Instant::now();
-    let texts: Vec<&str> = vec![text.as_str(); args.messages];
-    for chunk in texts.chunks(1_000) {
-        sender.send_texts("receiver", chunk, now_ms())?;
+    for done in (0..args.messages).step_by(1_000) {
+        let texts = vec![text.clone(); (args.messages - done).min(1_000)];
+        sender.send_texts(contact.id, texts).await?;
     }
     let queued = Instant::now();
-    let mut report = SyncReport::default();
-    s_sync
-        .flush_outbox(&mut sender, &clock, &mut report)
-        .await?;
-    if report.sent != args.messages {
+    sender.wait_sent(false).await?;
+    let left = sender.query(|c| c.outbox_len()).await??;
+    if left != 0 {
         bail!(
-            "only {} of {} messages reached the relay: {:?}",
-            report.sent,
-            args.messages,
-            report.errors
+            "{left} of {} messages did not reach the relay",
+            args.messages
         );
     }
     eprintln!(
@@ -203,32 +196,23 @@ async fn run(args: &Args, relay: &RelayAddress, dir: &Path) -> anyhow::Result<()
         queued - seed_start,
         queued.elapsed()
     );
+    sender.stop().await?;
 
     // The receiver comes online: time connect → everything stored and acked.
     let receiver_dir = receiver.dir().to_owned();
     drop(receiver);
     let open_start = Instant::now();
-    let mut receiver = Client::open(&receiver_dir, b"benchmark passphrase")?;
+    let receiver = Client::open(&receiver_dir, b"benchmark passphrase")?;
     let opened = open_start.elapsed();
+    let quiet = Duration::from_millis(200);
     let start = Instant::now();
-    let mut r_sync = Syncer::new(
-        connector,
-        SyncOptions {
-            idle: Duration::from_millis(200),
-            ..SyncOptions::default()
-        },
-    );
-    let mut report = SyncReport::default();
-    r_sync.receive(&mut receiver, &clock, &mut report).await?;
-    // The final idle wait is the end-of-backlog detection, not work: subtract it.
-    let elapsed = start.elapsed().saturating_sub(Duration::from_millis(200));
-    if report.new_messages != args.messages {
-        bail!(
-            "received {} of {} messages: {:?}",
-            report.new_messages,
-            args.messages,
-            report.errors
-        );
+    let (receiver, _events) = Messenger::start(receiver, config);
+    let got = receiver.wait_received(quiet, Duration::ZERO).await?;
+    // The final quiet wait is the end-of-backlog detection, not work: subtract it.
+    let elapsed = start.elapsed().saturating_sub(quiet);
+    receiver.stop().await?;
+    if got != args.messages {
+        bail!("received {got} of {} messages", args.messages);
     }
     let rate = args.messages as f64 / elapsed.as_secs_f64();
     println!(
@@ -237,12 +221,6 @@ async fn run(args: &Args, relay: &RelayAddress, dir: &Path) -> anyhow::Result<()
         elapsed.as_secs_f64(),
         rate,
         opened
-    );
-    println!(
-        "  of which decrypt + verify + store + commit: {:.3} s ({:.0} messages/s); \
-         the rest is relay delivery, acks and network",
-        report.processing.as_secs_f64(),
-        args.messages as f64 / report.processing.as_secs_f64().max(1e-9)
     );
     Ok(())
 }

@@ -1,23 +1,23 @@
 //! Two clients talking in memory: envelopes are carried by hand, no relay.
 
-use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::envelope::{MailboxId, MessageId};
 
-use super::tests::new_client;
 use super::*;
-use crate::store::{EventKind, MessageStatus};
+use crate::store::{ContactId, EventKind, MessageStatus, OutboxItem};
+use crate::testing::{new_client, pump};
 
-/// Moves everything in `from`'s outbox into `to`, as a relay would, and acks it.
-pub(super) fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
-    let due = from.outbox_due(u64::MAX, 100_000).unwrap();
-    let deliveries: Vec<Delivery> = due
-        .iter()
-        .map(|i| Delivery {
-            mailbox: MailboxId(i.mailbox),
-            bytes: i.envelope.clone(),
-        })
-        .collect();
-    from.outbox_sent(&due).unwrap();
-    to.receive(&deliveries, now).unwrap()
+/// The id of `client`'s contact called `name`.
+fn id(client: &Client, name: &str) -> ContactId {
+    client.contact_named(name).unwrap().id
+}
+
+/// A relay delivery of an outbox item, its bytes possibly changed.
+fn delivery(item: &OutboxItem, bytes: Vec<u8>) -> Delivery {
+    Delivery {
+        mailbox: MailboxId(item.mailbox),
+        message: MessageId(item.envelope_id),
+        bytes: bytes.into(),
+    }
 }
 
 /// Alice invites, Bob accepts, Alice completes: returns (alice, bob) and their temp dirs.
@@ -49,17 +49,19 @@ fn pair() -> (tempfile::TempDir, Client, Client) {
 fn handshake_chat_receipts_and_safety_numbers() {
     let (_tmp, mut alice, mut bob) = pair();
     assert_eq!(
-        alice.fingerprint("Bob").unwrap(),
-        bob.fingerprint("alice").unwrap()
+        alice.fingerprint(id(&alice, "Bob")).unwrap(),
+        bob.fingerprint(id(&bob, "alice")).unwrap()
     );
-    assert_eq!(alice.fingerprint("Bob").unwrap().len(), 60);
+    assert_eq!(alice.fingerprint(id(&alice, "Bob")).unwrap().len(), 60);
 
-    let sent = alice.send_text("Bob", "hello bob", 4_000).unwrap();
+    let sent = alice
+        .send_text(id(&alice, "Bob"), "hello bob", 4_000)
+        .unwrap();
     assert_eq!(sent.status, MessageStatus::Pending);
     let r = pump(&mut alice, &mut bob, 5_000);
     assert_eq!(r.new_messages, 1);
     assert!(
-        matches!(&r.events[0], ClientEvent::Message { contact, message } if contact == "alice" && message.body == "hello bob")
+        matches!(&r.events[0], ClientEvent::Message { message } if message.contact == id(&bob, "alice") && message.body == "hello bob")
     );
     // Bob's delivery receipt comes back.
     let r = pump(&mut bob, &mut alice, 6_000);
@@ -71,10 +73,10 @@ fn handshake_chat_receipts_and_safety_numbers() {
         }]
     ));
     // Bob reads it: read receipt.
-    assert_eq!(bob.mark_read("alice", 7_000).unwrap(), 1);
-    assert_eq!(bob.mark_read("alice", 7_001).unwrap(), 0);
+    assert_eq!(bob.mark_read(id(&bob, "alice"), 7_000).unwrap(), 1);
+    assert_eq!(bob.mark_read(id(&bob, "alice"), 7_001).unwrap(), 0);
     pump(&mut bob, &mut alice, 8_000);
-    let hist = alice.timeline("Bob").unwrap();
+    let hist = alice.timeline(id(&alice, "Bob")).unwrap();
     assert!(matches!(&hist[..], [TimelineItem::Message(m)] if m.status == MessageStatus::Read));
 
     // Bob answers; survives reopening both profiles (sessions from disk).
@@ -82,31 +84,28 @@ fn handshake_chat_receipts_and_safety_numbers() {
     drop((alice, bob));
     let mut alice = Client::open(&adir, b"pw").unwrap();
     let mut bob = Client::open(&bdir, b"pw").unwrap();
-    bob.send_text("alice", "hi alice", 9_000).unwrap();
+    bob.send_text(id(&bob, "alice"), "hi alice", 9_000).unwrap();
     let r = pump(&mut bob, &mut alice, 10_000);
     assert_eq!(r.new_messages, 1);
     assert_eq!(alice.search("alice", 10).unwrap().len(), 1);
 
     // Safety number check.
-    let digits = bob.fingerprint("alice").unwrap();
+    let digits = bob.fingerprint(id(&bob, "alice")).unwrap();
     assert!(matches!(
-        bob.verify("alice", "1234", 1),
+        bob.verify(id(&bob, "alice"), "1234", 1),
         Err(ClientError::SafetyNumberMismatch(_))
     ));
-    assert!(!bob.contact("alice").unwrap().verified);
-    bob.verify("alice", &digits, 11_000).unwrap();
-    assert!(bob.contact("alice").unwrap().verified);
+    assert!(!bob.contact_named("alice").unwrap().verified);
+    bob.verify(id(&bob, "alice"), &digits, 11_000).unwrap();
+    assert!(bob.contact_named("alice").unwrap().verified);
 }
 
 #[test]
 fn redelivery_is_acked_not_shown_and_tampering_is_reported() {
     let (_tmp, mut alice, mut bob) = pair();
-    alice.send_text("Bob", "once", 4_000).unwrap();
+    alice.send_text(id(&alice, "Bob"), "once", 4_000).unwrap();
     let due = alice.outbox_due(u64::MAX, 10).unwrap();
-    let d = Delivery {
-        mailbox: MailboxId(due[0].mailbox),
-        bytes: due[0].envelope.clone(),
-    };
+    let d = delivery(&due[0], due[0].envelope.to_vec());
     let r1 = bob.receive(std::slice::from_ref(&d), 5_000).unwrap();
     let r2 = bob.receive(std::slice::from_ref(&d), 5_001).unwrap();
     assert_eq!((r1.new_messages, r2.new_messages), (1, 0));
@@ -114,26 +113,20 @@ fn redelivery_is_acked_not_shown_and_tampering_is_reported() {
     assert!(r2.events.is_empty());
 
     alice.outbox_sent(&due).unwrap();
-    alice.send_text("Bob", "tampered", 6_000).unwrap();
+    alice
+        .send_text(id(&alice, "Bob"), "tampered", 6_000)
+        .unwrap();
     let due = alice.outbox_due(u64::MAX, 10).unwrap();
-    let mut bytes = due[0].envelope.clone();
+    let mut bytes = due[0].envelope.to_vec();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
-    let r = bob
-        .receive(
-            &[Delivery {
-                mailbox: MailboxId(due[0].mailbox),
-                bytes,
-            }],
-            7_000,
-        )
-        .unwrap();
+    let r = bob.receive(&[delivery(&due[0], bytes)], 7_000).unwrap();
     assert_eq!(r.new_messages, 0);
     assert_eq!(r.acks.len(), 1);
     assert!(
         matches!(&r.events[..], [ClientEvent::Integrity { event, .. }] if event.kind == EventKind::Rejected)
     );
-    let timeline = bob.timeline("alice").unwrap();
+    let timeline = bob.timeline(id(&bob, "alice")).unwrap();
     assert_eq!(timeline.len(), 2, "message + rejected event: {timeline:?}");
 }
 
@@ -141,20 +134,19 @@ fn redelivery_is_acked_not_shown_and_tampering_is_reported() {
 fn dropped_message_is_reported_as_gap() {
     let (_tmp, mut alice, mut bob) = pair();
     for (i, t) in ["one", "two", "three"].iter().enumerate() {
-        alice.send_text("Bob", t, 4_000 + i as u64).unwrap();
+        alice
+            .send_text(id(&alice, "Bob"), t, 4_000 + i as u64)
+            .unwrap();
     }
     let due = alice.outbox_due(u64::MAX, 10).unwrap();
     let deliveries: Vec<Delivery> = [&due[0], &due[2]]
         .iter()
-        .map(|i| Delivery {
-            mailbox: MailboxId(i.mailbox),
-            bytes: i.envelope.clone(),
-        })
+        .map(|i| delivery(i, i.envelope.to_vec()))
         .collect();
     let r = bob.receive(&deliveries, 5_000).unwrap();
     assert_eq!(r.new_messages, 2);
     let gaps: Vec<_> = bob
-        .timeline("alice")
+        .timeline(id(&bob, "alice"))
         .unwrap()
         .into_iter()
         .filter(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::Gap))
@@ -168,11 +160,11 @@ fn failed_session_write_rolls_back_cache() {
     // A text over the limit is refused before touching the session.
     let long = "x".repeat(cairn_protocol::content::MAX_TEXT_LEN + 1);
     assert!(matches!(
-        alice.send_text("Bob", &long, 1),
+        alice.send_text(id(&alice, "Bob"), &long, 1),
         Err(ClientError::BadText { .. })
     ));
     assert!(matches!(
-        alice.send_text("nobody", "x", 1),
+        alice.send_text(ContactId(999), "x", 1),
         Err(ClientError::Store(_))
     ));
     assert_eq!(alice.outbox_len().unwrap(), 0);
@@ -181,14 +173,14 @@ fn failed_session_write_rolls_back_cache() {
 #[test]
 fn identity_change_is_held_until_accepted_and_resets_verification() {
     let (_tmp, mut alice, mut bob) = pair();
-    let digits = bob.fingerprint("alice").unwrap();
-    bob.verify("alice", &digits, 1).unwrap();
+    let digits = bob.fingerprint(id(&bob, "alice")).unwrap();
+    bob.verify(id(&bob, "alice"), &digits, 1).unwrap();
     let old_public = alice.public();
 
     assert_eq!(alice.rotate_identity(4_000).unwrap(), 1);
     assert_ne!(alice.public(), old_public);
     alice
-        .send_text("Bob", "signed by my new key", 4_001)
+        .send_text(id(&alice, "Bob"), "signed by my new key", 4_001)
         .unwrap();
     let r = pump(&mut alice, &mut bob, 5_000);
     assert_eq!(r.new_messages, 0, "held, not shown");
@@ -200,31 +192,34 @@ fn identity_change_is_held_until_accepted_and_resets_verification() {
             .iter()
             .any(|e| matches!(e, ClientEvent::Held { .. }))
     );
-    let contact = bob.contact("alice").unwrap();
+    let contact = bob.contact_named("alice").unwrap();
     assert!(contact.pending_identity.is_some());
     assert!(
         contact.verified,
         "still verified for the old key until the change is accepted"
     );
     assert!(matches!(
-        bob.send_text("alice", "x", 6_000),
+        bob.send_text(id(&bob, "alice"), "x", 6_000),
         Err(ClientError::KeyChangePending(_))
     ));
     assert!(
-        !bob.timeline("alice")
+        !bob.timeline(id(&bob, "alice"))
             .unwrap()
             .iter()
             .any(|i| matches!(i, TimelineItem::Message(_)))
     );
 
-    bob.accept_key_change("alice", 7_000).unwrap();
-    let contact = bob.contact("alice").unwrap();
+    bob.accept_key_change(id(&bob, "alice"), 7_000).unwrap();
+    let contact = bob.contact_named("alice").unwrap();
     assert_eq!(contact.identity, alice.public().to_bytes());
     assert!(!contact.verified, "verification resets");
-    assert_eq!(contact.safety_number, alice.fingerprint("Bob").unwrap());
+    assert_eq!(
+        contact.safety_number,
+        alice.fingerprint(id(&alice, "Bob")).unwrap()
+    );
     assert_ne!(contact.safety_number, digits);
     let texts: Vec<_> = bob
-        .timeline("alice")
+        .timeline(id(&bob, "alice"))
         .unwrap()
         .into_iter()
         .filter_map(|i| match i {
@@ -234,7 +229,7 @@ fn identity_change_is_held_until_accepted_and_resets_verification() {
         .collect();
     assert_eq!(texts, vec!["signed by my new key"]);
     assert!(matches!(
-        bob.accept_key_change("alice", 8_000),
+        bob.accept_key_change(id(&bob, "alice"), 8_000),
         Err(ClientError::NoPendingKeyChange(_))
     ));
 
@@ -242,9 +237,12 @@ fn identity_change_is_held_until_accepted_and_resets_verification() {
     let adir = alice.dir().to_owned();
     drop(alice);
     let mut alice = Client::open(&adir, b"pw").unwrap();
-    bob.send_text("alice", "welcome back", 9_000).unwrap();
+    bob.send_text(id(&bob, "alice"), "welcome back", 9_000)
+        .unwrap();
     assert_eq!(pump(&mut bob, &mut alice, 10_000).new_messages, 1);
-    alice.send_text("Bob", "thanks", 11_000).unwrap();
+    alice
+        .send_text(id(&alice, "Bob"), "thanks", 11_000)
+        .unwrap();
     assert_eq!(pump(&mut alice, &mut bob, 12_000).new_messages, 1);
 }
 
@@ -254,18 +252,17 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
     let (_tmp, mut alice, mut bob) = pair();
     let texts: Vec<String> = (0..700).map(|i| format!("backlog item {i}")).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    alice.send_texts("Bob", &refs, 4_000).unwrap();
+    alice.send_texts(id(&alice, "Bob"), &refs, 4_000).unwrap();
     let due = alice.outbox_due(u64::MAX, 100_000).unwrap();
     let mut deliveries: Vec<Delivery> = due
         .iter()
-        .map(|i| Delivery {
-            mailbox: MailboxId(i.mailbox),
-            bytes: i.envelope.clone(),
-        })
+        .map(|i| delivery(i, i.envelope.to_vec()))
         .collect();
     assert_eq!(deliveries.len(), 700);
-    let last = deliveries[300].bytes.len() - 1;
-    deliveries[300].bytes[last] ^= 1;
+    let mut tampered = deliveries[300].bytes.to_vec();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    deliveries[300] = delivery(&due[300], tampered);
     let again = deliveries[10].clone();
     deliveries.insert(500, again);
 
@@ -283,7 +280,7 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
     assert_eq!(kinds, vec![EventKind::Rejected, EventKind::Gap]);
 
     let counters: Vec<u64> = bob
-        .timeline("alice")
+        .timeline(id(&bob, "alice"))
         .unwrap()
         .iter()
         .filter_map(|t| match t {
@@ -306,7 +303,7 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
     assert_eq!(r.new_messages, 0);
     assert_eq!(r.acks.len(), 701);
     // And the session still works in both directions afterwards.
-    bob.send_text("alice", "done", 7_000).unwrap();
+    bob.send_text(id(&bob, "alice"), "done", 7_000).unwrap();
     let r = pump(&mut bob, &mut alice, 8_000);
     assert_eq!(r.new_messages, 1);
 }

@@ -1,7 +1,7 @@
 //! Conversation history and search, with integrity events interleaved.
 
 use super::{Client, ClientResult};
-use crate::store::{IntegrityRecord, MessageRecord};
+use crate::store::{ContactId, IntegrityRecord, MessageRecord};
 
 /// One entry of a conversation as shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,16 +23,15 @@ impl TimelineItem {
 }
 
 impl Client {
-    /// The conversation with `name`: messages and events in time order.
-    pub fn timeline(&self, name: &str) -> ClientResult<Vec<TimelineItem>> {
-        let contact = self.contact(name)?;
+    /// The conversation with `contact`: messages and events in time order.
+    pub fn timeline(&self, contact: ContactId) -> ClientResult<Vec<TimelineItem>> {
         let db = self.store().read();
         let mut items: Vec<TimelineItem> = db
-            .history(contact.id)?
+            .history(contact)?
             .into_iter()
             .map(TimelineItem::Message)
             .chain(
-                db.events(Some(contact.id))?
+                db.events(Some(contact))?
                     .into_iter()
                     .map(TimelineItem::Event),
             )
@@ -47,15 +46,9 @@ impl Client {
         Ok(self.store().read().events(None)?)
     }
 
-    /// Full-text search over all conversations, newest first, with contact names.
-    pub fn search(&self, query: &str, limit: usize) -> ClientResult<Vec<(String, MessageRecord)>> {
-        let db = self.store().read();
-        let hits = db.search(query, limit)?;
-        let mut out = Vec::with_capacity(hits.len());
-        for m in hits {
-            let name = db.contact(m.contact)?.name;
-            out.push((name, m));
-        }
-        Ok(out)
+    /// Full-text search over all conversations, newest first (each record
+    /// says whose conversation it is in).
+    pub fn search(&self, query: &str, limit: usize) -> ClientResult<Vec<MessageRecord>> {
+        Ok(self.store().read().search(query, limit)?)
     }
 }

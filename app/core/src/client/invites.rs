@@ -51,6 +51,11 @@ pub struct CreatedInvite {
 impl Client {
     /// Mints a mailbox on our home relay (random id and auth key; nothing stored yet).
     pub fn mint_mailbox(&self) -> NewMailbox {
+        self.mint_mailbox_on(None)
+    }
+
+    /// Mints a mailbox on `relay`, or on the home relay if `None`.
+    pub fn mint_mailbox_on(&self, relay: Option<RelayAddress>) -> NewMailbox {
         let mut rng = rand::rng();
         let mut id = [0u8; 32];
         rng.fill_bytes(&mut id);
@@ -58,7 +63,7 @@ impl Client {
         rng.fill_bytes(seed.as_mut());
         NewMailbox {
             id: MailboxId(id),
-            relay: self.home_relay.clone(),
+            relay: relay.unwrap_or_else(|| self.home_relay.clone()),
             auth_seed: seed,
         }
     }
@@ -180,7 +185,7 @@ impl Client {
 
     /// Drops invites past their expiry (nobody can complete them any more)
     /// and retires their mailboxes if nothing else uses them. Returns how
-    /// many were dropped. [`crate::net::Syncer::sync`] calls this every round.
+    /// many were dropped. The messenger calls this regularly.
     pub fn expire_invites(&mut self, now_ms: u64) -> ClientResult<usize> {
         Ok(self
             .store_mut()

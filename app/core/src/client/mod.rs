@@ -2,9 +2,9 @@
 //!
 //! Everything here is synchronous and free of network I/O: each operation
 //! takes its inputs (including `now`) and commits its effects to the store in
-//! one transaction. The async relay layer ([`crate::net`]) feeds it received
-//! envelopes and drains its outbox; the desktop app drives both from a
-//! background runtime. No UI types appear here.
+//! one transaction. The messenger ([`crate::messenger`]) feeds it received
+//! envelopes and drains its outbox for both the CLI and the desktop app. No UI
+//! types appear here.
 
 mod error;
 mod events;
@@ -57,7 +57,14 @@ pub struct Client {
     name: String,
     home_relay: RelayAddress,
     sessions: sessions::SessionCache,
+    /// Receipt window in ms after the event they confirm ([`Client::set_receipt_delay`]).
+    receipt_delay: (u64, u64),
 }
+
+/// Default receipt window: long enough that the relay cannot pair the
+/// connection that received with the one that confirms by timing alone in a
+/// busy relay, short enough that "delivered" still feels immediate.
+pub const RECEIPT_DELAY_MS: (u64, u64) = (1_000, 5_000);
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -110,6 +117,7 @@ impl Client {
             name,
             home_relay: opts.relay.clone(),
             sessions: Default::default(),
+            receipt_delay: RECEIPT_DELAY_MS,
         })
     }
 
@@ -147,6 +155,7 @@ impl Client {
             name,
             home_relay,
             sessions: Default::default(),
+            receipt_delay: RECEIPT_DELAY_MS,
         })
     }
 

@@ -5,7 +5,7 @@ use subtle::ConstantTimeEq;
 
 use super::sessions::session_mut;
 use super::{Client, ClientError, ClientResult, validate_name};
-use crate::store::{Contact, EventKind, MailboxRecord, StoreError};
+use crate::store::{Contact, ContactId, EventKind, MailboxRecord, StoreError};
 
 impl Client {
     /// All contacts, by name.
@@ -18,21 +18,27 @@ impl Client {
         Ok(self.store().read().active_mailboxes()?)
     }
 
-    /// One contact by name.
-    pub fn contact(&self, name: &str) -> ClientResult<Contact> {
+    /// One contact.
+    pub fn contact(&self, id: ContactId) -> ClientResult<Contact> {
+        Ok(self.store().read().contact(id)?)
+    }
+
+    /// The contact the user calls `name` (names are unique in a profile, but
+    /// they change: hold on to the [`ContactId`], not the name).
+    pub fn contact_named(&self, name: &str) -> ClientResult<Contact> {
         Ok(self.store().read().contact_by_name(name)?)
     }
 
-    /// Renames a contact.
-    pub fn rename_contact(&mut self, name: &str, new_name: &str) -> ClientResult<()> {
+    /// Renames a contact; returns it as stored now.
+    pub fn rename_contact(&mut self, id: ContactId, new_name: &str) -> ClientResult<Contact> {
         let new_name = validate_name(new_name)?;
-        let contact = self.contact(name)?;
         self.store_mut().write(|db| {
-            if db.contact_name_taken(&new_name)? {
+            let contact = db.contact(id)?;
+            if contact.name != new_name && db.contact_name_taken(&new_name)? {
                 return Err(ClientError::NameTaken(new_name.clone()));
             }
-            db.rename_contact(contact.id, &new_name)?;
-            Ok(())
+            db.rename_contact(id, &new_name)?;
+            Ok(db.contact(id)?)
         })
     }
 
@@ -46,16 +52,16 @@ impl Client {
         Ok(())
     }
 
-    /// The 60-digit safety number shared with `name` (identical on both sides).
-    pub fn fingerprint(&self, name: &str) -> ClientResult<String> {
-        Ok(self.contact(name)?.safety_number)
+    /// The 60-digit safety number shared with `contact` (identical on both sides).
+    pub fn fingerprint(&self, contact: ContactId) -> ClientResult<String> {
+        Ok(self.contact(contact)?.safety_number)
     }
 
-    /// Marks `name` verified if `digits` (spaces ignored) equal the safety number.
+    /// Marks `contact` verified if `digits` (spaces ignored) equal the safety number.
     ///
     /// A mismatch leaves the flag unchanged and is an error, so scripts fail loudly.
-    pub fn verify(&mut self, name: &str, digits: &str, now_ms: u64) -> ClientResult<()> {
-        let contact = self.contact(name)?;
+    pub fn verify(&mut self, contact: ContactId, digits: &str, now_ms: u64) -> ClientResult<()> {
+        let contact = self.contact(contact)?;
         if !digits_match(&contact.safety_number, digits) {
             return Err(ClientError::SafetyNumberMismatch(contact.name));
         }
@@ -74,10 +80,10 @@ impl Client {
 }
 
 impl Client {
-    /// Accepts `name`'s announced new identity key: held messages become visible,
+    /// Accepts `contact`'s announced new identity key: held messages become visible,
     /// the safety number is recomputed and the verified flag resets.
-    pub fn accept_key_change(&mut self, name: &str, now_ms: u64) -> ClientResult<()> {
-        let contact = self.contact(name)?;
+    pub fn accept_key_change(&mut self, contact: ContactId, now_ms: u64) -> ClientResult<()> {
+        let contact = self.contact(contact)?;
         if contact.pending_identity.is_none() {
             return Err(ClientError::NoPendingKeyChange(contact.name));
         }

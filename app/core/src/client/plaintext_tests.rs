@@ -5,10 +5,10 @@ use cairn_protocol::envelope::MailboxId;
 use cairn_protocol::invite::Invite;
 use zeroize::Zeroizing;
 
-use super::chat_tests::pump;
 use super::tests::new_client;
 use super::*;
 use crate::store::EventKind;
+use crate::testing::pump;
 
 const REMOTE: &str = "ws://203.0.113.9:7447/";
 
@@ -102,8 +102,8 @@ fn handshake_naming_remote_plaintext_reply_relay_is_rejected() {
     assert!(alice.contacts().unwrap().is_empty());
     assert!(
         report.events.iter().any(|e| matches!(e,
-            ClientEvent::Integrity { contact: None, event }
-                if event.kind == EventKind::Rejected && event.detail.contains(REMOTE))),
+            ClientEvent::Integrity { event }
+                if event.contact.is_none() && event.kind == EventKind::Rejected && event.detail.contains(REMOTE))),
         "{:?}",
         report.events
     );

@@ -10,30 +10,34 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use cairn_protocol::content::{Content, MAX_RECEIPT_COUNTERS};
-use cairn_protocol::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId};
+use cairn_protocol::content::Content;
+use cairn_protocol::envelope::{BodyKind, Envelope, MailboxId, MessageId};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
 use cairn_protocol::session::{Received, Session, SessionError};
 
 use super::events::ClientEvent;
 use super::sessions::{SessionCache, persist, session_mut};
-use super::{Client, ClientError, ClientResult, handshake_in, send};
+use super::{Client, ClientError, ClientResult, handshake_in};
 use crate::store::{
     Contact, ContactId, Db, Direction, EventKind, IntegrityRecord, MessageRecord, MessageStatus,
-    NewMessage, StoreError,
+    NewMessage, ReceiptKind, StoreError,
 };
 
 /// Conversation messages decrypted (and batch-verified) per step of a pipelined run.
 const DECRYPT_CHUNK: usize = 256;
 
-/// One envelope as a relay delivered it.
+/// One envelope as a relay delivered it: the relay client has already read
+/// the mailbox and message id from its header (PROTOCOL.md §12), so they
+/// are carried along instead of being parsed again.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The mailbox we subscribed to when it arrived.
+    /// The mailbox named in the envelope header.
     pub mailbox: MailboxId,
+    /// The envelope's message id: the relay's ack handle and our dedupe key.
+    pub message: MessageId,
     /// The envelope bytes, untouched.
-    pub bytes: Vec<u8>,
+    pub bytes: bytes::Bytes,
 }
 
 /// What a batch produced.
@@ -49,7 +53,10 @@ pub struct ReceiveReport {
 
 impl Client {
     /// Processes a batch of deliveries in one transaction (see the module docs).
+    /// Delivery receipts are queued for a random moment in the receipt window
+    /// ([`Client::set_receipt_delay`]), not sealed here.
     pub fn receive(&mut self, deliveries: &[Delivery], now_ms: u64) -> ClientResult<ReceiveReport> {
+        let receipts_due = self.receipt_due(now_ms);
         self.write_with_sessions(|db, identity, sessions| {
             let mut batch = Batch {
                 db,
@@ -59,6 +66,7 @@ impl Client {
                 contacts: HashMap::new(),
                 touched: BTreeSet::new(),
                 delivered: BTreeMap::new(),
+                receipts_due,
                 report: ReceiveReport::default(),
                 run: None,
             };
@@ -88,7 +96,9 @@ pub(super) struct Batch<'a, 'b, 'd> {
     /// Contacts whose session changed and must be written back.
     pub touched: BTreeSet<ContactId>,
     /// Counters to confirm with a delivery receipt, per contact.
-    delivered: BTreeMap<ContactId, (Contact, Vec<u64>)>,
+    delivered: BTreeMap<ContactId, Vec<u64>>,
+    /// When the delivery receipts of this batch go out.
+    receipts_due: u64,
     pub report: ReceiveReport,
     /// Conversation messages waiting to be decrypted together, all for one contact.
     run: Option<(Contact, Vec<Envelope<'d>>)>,
@@ -96,13 +106,8 @@ pub(super) struct Batch<'a, 'b, 'd> {
 
 impl<'d> Batch<'_, '_, 'd> {
     fn process(&mut self, d: &'d Delivery) -> ClientResult<()> {
-        let Some(id) = raw_message_id(&d.bytes) else {
-            // Too short to name: nothing to ack by; the relay would never store it anyway.
-            self.flush_run()?;
-            return self.reject(None, "envelope too short to carry an id");
-        };
-        self.report.acks.push((d.mailbox, id));
-        if !self.db.mark_seen(&id.0, self.now_ms)? {
+        self.report.acks.push((d.mailbox, d.message));
+        if !self.db.mark_seen(&d.message.0, self.now_ms)? {
             return Ok(()); // Redelivery of something already handled: ack only.
         }
         let env = match Envelope::parse(&d.bytes) {
@@ -112,13 +117,6 @@ impl<'d> Batch<'_, '_, 'd> {
                 return self.reject(None, &format!("malformed envelope: {e}"));
             }
         };
-        if env.mailbox != d.mailbox {
-            self.flush_run()?;
-            return self.reject(
-                None,
-                "envelope addressed to another mailbox than it came from",
-            );
-        }
         match env.kind {
             BodyKind::Handshake => {
                 self.flush_run()?;
@@ -249,12 +247,11 @@ impl<'d> Batch<'_, '_, 'd> {
                 if let Some(row) = row {
                     if held {
                         self.report.events.push(ClientEvent::Held {
-                            contact: contact.name.clone(),
+                            contact: contact.id,
                         });
                     } else {
                         self.report.new_messages += 1;
                         self.report.events.push(ClientEvent::Message {
-                            contact: contact.name.clone(),
                             message: MessageRecord {
                                 id: row,
                                 contact: contact.id,
@@ -269,8 +266,7 @@ impl<'d> Batch<'_, '_, 'd> {
                         });
                         self.delivered
                             .entry(contact.id)
-                            .or_insert_with(|| (contact.clone(), Vec::new()))
-                            .1
+                            .or_default()
                             .push(received.counter);
                     }
                 }
@@ -310,7 +306,7 @@ impl<'d> Batch<'_, '_, 'd> {
             > 0
         {
             self.report.events.push(ClientEvent::StatusChanged {
-                contact: contact.name.clone(),
+                contact: contact.id,
                 counters: counters.to_vec(),
                 status,
             });
@@ -329,7 +325,6 @@ impl<'d> Batch<'_, '_, 'd> {
             .db
             .add_event(contact.map(|c| c.id), kind, detail, self.now_ms)?;
         self.report.events.push(ClientEvent::Integrity {
-            contact: contact.map(|c| c.name.clone()),
             event: IntegrityRecord {
                 id,
                 contact: contact.map(|c| c.id),
@@ -348,31 +343,17 @@ impl<'d> Batch<'_, '_, 'd> {
 
     /// Queues delivery receipts and writes every changed session back, once.
     fn finish(mut self) -> ClientResult<ReceiveReport> {
-        let delivered = std::mem::take(&mut self.delivered);
-        for (id, (contact, counters)) in delivered {
-            for chunk in counters.chunks(MAX_RECEIPT_COUNTERS) {
-                let session = session_mut(self.sessions, self.db, &contact)?;
-                let delivered = Content::Delivered(chunk.to_vec());
-                send::seal_and_queue(
-                    self.db,
-                    self.identity,
-                    session,
-                    &contact,
-                    &delivered,
-                    self.now_ms,
-                )?;
-            }
-            self.touched.insert(id);
+        for (contact, counters) in std::mem::take(&mut self.delivered) {
+            self.db.add_pending_receipts(
+                contact,
+                ReceiptKind::Delivered,
+                &counters,
+                self.receipts_due,
+            )?;
         }
         persist(self.sessions, self.db, &self.touched, self.now_ms)?;
         Ok(self.report)
     }
-}
-
-/// The message id at its fixed offset, readable even when the rest is garbage.
-fn raw_message_id(bytes: &[u8]) -> Option<MessageId> {
-    let id: [u8; 16] = bytes.get(33..HEADER_LEN - 1)?.try_into().ok()?;
-    Some(MessageId(id))
 }
 
 fn describe(event: &IntegrityEvent) -> (EventKind, String) {

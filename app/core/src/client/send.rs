@@ -1,4 +1,10 @@
 //! Sending: seal once, store in the outbox with the session change, retry until acked.
+//!
+//! Receipts are the exception to "seal now": they wait in `pending_receipts`
+//! until a random moment in the receipt window, and are sealed then (or with
+//! the next message to the same contact), so the relay cannot match the
+//! connection that received with the one that confirms, and the peer still
+//! gets everything in ratchet order.
 
 use cairn_protocol::content::{Content, MAX_RECEIPT_COUNTERS, MAX_TEXT_LEN};
 use cairn_protocol::identity::Identity;
@@ -8,7 +14,8 @@ use super::events::ClientEvent;
 use super::sessions::session_mut;
 use super::{Client, ClientError, ClientResult};
 use crate::store::{
-    Contact, Db, Direction, MessageRecord, MessageStatus, NewMessage, NewOutboxItem, OutboxItem,
+    Contact, ContactId, Db, Direction, MessageRecord, MessageStatus, NewMessage, NewOutboxItem,
+    OutboxItem, PendingReceipts, ReceiptKind,
 };
 
 /// Puts an envelope sealed for `contact` into the outbox. Call it in the
@@ -51,28 +58,68 @@ pub(super) fn seal_and_queue(
     Ok(out)
 }
 
+/// Seals receipts taken from `pending_receipts` (chunked to the protocol's
+/// limit) into the outbox, in the open transaction; returns the contacts whose
+/// session advanced. A receipt for a contact that is gone or whose key change
+/// is pending is dropped: it cannot be sent and would never become due again.
+fn seal_receipts(
+    db: &Db<'_>,
+    identity: &Identity,
+    sessions: &mut super::sessions::SessionCache,
+    pending: Vec<PendingReceipts>,
+    now_ms: u64,
+) -> ClientResult<Vec<ContactId>> {
+    let mut touched = Vec::new();
+    for p in pending {
+        let Ok(contact) = db.contact(p.contact) else {
+            continue;
+        };
+        if contact.pending_identity.is_some() {
+            continue;
+        }
+        let session = session_mut(sessions, db, &contact)?;
+        for chunk in p.counters.chunks(MAX_RECEIPT_COUNTERS) {
+            let content = match p.kind {
+                ReceiptKind::Delivered => Content::Delivered(chunk.to_vec()),
+                ReceiptKind::Read => Content::Read(chunk.to_vec()),
+            };
+            seal_and_queue(db, identity, session, &contact, &content, now_ms)?;
+        }
+        if !touched.contains(&contact.id) {
+            touched.push(contact.id);
+        }
+    }
+    Ok(touched)
+}
+
 impl Client {
-    /// Seals a text message to `name` and stores it in the outbox (status `pending`).
+    /// Seals a text message to `contact` and stores it in the outbox (status `pending`).
     pub fn send_text(
         &mut self,
-        name: &str,
+        contact: ContactId,
         text: &str,
         now_ms: u64,
     ) -> ClientResult<MessageRecord> {
-        let mut sent = self.send_texts(name, &[text], now_ms)?;
-        sent.pop()
-            .ok_or(ClientError::Store(crate::store::StoreError::Malformed(
-                "empty send",
-            )))
+        let [one] = <[MessageRecord; 1]>::try_from(self.send_texts(contact, &[text], now_ms)?)
+            .map_err(|_| crate::store::StoreError::Malformed("one message sealed as several"))?;
+        Ok(one)
     }
 
-    /// Seals several texts to `name` in order, all in one transaction (one fsync).
+    /// Seals several texts to `contact` in order, all in one transaction (one
+    /// fsync). Receipts still waiting for that contact are sealed first: they
+    /// leave together, in ratchet order.
     pub fn send_texts(
         &mut self,
-        name: &str,
+        contact: ContactId,
         texts: &[&str],
         now_ms: u64,
     ) -> ClientResult<Vec<MessageRecord>> {
+        if texts.is_empty() {
+            return Err(ClientError::BadText {
+                len: 0,
+                max: MAX_TEXT_LEN,
+            });
+        }
         if let Some(bad) = texts
             .iter()
             .find(|t| t.is_empty() || t.len() > MAX_TEXT_LEN)
@@ -82,11 +129,13 @@ impl Client {
                 max: MAX_TEXT_LEN,
             });
         }
-        let contact = self.contact(name)?;
+        let contact = self.contact(contact)?;
         if contact.pending_identity.is_some() {
             return Err(ClientError::KeyChangePending(contact.name));
         }
         self.write_with_sessions(|db, identity, sessions| {
+            let receipts = db.take_due_receipts(now_ms, Some(contact.id))?;
+            seal_receipts(db, identity, sessions, receipts, now_ms)?;
             let session = session_mut(sessions, db, &contact)?;
             let mut records = Vec::with_capacity(texts.len());
             for text in texts {
@@ -115,24 +164,76 @@ impl Client {
         })
     }
 
-    /// Marks `name`'s visible incoming messages read and queues read receipts.
-    /// Returns how many messages were newly read.
-    pub fn mark_read(&mut self, name: &str, now_ms: u64) -> ClientResult<usize> {
-        let contact = self.contact(name)?;
-        let unread = self.store().read().unread_incoming(contact.id)?;
+    /// Marks `contact`'s visible incoming messages read and queues read
+    /// receipts for a moment in the receipt window. Returns how many messages
+    /// were newly read.
+    pub fn mark_read(&mut self, contact: ContactId, now_ms: u64) -> ClientResult<usize> {
+        let unread = self.store().read().unread_incoming(contact)?;
         if unread.is_empty() {
             return Ok(0);
         }
-        self.write_with_sessions(|db, identity, sessions| {
-            let session = session_mut(sessions, db, &contact)?;
-            for chunk in unread.chunks(MAX_RECEIPT_COUNTERS) {
-                let read = Content::Read(chunk.to_vec());
-                seal_and_queue(db, identity, session, &contact, &read, now_ms)?;
-            }
-            db.mark_incoming_read(contact.id, &unread)?;
-            db.put_session(contact.id, &session.to_bytes(), now_ms)?;
+        let due = self.receipt_due(now_ms);
+        self.store_mut().write(|db| {
+            db.mark_incoming_read(contact, &unread)?;
+            db.add_pending_receipts(contact, ReceiptKind::Read, &unread, due)?;
             Ok(unread.len())
         })
+    }
+
+    /// Seals every receipt whose moment has come into the outbox; returns how
+    /// many contacts got one.
+    pub fn seal_due_receipts(&mut self, now_ms: u64) -> ClientResult<usize> {
+        if self
+            .store()
+            .read()
+            .next_receipt_due()?
+            .is_none_or(|due| due > now_ms)
+        {
+            return Ok(0);
+        }
+        self.write_with_sessions(|db, identity, sessions| {
+            let receipts = db.take_due_receipts(now_ms, None)?;
+            let touched = seal_receipts(db, identity, sessions, receipts, now_ms)?;
+            for id in &touched {
+                if let Some(session) = sessions.get(id) {
+                    db.put_session(*id, &session.to_bytes(), now_ms)?;
+                }
+            }
+            Ok(touched.len())
+        })
+    }
+
+    /// When something queued next needs attention after `now_ms`: an outbox
+    /// retry or a receipt coming due. Everything due by `now_ms` is taken to be
+    /// in hand already.
+    pub fn next_wake(&self, now_ms: u64) -> ClientResult<Option<u64>> {
+        let db = self.store().read();
+        let retry = db.outbox_next_due_after(now_ms)?;
+        let receipt = db.next_receipt_due()?;
+        Ok(match (retry, receipt) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Earliest due time of a receipt waiting for its moment.
+    pub fn next_receipt_due(&self) -> ClientResult<Option<u64>> {
+        Ok(self.store().read().next_receipt_due()?)
+    }
+
+    /// Sets the window in which receipts go out after the message they confirm
+    /// was stored or read (default 1–5 s; zero sends them with the next flush).
+    pub fn set_receipt_delay(&mut self, min: std::time::Duration, max: std::time::Duration) {
+        let min = u64::try_from(min.as_millis()).unwrap_or(u64::MAX);
+        let max = u64::try_from(max.as_millis()).unwrap_or(u64::MAX).max(min);
+        self.receipt_delay = (min, max);
+    }
+
+    /// A random due time in the receipt window after `now_ms`.
+    pub(super) fn receipt_due(&self, now_ms: u64) -> u64 {
+        use rand::RngExt;
+        let (min, max) = self.receipt_delay;
+        now_ms.saturating_add(rand::rng().random_range(min..=max))
     }
 
     /// Envelopes due for (re)sending, oldest first.
@@ -161,9 +262,8 @@ impl Client {
                 let before = db.message(row)?;
                 db.raise_status(row, MessageStatus::Sent)?;
                 if before.status < MessageStatus::Sent {
-                    let contact = db.contact(before.contact)?;
                     events.push(ClientEvent::StatusChanged {
-                        contact: contact.name,
+                        contact: before.contact,
                         counters: vec![before.counter],
                         status: MessageStatus::Sent,
                     });

@@ -1,25 +1,8 @@
 //! Client tests on real SQLCipher profiles.
 
-use std::path::Path;
-
 use super::*;
 
-/// A fresh client named `name` in `dir`, with a loopback relay and cheap KDF.
-pub(crate) fn new_client(dir: &Path, name: &str) -> Client {
-    let relay: RelayAddress = "ws://127.0.0.1:7447/".parse().unwrap();
-    Client::init(
-        &InitOptions {
-            dir,
-            passphrase: b"pw",
-            kdf: KdfParams::INSECURE_FOR_TESTS,
-            name,
-            relay,
-            access_token: None,
-        },
-        1,
-    )
-    .unwrap()
-}
+pub(crate) use crate::testing::new_client;
 
 #[test]
 fn init_then_open_restores_identity() {

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 use super::{Db, StoreError, StoreResult, blob};
 
 /// Row id of a contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContactId(pub i64);
 
 /// A contact as stored.

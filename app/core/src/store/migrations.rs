@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -186,6 +186,27 @@ CREATE INDEX messages_unread ON messages (contact_id, direction, held, status, c
     WHERE direction = 0 AND held = 0 AND status = 'received';
 "#;
 
+/// Receipts waiting for their moment (PROTOCOL.md §2, "what the relay learns").
+///
+/// A receipt sent the instant a message arrives would let the relay match the
+/// connection that received with the one that sends, and so learn who talks to
+/// whom. Receipts are therefore queued here with a random due time and sealed
+/// only when due (or together with the next message to that contact), so they
+/// also keep their place in the ratchet order: sealing early and sending late
+/// would make the peer see our later messages arrive first.
+/// `kind`: 0 = delivered, 1 = read.
+const V5: &str = r#"
+CREATE TABLE pending_receipts (
+    contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    kind       INTEGER NOT NULL CHECK (kind IN (0, 1)),
+    counter    INTEGER NOT NULL,
+    due_ms     INTEGER NOT NULL,
+    PRIMARY KEY (contact_id, kind, counter)
+) WITHOUT ROWID;
+
+CREATE INDEX pending_receipts_due ON pending_receipts (due_ms);
+"#;
+
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current = user_version(conn)?;
@@ -285,7 +306,7 @@ mod tests {
         let before = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
         assert!(!before.contains("messages_unread"), "{before}");
         migrate(&mut conn).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let after = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
         assert!(after.contains("COVERING INDEX messages_unread"), "{after}");
         println!("unread count plan at V3: {before}\nat V4: {after}");

@@ -22,6 +22,7 @@ mod invites;
 mod messages;
 pub mod migrations;
 mod outbox;
+mod receipts;
 mod relays;
 mod settings;
 mod timeline;
@@ -39,6 +40,7 @@ pub use events::{EventKind, IntegrityRecord};
 pub use invites::PendingInviteRecord;
 pub use messages::{Direction, MessageRecord, MessageStatus, NewMessage};
 pub use outbox::{NewOutboxItem, OutboxItem};
+pub use receipts::{PendingReceipts, ReceiptKind};
 pub use relays::{MailboxRecord, RelayId};
 pub use timeline::{ChatSummary, PageCursor, TimelinePage};
 

@@ -37,8 +37,8 @@ pub struct OutboxItem {
     pub relay: String,
     /// Destination mailbox.
     pub mailbox: [u8; 32],
-    /// Sealed bytes.
-    pub envelope: Vec<u8>,
+    /// Sealed bytes (shared, so handing them to a connection copies nothing).
+    pub envelope: bytes::Bytes,
     /// Message row, if any.
     pub message_id: Option<i64>,
     /// Failed attempts so far.
@@ -95,7 +95,7 @@ impl Db<'_> {
                 envelope_id: blob(envelope_id, "outbox envelope id")?,
                 relay,
                 mailbox: blob(mailbox, "outbox mailbox")?,
-                envelope,
+                envelope: envelope.into(),
                 message_id,
                 attempts,
             })
@@ -118,6 +118,20 @@ impl Db<'_> {
             .query_row("SELECT min(next_try_ms) FROM outbox", [], |r| {
                 r.get::<_, Option<i64>>(0)
             })?
+            .map(|v| v as u64))
+    }
+
+    /// Earliest next try strictly after `now_ms`: when to look again, given that
+    /// everything due by `now_ms` is already being sent.
+    pub fn outbox_next_due_after(&self, now_ms: u64) -> StoreResult<Option<u64>> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT min(next_try_ms) FROM outbox WHERE next_try_ms > ?1",
+                [now],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
             .map(|v| v as u64))
     }
 

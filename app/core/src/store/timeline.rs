@@ -168,33 +168,28 @@ pub(super) const UNREAD_COUNT_SQL: &str = "SELECT count(*) FROM messages
      WHERE contact_id = ?1 AND direction = 0 AND held = 0 AND status = 'received'";
 
 impl Client {
-    /// A page of the conversation with `name`: the newest `limit` messages
+    /// A page of the conversation with `contact`: the newest `limit` messages
     /// when `before` is `None`, else the `limit` before that cursor.
     pub fn timeline_page(
         &self,
-        name: &str,
+        contact: ContactId,
         before: Option<PageCursor>,
         limit: usize,
     ) -> ClientResult<TimelinePage> {
-        let contact = self.contact(name)?;
-        Ok(self
-            .store()
-            .read()
-            .timeline_page(contact.id, before, limit)?)
+        Ok(self.store().read().timeline_page(contact, before, limit)?)
     }
 
-    /// The newest messages of `name` back to message `id` (and `extra` older
+    /// The newest messages of `contact` back to message `id` (and `extra` older
     /// ones for context): for jumping to a search hit.
     pub fn timeline_through(
         &self,
-        name: &str,
+        contact: ContactId,
         id: i64,
         extra: usize,
     ) -> ClientResult<TimelinePage> {
-        let contact = self.contact(name)?;
         let db = self.store().read();
-        let newer = db.messages_after(contact.id, id)?;
-        Ok(db.timeline_page(contact.id, None, newer + 1 + extra)?)
+        let newer = db.messages_after(contact, id)?;
+        Ok(db.timeline_page(contact, None, newer + 1 + extra)?)
     }
 
     /// Summary of every conversation, in contact-name order.
@@ -209,9 +204,13 @@ impl Client {
     }
 
     /// Summary of one conversation.
-    pub fn chat_summary(&self, name: &str) -> ClientResult<(crate::store::Contact, ChatSummary)> {
-        let contact = self.contact(name)?;
-        let summary = self.store().read().chat_summary(contact.id)?;
+    pub fn chat_summary(
+        &self,
+        contact: ContactId,
+    ) -> ClientResult<(crate::store::Contact, ChatSummary)> {
+        let db = self.store().read();
+        let contact = db.contact(contact)?;
+        let summary = db.chat_summary(contact.id)?;
         Ok((contact, summary))
     }
 }

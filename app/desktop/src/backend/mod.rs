@@ -4,7 +4,7 @@
 //! The UI holds a [`Backend`] handle: it sends [`Command`]s without waiting
 //! and drains [`Event`]s once per frame. Every event is followed by a call to
 //! the waker (in the real app `ctx.request_repaint()`), so the window redraws
-//! even when the user is idle.
+//! as soon as a message arrives: the messenger pushes, nothing polls.
 
 mod local_relay;
 mod summaries;
@@ -21,6 +21,9 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use crate::clock::Clock;
 use crate::commands::{Command, Event};
 
+/// Messages per page of history the UI asks for.
+pub const PAGE: usize = 200;
+
 /// Wakes the UI after an event (repaint request).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
@@ -35,8 +38,6 @@ pub struct BackendConfig {
     pub kdf: KdfParams,
     /// Time source for the core.
     pub clock: Clock,
-    /// How often to sync with the relays when idle.
-    pub sync_interval: Duration,
     /// Development: allow `ws://` to loopback relays.
     pub allow_plaintext_loopback: bool,
 }
@@ -49,7 +50,6 @@ impl BackendConfig {
             relay_dir: data_dir.join("relay"),
             kdf: KdfParams::DEFAULT,
             clock,
-            sync_interval: Duration::from_secs(1),
             allow_plaintext_loopback: false,
         }
     }

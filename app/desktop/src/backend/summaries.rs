@@ -1,69 +1,66 @@
 //! Contact-list rows (unread count, last message preview) from the core's
 //! per-contact summary query: one short indexed query per contact, never a
-//! whole history. Only conversations touched by a sync are asked again.
+//! whole history. Only contacts an event touched are asked again.
 
 use std::collections::HashMap;
 
-use cairn_core::client::{Client, ClientResult};
-use cairn_core::store::{ChatSummary, Contact};
+use cairn_core::messenger::{Messenger, MessengerError};
+use cairn_core::store::{ChatSummary, Contact, ContactId};
 
 use crate::commands::ContactSummary;
 
-/// Cached summaries by contact name.
+/// The rows the UI holds, by contact.
 #[derive(Default)]
-pub(super) struct Summaries {
-    by_name: HashMap<String, ContactSummary>,
+pub(crate) struct Summaries {
+    by_id: HashMap<ContactId, ContactSummary>,
 }
 
 impl Summaries {
-    /// Forgets everything (on lock).
-    pub(super) fn clear(&mut self) {
-        self.by_name.clear();
+    /// The contact's name, if known.
+    pub(crate) fn name(&self, id: ContactId) -> Option<String> {
+        self.by_id.get(&id).map(|s| s.contact.name.clone())
     }
 
-    /// Recomputes the named contacts (all of them if `only` is `None`) and
-    /// returns the list sorted by most recent activity.
-    pub(super) fn refresh(
+    /// Recomputes the rows of `only` (all of them if `None`) and returns
+    /// them; for all, sorted by most recent activity.
+    pub(crate) async fn refresh(
         &mut self,
-        client: &Client,
-        only: Option<&[String]>,
-    ) -> ClientResult<Vec<ContactSummary>> {
-        match only {
-            None => {
-                self.by_name = client
-                    .chat_summaries()?
+        messenger: &Messenger,
+        only: Option<&[ContactId]>,
+    ) -> Result<Vec<ContactSummary>, MessengerError> {
+        let ids = only.map(<[ContactId]>::to_vec);
+        let rows: Vec<(Contact, ChatSummary)> = messenger
+            .query(move |c| match ids {
+                None => c.chat_summaries(),
+                Some(ids) => ids
                     .into_iter()
-                    .map(|(contact, s)| (contact.name.clone(), row(contact, &s)))
-                    .collect();
-            }
-            Some(names) => {
-                let contacts = client.contacts()?;
-                self.by_name
-                    .retain(|name, _| contacts.iter().any(|c| &c.name == name));
-                for contact in contacts {
-                    if names.contains(&contact.name) || !self.by_name.contains_key(&contact.name) {
-                        let (contact, s) = client.chat_summary(&contact.name)?;
-                        self.by_name.insert(contact.name.clone(), row(contact, &s));
-                    } else if let Some(s) = self.by_name.get_mut(&contact.name) {
-                        s.contact = contact;
-                    }
-                }
-            }
+                    .filter_map(|id| match c.chat_summary(id) {
+                        // A contact deleted meanwhile has no row any more.
+                        Err(cairn_core::client::ClientError::Store(
+                            cairn_core::store::StoreError::NotFound { .. },
+                        )) => None,
+                        other => Some(other),
+                    })
+                    .collect(),
+            })
+            .await??;
+        if only.is_none() {
+            self.by_id.clear();
         }
-        let mut list: Vec<ContactSummary> = self.by_name.values().cloned().collect();
-        list.sort_by(|a, b| {
-            b.last_at_ms
-                .cmp(&a.last_at_ms)
-                .then_with(|| a.contact.name.cmp(&b.contact.name))
-        });
-        Ok(list)
-    }
-
-    /// Notes that `name`'s messages were all shown.
-    pub(super) fn mark_read(&mut self, name: &str) {
-        if let Some(s) = self.by_name.get_mut(name) {
-            s.unread = 0;
+        let mut out: Vec<ContactSummary> = Vec::with_capacity(rows.len());
+        for (contact, s) in rows {
+            let row = row(contact, &s);
+            self.by_id.insert(row.contact.id, row.clone());
+            out.push(row);
         }
+        if only.is_none() {
+            out.sort_by(|a, b| {
+                b.last_at_ms
+                    .cmp(&a.last_at_ms)
+                    .then_with(|| a.contact.name.cmp(&b.contact.name))
+            });
+        }
+        Ok(out)
     }
 }
 

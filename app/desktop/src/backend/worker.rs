@@ -1,75 +1,65 @@
-//! The backend's command loop: one `select!` over UI commands and the sync tick.
+//! The backend's loop: UI commands in, messenger events out, translated.
+//!
+//! Everything about relays and the profile is the core's messenger; this is
+//! a thin adapter. It keeps only what the UI needs and the core does not: the
+//! open chat (so arriving messages there are marked read), the contact rows,
+//! relay health for settings, and the built-in relay.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions};
-use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector};
+use cairn_core::messenger::{
+    DialOptions, Events, Messenger, MessengerConfig, MessengerEvent, RelayState,
+};
 use cairn_core::profile::{Profile, ProfileError};
-use cairn_core::store::Direction;
+use cairn_core::store::{ContactId, Direction};
 use cairn_protocol::relay_address::RelayAddress;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::time::MissedTickBehavior;
 
 mod extra_relays;
 
 use super::local_relay::LocalRelay;
 use super::summaries::Summaries;
-use super::{BackendConfig, Waker};
-use crate::commands::{Command, Event, ProfileInfo, RelayHealth, RelayStatus};
-use crate::screens::timeline::PAGE;
+use super::{BackendConfig, PAGE, Waker};
+use crate::commands::{Command, Event, Failure, ProfileInfo, RelayHealth, RelayStatus, Request};
 
-/// Sync ticks between two reachability checks of extra relays that hold no mailbox.
-const PROBE_EVERY: u32 = 30;
+/// An unlocked profile: the messenger running it and what the UI is showing.
+struct Open {
+    messenger: Messenger,
+    events: Events,
+    info: ProfileInfo,
+    open_chat: Option<ContactId>,
+    summaries: Summaries,
+    health: HashMap<String, RelayHealth>,
+    /// The profile's extra relays (a cache of [`Client::extra_relays`]).
+    extra_relays: Vec<String>,
+}
 
 /// State owned by the backend thread.
-pub(super) struct Worker {
+pub(crate) struct Worker {
     config: BackendConfig,
     events: mpsc::Sender<Event>,
     waker: Waker,
-    client: Option<Client>,
-    syncer: Syncer<WsConnector>,
+    open: Option<Open>,
     relay: Option<LocalRelay>,
-    open_chat: Option<String>,
-    /// Messages of the open chat the UI holds (grows as older pages load).
-    window: usize,
-    summaries: Summaries,
-    health: HashMap<String, RelayHealth>,
-    /// The open profile's extra relays (a cache of [`Client::extra_relays`]).
-    extra_relays: Vec<String>,
     /// Extra relays from an old `prefs.json`, to move into the next unlocked profile.
     legacy_relays: Vec<String>,
-    ticks: u32,
-    probe_due: bool,
 }
+
+type Outcome = Result<(), (Request, Failure)>;
 
 impl Worker {
     /// A worker with no profile open yet.
-    pub(super) fn new(config: BackendConfig, events: mpsc::Sender<Event>, waker: Waker) -> Self {
-        let connector = WsConnector {
-            allow_plaintext_loopback: config.allow_plaintext_loopback,
-            ..WsConnector::default()
-        };
-        let opts = SyncOptions {
-            idle: std::time::Duration::from_millis(150),
-            ..SyncOptions::default()
-        };
+    pub(crate) fn new(config: BackendConfig, events: mpsc::Sender<Event>, waker: Waker) -> Self {
         Self {
             config,
             events,
             waker,
-            client: None,
-            syncer: Syncer::new(connector, opts),
+            open: None,
             relay: None,
-            open_chat: None,
-            window: PAGE,
-            summaries: Summaries::default(),
-            health: HashMap::new(),
-            extra_relays: Vec::new(),
             legacy_relays: Vec::new(),
-            ticks: 0,
-            probe_due: false,
         }
     }
 
@@ -82,49 +72,76 @@ impl Worker {
         self.config.clock.now_ms()
     }
 
+    fn dial(&self) -> DialOptions {
+        DialOptions {
+            allow_plaintext_loopback: self.config.allow_plaintext_loopback,
+            ..DialOptions::default()
+        }
+    }
+
     /// Runs until the UI drops its command sender.
-    pub(super) async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
+    pub(crate) async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
         self.emit(Event::ProfileExists(Profile::exists(
             &self.config.profile_dir,
         )));
-        let mut tick = tokio::time::interval(self.config.sync_interval);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(command) => self.handle(command).await,
+                    Some(command) => {
+                        if let Err((request, error)) = self.handle(command).await {
+                            self.emit(Event::Failed {
+                                request,
+                                error: Box::new(error),
+                            });
+                        }
+                    }
                     None => break,
                 },
-                _ = tick.tick() => self.sync().await,
+                Some(event) = next_event(&mut self.open) => self.on_events(event).await,
             }
         }
-        self.syncer.disconnect();
+        self.close().await;
         self.relay = None;
     }
 
-    async fn handle(&mut self, command: Command) {
-        let result = match command {
-            Command::StartLocalRelay { listen } => self.start_relay(&listen).await,
+    async fn handle(&mut self, command: Command) -> Outcome {
+        match command {
+            Command::StartLocalRelay { listen } => self
+                .start_relay(&listen)
+                .await
+                .map_err(|e| (Request::StartRelay, e)),
             Command::CreateProfile {
                 name,
                 passphrase,
                 relay,
-            } => self.create(&name, passphrase.as_bytes(), &relay),
+            } => {
+                let relay: RelayAddress = relay
+                    .trim()
+                    .parse()
+                    .map_err(|e| (Request::CreateProfile, Failure::Address(format!("{e}"))))?;
+                let opts = InitOptions {
+                    dir: &self.config.profile_dir,
+                    passphrase: passphrase.as_bytes(),
+                    kdf: self.config.kdf,
+                    name: &name,
+                    relay,
+                    access_token: None,
+                };
+                let client = Client::init(&opts, self.now())
+                    .map_err(|e| (Request::CreateProfile, e.into()))?;
+                self.opened(client).await;
+                Ok(())
+            }
             Command::Unlock { passphrase } => {
                 let opened = Client::open(&self.config.profile_dir, passphrase.as_bytes());
-                self.opened(opened)
+                self.unlocked(opened).await
             }
             Command::Import { file, passphrase } => {
                 let opened = Client::import(&file, &self.config.profile_dir, passphrase.as_bytes());
-                self.opened(opened)
+                self.unlocked(opened).await
             }
             Command::Lock => {
-                self.client = None;
-                self.open_chat = None;
-                self.summaries.clear();
-                self.health.clear();
-                self.extra_relays.clear();
-                self.syncer.disconnect();
+                self.close().await;
                 self.emit(Event::Locked);
                 Ok(())
             }
@@ -132,411 +149,443 @@ impl Worker {
                 tokio::task::spawn_blocking(move || crate::notify::show(&summary, &body));
                 Ok(())
             }
-            Command::SavePrefs { prefs, path } => prefs
-                .save(&path)
-                .map_err(|e| format!("could not save preferences to {}: {e}", path.display())),
-            Command::SyncNow => {
-                self.sync().await;
-                self.probe_extra_relays().await;
-                Ok(())
-            }
+            Command::SavePrefs { prefs, path } => prefs.save(&path).map_err(|e| {
+                (
+                    Request::Settings,
+                    Failure::File(format!(
+                        "could not save preferences to {}: {e}",
+                        path.display()
+                    )),
+                )
+            }),
             Command::AdoptLegacyRelays(list) => {
                 self.legacy_relays = list;
-                if self.client.is_some() {
-                    self.move_legacy_relays();
-                    self.load_extra_relays();
+                if self.open.is_some() {
+                    self.move_legacy_relays().await;
+                    self.load_extra_relays().await;
                     self.probe_extra_relays().await;
                 }
                 Ok(())
             }
-            Command::AddExtraRelay(text) => self.add_extra_relay(&text).await,
-            Command::RemoveExtraRelay(text) => self.remove_extra_relay(&text),
-            other => self.with_client(other).await,
-        };
-        if let Err(message) = result {
-            self.emit(Event::Error(message));
+            other => self.with_profile(other).await,
         }
     }
 
-    async fn start_relay(&mut self, listen: &str) -> Result<(), String> {
+    async fn start_relay(&mut self, listen: &str) -> Result<(), Failure> {
         if let Some(relay) = &self.relay {
             self.emit(Event::LocalRelayStarted(relay.address().to_owned()));
             return Ok(());
         }
         let addr: SocketAddr = listen
             .parse()
-            .map_err(|_| format!("{listen:?} is not an IP address and port"))?;
+            .map_err(|_| Failure::Relay(format!("{listen:?} is not an IP address and port")))?;
         let relay = LocalRelay::start(addr, &self.config.relay_dir)
             .await
-            .map_err(|e| format!("could not start the built-in relay: {e}"))?;
+            .map_err(|e| Failure::Relay(e.to_string()))?;
         self.emit(Event::LocalRelayStarted(relay.address().to_owned()));
         self.relay = Some(relay);
         Ok(())
     }
 
-    fn create(&mut self, name: &str, passphrase: &[u8], relay: &str) -> Result<(), String> {
-        let relay: RelayAddress = relay
-            .trim()
-            .parse()
-            .map_err(|e| format!("invalid relay address: {e}"))?;
-        relay.check_transport().map_err(|e| e.to_string())?;
-        let opts = InitOptions {
-            dir: &self.config.profile_dir,
-            passphrase,
-            kdf: self.config.kdf,
-            name,
-            relay,
-            access_token: None,
-        };
-        let client = Client::init(&opts, self.now()).map_err(|e| e.to_string())?;
-        self.opened(Ok(client))
+    async fn unlocked(&mut self, opened: Result<Client, ClientError>) -> Outcome {
+        match opened {
+            Ok(client) => {
+                self.opened(client).await;
+                Ok(())
+            }
+            Err(ClientError::Profile(ProfileError::WrongPassphrase)) => Err((
+                Request::Unlock,
+                Failure::Client(ClientError::Profile(ProfileError::WrongPassphrase)),
+            )),
+            Err(e) => Err((Request::Unlock, e.into())),
+        }
     }
 
-    fn opened(&mut self, opened: Result<Client, ClientError>) -> Result<(), String> {
-        let client = match opened {
-            Ok(client) => client,
-            Err(ClientError::Profile(ProfileError::WrongPassphrase)) => {
-                self.emit(Event::UnlockFailed(
-                    "Wrong passphrase. Check it and try again.".into(),
-                ));
-                return Ok(());
-            }
-            Err(e) => {
-                self.emit(Event::UnlockFailed(e.to_string()));
-                return Ok(());
-            }
-        };
-        self.syncer.options_mut().access_token =
-            client.access_token().ok().flatten().map(|t| t.to_vec());
-        self.emit(Event::Unlocked(ProfileInfo {
+    /// Starts the messenger on a freshly opened profile and shows it.
+    async fn opened(&mut self, client: Client) {
+        let info = ProfileInfo {
             name: client.name().to_owned(),
             home_relay: client.home_relay().to_string(),
             dir: client.dir().to_path_buf(),
-        }));
-        let list = self
-            .summaries
-            .refresh(&client, None)
-            .map_err(|e| e.to_string())?;
-        self.client = Some(client);
-        self.probe_due = true;
-        self.move_legacy_relays();
-        self.load_extra_relays();
-        self.emit(Event::Contacts(list));
-        self.emit_relays();
-        Ok(())
+        };
+        let config = MessengerConfig {
+            dial: self.dial(),
+            clock: {
+                let clock = self.config.clock.clone();
+                std::sync::Arc::new(move || clock.now_ms())
+            },
+            ..MessengerConfig::default()
+        };
+        let (messenger, events) = Messenger::start(client, config);
+        self.emit(Event::Unlocked(info.clone()));
+        self.open = Some(Open {
+            messenger,
+            events,
+            info,
+            open_chat: None,
+            summaries: Summaries::default(),
+            health: HashMap::new(),
+            extra_relays: Vec::new(),
+        });
+        self.refresh_contacts(None).await;
+        self.move_legacy_relays().await;
+        self.load_extra_relays().await;
+        self.emit_relays().await;
+        self.probe_extra_relays().await;
     }
 
-    async fn with_client(&mut self, command: Command) -> Result<(), String> {
+    /// Stops the messenger (the client and its keys are dropped with it).
+    async fn close(&mut self) {
+        if let Some(open) = self.open.take() {
+            let _ = open.messenger.stop().await;
+        }
+    }
+
+    async fn with_profile(&mut self, command: Command) -> Outcome {
         let now = self.now();
-        let Some(client) = self.client.as_mut() else {
-            return Err("the profile is locked".into());
+        let Some(open) = self.open.as_mut() else {
+            return Err((Request::Load, Failure::Locked));
         };
+        let m = open.messenger.clone();
+        let fail =
+            |request: Request| move |e: cairn_core::messenger::MessengerError| (request, e.into());
         match command {
             Command::CreateInvite { relay } => {
-                let mut mailbox = client.mint_mailbox();
-                // The home relay's access token is for the home relay only.
-                let token = match relay {
-                    Some(text) => {
-                        mailbox.relay = text
-                            .parse()
-                            .map_err(|e| format!("invalid relay address: {e}"))?;
-                        self.syncer.options_mut().access_token.take()
-                    }
-                    None => self.syncer.options_mut().access_token.clone(),
+                let relay = match relay {
+                    Some(text) => Some(
+                        text.parse::<RelayAddress>()
+                            .map_err(|e| (Request::Invite, Failure::Address(e.to_string())))?,
+                    ),
+                    None => None,
                 };
-                let created = self.syncer.create_mailbox(&mailbox).await;
-                self.syncer.options_mut().access_token = token;
-                created.map_err(|e| format!("could not create a mailbox on the relay: {e}"))?;
-                let invite = client
-                    .create_invite(&mailbox, now)
-                    .map_err(|e| e.to_string())?;
+                let invite = m
+                    .create_invite(relay)
+                    .await
+                    .map_err(fail(Request::Invite))?;
                 self.emit(Event::Invite(invite.uri));
             }
             Command::AcceptInvite { invite, name } => {
-                let invite = client
-                    .parse_invite(invite.trim(), now)
-                    .map_err(|e| e.to_string())?;
-                let mailbox = client.mint_mailbox();
-                self.syncer
-                    .create_mailbox(&mailbox)
+                // The contact appears through the messenger's ContactAdded event.
+                m.accept_invite(&invite, &name)
                     .await
-                    .map_err(|e| format!("could not create a mailbox on your relay: {e}"))?;
-                let contact = client
-                    .accept_invite(&invite, &name, &mailbox, now)
-                    .map_err(|e| e.to_string())?;
-                self.emit(Event::ContactAdded(contact.name.clone()));
-                self.flush().await;
-                self.refresh_contacts(None);
+                    .map_err(fail(Request::Accept))?;
             }
-            Command::OpenChat { name } => {
-                self.open_chat = Some(name.clone());
-                self.window = PAGE;
-                self.show_chat(&name);
-                self.refresh_contacts(Some(&[name]));
+            Command::OpenChat { contact } => {
+                open.open_chat = Some(contact);
+                let page = m
+                    .query(move |c| c.timeline_page(contact, None, PAGE))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Load))?;
+                self.emit(Event::Timeline {
+                    contact,
+                    items: page.items,
+                    older: page.older,
+                });
+                self.mark_read(contact).await;
             }
-            Command::OpenChatAt { name, message } => {
-                let page = client
-                    .timeline_through(&name, message, PAGE / 2)
-                    .map_err(|e| e.to_string())?;
-                self.open_chat = Some(name.clone());
-                self.window = count_messages(&page.items).max(PAGE);
-                self.show_chat(&name);
-                self.refresh_contacts(Some(&[name]));
+            Command::OpenChatAt { contact, message } => {
+                open.open_chat = Some(contact);
+                let page = m
+                    .query(move |c| c.timeline_through(contact, message, PAGE / 2))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Load))?;
+                self.emit(Event::Timeline {
+                    contact,
+                    items: page.items,
+                    older: page.older,
+                });
+                self.mark_read(contact).await;
             }
-            Command::LoadOlder { name, before } => {
-                let page = client
-                    .timeline_page(&name, Some(before), PAGE)
-                    .map_err(|e| e.to_string())?;
-                if self.open_chat.as_deref() == Some(name.as_str()) {
-                    self.window += count_messages(&page.items);
-                }
+            Command::LoadOlder { contact, before } => {
+                let page = m
+                    .query(move |c| c.timeline_page(contact, Some(before), PAGE))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Load))?;
                 self.emit(Event::OlderPage {
-                    name,
+                    contact,
                     items: page.items,
                     older: page.older,
                 });
             }
+            Command::CloseChat => open.open_chat = None,
             Command::SetProfileName { name } => {
-                client.set_name(&name).map_err(|e| e.to_string())?;
-                let info = ProfileInfo {
-                    name: client.name().to_owned(),
-                    home_relay: client.home_relay().to_string(),
-                    dir: client.dir().to_path_buf(),
-                };
+                let info = m
+                    .update(move |c| {
+                        c.set_name(&name).map(|()| ProfileInfo {
+                            name: c.name().to_owned(),
+                            home_relay: c.home_relay().to_string(),
+                            dir: c.dir().to_path_buf(),
+                        })
+                    })
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Settings))?;
+                open.info = info.clone();
                 self.emit(Event::Profile(info));
                 self.emit(Event::Notice("Display name changed.".into()));
             }
-            Command::RenameContact { name, new_name } => {
-                client
-                    .rename_contact(&name, &new_name)
-                    .map_err(|e| e.to_string())?;
-                let to = new_name.trim().to_owned();
-                if self.open_chat.as_deref() == Some(name.as_str()) {
-                    self.open_chat = Some(to.clone());
+            Command::RenameContact { contact, new_name } => {
+                let (from, renamed) = m
+                    .update(move |c| {
+                        let from = c.contact(contact)?.name;
+                        c.rename_contact(contact, &new_name).map(|r| (from, r))
+                    })
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Settings))?;
+                self.emit(Event::Renamed {
+                    contact,
+                    from,
+                    to: renamed.name,
+                });
+                self.refresh_contacts(Some(&[contact])).await;
+            }
+            Command::Send { contact, text } => {
+                // The sealed message comes back as a MessageAdded event, once.
+                m.send_texts(contact, vec![text])
+                    .await
+                    .map_err(fail(Request::Send))?;
+            }
+            Command::Verify { contact, digits } => {
+                m.update(move |c| c.verify(contact, &digits, now))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Verify))?;
+                self.emit(Event::Verified(contact));
+                self.refresh_contacts(Some(&[contact])).await;
+                self.show_new_events(contact).await;
+            }
+            Command::AcceptKeyChange { contact } => {
+                m.update(move |c| c.accept_key_change(contact, now))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::AcceptKey))?;
+                self.refresh_contacts(Some(&[contact])).await;
+                // Held messages became visible: the chat is shown afresh.
+                if self.open.as_ref().and_then(|o| o.open_chat) == Some(contact) {
+                    return Box::pin(self.with_profile(Command::OpenChat { contact })).await;
                 }
-                self.emit(Event::Renamed { from: name, to });
-                self.refresh_contacts(None);
-            }
-            Command::CloseChat => self.open_chat = None,
-            Command::Send { name, text } => {
-                client
-                    .send_text(&name, &text, now)
-                    .map_err(|e| e.to_string())?;
-                self.show_chat(&name);
-                self.flush().await;
-                self.show_chat(&name);
-                self.refresh_contacts(Some(&[name]));
-            }
-            Command::Verify { name, digits } => {
-                client
-                    .verify(&name, &digits, now)
-                    .map_err(|e| e.to_string())?;
-                self.emit(Event::Verified(name.clone()));
-                self.show_chat(&name);
-                self.refresh_contacts(Some(&[name]));
-            }
-            Command::AcceptKeyChange { name } => {
-                client
-                    .accept_key_change(&name, now)
-                    .map_err(|e| e.to_string())?;
-                self.show_chat(&name);
-                self.refresh_contacts(Some(&[name]));
             }
             Command::Search { query } => {
-                let hits = client.search(&query, 200).map_err(|e| e.to_string())?;
+                let hits = m
+                    .query(move |c| c.search(&query, 200))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Load))?;
                 self.emit(Event::SearchResults(hits));
             }
             Command::Export { file, passphrase } => {
-                client
-                    .export(&file, passphrase.as_bytes())
-                    .map_err(|e| e.to_string())?;
+                let target = file.clone();
+                m.query(move |c| c.export(&target, passphrase.as_bytes()))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Settings))?;
                 self.emit(Event::Notice(format!(
                     "Encrypted backup written to {}",
                     file.display()
                 )));
             }
+            Command::AddExtraRelay(text) => {
+                m.update(move |c| c.add_extra_relay(&text, now))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Settings))?;
+                self.load_extra_relays().await;
+                self.probe_extra_relays().await;
+            }
+            Command::RemoveExtraRelay(text) => {
+                let gone = text.clone();
+                m.update(move |c| c.remove_extra_relay(&text))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Settings))?;
+                if let Some(open) = self.open.as_mut() {
+                    open.health.remove(&gone);
+                }
+                self.load_extra_relays().await;
+                self.emit_relays().await;
+            }
+            Command::CheckRelays => self.probe_extra_relays().await,
             _ => {}
         }
         Ok(())
     }
 
-    /// Sends the open chat's timeline, marking it read.
-    fn show_chat(&mut self, name: &str) {
-        let now = self.now();
-        let Some(client) = self.client.as_mut() else {
+    /// Marks the open chat read (read receipts follow at a random moment).
+    async fn mark_read(&mut self, contact: ContactId) {
+        let Some(open) = self.open.as_mut() else {
             return;
         };
-        if self.open_chat.as_deref() == Some(name) {
-            if let Err(e) = client.mark_read(name, now) {
-                tracing::warn!(error = %e, "mark_read failed");
-            }
-            self.summaries.mark_read(name);
+        if open.messenger.mark_read(contact).await.unwrap_or(0) > 0 {
+            self.refresh_contacts(Some(&[contact])).await;
         }
-        match client.timeline_page(name, None, self.window) {
-            Ok(page) => self.emit(Event::Timeline {
-                name: name.to_owned(),
+    }
+
+    /// New events of a contact that a local action stored (a verification):
+    /// they are not messenger events, so they are read back once.
+    async fn show_new_events(&mut self, contact: ContactId) {
+        let Some(open) = self.open.as_ref() else {
+            return;
+        };
+        if open.open_chat != Some(contact) {
+            return;
+        }
+        let page = open
+            .messenger
+            .query(move |c| c.timeline_page(contact, None, PAGE))
+            .await;
+        if let Ok(Ok(page)) = page {
+            self.emit(Event::Timeline {
+                contact,
                 items: page.items,
                 older: page.older,
+            });
+        }
+    }
+
+    /// Applies a burst of messenger events: forwards what changed, then
+    /// refreshes each touched contact row once.
+    async fn on_events(&mut self, first: MessengerEvent) {
+        let mut touched: BTreeSet<ContactId> = BTreeSet::new();
+        let mut relays_changed = false;
+        let mut read_open = false;
+        let mut next = Some(first);
+        while let Some(event) = next {
+            match event {
+                MessengerEvent::Client(event) => {
+                    if let Some(c) = event.contact() {
+                        touched.insert(c);
+                    }
+                    read_open |= self.forward(event);
+                }
+                MessengerEvent::Relay { relay, state } => {
+                    if let Some(open) = self.open.as_mut() {
+                        let health = match state {
+                            RelayState::Up => RelayHealth::Connected,
+                            RelayState::Down { error, .. } => {
+                                RelayHealth::Failed(error.to_string())
+                            }
+                        };
+                        open.health.insert(relay, health);
+                        relays_changed = true;
+                    }
+                }
+                MessengerEvent::Outbox { queued } => self.emit(Event::Outbox(queued)),
+                MessengerEvent::ReceiveFailed(e) => self.emit(Event::Failed {
+                    request: Request::Receive,
+                    error: Box::new(Failure::Client(e)),
+                }),
+            }
+            next = self.open.as_mut().and_then(|o| o.events.try_recv());
+        }
+        if read_open && let Some(open_chat) = self.open.as_ref().and_then(|o| o.open_chat) {
+            self.mark_read(open_chat).await;
+        }
+        if !touched.is_empty() {
+            let touched: Vec<ContactId> = touched.into_iter().collect();
+            self.refresh_contacts(Some(&touched)).await;
+        }
+        if relays_changed {
+            self.emit_relays().await;
+        }
+    }
+
+    /// Forwards one client event; `true` if a message arrived in the open chat.
+    fn forward(&mut self, event: ClientEvent) -> bool {
+        let open_chat = self.open.as_ref().and_then(|o| o.open_chat);
+        match event {
+            ClientEvent::Message { message } => {
+                let incoming = message.direction == Direction::Incoming;
+                let in_open = open_chat == Some(message.contact);
+                if incoming {
+                    let name = self
+                        .open
+                        .as_ref()
+                        .and_then(|o| o.summaries.name(message.contact))
+                        .unwrap_or_default();
+                    self.emit(Event::Incoming {
+                        name,
+                        body: message.body.clone(),
+                    });
+                }
+                self.emit(Event::MessageAdded(message));
+                incoming && in_open
+            }
+            ClientEvent::ContactAdded { contact } => {
+                self.emit(Event::ContactAdded {
+                    contact: contact.id,
+                    name: contact.name,
+                });
+                false
+            }
+            ClientEvent::StatusChanged {
+                contact,
+                counters,
+                status,
+            } => {
+                self.emit(Event::StatusChanged {
+                    contact,
+                    counters,
+                    status,
+                });
+                false
+            }
+            ClientEvent::Integrity { event } => {
+                self.emit(Event::IntegrityAdded(event));
+                false
+            }
+            ClientEvent::ContactChanged { .. } | ClientEvent::Held { .. } => false,
+        }
+    }
+
+    /// Sends the rows of `only` (every contact if `None`).
+    async fn refresh_contacts(&mut self, only: Option<&[ContactId]>) {
+        let Some(open) = self.open.as_mut() else {
+            return;
+        };
+        match open.summaries.refresh(&open.messenger, only).await {
+            Ok(rows) => match only {
+                None => self.emit(Event::Contacts(rows)),
+                Some(_) => {
+                    for row in rows {
+                        self.emit(Event::ContactUpdated(Box::new(row)));
+                    }
+                }
+            },
+            Err(e) => self.emit(Event::Failed {
+                request: Request::Load,
+                error: Box::new(e.into()),
             }),
-            Err(e) => self.emit(Event::Error(e.to_string())),
         }
-    }
-
-    fn refresh_contacts(&mut self, only: Option<&[String]>) {
-        let Some(client) = self.client.as_ref() else {
-            return;
-        };
-        match self.summaries.refresh(client, only) {
-            Ok(list) => self.emit(Event::Contacts(list)),
-            Err(e) => self.emit(Event::Error(e.to_string())),
-        }
-    }
-
-    /// Sends what is due in the outbox right away.
-    async fn flush(&mut self) {
-        let clock = self.config.clock.clone();
-        let now = move || clock.now_ms();
-        let Some(client) = self.client.as_mut() else {
-            return;
-        };
-        let mut report = SyncReport::default();
-        let result = self.syncer.flush_outbox(client, &now, &mut report).await;
-        self.after_sync(result.map(|()| report));
-    }
-
-    /// One sync round: send, receive, send receipts.
-    async fn sync(&mut self) {
-        let clock = self.config.clock.clone();
-        let now = move || clock.now_ms();
-        let Some(client) = self.client.as_mut() else {
-            return;
-        };
-        let result = self.syncer.sync(client, &now).await;
-        self.after_sync(result);
-        self.ticks = self.ticks.wrapping_add(1);
-        if std::mem::take(&mut self.probe_due) || self.ticks.is_multiple_of(PROBE_EVERY) {
-            self.probe_extra_relays().await;
-        }
-    }
-
-    fn after_sync(&mut self, result: Result<SyncReport, ClientError>) {
-        let report = match result {
-            Ok(report) => report,
-            Err(e) => {
-                self.emit(Event::Error(format!("sync failed: {e}")));
-                return;
-            }
-        };
-        self.note_health(&report.errors);
-        let mut touched: Vec<String> = Vec::new();
-        let mut new_contact = false;
-        for event in &report.events {
-            let name = match event {
-                ClientEvent::Message { contact, message } => {
-                    if message.direction == Direction::Incoming {
-                        self.emit(Event::Incoming {
-                            contact: contact.clone(),
-                            body: message.body.clone(),
-                        });
-                    }
-                    Some(contact.clone())
-                }
-                ClientEvent::ContactAdded { contact } => {
-                    new_contact = true;
-                    self.emit(Event::ContactAdded(contact.name.clone()));
-                    Some(contact.name.clone())
-                }
-                ClientEvent::StatusChanged { contact, .. } | ClientEvent::Held { contact } => {
-                    Some(contact.clone())
-                }
-                ClientEvent::Integrity { contact, .. } => contact.clone(),
-            };
-            if let Some(name) = name
-                && !touched.contains(&name)
-            {
-                touched.push(name);
-            }
-        }
-        if let Some(open) = self.open_chat.clone()
-            && touched.contains(&open)
-        {
-            self.show_chat(&open);
-        }
-        if !touched.is_empty() || new_contact {
-            self.refresh_contacts(Some(&touched));
-        }
-        if let Some(client) = self.client.as_ref()
-            && let Ok(n) = client.outbox_len()
-        {
-            self.emit(Event::Outbox(n));
-        }
-        self.emit_relays();
-    }
-
-    fn note_health(&mut self, errors: &[NetError]) {
-        let known = self.synced_relays();
-        let mut failed: HashMap<String, String> = HashMap::new();
-        for e in errors {
-            let text = e.to_string();
-            match known.iter().find(|r| text.contains(r.as_str())) {
-                Some(r) => {
-                    failed.insert(r.clone(), text);
-                }
-                None => {
-                    for r in &known {
-                        failed.entry(r.clone()).or_insert_with(|| text.clone());
-                    }
-                }
-            }
-        }
-        for r in known {
-            let health = match failed.remove(&r) {
-                Some(text) => RelayHealth::Failed(text),
-                None => RelayHealth::Connected,
-            };
-            self.health.insert(r, health);
-        }
-    }
-
-    /// Relays a sync round talks to: home, contacts' relays, relays of our mailboxes.
-    fn synced_relays(&self) -> Vec<String> {
-        let Some(client) = self.client.as_ref() else {
-            return Vec::new();
-        };
-        let mut out = vec![client.home_relay().to_string()];
-        let contacts = client.contacts().unwrap_or_default().into_iter();
-        let mailboxes = client.active_mailboxes().unwrap_or_default().into_iter();
-        for r in contacts.map(|c| c.relay).chain(mailboxes.map(|m| m.relay)) {
-            if !out.contains(&r) {
-                out.push(r);
-            }
-        }
-        out
     }
 
     /// Home relay first, then the extra relays, then every relay a contact uses.
-    fn relay_addresses(&self) -> Vec<String> {
-        let Some(client) = self.client.as_ref() else {
-            return Vec::new();
+    async fn emit_relays(&self) {
+        let Some(open) = self.open.as_ref() else {
+            return;
         };
-        let mut out = vec![client.home_relay().to_string()];
-        let contacts = client.contacts().unwrap_or_default();
-        for r in self
+        let contacts = open
+            .messenger
+            .query(|c| c.contacts())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let mut list = vec![open.info.home_relay.clone()];
+        for r in open
             .extra_relays
             .iter()
             .cloned()
             .chain(contacts.into_iter().map(|c| c.relay))
         {
-            if !out.contains(&r) {
-                out.push(r);
+            if !list.contains(&r) {
+                list.push(r);
             }
         }
-        out
-    }
-
-    fn emit_relays(&self) {
-        let list = self
-            .relay_addresses()
+        let rows = list
             .into_iter()
             .enumerate()
             .map(|(i, text)| {
@@ -548,24 +597,24 @@ impl Worker {
                     address,
                     pin,
                     home: i == 0,
-                    extra: i > 0 && self.extra_relays.contains(&text),
-                    full: text.clone(),
-                    health: self
+                    extra: i > 0 && open.extra_relays.contains(&text),
+                    health: open
                         .health
                         .get(&text)
                         .cloned()
                         .unwrap_or(RelayHealth::Unknown),
+                    full: text,
                 }
             })
             .collect();
-        self.emit(Event::Relays(list));
+        self.emit(Event::Relays(rows));
     }
 }
 
-/// Messages (not events) among `items`.
-fn count_messages(items: &[cairn_core::client::TimelineItem]) -> usize {
-    items
-        .iter()
-        .filter(|i| matches!(i, cairn_core::client::TimelineItem::Message(_)))
-        .count()
+/// The next messenger event, or never while locked.
+async fn next_event(open: &mut Option<Open>) -> Option<MessengerEvent> {
+    match open {
+        Some(open) => open.events.recv().await,
+        None => std::future::pending().await,
+    }
 }

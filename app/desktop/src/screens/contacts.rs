@@ -1,6 +1,6 @@
 //! The sidebar: who we are, search, and the contact list (or search results).
 
-use cairn_core::store::MessageRecord;
+use cairn_core::store::{ContactId, MessageRecord};
 use egui::{Align2, Color32, FontId, RichText, Sense, Ui, WidgetInfo, vec2};
 
 use crate::clock::Zone;
@@ -12,9 +12,9 @@ pub enum SidebarAction {
     /// Nothing.
     None,
     /// Open this contact's chat.
-    Open(String),
+    Open(ContactId),
     /// Open a chat at a search hit (contact, message row id).
-    OpenAt(String, i64),
+    OpenAt(ContactId, i64),
     /// Run a search.
     Search(String),
     /// Show the add-contact pane.
@@ -28,11 +28,11 @@ pub struct Sidebar<'a> {
     /// Contacts, most recent first.
     pub contacts: &'a [ContactSummary],
     /// Open chat, if any.
-    pub selected: Option<&'a str>,
+    pub selected: Option<ContactId>,
     /// Search box text.
     pub query: &'a mut String,
     /// Results of the last search.
-    pub results: &'a [(String, MessageRecord)],
+    pub results: &'a [MessageRecord],
     /// Focus the search box this frame (Ctrl+F).
     pub focus_search: bool,
     /// Time zone for the times shown.
@@ -85,9 +85,14 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
                 if s.results.is_empty() {
                     ui.label(RichText::new("No messages found.").weak());
                 }
-                for (name, m) in s.results {
+                for m in s.results {
+                    let name = s
+                        .contacts
+                        .iter()
+                        .find(|c| c.contact.id == m.contact)
+                        .map_or("?", |c| c.contact.name.as_str());
                     if result_row(ui, name, m, s.zone) {
-                        action = SidebarAction::OpenAt(name.clone(), m.id);
+                        action = SidebarAction::OpenAt(m.contact, m.id);
                     }
                 }
                 return;
@@ -99,9 +104,9 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
                 );
             }
             for c in s.contacts {
-                let selected = s.selected == Some(c.contact.name.as_str());
+                let selected = s.selected == Some(c.contact.id);
                 if contact_row(ui, c, selected, s.zone, s.today) {
-                    action = SidebarAction::Open(c.contact.name.clone());
+                    action = SidebarAction::Open(c.contact.id);
                 }
             }
         });

@@ -2,9 +2,7 @@
 //! the user asked for, so the app decides which command to send.
 
 pub mod add_contact;
-pub mod chat;
 pub mod contacts;
 pub mod onboarding;
 pub mod settings;
-pub mod timeline;
 pub mod verify;

@@ -22,7 +22,7 @@ pub struct SettingsForm {
     /// Our display name being edited (`None`: not touched yet, show the current one).
     pub display_name: Option<String>,
     /// Contact picked for renaming.
-    pub rename_who: String,
+    pub rename_who: Option<cairn_core::store::ContactId>,
     /// Their new name.
     pub rename_to: String,
     /// Relay address being added.
@@ -141,20 +141,25 @@ fn rename_contact(
     if contacts.is_empty() {
         return None;
     }
-    if !contacts.iter().any(|c| c.contact.name == form.rename_who) {
-        form.rename_who = contacts[0].contact.name.clone();
-    }
+    let who = match contacts
+        .iter()
+        .find(|c| Some(c.contact.id) == form.rename_who)
+    {
+        Some(c) => c,
+        None => &contacts[0],
+    };
+    form.rename_who = Some(who.contact.id);
+    let who_name = who.contact.name.clone();
     let mut out = None;
     ui.add_space(6.0);
     let label = ui.label("Rename a contact (only you see this name)");
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("rename-who")
-            .selected_text(form.rename_who.as_str())
+            .selected_text(who_name.as_str())
             .width(160.0)
             .show_ui(ui, |ui| {
                 for c in contacts {
-                    let name = &c.contact.name;
-                    ui.selectable_value(&mut form.rename_who, name.clone(), name);
+                    ui.selectable_value(&mut form.rename_who, Some(c.contact.id), &c.contact.name);
                 }
             });
         ui.add(
@@ -163,10 +168,12 @@ fn rename_contact(
                 .desired_width(200.0),
         )
         .labelled_by(label.id);
-        let ready = !form.rename_to.trim().is_empty() && form.rename_to.trim() != form.rename_who;
-        if ui.add_enabled(ready, egui::Button::new("Rename")).clicked() {
+        let ready = !form.rename_to.trim().is_empty() && form.rename_to.trim() != who_name;
+        if ui.add_enabled(ready, egui::Button::new("Rename")).clicked()
+            && let Some(contact) = form.rename_who
+        {
             out = Some(Command::RenameContact {
-                name: form.rename_who.clone(),
+                contact,
                 new_name: form.rename_to.trim().to_owned(),
             });
         }
@@ -276,7 +283,7 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
             }
         }
         if ui.button("Sync now").clicked() {
-            out = Some(Command::SyncNow);
+            out = Some(Command::CheckRelays);
         }
     });
     if let Some(error) = &form.relay_error {

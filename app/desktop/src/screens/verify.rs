@@ -84,7 +84,7 @@ pub fn show(ui: &mut Ui, contact: &ContactSummary, form: &mut VerifyForm) -> Ver
         if ui.add_enabled(ready, egui::Button::new("Mark as verified")).clicked() {
             form.error = None;
             action = VerifyAction::Command(Command::Verify {
-                name: c.name.clone(),
+                contact: c.id,
                 digits: form.theirs.clone(),
             });
         }

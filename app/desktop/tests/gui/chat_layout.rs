@@ -5,8 +5,9 @@
 use crate::support::{START_MS, app, wait_for};
 use cairn_core::client::TimelineItem;
 use cairn_core::store::{Contact, ContactId, Direction, MessageRecord, MessageStatus};
+use cairn_desktop::chat::layout::{Block, PAD_X};
+use cairn_desktop::chat::window::Timeline;
 use cairn_desktop::commands::ContactSummary;
-use cairn_desktop::screens::timeline::{Block, PAD_X, Timeline};
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
 
@@ -51,7 +52,7 @@ fn bubbles_sit_left_and_right_and_wrap() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = app(dir.path());
     wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
-    h.state_mut().preview(vec![bob()], Pane::Chat("Bob".into()));
+    h.state_mut().preview(vec![bob()], Pane::Chat(ContactId(1)));
     let items = vec![
         msg(1, Direction::Incoming, "hi"),
         msg(2, Direction::Incoming, LONG),
@@ -59,7 +60,7 @@ fn bubbles_sit_left_and_right_and_wrap() {
         msg(4, Direction::Outgoing, LONG),
     ];
     h.state_mut()
-        .set_timeline(Timeline::new("Bob".into(), items));
+        .set_timeline(Timeline::new(ContactId(1), items));
     for _ in 0..4 {
         h.step();
     }

@@ -9,7 +9,7 @@ use cairn_desktop::Pane;
 use egui_kittest::kittest::Queryable;
 
 fn has_message(
-    timeline: Option<&cairn_desktop::screens::timeline::Timeline>,
+    timeline: Option<&cairn_desktop::chat::window::Timeline>,
     text: &str,
 ) -> Option<MessageStatus> {
     timeline?.items.iter().find_map(|i| match i {

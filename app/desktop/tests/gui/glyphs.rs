@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use cairn_core::store::MessageStatus;
-use cairn_desktop::screens::chat::status_text;
+use cairn_desktop::chat::format::status_text;
 use cairn_desktop::screens::settings::SHORTCUTS;
 use egui_kittest::Harness;
 

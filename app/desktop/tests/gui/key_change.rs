@@ -6,8 +6,8 @@
 
 use crate::support::{app, wait_for};
 use cairn_core::store::{Contact, ContactId};
+use cairn_desktop::chat::window::Timeline;
 use cairn_desktop::commands::ContactSummary;
-use cairn_desktop::screens::timeline::Timeline;
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
 
@@ -38,9 +38,9 @@ fn banner_blocks_composer_until_accepted() {
     // or that report could land after the preview and replace it.
     wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
     h.state_mut()
-        .preview(vec![contact(true)], Pane::Chat("Carol".into()));
+        .preview(vec![contact(true)], Pane::Chat(ContactId(1)));
     h.state_mut()
-        .set_timeline(Timeline::new("Carol".into(), Vec::new()));
+        .set_timeline(Timeline::new(ContactId(1), Vec::new()));
     h.step();
     assert!(h.query_by_label_contains("identity key changed").is_some());
     assert!(h.query_by_label("Accept new key").is_some());
@@ -51,7 +51,7 @@ fn banner_blocks_composer_until_accepted() {
 
     // Once the key is accepted (the core clears pending_identity), the chat opens up.
     h.state_mut()
-        .preview(vec![contact(false)], Pane::Chat("Carol".into()));
+        .preview(vec![contact(false)], Pane::Chat(ContactId(1)));
     h.step();
     assert!(h.query_by_label_contains("identity key changed").is_none());
     assert!(h.query_by_label("Message").is_some());

@@ -2,6 +2,7 @@
 //! file). Each module drives the real app through egui_kittest on a temp profile.
 
 mod chat_layout;
+mod connections;
 mod conversation;
 mod glyphs;
 mod key_change;

@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use crate::support::{START_MS, app, type_into, wait_for};
-use cairn_core::client::{Client, Delivery, InitOptions, TimelineItem};
+use cairn_core::client::{Client, InitOptions, TimelineItem};
 use cairn_core::profile::kdf::KdfParams;
+use cairn_core::testing::pump;
 use cairn_desktop::Phase;
-use cairn_desktop::screens::timeline::PAGE;
-use cairn_protocol::envelope::MailboxId;
+use cairn_desktop::backend::PAGE;
 use egui_kittest::kittest::Queryable;
 
 const N: usize = 450;
@@ -43,7 +43,8 @@ fn history(dir: &Path) {
     let reply = bob.mint_mailbox();
     bob.accept_invite(&invite, "Alice", &reply, START_MS)
         .unwrap();
-    pump(&mut bob, &mut alice);
+    pump(&mut bob, &mut alice, START_MS);
+    let to_bob = alice.contact_named("Bob").unwrap().id;
     for i in 0..N {
         let text = if i == NEEDLE {
             "the needle in the haystack".to_owned()
@@ -51,23 +52,10 @@ fn history(dir: &Path) {
             format!("message {i}")
         };
         alice
-            .send_text("Bob", &text, START_MS + 1000 + i as u64 * 60_000)
+            .send_text(to_bob, &text, START_MS + 1000 + i as u64 * 60_000)
             .unwrap();
     }
-    pump(&mut alice, &mut bob);
-}
-
-fn pump(from: &mut Client, to: &mut Client) {
-    let due = from.outbox_due(u64::MAX, 10_000).unwrap();
-    let deliveries: Vec<Delivery> = due
-        .iter()
-        .map(|i| Delivery {
-            mailbox: MailboxId(i.mailbox),
-            bytes: i.envelope.clone(),
-        })
-        .collect();
-    from.outbox_sent(&due).unwrap();
-    to.receive(&deliveries, START_MS + 100_000_000).unwrap();
+    pump(&mut alice, &mut bob, START_MS + 100_000_000);
 }
 
 fn messages(h: &egui_kittest::Harness<'static, cairn_desktop::CairnApp>) -> usize {

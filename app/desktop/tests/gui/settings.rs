@@ -118,7 +118,6 @@ fn legacy_extra_relays_move_into_the_profile() {
     .unwrap();
     let mut backend = BackendConfig::new(dir.path().to_path_buf(), Clock::stepping(1));
     backend.kdf = KdfParams::INSECURE_FOR_TESTS;
-    backend.sync_interval = Duration::from_millis(100);
     let options = AppOptions {
         backend,
         prefs_path: Some(prefs_path.clone()),
@@ -128,7 +127,7 @@ fn legacy_extra_relays_move_into_the_profile() {
     let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))
-        .build_ui_state(|ui, app: &mut CairnApp| app.show(ui), app);
+        .build_ui_state(|ui, app: &mut CairnApp| app.frame(ui), app);
     onboard(&mut h, "Carol", "carol passphrase 789", None);
     h.get_by_label("⚙ Settings").click();
     h.step();

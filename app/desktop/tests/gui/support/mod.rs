@@ -15,11 +15,16 @@ use egui_kittest::kittest::Queryable;
 /// 2026-11-18 11:06:40 UTC: every test starts here.
 pub(crate) const START_MS: u64 = 1_795_000_000_000;
 
-/// A real app whose files live in `dir`, with a cheap KDF and fast sync.
+/// A real app whose files live in `dir`, with a cheap KDF.
 pub(crate) fn app(dir: &Path) -> Harness<'static, CairnApp> {
+    app_with(dir, false)
+}
+
+/// [`app`], optionally allowed to use a plain `ws://` relay on this machine.
+pub(crate) fn app_with(dir: &Path, plaintext_loopback: bool) -> Harness<'static, CairnApp> {
     let mut backend = BackendConfig::new(dir.to_path_buf(), Clock::stepping(START_MS));
     backend.kdf = KdfParams::INSECURE_FOR_TESTS;
-    backend.sync_interval = Duration::from_millis(100);
+    backend.allow_plaintext_loopback = plaintext_loopback;
     let options = AppOptions {
         backend,
         prefs_path: None,
@@ -29,7 +34,7 @@ pub(crate) fn app(dir: &Path) -> Harness<'static, CairnApp> {
     let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
     Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))
-        .build_ui_state(|ui, app: &mut CairnApp| app.show(ui), app)
+        .build_ui_state(|ui, app: &mut CairnApp| app.frame(ui), app)
 }
 
 /// Steps the harness until `done` holds (the backend works on its own thread).

@@ -1,12 +1,20 @@
-//! The conversation pane: key-change banner, virtualized history, composer.
+//! The conversation: the pane (key-change banner, virtualized history,
+//! composer) here; the history window kept up to date by events
+//! ([`window`]), its layout ([`layout`]) and the words it shows ([`format`]).
+
+pub mod format;
+pub mod layout;
+pub mod window;
 
 use cairn_core::client::TimelineItem;
-use cairn_core::store::{Direction, EventKind, IntegrityRecord, MessageStatus};
+use cairn_core::store::{ContactId, Direction, IntegrityRecord, MessageStatus};
 use egui::{Color32, CornerRadius, Key, Modifiers, RichText, Sense, Ui, vec2};
 
-use super::timeline::{Block, Layout, META_SIZE, PAD_X, PAD_Y, Rendered, Timeline};
 use crate::clock::{Zone, format_day};
 use crate::commands::{Command, ContactSummary};
+use format::{event_text, meta_text};
+use layout::{Block, META_SIZE, PAD_X, PAD_Y, body_font};
+use window::{Rendered, Timeline};
 
 /// Per-chat UI state that is not data: the draft, scroll position, search jump.
 #[derive(Debug, Default)]
@@ -43,6 +51,7 @@ pub fn show(
 ) -> ChatAction {
     let mut action = ChatAction::None;
     let name = contact.contact.name.clone();
+    let id = contact.contact.id;
     ui.horizontal(|ui| {
         ui.heading(&name);
         if contact.contact.verified {
@@ -57,14 +66,14 @@ pub fn show(
     ui.separator();
     let blocked = contact.contact.pending_identity.is_some();
     if blocked {
-        key_change_banner(ui, &name, &mut action);
+        key_change_banner(ui, &name, id, &mut action);
     }
     let composer_height = if blocked { 0.0 } else { 64.0 };
     let history_height = (ui.available_height() - composer_height).max(60.0);
     ui.allocate_ui(
         vec2(ui.available_width(), history_height),
         |ui| match timeline {
-            Some(t) if t.name == name => {
+            Some(t) if t.contact == id => {
                 if let Some(cmd) = history(ui, t, state, zone, today) {
                     action = ChatAction::Command(cmd);
                 }
@@ -75,12 +84,12 @@ pub fn show(
         },
     );
     if !blocked && let Some(text) = composer(ui, &mut state.draft) {
-        action = ChatAction::Command(Command::Send { name, text });
+        action = ChatAction::Command(Command::Send { contact: id, text });
     }
     action
 }
 
-fn key_change_banner(ui: &mut Ui, name: &str, action: &mut ChatAction) {
+fn key_change_banner(ui: &mut Ui, name: &str, contact: ContactId, action: &mut ChatAction) {
     egui::Frame::new()
         .fill(Color32::from_rgb(0xfd, 0xec, 0xc8))
         .inner_margin(10.0)
@@ -102,9 +111,7 @@ fn key_change_banner(ui: &mut Ui, name: &str, action: &mut ChatAction) {
             );
             ui.horizontal(|ui| {
                 if ui.button("Accept new key").clicked() {
-                    *action = ChatAction::Command(Command::AcceptKeyChange {
-                        name: name.to_owned(),
-                    });
+                    *action = ChatAction::Command(Command::AcceptKeyChange { contact });
                 }
                 if ui.button("Check safety number").clicked() {
                     *action = ChatAction::Verify;
@@ -126,7 +133,7 @@ fn history(
     let height = t.ensure_layout(&ctx, width, zone, today).height();
     let layout = t.layout.take()?;
     let mut area = egui::ScrollArea::vertical()
-        .id_salt(("history", &t.name))
+        .id_salt(("history", t.contact))
         .auto_shrink([false, false])
         .stick_to_bottom(true);
     if let Some(before) = t.prepended_from.take() {
@@ -137,7 +144,7 @@ fn history(
     // stick-to-bottom mode) once its page is loaded.
     let target = state
         .scroll_to_message
-        .and_then(|id| top_of_message(&layout, t, id));
+        .and_then(|id| layout.bounds_of_item(t.item_of_message(id)?));
     if target.is_some() {
         state.scroll_to_message = None;
     }
@@ -203,22 +210,12 @@ fn history(
         Some(before) if near_top && !t.loading_older && t.frames > 3 => {
             t.loading_older = true;
             Some(Command::LoadOlder {
-                name: t.name.clone(),
+                contact: t.contact,
                 before,
             })
         }
         _ => None,
     }
-}
-
-/// Content-space top and bottom of message `id`'s block.
-fn top_of_message(layout: &Layout, t: &Timeline, id: i64) -> Option<(f32, f32)> {
-    let item = t.item_of_message(id)?;
-    let b = layout
-        .blocks
-        .iter()
-        .position(|b| matches!(b, Block::Message { item: i, .. } if *i == item))?;
-    Some((*layout.tops.get(b)?, *layout.tops.get(b + 1)?))
 }
 
 fn day_row(ui: &mut Ui, rect: egui::Rect, label: &str) {
@@ -247,29 +244,6 @@ fn day_row(ui: &mut Ui, rect: egui::Rect, label: &str) {
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, label));
 }
 
-/// Warning text for an integrity event.
-pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
-    let (what, warn) = match e.kind {
-        EventKind::Gap => ("Messages missing", true),
-        EventKind::LateArrival => ("Late message arrived", false),
-        EventKind::Duplicate => ("Replayed message ignored", true),
-        EventKind::Fork => ("Conversation forked: possible tampering", true),
-        EventKind::Rejected => ("Tampered or invalid message dropped", true),
-        EventKind::KeyChange => ("Identity key changed", true),
-        EventKind::KeyAccepted => ("New identity key accepted", false),
-        EventKind::Verified => ("Safety number verified", false),
-    };
-    let icon = if warn { "⚠" } else { "ℹ" };
-    let time = zone.format_time(e.at_ms);
-    // Some details only restate the kind ("safety number verified"): say it once.
-    let text = if e.detail.is_empty() || e.detail.eq_ignore_ascii_case(what) {
-        format!("{icon} {what} · {time}")
-    } else {
-        format!("{icon} {what} · {} · {time}", e.detail)
-    };
-    (text, warn)
-}
-
 fn event_row(ui: &mut Ui, rect: egui::Rect, e: &IntegrityRecord, zone: &Zone) {
     let (text, warn) = event_text(e, zone);
     let color = if warn {
@@ -281,17 +255,6 @@ fn event_row(ui: &mut Ui, rect: egui::Rect, e: &IntegrityRecord, zone: &Zone) {
         rect.shrink2(vec2(24.0, 0.0)),
         egui::Label::new(RichText::new(text).small().color(color)).truncate(),
     );
-}
-
-/// Status words (and glyphs) for our outgoing messages.
-pub fn status_text(status: MessageStatus) -> &'static str {
-    match status {
-        MessageStatus::Pending => "⏳ pending",
-        MessageStatus::Sent => "✔ sent",
-        MessageStatus::Delivered => "✔✔ delivered",
-        MessageStatus::Read => "✔✔ read",
-        MessageStatus::Received => "",
-    }
 }
 
 /// Where a message block is and how its text was wrapped.
@@ -366,8 +329,8 @@ fn bubble(
         .rect_filled(bubble, CornerRadius::same(14), fill);
     let body = &m.body;
     let rendered = rendered.entry(item).or_insert_with(|| {
-        let body_font = super::timeline::body_font(ui.ctx());
-        let meta = super::timeline::meta_text(m, zone);
+        let body_font = body_font(ui.ctx());
+        let meta = meta_text(m, zone);
         ui.ctx().fonts_mut(|f| Rendered {
             lines: shape
                 .lines
@@ -432,36 +395,4 @@ fn composer(ui: &mut Ui, draft: &mut String) -> Option<String> {
         }
     });
     send
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(kind: EventKind, detail: &str) -> IntegrityRecord {
-        IntegrityRecord {
-            id: 1,
-            contact: None,
-            kind,
-            detail: detail.to_owned(),
-            at_ms: 0,
-        }
-    }
-
-    #[test]
-    fn event_text_says_a_restated_detail_once_and_keeps_real_details() {
-        let zone = Zone::utc();
-        let (text, warn) = event_text(
-            &record(EventKind::Verified, "safety number verified"),
-            &zone,
-        );
-        assert_eq!(text, "ℹ Safety number verified · 00:00");
-        assert!(!warn);
-        let (text, warn) = event_text(&record(EventKind::Gap, "messages 4–6 never arrived"), &zone);
-        assert_eq!(
-            text,
-            "⚠ Messages missing · messages 4–6 never arrived · 00:00"
-        );
-        assert!(warn);
-    }
 }

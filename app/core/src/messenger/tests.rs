@@ -1,0 +1,320 @@
+//! The messenger against a real relay running in this process (plaintext
+//! loopback): push-driven delivery, receipts, separate connections, outages.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cairn_protocol::relay_address::RelayAddress;
+use cairn_relay::Relay;
+use cairn_relay::config::{RelayConfig, TransportConfig};
+use tokio::sync::oneshot;
+
+use super::*;
+use crate::store::MessageStatus;
+use crate::testing::{FrameLog, new_client_on};
+
+/// A relay on loopback that can be stopped and started again on the same port.
+struct TestRelay {
+    dir: PathBuf,
+    port: u16,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestRelay {
+    async fn start(dir: &Path, port: u16) -> (Self, RelayAddress) {
+        let mut config = RelayConfig::new(format!("127.0.0.1:{port}").parse().unwrap(), dir.into());
+        config.transport = TransportConfig::Plaintext;
+        let relay = Relay::bind(config).await.unwrap();
+        let address = relay.address().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(relay.run(async {
+            let _ = stopped.await;
+        }));
+        let port = address.port();
+        (
+            Self {
+                dir: dir.into(),
+                port,
+                stop: Some(stop),
+            },
+            address,
+        )
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    async fn restart(&mut self) {
+        self.stop();
+        let (again, _) = Self::start(&self.dir, self.port).await;
+        *self = again;
+    }
+}
+
+fn config() -> MessengerConfig {
+    MessengerConfig {
+        dial: DialOptions {
+            allow_plaintext_loopback: true,
+            ..DialOptions::default()
+        },
+        ..MessengerConfig::default()
+    }
+}
+
+/// A client on `relay` whose receipts leave within 20–60 ms.
+fn client(dir: &Path, name: &str, relay: &RelayAddress) -> Client {
+    let mut c = new_client_on(dir, name, relay.clone(), 1_000);
+    c.set_receipt_delay(Duration::from_millis(20), Duration::from_millis(60));
+    c
+}
+
+/// Waits (at most 20 s) for an event `pick` accepts; returns what it picked.
+async fn expect<T>(
+    events: &mut Events,
+    what: &str,
+    mut pick: impl FnMut(&MessengerEvent) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) => {
+                if let Some(t) = pick(&event) {
+                    return t;
+                }
+            }
+            Ok(None) => panic!("messenger stopped while waiting for {what}"),
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+fn message_text(e: &MessengerEvent) -> Option<String> {
+    match e {
+        MessengerEvent::Client(ClientEvent::Message { message }) => Some(message.body.clone()),
+        _ => None,
+    }
+}
+
+fn status(e: &MessengerEvent) -> Option<MessageStatus> {
+    match e {
+        MessengerEvent::Client(ClientEvent::StatusChanged { status, .. }) => Some(*status),
+        _ => None,
+    }
+}
+
+struct Pair {
+    alice: Messenger,
+    alice_events: Events,
+    bob: Messenger,
+    bob_events: Events,
+    /// Bob's contact Alice.
+    to_alice: ContactId,
+    /// Alice's contact Bob.
+    to_bob: ContactId,
+}
+
+/// Alice invites through `relay` (or `via`, a proxy in front of it), Bob accepts.
+async fn pair(dir: &Path, relay: &RelayAddress) -> Pair {
+    let (alice, mut alice_events) =
+        Messenger::start(client(&dir.join("a"), "Alice", relay), config());
+    let (bob, mut bob_events) = Messenger::start(client(&dir.join("b"), "Bob", relay), config());
+    let invite = alice.create_invite(None).await.unwrap();
+    let to_alice = bob.accept_invite(&invite.uri, "alice").await.unwrap().id;
+    let to_bob = expect(&mut alice_events, "Bob's handshake", |e| match e {
+        MessengerEvent::Client(ClientEvent::ContactAdded { contact }) => Some(contact.id),
+        _ => None,
+    })
+    .await;
+    expect(&mut bob_events, "handshake acknowledged", |e| match e {
+        MessengerEvent::Outbox { queued: 0 } => Some(()),
+        _ => None,
+    })
+    .await;
+    Pair {
+        alice,
+        alice_events,
+        bob,
+        bob_events,
+        to_alice,
+        to_bob,
+    }
+}
+
+#[tokio::test]
+async fn messages_and_receipts_arrive_as_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let mut p = pair(dir.path(), &address).await;
+
+    let sent = p
+        .bob
+        .send_texts(p.to_alice, vec!["hello alice".into()])
+        .await
+        .unwrap();
+    assert_eq!(sent[0].status, MessageStatus::Pending);
+    let got = expect(&mut p.alice_events, "Bob's message", message_text).await;
+    assert_eq!(got, "hello alice");
+    expect(&mut p.bob_events, "delivered receipt", |e| {
+        (status(e) == Some(MessageStatus::Delivered)).then_some(())
+    })
+    .await;
+    assert_eq!(p.alice.mark_read(p.to_bob).await.unwrap(), 1);
+    expect(&mut p.bob_events, "read receipt", |e| {
+        (status(e) == Some(MessageStatus::Read)).then_some(())
+    })
+    .await;
+    // And back, on the same connections.
+    p.alice
+        .send_texts(p.to_bob, vec!["hi bob".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        expect(&mut p.bob_events, "Alice's reply", message_text).await,
+        "hi bob"
+    );
+}
+
+#[tokio::test]
+async fn no_connection_both_subscribes_and_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let proxy = FrameLog::start(&address).await;
+    let mut p = pair(dir.path(), proxy.address()).await;
+    for i in 0..3 {
+        p.bob
+            .send_texts(p.to_alice, vec![format!("b{i}")])
+            .await
+            .unwrap();
+        expect(&mut p.alice_events, "message", message_text).await;
+        p.alice
+            .send_texts(p.to_bob, vec![format!("a{i}")])
+            .await
+            .unwrap();
+        expect(&mut p.bob_events, "message", message_text).await;
+    }
+    p.alice.mark_read(p.to_bob).await.unwrap();
+    p.alice.wait_sent(true).await.unwrap();
+    p.bob.wait_sent(true).await.unwrap();
+    let connections = proxy.connections();
+    assert!(
+        connections.iter().any(|c| c.contains(&"subscribe")),
+        "{connections:?}"
+    );
+    assert!(
+        connections.iter().any(|c| c.contains(&"send")),
+        "{connections:?}"
+    );
+    assert!(
+        connections.iter().any(|c| c.contains(&"create")),
+        "{connections:?}"
+    );
+    assert!(
+        proxy.linking().is_empty(),
+        "a connection both subscribed and sent or created: {connections:?}"
+    );
+    // Creating a mailbox is never done on a connection that does anything else.
+    for c in &connections {
+        if c.contains(&"create") {
+            assert!(c.iter().all(|k| *k == "create"), "{c:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_relay_outage_delays_but_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let mut p = pair(dir.path(), &address).await;
+
+    relay.stop();
+    p.bob
+        .send_texts(p.to_alice, vec!["sent during the outage".into()])
+        .await
+        .unwrap();
+    expect(&mut p.bob_events, "the relay reported down", |e| match e {
+        MessengerEvent::Relay {
+            state: RelayState::Down { .. },
+            ..
+        } => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(p.bob.wait_sent(false).await.is_err(), "the send failed");
+    relay.restart().await;
+    // Nobody does anything: the retry and the reconnect bring it.
+    assert_eq!(
+        expect(
+            &mut p.alice_events,
+            "the message after the outage",
+            message_text
+        )
+        .await,
+        "sent during the outage"
+    );
+    expect(&mut p.bob_events, "sent after the outage", |e| {
+        (status(e) == Some(MessageStatus::Sent)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_before_the_ack_shows_each_message_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let p = pair(dir.path(), &address).await;
+    let alice = p.alice.stop().await.unwrap();
+    drop(p.alice_events);
+    p.bob
+        .send_texts(p.to_alice, vec!["one".into(), "two".into()])
+        .await
+        .unwrap();
+    p.bob.wait_sent(false).await.unwrap();
+
+    // Stored, but the "process" dies before acking.
+    let no_ack = MessengerConfig {
+        ack: false,
+        ..config()
+    };
+    let (alice, _events) = Messenger::start(alice, no_ack);
+    let quiet = Duration::from_millis(300);
+    assert_eq!(
+        alice
+            .wait_received(quiet, Duration::from_secs(10))
+            .await
+            .unwrap(),
+        2
+    );
+    let alice = alice.stop().await.unwrap();
+
+    // The relay delivers them again: acked, not shown again.
+    let (alice, _events) = Messenger::start(alice, config());
+    assert_eq!(
+        alice
+            .wait_received(quiet, Duration::from_millis(500))
+            .await
+            .unwrap(),
+        0
+    );
+    let texts = alice
+        .query(move |c| {
+            let id = c.contact_named("Bob").unwrap().id;
+            c.timeline(id).unwrap().len()
+        })
+        .await
+        .unwrap();
+    assert_eq!(texts, 2, "each message once");
+    let alice = alice.stop().await.unwrap();
+    let (alice, _events) = Messenger::start(alice, config());
+    assert_eq!(
+        alice
+            .wait_received(quiet, Duration::from_millis(500))
+            .await
+            .unwrap(),
+        0,
+        "nothing left at the relay"
+    );
+}

@@ -1,0 +1,183 @@
+//! Fixtures for tests and benchmarks of the core and the desktop (feature
+//! `test-support`): real SQLCipher profiles with a cheap KDF, and a "relay"
+//! that is a function call, for tests about what clients store and show
+//! rather than about the network (those run against a real relay).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use cairn_protocol::envelope::{MailboxId, MessageId};
+use cairn_protocol::relay_address::RelayAddress;
+
+use crate::client::{Client, Delivery, InitOptions, ReceiveReport};
+use crate::profile::kdf::KdfParams;
+
+/// A fresh client named `name` in `dir`, homed on a loopback relay address,
+/// with the test-only KDF cost. Panics on failure (it is a fixture).
+pub fn new_client(dir: &Path, name: &str) -> Client {
+    new_client_at(dir, name, 1)
+}
+
+/// [`new_client`] created at `now_ms`.
+pub fn new_client_at(dir: &Path, name: &str, now_ms: u64) -> Client {
+    new_client_on(dir, name, "ws://127.0.0.1:7447/".parse().unwrap(), now_ms)
+}
+
+/// [`new_client`] homed on `relay`, created at `now_ms`.
+pub fn new_client_on(dir: &Path, name: &str, relay: RelayAddress, now_ms: u64) -> Client {
+    Client::init(
+        &InitOptions {
+            dir,
+            passphrase: b"pw",
+            kdf: KdfParams::INSECURE_FOR_TESTS,
+            name,
+            relay,
+            access_token: None,
+        },
+        now_ms,
+    )
+    .unwrap()
+}
+
+/// Carries everything `from` would send now (receipts sealed whatever their
+/// moment) into `to`, as a relay would, in batches of 2,000, and marks it
+/// sent. Returns what the last batch reported (with every batch's events).
+pub fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
+    from.seal_due_receipts(u64::MAX).unwrap();
+    let due = from.outbox_due(u64::MAX, 1_000_000).unwrap();
+    let deliveries: Vec<Delivery> = due
+        .iter()
+        .map(|i| Delivery {
+            mailbox: MailboxId(i.mailbox),
+            message: MessageId(i.envelope_id),
+            bytes: i.envelope.clone(),
+        })
+        .collect();
+    from.outbox_sent(&due).unwrap();
+    let mut report = ReceiveReport::default();
+    for chunk in deliveries.chunks(2_000) {
+        let r = to.receive(chunk, now).unwrap();
+        report.acks.extend(r.acks);
+        report.events.extend(r.events);
+        report.new_messages += r.new_messages;
+    }
+    report
+}
+
+/// Alice (in `dir/a`) invites, Bob (in `dir/b`) accepts calling her
+/// `alice`, Alice completes (she calls him `Bob`): returns both.
+pub fn pair(dir: &Path, now: u64) -> (Client, Client) {
+    let mut alice = new_client_at(&dir.join("a"), "Alice", now);
+    let mut bob = new_client_at(&dir.join("b"), "Bob", now);
+    let mb = alice.mint_mailbox();
+    let created = alice.create_invite(&mb, now).unwrap();
+    let invite = bob.parse_invite(&created.uri, now).unwrap();
+    let reply = bob.mint_mailbox();
+    bob.accept_invite(&invite, "alice", &reply, now).unwrap();
+    pump(&mut bob, &mut alice, now + 1);
+    (alice, bob)
+}
+
+/// A WebSocket proxy in front of a plaintext loopback relay that records, per
+/// client connection, the kind of every frame the client sends: the
+/// relay's-eye view of which connection did what (PROTOCOL.md §2).
+#[cfg(any(test, feature = "test-support"))]
+pub struct FrameLog {
+    address: RelayAddress,
+    log: std::sync::Arc<std::sync::Mutex<Vec<Vec<&'static str>>>>,
+}
+
+impl FrameLog {
+    /// Listens on a loopback port and forwards every connection to `relay`
+    /// (a `ws://` address on this machine).
+    pub async fn start(relay: &RelayAddress) -> Self {
+        use futures_util::{SinkExt, StreamExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let address: RelayAddress = format!("ws://127.0.0.1:{port}/").parse().unwrap();
+        let log: std::sync::Arc<std::sync::Mutex<Vec<Vec<&'static str>>>> = Default::default();
+        let url = relay.websocket_url();
+        let shared = std::sync::Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let url = url.clone();
+                let log = std::sync::Arc::clone(&shared);
+                tokio::spawn(async move {
+                    let Ok(client) = tokio_tungstenite::accept_async(tcp).await else {
+                        return;
+                    };
+                    let Ok((upstream, _)) = tokio_tungstenite::connect_async(url.as_str()).await
+                    else {
+                        return;
+                    };
+                    let index = {
+                        let mut log = log.lock().unwrap();
+                        log.push(Vec::new());
+                        log.len() - 1
+                    };
+                    let (mut client_tx, mut client_rx) = client.split();
+                    let (mut up_tx, mut up_rx) = upstream.split();
+                    let down = async move {
+                        while let Some(Ok(m)) = up_rx.next().await {
+                            if client_tx.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = client_tx.close().await;
+                    };
+                    let up = async move {
+                        while let Some(Ok(m)) = client_rx.next().await {
+                            if let tokio_tungstenite::tungstenite::Message::Binary(b) = &m {
+                                let kind = frame_kind(b);
+                                log.lock().unwrap()[index].push(kind);
+                            }
+                            if up_tx.send(m).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = up_tx.close().await;
+                    };
+                    tokio::join!(down, up);
+                });
+            }
+        });
+        Self { address, log }
+    }
+
+    /// The address clients should use instead of the relay's.
+    pub fn address(&self) -> &RelayAddress {
+        &self.address
+    }
+
+    /// Frame kinds per connection, in connection order.
+    pub fn connections(&self) -> Vec<Vec<&'static str>> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Connections that subscribed and also sent an envelope or created a
+    /// mailbox: what the relay must never see (empty when all is well).
+    pub fn linking(&self) -> Vec<Vec<&'static str>> {
+        self.connections()
+            .into_iter()
+            .filter(|kinds| {
+                kinds.contains(&"subscribe")
+                    && kinds.iter().any(|k| matches!(*k, "send" | "create"))
+            })
+            .collect()
+    }
+}
+
+/// The name of a client frame's kind, as the relay sees it.
+fn frame_kind(bytes: &[u8]) -> &'static str {
+    use cairn_protocol::frames::{ClientFrame, ClientRequest};
+    match ClientRequest::decode(bytes).map(|r| r.frame) {
+        Ok(ClientFrame::CreateMailbox { .. }) => "create",
+        Ok(ClientFrame::Send { .. }) => "send",
+        Ok(ClientFrame::Subscribe { .. }) => "subscribe",
+        Ok(ClientFrame::Unsubscribe { .. }) => "unsubscribe",
+        Ok(ClientFrame::Ack { .. } | ClientFrame::AckBatch { .. }) => "ack",
+        Ok(ClientFrame::DeleteMailbox { .. }) => "delete",
+        Ok(_) => "other",
+        Err(_) => "malformed",
+    }
+}
