@@ -359,7 +359,10 @@ mod tests {
             b[kem_start] = 0xFF;
             b[kem_start + 1] |= 0x0F;
         });
-        assert_eq!(Invite::from_bytes(&bad, 0).unwrap_err(), InviteError::BadKemKey);
+        assert_eq!(
+            Invite::from_bytes(&bad, 0).unwrap_err(),
+            InviteError::BadKemKey
+        );
         // 3328 = q - 1 is the largest coefficient that passes.
         let edge = resigned(invite.as_bytes(), |b| {
             b[kem_start] = 0x00;

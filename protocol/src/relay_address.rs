@@ -314,7 +314,11 @@ mod tests {
 
     #[test]
     fn brackets_only_and_always_around_ipv6() {
-        for text in ["ws://::1:7447/", "ws://2001:db8::7:443/", "ws://[localhost]:7447/"] {
+        for text in [
+            "ws://::1:7447/",
+            "ws://2001:db8::7:443/",
+            "ws://[localhost]:7447/",
+        ] {
             assert_eq!(
                 text.parse::<RelayAddress>(),
                 Err(AddressError::Host),

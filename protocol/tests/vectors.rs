@@ -118,7 +118,9 @@ fn events_json(events: &[IntegrityEvent]) -> Value {
         events
             .iter()
             .map(|e| match *e {
-                IntegrityEvent::Gap { from, to } => json!({ "event": "gap", "from": from, "to": to }),
+                IntegrityEvent::Gap { from, to } => {
+                    json!({ "event": "gap", "from": from, "to": to })
+                }
                 IntegrityEvent::LateArrival { counter } => {
                     json!({ "event": "late_arrival", "counter": counter })
                 }
@@ -267,8 +269,7 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         let o = session
             .encrypt(me, &Content::Text((*text).into()), now_ms, &mut rng)
             .unwrap();
-        let intermediate =
-        send_intermediates(
+        let intermediate = send_intermediates(
             &session.conversation_id(),
             &before,
             &RatchetView::of(session),
@@ -332,8 +333,7 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         let o = session
             .encrypt(&alice, &Content::Text((*text).into()), now_ms, &mut rng)
             .unwrap();
-        let intermediate =
-        send_intermediates(
+        let intermediate = send_intermediates(
             &session.conversation_id(),
             &before,
             &RatchetView::of(session),
@@ -479,12 +479,21 @@ fn handshake_intermediates(
     let (ct_again, ss) = dk
         .encapsulation_key()
         .encapsulate_deterministic(&B32::from(m));
-    assert_eq!(ct_again.as_slice(), ct, "ML-KEM-768.Encaps_internal(K_I, m)");
+    assert_eq!(
+        ct_again.as_slice(),
+        ct,
+        "ML-KEM-768.Encaps_internal(K_I, m)"
+    );
     let ss: [u8; 32] = ss.into();
     let ss_inviter: [u8; 32] = dk.decapsulate_slice(ct).unwrap().into();
     assert_eq!(ss, ss_inviter);
 
-    let th = sha256(&[labels::HANDSHAKE_TRANSCRIPT, invite.as_bytes(), &e_a_pub, ct]);
+    let th = sha256(&[
+        labels::HANDSHAKE_TRANSCRIPT,
+        invite.as_bytes(),
+        &e_a_pub,
+        ct,
+    ]);
     let dh2 = dh(&e_a, inviter.public().agreement_key()).unwrap();
     let dh3 = dh(&e_a, &e_i_pub).unwrap();
     let ikm = [&[0xFF; 32][..], &dh2[..], &dh3[..], &ss].concat();
@@ -517,7 +526,16 @@ fn handshake_intermediates(
     let a = RatchetView::of(acceptor_session);
     assert_eq!(
         (a.dhs, a.dhr, a.rk, a.cks, a.hks, a.hkr, a.nhks, a.nhkr),
-        (r_a, Some(e_i_pub), rk, Some(cks), Some(hk_a), None, nhks, nhk_i)
+        (
+            r_a,
+            Some(e_i_pub),
+            rk,
+            Some(cks),
+            Some(hk_a),
+            None,
+            nhks,
+            nhk_i
+        )
     );
     let b = RatchetView::of(inviter_session);
     assert_eq!(
@@ -700,7 +718,10 @@ fn relay_address_vectors() -> Value {
         let mut w = Writer::default();
         w.u8(*transport).bytes_u8(host.as_bytes()).u16(*port);
         let binary = w.into_vec();
-        assert!(RelayAddress::decode(&mut Reader::new(&binary)).is_err(), "{why}");
+        assert!(
+            RelayAddress::decode(&mut Reader::new(&binary)).is_err(),
+            "{why}"
+        );
         json!({ "binary": hex::encode(&binary), "why": why })
     })
     .collect();
