@@ -17,8 +17,8 @@ pub enum ErrorCode {
     /// 102: the frame version byte is not one the relay speaks.
     UnsupportedVersion,
     /// 103: the frame exceeds the maximum frame size (answered, connection kept). A
-    /// WebSocket message above 4 × the maximum closes the connection (1009) instead,
-    /// and this code, sent first, usually does not arrive (PROTOCOL.md §18.5).
+    /// WebSocket message above 4 × the maximum gets it with request id 0, then close
+    /// 1009; a client may see only the connection end (PROTOCOL.md §18.5).
     FrameTooLarge,
     /// 104: the envelope inside a `Send` is not a valid padded envelope.
     BadEnvelope,
