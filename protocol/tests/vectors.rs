@@ -656,7 +656,7 @@ fn receive_intermediates(before: &RatchetView, after: &Session, envelope: &[u8])
         .ok()
         .map(|()| u32::from_be_bytes(buf[36..40].try_into().unwrap()))
     };
-    let (step, n) = if let Some(n) = before.hkr.as_ref().and_then(|k| open_with(k)) {
+    let (step, n) = if let Some(n) = before.hkr.as_ref().and_then(open_with) {
         (1, n)
     } else if let Some(n) = open_with(&before.nhkr) {
         (2, n)
