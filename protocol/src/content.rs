@@ -14,6 +14,9 @@ use crate::wire::{DecodeError, Reader, Writer};
 pub const MAX_TEXT_LEN: usize = 60_000;
 /// Most message counters one receipt may name.
 pub const MAX_RECEIPT_COUNTERS: usize = 4_000;
+/// Longest content of any kind, known or unknown, in bytes (the `length` field):
+/// the longest known kind is text. A longer length prefix is refused before reading.
+pub const MAX_CONTENT_LEN: usize = MAX_TEXT_LEN;
 
 const KIND_TEXT: u8 = 1;
 const KIND_DELIVERED: u8 = 2;
@@ -29,6 +32,9 @@ pub enum ContentError {
     /// Receipt naming more than [`MAX_RECEIPT_COUNTERS`] messages.
     #[error("receipt names {0} messages; the maximum is {MAX_RECEIPT_COUNTERS}")]
     TooManyCounters(usize),
+    /// Content of an unknown kind longer than [`MAX_CONTENT_LEN`].
+    #[error("content is {0} bytes; the maximum is {MAX_CONTENT_LEN}")]
+    ContentTooLong(usize),
     /// A key update whose new key did not sign the change.
     #[error("key update signature invalid")]
     BadKeyUpdate(#[from] IdentityError),
@@ -111,6 +117,9 @@ impl Content {
             Content::Delivered(c) | Content::Read(c) if c.len() > MAX_RECEIPT_COUNTERS => {
                 Err(ContentError::TooManyCounters(c.len()))
             }
+            Content::Unknown { bytes, .. } if bytes.len() > MAX_CONTENT_LEN => {
+                Err(ContentError::ContentTooLong(bytes.len()))
+            }
             _ => Ok(()),
         }
     }
@@ -138,7 +147,7 @@ impl Content {
     /// Reads what [`Content::encode`] wrote; the key update's signature is checked by the session.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self, ContentError> {
         let kind = r.u8()?;
-        let bytes = r.bytes_u32("content", MAX_TEXT_LEN + 64)?;
+        let bytes = r.bytes_u32("content", MAX_CONTENT_LEN)?;
         let mut inner = Reader::new(bytes);
         let content = match kind {
             KIND_TEXT => {
@@ -230,6 +239,38 @@ mod tests {
             Err(ContentError::TextTooLong(MAX_TEXT_LEN + 1))
         );
         assert!(Content::Text("a".repeat(MAX_TEXT_LEN)).validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_kind_length_is_bounded() {
+        let at_max = Content::Unknown {
+            kind: 99,
+            bytes: vec![7; MAX_CONTENT_LEN],
+        };
+        assert!(at_max.validate().is_ok());
+        assert_eq!(round(&at_max), at_max);
+        let over = Content::Unknown {
+            kind: 99,
+            bytes: vec![7; MAX_CONTENT_LEN + 1],
+        };
+        assert_eq!(
+            over.validate(),
+            Err(ContentError::ContentTooLong(MAX_CONTENT_LEN + 1))
+        );
+        let mut w = Writer::default();
+        over.encode(&mut w);
+        let bytes = w.into_vec();
+        // Refused from the length prefix alone, before reading (PROTOCOL.md §4, §10.2).
+        for input in [&bytes[..], &bytes[..5]] {
+            assert_eq!(
+                Content::decode(&mut Reader::new(input)),
+                Err(ContentError::Decode(DecodeError::TooLong {
+                    field: "content",
+                    len: MAX_CONTENT_LEN + 1,
+                    max: MAX_CONTENT_LEN
+                }))
+            );
+        }
     }
 
     #[test]

@@ -134,10 +134,7 @@ impl PublicIdentity {
         let mut agreement = [0u8; 32];
         signing.copy_from_slice(&bytes[..32]);
         agreement.copy_from_slice(&bytes[32..]);
-        let vk = VerifyingKey::from_bytes(&signing).map_err(|_| IdentityError::BadSigningKey)?;
-        if vk.is_weak() {
-            return Err(IdentityError::BadSigningKey);
-        }
+        check_ed25519_public(&signing)?;
         if agreement == [0u8; 32] {
             return Err(IdentityError::BadAgreementKey);
         }
@@ -165,6 +162,19 @@ impl PublicIdentity {
             .map(Verifier)
             .map_err(|_| IdentityError::BadSigningKey)
     }
+}
+
+/// Checks an Ed25519 public key by the rules of PROTOCOL.md §4: the 32 bytes are the
+/// *canonical* encoding of a curve point (decoding and re-encoding gives the same bytes:
+/// y < p, and no sign bit on x = 0) and the point is not of small order. Used for
+/// identity keys and, by the relay, for mailbox auth keys.
+pub fn check_ed25519_public(bytes: &[u8; 32]) -> Result<(), IdentityError> {
+    let key = VerifyingKey::from_bytes(bytes).map_err(|_| IdentityError::BadSigningKey)?;
+    // ed25519-dalek reduces y modulo p when decoding, so `ff…ff` (y = p + 18) decodes.
+    if key.is_weak() || key.to_edwards().compress().to_bytes() != *bytes {
+        return Err(IdentityError::BadSigningKey);
+    }
+    Ok(())
 }
 
 /// A parsed Ed25519 public key: point decompression costs ≈ 10 µs, so sessions keep one.
@@ -233,5 +243,36 @@ mod tests {
             PublicIdentity::from_bytes(&bytes),
             Err(IdentityError::BadSigningKey)
         );
+        // A non-canonical encoding: y = 2^255 - 1 = p + 18, which the decoder reduces.
+        let mut bytes = Identity::from_seed([1; 32]).public().to_bytes();
+        bytes[..32].fill(0xff);
+        assert!(VerifyingKey::from_bytes(&[0xff; 32]).is_ok_and(|k| !k.is_weak()));
+        assert_eq!(
+            PublicIdentity::from_bytes(&bytes),
+            Err(IdentityError::BadSigningKey)
+        );
+    }
+
+    #[test]
+    fn ed25519_keys_must_be_canonical_and_not_small_order() {
+        check_ed25519_public(Identity::from_seed([1; 32]).public().signing_key()).unwrap();
+        // y = 18 with the sign bit: canonically encoded it is a valid key...
+        let mut canonical = [0u8; 32];
+        canonical[0] = 18;
+        canonical[31] = 0x80;
+        check_ed25519_public(&canonical).unwrap();
+        // ...but the same point as y = p + 18 is refused.
+        assert_eq!(
+            check_ed25519_public(&[0xff; 32]),
+            Err(IdentityError::BadSigningKey)
+        );
+        // Small order: the identity point (y = 1), and y = 1 written as p + 1.
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert!(check_ed25519_public(&one).is_err());
+        let mut p_plus_one = [0xffu8; 32];
+        p_plus_one[0] = 0xee;
+        p_plus_one[31] = 0x7f;
+        assert!(check_ed25519_public(&p_plus_one).is_err());
     }
 }

@@ -301,6 +301,43 @@ mod tests {
     }
 
     #[test]
+    fn ack_names_the_highest_counter_not_the_last_arrival() {
+        let mut s = IntegrityState::default();
+        for c in [0, 3, 2] {
+            s.on_receive(&msg(c, prev(c)), h(c));
+        }
+        let (_, _, ack_counter, ack_hash) = s.next_outgoing();
+        assert_eq!((ack_counter, ack_hash), (3, h(3)));
+    }
+
+    #[test]
+    fn events_of_one_message_come_in_spec_order() {
+        // PROTOCOL.md §11: position event first, then at most one Fork.
+        let mut s = IntegrityState::default();
+        s.record_sent(0, [5; 32]);
+        s.on_receive(&msg(0, prev(0)), h(0));
+        // Counter 2 claims hash h(1) for counter 1 and acks our 0 with a wrong hash.
+        let mut m = msg(2, prev(2));
+        m.ack_counter = 0;
+        m.ack_hash = [6; 32];
+        assert_eq!(
+            s.on_receive(&m, h(2)),
+            vec![
+                IntegrityEvent::Gap { from: 1, to: 1 },
+                IntegrityEvent::Fork { counter: 2 }
+            ]
+        );
+        // Counter 1 arrives late with another hash than claimed and a broken link: one Fork.
+        assert_eq!(
+            s.on_receive(&msg(1, [7; 32]), [8; 32]),
+            vec![
+                IntegrityEvent::LateArrival { counter: 1 },
+                IntegrityEvent::Fork { counter: 1 }
+            ]
+        );
+    }
+
+    #[test]
     fn duplicate_and_fork() {
         let mut s = IntegrityState::default();
         s.on_receive(&msg(0, prev(0)), h(0));

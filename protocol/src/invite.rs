@@ -4,8 +4,8 @@
 //! `version u8 ‖ relay address ‖ mailbox id (32) ‖ identity (64) ‖ invite X25519 key (32) ‖
 //! ML-KEM-768 encapsulation key (1184) ‖ expires_at u64 (Unix seconds) ‖ signature (64)`,
 //! the signature by the inviter's Ed25519 key over `"Cairn v1 invite" ‖ everything before it`.
-//! Text form: `cairn:` followed by the unpadded base64url of those bytes (about 1,950
-//! characters, inside one QR code at error-correction level M).
+//! Text form: `cairn:` followed by the unpadded base64url of those bytes (1,922 characters
+//! with a 16-byte TLS host, at most 2,238: inside one QR code at error-correction level M).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,7 +28,7 @@ pub const INVITE_VERSION: u8 = 1;
 pub const KEM_PUBLIC_LEN: usize = 1184;
 /// URI scheme prefix.
 pub const URI_PREFIX: &str = "cairn:";
-/// Longest invite text accepted (a generous bound over the real ≈ 1,950 characters).
+/// Longest invite text accepted (a generous bound over the real 1,900–2,238 characters).
 pub const MAX_URI_LEN: usize = 4096;
 
 /// Why an invite was refused.
@@ -51,7 +51,7 @@ pub enum InviteError {
         /// The time it was checked, Unix seconds.
         now: u64,
     },
-    /// The ML-KEM key is not a valid encapsulation key.
+    /// The ML-KEM key fails the FIPS 203 §7.2 encapsulation key check (a coefficient ≥ q).
     #[error("invite post-quantum key is invalid")]
     BadKemKey,
     /// Invalid identity keys.
@@ -175,6 +175,8 @@ impl Invite {
         identity
             .verify(&signed_bytes(&bytes[..signed_len]), &signature)
             .map_err(|_| InviteError::BadSignature)?;
+        // ml-kem performs both checks of FIPS 203 §7.2: the type check (1,184 bytes) and
+        // the modulus check (ByteEncode12(ByteDecode12(ek[0:1152])) == ek[0:1152]).
         let kem = EncapsulationKey::<MlKem768>::new_from_slice(kem_bytes)
             .map_err(|_| InviteError::BadKemKey)?;
         if ephemeral == [0u8; 32] {
@@ -306,7 +308,7 @@ fn signed_bytes(fields: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relay_address::Transport;
+    use crate::relay_address::{MAX_HOST_LEN, Transport};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -332,6 +334,57 @@ mod tests {
         assert_eq!(parsed.id(), invite.id());
         let restored = PendingInvite::from_bytes(&pending.to_bytes()).unwrap();
         assert_eq!(restored.invite().as_bytes(), invite.as_bytes());
+    }
+
+    /// Re-signs `bytes` (an invite by identity `[3; 32]`) after `edit` changed its fields.
+    fn resigned(bytes: &[u8], edit: impl FnOnce(&mut [u8])) -> Vec<u8> {
+        let mut b = bytes.to_vec();
+        let fields = b.len() - 64;
+        edit(&mut b[..fields]);
+        let signature = Identity::from_seed([3; 32]).sign(&signed_bytes(&b[..fields]));
+        b[fields..].copy_from_slice(&signature);
+        b
+    }
+
+    #[test]
+    fn kem_key_failing_the_fips_203_modulus_check_is_refused() {
+        let (invite, _) = make();
+        let kem_start = invite.as_bytes().len() - 64 - 8 - KEM_PUBLIC_LEN;
+        // Re-signing alone changes nothing.
+        let same = resigned(invite.as_bytes(), |_| {});
+        assert!(Invite::from_bytes(&same, 0).is_ok());
+        // ByteEncode12 packs two 12-bit coefficients into 3 bytes, little-endian: make the
+        // first one 0xFFF = 4095, not below q = 3329. Correctly signed, but not a key.
+        let bad = resigned(invite.as_bytes(), |b| {
+            b[kem_start] = 0xFF;
+            b[kem_start + 1] |= 0x0F;
+        });
+        assert_eq!(
+            Invite::from_bytes(&bad, 0).unwrap_err(),
+            InviteError::BadKemKey
+        );
+        // 3328 = q - 1 is the largest coefficient that passes.
+        let edge = resigned(invite.as_bytes(), |b| {
+            b[kem_start] = 0x00;
+            b[kem_start + 1] = (b[kem_start + 1] & 0xF0) | 0x0D;
+        });
+        assert!(Invite::from_bytes(&edge, 0).is_ok());
+    }
+
+    #[test]
+    fn text_length_as_the_spec_states() {
+        // PROTOCOL.md §7: 1,421 + h bytes with a TLS host of h bytes, 6 + ⌈4 (1,421 + h) / 3⌉
+        // characters of text: 1,922 for 16 bytes, 1,924 for 17, 2,238 for 253.
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let id = Identity::from_seed([3; 32]);
+        for (host_len, text_len) in [(16, 1922), (17, 1924), (MAX_HOST_LEN, 2238)] {
+            let host = "h".repeat(host_len);
+            let relay = RelayAddress::new(&host, 7447, Transport::Tls { pin: [9; 32] }).unwrap();
+            let (invite, _) = Invite::create(&id, relay, MailboxId([4; 32]), 1_000, &mut rng);
+            assert_eq!(invite.as_bytes().len(), 1421 + host_len);
+            assert_eq!(invite.to_uri().len(), text_len, "host of {host_len} bytes");
+            assert!(text_len <= 2331, "QR version 40-M byte capacity");
+        }
     }
 
     #[test]

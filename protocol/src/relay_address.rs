@@ -6,7 +6,9 @@
 //!
 //! Text form: `wss://HOST:PORT/#PIN` where `PIN` is the unpadded base64url of
 //! the 32-byte pin, or `ws://HOST:PORT/` for a loopback development relay
-//! without TLS. IPv6 hosts are written in brackets.
+//! without TLS. IPv6 hosts are written in brackets in the text form (and only
+//! they are), and stored without brackets, exactly as written, in the binary
+//! form (PROTOCOL.md §6).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -259,11 +261,20 @@ impl FromStr for RelayAddress {
             Some(_) => return Err(AddressError::Path),
             None => authority_path,
         };
+        // Brackets if and only if the host is an IPv6 literal: `ws://::1:7447/` is refused
+        // rather than guessed at (is `::1:7447` an address or `::1` with a port?).
         let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
             let (h, p) = inner.split_once("]:").ok_or(AddressError::Port)?;
+            if !h.contains(':') {
+                return Err(AddressError::Host);
+            }
             (h, p)
         } else {
-            authority.rsplit_once(':').ok_or(AddressError::Port)?
+            let (h, p) = authority.rsplit_once(':').ok_or(AddressError::Port)?;
+            if h.contains(':') {
+                return Err(AddressError::Host);
+            }
+            (h, p)
         };
         let port: u16 = port.parse().map_err(|_| AddressError::Port)?;
         let transport = if tls {
@@ -298,6 +309,30 @@ mod tests {
         let v6 = RelayAddress::new("::1", 9, Transport::Plaintext).unwrap();
         assert_eq!(v6.to_string(), "ws://[::1]:9/");
         assert_eq!("ws://[::1]:9".parse::<RelayAddress>().unwrap(), v6);
+        assert_eq!(v6.host(), "::1");
+    }
+
+    #[test]
+    fn brackets_only_and_always_around_ipv6() {
+        for text in [
+            "ws://::1:7447/",
+            "ws://2001:db8::7:443/",
+            "ws://[localhost]:7447/",
+        ] {
+            assert_eq!(
+                text.parse::<RelayAddress>(),
+                Err(AddressError::Host),
+                "{text}"
+            );
+        }
+        // The binary form never carries the brackets.
+        let mut w = Writer::default();
+        w.u8(0).bytes_u8(b"[::1]").u16(7447);
+        let bytes = w.into_vec();
+        assert_eq!(
+            RelayAddress::decode(&mut Reader::new(&bytes)),
+            Err(AddressError::Host)
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! so a wrong composition — wrong nonce order, swapped arguments — fails here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cairn_protocol::crypto::{dh, hkdf, open, seal};
+use cairn_protocol::crypto::{dh, hkdf, open, seal, xopen, xseal};
 use cairn_protocol::identity::{Identity, PublicIdentity};
 use x25519_dalek::StaticSecret;
 
@@ -97,6 +97,29 @@ fn rfc8439_chacha20_poly1305() {
     seal(&key, &nonce, &aad, &mut buf).unwrap();
     assert_eq!(buf, expected);
     open(&key, &nonce, &aad, &mut buf).unwrap();
+    assert_eq!(buf, plaintext);
+}
+
+/// draft-irtf-cfrg-xchacha-03, the AEAD_XChaCha20_Poly1305 test vector: XChaCha20-Poly1305
+/// (header encryption, PROTOCOL.md §1, §9.3) through `crypto::xseal` / `crypto::xopen`.
+#[test]
+fn xchacha20_poly1305_draft_03() {
+    let key = a32("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
+    let nonce: [u8; 24] = h("404142434445464748494a4b4c4d4e4f5051525354555657")
+        .try_into()
+        .unwrap();
+    let aad = h("50515253c0c1c2c3c4c5c6c7");
+    let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+    let expected = h(concat!(
+        "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39",
+        "ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9",
+        "21f9664c97637da9768812f615c68b13b52e",
+        "c0875924c1c7987947deafd8780acf49"
+    ));
+    let mut buf = plaintext.to_vec();
+    xseal(&key, &nonce, &aad, &mut buf).unwrap();
+    assert_eq!(buf, expected);
+    xopen(&key, &nonce, &aad, &mut buf).unwrap();
     assert_eq!(buf, plaintext);
 }
 

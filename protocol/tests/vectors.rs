@@ -5,6 +5,12 @@
 //! output byte for byte. This test *replays* the stored draws through our code and
 //! checks every output, which proves the files are complete and correct.
 //!
+//! The intermediate values (handshake keys, per-message chain and message keys, inner
+//! messages) are recomputed here from the formulas of PROTOCOL.md §8–§10 with the public
+//! primitives only (`crypto`, `labels`) and the documented local state encoding (§14),
+//! then checked against what the handshake and ratchet code produced. So the protocol
+//! crate exposes nothing extra for them, and they are exactly what the spec derives.
+//!
 //! Regenerate (only when the wire format deliberately changes):
 //! `CAIRN_WRITE_VECTORS=1 cargo test -p cairn-protocol --test vectors`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,17 +20,23 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 
 use cairn_protocol::content::Content;
+use cairn_protocol::crypto::{dh, hkdf, hmac, open, sha256, xopen};
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
 use cairn_protocol::invite::Invite;
-use cairn_protocol::padding::BUCKETS;
+use cairn_protocol::labels;
+use cairn_protocol::padding::{BUCKETS, unpadded_len};
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::safety_number::SafetyNumber;
+use cairn_protocol::session::Session;
+use cairn_protocol::wire::{Reader, Writer};
+use ml_kem::{B32, Decapsulate, DecapsulationKey, MlKem768, Seed};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng as _, SeedableRng, TryCryptoRng, TryRng};
 use serde_json::{Value, json};
+use x25519_dalek::{PublicKey, StaticSecret};
 
 /// Either draws fresh bytes (recording them) or replays stored ones.
 struct VectorRng {
@@ -100,8 +112,25 @@ fn seed(start: u8) -> [u8; 32] {
     std::array::from_fn(|i| start + i as u8)
 }
 
+/// Integrity events in a language-neutral form (PROTOCOL.md §11), in the order reported.
 fn events_json(events: &[IntegrityEvent]) -> Value {
-    Value::Array(events.iter().map(|e| json!(format!("{e:?}"))).collect())
+    Value::Array(
+        events
+            .iter()
+            .map(|e| match *e {
+                IntegrityEvent::Gap { from, to } => {
+                    json!({ "event": "gap", "from": from, "to": to })
+                }
+                IntegrityEvent::LateArrival { counter } => {
+                    json!({ "event": "late_arrival", "counter": counter })
+                }
+                IntegrityEvent::Duplicate { counter } => {
+                    json!({ "event": "duplicate", "counter": counter })
+                }
+                IntegrityEvent::Fork { counter } => json!({ "event": "fork", "counter": counter }),
+            })
+            .collect(),
+    )
 }
 
 fn build(mode: &Mode) -> BTreeMap<String, Value> {
@@ -138,6 +167,8 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         }),
     );
 
+    out.insert("relay_address.json".into(), relay_address_vectors());
+
     // Bob invites.
     let relay_b: RelayAddress =
         "wss://relay.example.org:7447/#AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"
@@ -147,6 +178,7 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
     let expires_at = 1_900_000_000u64;
     let mut rng = mode.rng("invite.json", "/rng", 1);
     let (invite, pending) = Invite::create(&bob, relay_b.clone(), mailbox_b, expires_at, &mut rng);
+    let invite_draws = rng.log.clone();
     out.insert(
         "invite.json".into(),
         json!({
@@ -178,17 +210,35 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         accepted.session.conversation_id(),
         completed.session.conversation_id()
     );
+    let intermediate = handshake_intermediates(
+        &invite,
+        &invite_draws,
+        &rng.log,
+        &accepted.envelope,
+        (&alice, &accepted.session),
+        (&bob, &completed.session),
+    );
+    assert_eq!(completed.sent_at, now);
     out.insert(
         "handshake.json".into(),
         json!({
+            "depends_on": "nothing: the invite and the inviter's secrets are copied here from invite.json",
+            "invite": hex::encode(invite.as_bytes()),
+            "inviter_seed": hex::encode(seed(0x20)),
+            "inviter_invite_secret": invite_draws[0],
+            "inviter_ml_kem_seed": invite_draws[1],
             "acceptor_seed": hex::encode(seed(0x00)),
             "reply_relay": relay_a.to_string(),
             "reply_mailbox": hex::encode([0xA0; 32]),
             "name": "Alice",
             "now": now,
+            "sent_at": now,
+            "inviter_now": now + 1,
             "rng": rng.log,
             "envelope": hex::encode(&accepted.envelope),
             "conversation_id": hex::encode(accepted.session.conversation_id()),
+            "intermediate": intermediate,
+            "note": "now is the acceptor's clock (Unix seconds): the invite must not have expired at now, and the payload's sent_at is now. The inviter completes the handshake at inviter_now. rng: E_A secret, ML-KEM encapsulation randomness m, R_A secret, message id. intermediate: the values of PROTOCOL.md §8.1 under their names there, then the acceptor's first root step (§9.2: RK, CKs, NHKs = KDF_RK(root, DH(R_A, E_I))); the inviter's ratchet starts with the same RK, with CKr = that CKs and NHKr = that NHKs.",
         }),
     );
 
@@ -215,12 +265,21 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         } else {
             (&mut b, &bob)
         };
+        let before = RatchetView::of(session);
         let o = session
             .encrypt(me, &Content::Text((*text).into()), now_ms, &mut rng)
             .unwrap();
+        let intermediate = send_intermediates(
+            &session.conversation_id(),
+            &before,
+            &RatchetView::of(session),
+            &rng.log,
+            &o.envelope,
+        );
         steps.push(json!({
             "from": from, "text": text, "now_ms": now_ms, "rng": rng.log,
             "counter": o.counter, "envelope": hex::encode(&o.envelope),
+            "intermediate": intermediate,
         }));
         envelopes.push(o.envelope);
     }
@@ -233,16 +292,78 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         (4, "bob"),
     ] {
         let session = if to == "bob" { &mut b } else { &mut a };
+        let before = RatchetView::of(session);
         let r = session
             .decrypt(&Envelope::parse(&envelopes[idx]).unwrap())
             .unwrap();
         let Content::Text(t) = &r.content else {
             panic!("text expected")
         };
-        receives.push(json!({ "send": idx, "to": to, "text": t, "counter": r.counter, "events": events_json(&r.events) }));
+        receives.push(json!({ "send": idx, "to": to, "text": t, "counter": r.counter, "events": events_json(&r.events),
+            "intermediate": receive_intermediates(&before, session, &envelopes[idx]) }));
+    }
+
+    // Then a fork: Alice's device is cloned after the first message of her next chain,
+    // and the original and the clone each send a different message with counter 5.
+    let mut clone: Option<Session> = None;
+    let fork_script: [(&str, &str); 4] = [
+        ("alice", "new chain"),
+        ("alice", "original 5"),
+        ("alice", "original 6"),
+        ("clone", "forked 5"),
+    ];
+    let mut fork_sends = Vec::new();
+    let mut fork_envelopes = Vec::new();
+    for (i, (from, text)) in fork_script.iter().enumerate() {
+        if i == 1 {
+            clone = Some(Session::from_bytes(&a.to_bytes()).unwrap());
+        }
+        let mut rng = mode.rng(
+            "conversation.json",
+            &format!("/fork/sends/{i}/rng"),
+            20 + i as u64,
+        );
+        let now_ms = 1_850_000_200_000 + i as u64 * 1000;
+        let session = if *from == "alice" {
+            &mut a
+        } else {
+            clone.as_mut().unwrap()
+        };
+        let before = RatchetView::of(session);
+        let o = session
+            .encrypt(&alice, &Content::Text((*text).into()), now_ms, &mut rng)
+            .unwrap();
+        let intermediate = send_intermediates(
+            &session.conversation_id(),
+            &before,
+            &RatchetView::of(session),
+            &rng.log,
+            &o.envelope,
+        );
+        fork_sends.push(json!({
+            "from": from, "text": text, "now_ms": now_ms, "rng": rng.log,
+            "counter": o.counter, "envelope": hex::encode(&o.envelope),
+            "intermediate": intermediate,
+        }));
+        fork_envelopes.push(o.envelope);
+    }
+    let mut fork_receives = Vec::new();
+    for idx in [0usize, 2, 3] {
+        let before = RatchetView::of(&b);
+        let r = b
+            .decrypt(&Envelope::parse(&fork_envelopes[idx]).unwrap())
+            .unwrap();
+        let Content::Text(t) = &r.content else {
+            panic!("text expected")
+        };
+        fork_receives.push(json!({ "send": idx, "to": "bob", "text": t, "counter": r.counter, "events": events_json(&r.events),
+            "intermediate": receive_intermediates(&before, &b, &fork_envelopes[idx]) }));
     }
     out.insert("conversation.json".into(), json!({ "sends": steps, "receives": receives,
-        "note": "Sends happen in order; receives are applied in the listed order (send 2 before send 1). Bob's send 3 is encrypted before he received anything, so it opens his first ratchet step." }));
+        "depends_on": "handshake.json: Alice is its acceptor (identity seed 000102…1f), Bob its inviter (seed 202122…3f); both continue the sessions that handshake establishes",
+        "note": "Sends happen in order; receives are applied in the listed order (send 2 before send 1). Bob's send 3 is encrypted before he received anything, so it opens his first ratchet step. A send's intermediate values are those of PROTOCOL.md §9.3 under their names there: ratchet_step is the deferred DH step (null if none; DH = DH(new DHs, DHr), then RK, CK, NHK = KDF_RK(RK, DH)), HKs the header key, header the 40-byte plain header, CK the chain key the message key comes from, MK = HMAC(CK, 0x01), next_CK = HMAC(CK, 0x02), key and nonce from MK (§9.1), inner the inner message before padding (§10.1) and integrity_hash its hash (§10.1). A receive's: which step of §9.4 opened the header (1 = HKr, 2 = NHKr, 3 = a header key of the skipped store), whether a stored skipped key was used, and how many skipped keys the receiver holds afterwards.",
+        "fork": { "sends": fork_sends, "receives": fork_receives,
+            "note": "After everything above: Alice sends 'new chain' (her deferred DH step), then her session is cloned (Session::to_bytes / from_bytes); the original sends counters 5 and 6, the clone a different counter 5. Bob receives send 0, send 2 (a gap), then the clone's send 3: one message, two events, in the order of PROTOCOL.md §11." } }));
 
     let padding: Vec<Value> = [0usize, 100, 719, 720, 1743, 1744, 3791, 3792]
         .iter()
@@ -254,6 +375,362 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
     out.insert("padding.json".into(), json!({ "buckets": BUCKETS, "text_to_envelope": padding,
         "note": "A text of text_len bytes is sent in an envelope of envelope_len bytes (50-byte envelope header, 80-byte encrypted header, 16-byte tag, 158 bytes of inner-message fields and signature, 1 padding marker)." }));
     out
+}
+
+fn d32(hex_str: &str) -> [u8; 32] {
+    hex::decode(hex_str).unwrap().try_into().unwrap()
+}
+
+fn h(bytes: &[u8]) -> Value {
+    json!(hex::encode(bytes))
+}
+
+/// The ratchet state as a session's local encoding stores it (PROTOCOL.md §14).
+struct RatchetView {
+    dhs: [u8; 32],
+    dhr: Option<[u8; 32]>,
+    rk: [u8; 32],
+    cks: Option<[u8; 32]>,
+    hks: Option<[u8; 32]>,
+    hkr: Option<[u8; 32]>,
+    nhks: [u8; 32],
+    nhkr: [u8; 32],
+    ns: u32,
+    nr: u32,
+    pn: u32,
+    step_pending: bool,
+}
+
+impl RatchetView {
+    fn of(session: &Session) -> Self {
+        fn opt(r: &mut Reader<'_>) -> Option<[u8; 32]> {
+            match r.u8().unwrap() {
+                0 => None,
+                1 => Some(r.array().unwrap()),
+                other => panic!("opt tag {other}"),
+            }
+        }
+        let bytes = session.to_bytes();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.u8().unwrap(), 1, "session version");
+        r.take(32 + 64 + 64).unwrap(); // conversation id, my and peer identity
+        if r.u8().unwrap() == 1 {
+            r.take(64).unwrap(); // pending peer identity
+        }
+        r.take(32 + 32).unwrap(); // mailboxes
+        assert_eq!(r.u8().unwrap(), 1, "ratchet version");
+        let dhs = r.array().unwrap();
+        let dhr = opt(&mut r);
+        let rk = r.array().unwrap();
+        let cks = opt(&mut r);
+        let _ckr = opt(&mut r);
+        let hks = opt(&mut r);
+        let hkr = opt(&mut r);
+        Self {
+            dhs,
+            dhr,
+            rk,
+            cks,
+            hks,
+            hkr,
+            nhks: r.array().unwrap(),
+            nhkr: r.array().unwrap(),
+            ns: r.u32().unwrap(),
+            nr: r.u32().unwrap(),
+            pn: r.u32().unwrap(),
+            step_pending: r.u8().unwrap() & 1 == 1,
+        }
+    }
+}
+
+/// `KDF_RK` (PROTOCOL.md §9.1): `RK' ‖ CK ‖ NHK`.
+fn kdf_rk(rk: &[u8; 32], dh_out: &[u8; 32]) -> ([u8; 32], [u8; 32], [u8; 32]) {
+    let okm = hkdf::<96>(Some(rk), dh_out, labels::ROOT_STEP);
+    (
+        okm[..32].try_into().unwrap(),
+        okm[32..64].try_into().unwrap(),
+        okm[64..].try_into().unwrap(),
+    )
+}
+
+/// Recomputes every value of the handshake (PROTOCOL.md §8.1, §9.2) from the inputs
+/// and the recorded draws, independently of the handshake code, and checks it against
+/// what that code produced (the envelope, the conversation id, both ratchet states).
+fn handshake_intermediates(
+    invite: &Invite,
+    invite_draws: &[String],
+    draws: &[String],
+    envelope: &[u8],
+    (acceptor, acceptor_session): (&Identity, &Session),
+    (inviter, inviter_session): (&Identity, &Session),
+) -> Value {
+    let e_i = StaticSecret::from(d32(&invite_draws[0]));
+    let e_i_pub = PublicKey::from(&e_i).to_bytes();
+    let kem_seed: [u8; 64] = hex::decode(&invite_draws[1]).unwrap().try_into().unwrap();
+    let dk = DecapsulationKey::<MlKem768>::from_seed(Seed::from(kem_seed));
+    let e_a = StaticSecret::from(d32(&draws[0]));
+    let e_a_pub = PublicKey::from(&e_a).to_bytes();
+    let m = d32(&draws[1]);
+    let r_a = d32(&draws[2]);
+
+    let body = &envelope[50..];
+    assert_eq!(body[..32], e_a_pub);
+    let ct = &body[32..32 + 1088];
+    let (ct_again, ss) = dk
+        .encapsulation_key()
+        .encapsulate_deterministic(&B32::from(m));
+    assert_eq!(
+        ct_again.as_slice(),
+        ct,
+        "ML-KEM-768.Encaps_internal(K_I, m)"
+    );
+    let ss: [u8; 32] = ss.into();
+    let ss_inviter: [u8; 32] = dk.decapsulate_slice(ct).unwrap().into();
+    assert_eq!(ss, ss_inviter);
+
+    let th = sha256(&[
+        labels::HANDSHAKE_TRANSCRIPT,
+        invite.as_bytes(),
+        &e_a_pub,
+        ct,
+    ]);
+    let dh2 = dh(&e_a, inviter.public().agreement_key()).unwrap();
+    let dh3 = dh(&e_a, &e_i_pub).unwrap();
+    let ikm = [&[0xFF; 32][..], &dh2[..], &dh3[..], &ss].concat();
+    let stage1 = hkdf::<64>(Some(&th), &ikm, labels::HANDSHAKE_STAGE1);
+    let (payload_key, chain) = (&stage1[..32], &stage1[32..]);
+    let mut sealed = body[32 + 1088..].to_vec();
+    open(
+        payload_key.try_into().unwrap(),
+        &[0; 12],
+        &envelope[..50],
+        &mut sealed,
+    )
+    .unwrap();
+    let payload = &sealed[..unpadded_len(&sealed).unwrap()];
+
+    let dh1 = dh(&e_i, acceptor.public().agreement_key()).unwrap();
+    let th2 = sha256(&[labels::HANDSHAKE_TRANSCRIPT, &th, payload]);
+    let stage2 = hkdf::<128>(
+        Some(&th2),
+        &[chain, &dh1[..]].concat(),
+        labels::HANDSHAKE_STAGE2,
+    );
+    let [root, hk_a, nhk_i, conversation]: [[u8; 32]; 4] =
+        std::array::from_fn(|i| stage2[i * 32..(i + 1) * 32].try_into().unwrap());
+    assert_eq!(conversation, acceptor_session.conversation_id());
+    assert_eq!(conversation, inviter_session.conversation_id());
+
+    let dh_init = dh(&StaticSecret::from(r_a), &e_i_pub).unwrap();
+    let (rk, cks, nhks) = kdf_rk(&root, &dh_init);
+    let a = RatchetView::of(acceptor_session);
+    assert_eq!(
+        (a.dhs, a.dhr, a.rk, a.cks, a.hks, a.hkr, a.nhks, a.nhkr),
+        (
+            r_a,
+            Some(e_i_pub),
+            rk,
+            Some(cks),
+            Some(hk_a),
+            None,
+            nhks,
+            nhk_i
+        )
+    );
+    let b = RatchetView::of(inviter_session);
+    assert_eq!(
+        (b.dhs, b.rk, b.hks, b.hkr, b.nhks, b.nhkr, b.step_pending),
+        (e_i.to_bytes(), rk, None, Some(hk_a), nhk_i, nhks, true)
+    );
+    json!({
+        "E_A_public": h(&e_a_pub),
+        "ct": h(ct),
+        "ss": h(&ss),
+        "th": h(&th),
+        "DH2": h(&*dh2),
+        "DH3": h(&*dh3),
+        "payload_key": h(payload_key),
+        "chain": h(chain),
+        "payload": h(payload),
+        "DH1": h(&*dh1),
+        "th2": h(&th2),
+        "root": h(&root),
+        "hk_a": h(&hk_a),
+        "nhk_i": h(&nhk_i),
+        "conversation_id": h(&conversation),
+        "acceptor_ratchet": {
+            "R_A_public": h(PublicKey::from(&StaticSecret::from(r_a)).as_bytes()),
+            "DH": h(&*dh_init),
+            "RK": h(&rk),
+            "CKs": h(&cks),
+            "NHKs": h(&nhks),
+        },
+    })
+}
+
+/// Recomputes one message's keys (PROTOCOL.md §9.1, §9.3) from the sender's state before
+/// and after `encrypt` and the recorded draws, and checks them by opening the envelope.
+fn send_intermediates(
+    conversation: &[u8; 32],
+    before: &RatchetView,
+    after: &RatchetView,
+    draws: &[String],
+    envelope: &[u8],
+) -> Value {
+    let (ck, step) = if before.step_pending {
+        let new = d32(&draws[1]);
+        assert_eq!(after.dhs, new, "the new ratchet secret is the second draw");
+        let dh_out = dh(&StaticSecret::from(new), &before.dhr.unwrap()).unwrap();
+        let (rk, ck, nhk) = kdf_rk(&before.rk, &dh_out);
+        assert_eq!((after.rk, after.nhks), (rk, nhk));
+        assert_eq!(after.hks, Some(before.nhks));
+        assert_eq!(after.pn, before.ns);
+        let step = json!({ "DH": h(&*dh_out), "RK": h(&rk), "CK": h(&ck), "NHK": h(&nhk) });
+        (ck, step)
+    } else {
+        assert_eq!((after.rk, after.hks), (before.rk, before.hks));
+        (before.cks.unwrap(), Value::Null)
+    };
+    let mk = hmac(&ck, &[0x01]);
+    let next_ck = hmac(&ck, &[0x02]);
+    assert_eq!(after.cks, Some(*next_ck));
+    let keys = hkdf::<44>(None, &*mk, labels::MESSAGE_KEYS);
+    let hks = after.hks.unwrap();
+    let mut header = PublicKey::from(&StaticSecret::from(after.dhs))
+        .to_bytes()
+        .to_vec();
+    header.extend_from_slice(&after.pn.to_be_bytes());
+    header.extend_from_slice(&(after.ns - 1).to_be_bytes());
+
+    let (envelope_header, enc_header) = (&envelope[..50], &envelope[50..130]);
+    assert_eq!(hex::encode(&enc_header[..24]), *draws.last().unwrap());
+    let mut opened = enc_header[24..].to_vec();
+    xopen(
+        &hks,
+        enc_header[..24].try_into().unwrap(),
+        envelope_header,
+        &mut opened,
+    )
+    .unwrap();
+    assert_eq!(opened, header);
+    let ad = [envelope_header, &conversation[..], enc_header].concat();
+    let mut body = envelope[130..].to_vec();
+    open(
+        keys[..32].try_into().unwrap(),
+        keys[32..].try_into().unwrap(),
+        &ad,
+        &mut body,
+    )
+    .unwrap();
+    let inner = &body[..unpadded_len(&body).unwrap()];
+    let hash = sha256(&[
+        labels::MESSAGE_HASH,
+        conversation,
+        &inner[inner.len() - 64..],
+    ]);
+    json!({
+        "ratchet_step": step,
+        "HKs": h(&hks),
+        "header": h(&header),
+        "CK": h(&ck),
+        "MK": h(&*mk),
+        "next_CK": h(&*next_ck),
+        "key": h(&keys[..32]),
+        "nonce": h(&keys[32..]),
+        "inner": h(inner),
+        "integrity_hash": h(&hash),
+    })
+}
+
+/// Which rule of PROTOCOL.md §9.4 opened a received message's header.
+fn receive_intermediates(before: &RatchetView, after: &Session, envelope: &[u8]) -> Value {
+    let (envelope_header, enc_header) = (&envelope[..50], &envelope[50..130]);
+    let open_with = |hk: &[u8; 32]| {
+        let mut buf = enc_header[24..].to_vec();
+        xopen(
+            hk,
+            enc_header[..24].try_into().unwrap(),
+            envelope_header,
+            &mut buf,
+        )
+        .ok()
+        .map(|()| u32::from_be_bytes(buf[36..40].try_into().unwrap()))
+    };
+    let (step, n) = if let Some(n) = before.hkr.as_ref().and_then(open_with) {
+        (1, n)
+    } else if let Some(n) = open_with(&before.nhkr) {
+        (2, n)
+    } else {
+        (3, u32::MAX)
+    };
+    json!({
+        "header_opened_by_step": step,
+        "used_skipped_key": step == 3 || (step == 1 && n < before.nr),
+        "skipped_keys_stored": after.stored_skipped_keys(),
+    })
+}
+
+/// Relay addresses (PROTOCOL.md §6): text form ↔ binary form, and forms that must be refused.
+fn relay_address_vectors() -> Value {
+    let pin = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+    let accepted: Vec<Value> = [
+        format!("wss://relay.example.org:7447/#{pin}"),
+        "ws://127.0.0.1:7447/".to_owned(),
+        format!("wss://[2001:db8::7]:443/#{pin}"),
+        format!("wss://[2001:0DB8:0:0::7]:443/#{pin}"),
+        "ws://[::1]:7447/".to_owned(),
+    ]
+    .iter()
+    .map(|text| {
+        let a: RelayAddress = text.parse().unwrap();
+        let mut w = Writer::default();
+        a.encode(&mut w);
+        let binary = w.into_vec();
+        let mut r = Reader::new(&binary);
+        let back = RelayAddress::decode(&mut r).unwrap();
+        r.finish().unwrap();
+        assert_eq!(&back.to_string(), text);
+        json!({ "text": text, "host": a.host(), "port": a.port(), "binary": hex::encode(&binary) })
+    })
+    .collect();
+    let refused_text: Vec<Value> = [
+        ("ws://::1:7447/", "IPv6 host without brackets"),
+        ("ws://[localhost]:7447/", "brackets around a name"),
+        ("wss://[::1]:7447/", "wss:// without #PIN"),
+        ("ws://[fe80::1%eth0]:7447/", "IPv6 zone id"),
+        ("ws://127.0.0.1:0/", "port 0"),
+    ]
+    .iter()
+    .map(|(text, why)| {
+        assert!(text.parse::<RelayAddress>().is_err(), "{text}");
+        json!({ "text": text, "why": why })
+    })
+    .collect();
+    let refused_binary: Vec<Value> = [
+        (0u8, "[::1]", 7447u16, "IPv6 host with brackets"),
+        (0, "fe80::1%eth0", 7447, "IPv6 zone id"),
+        (0, "", 7447, "empty host"),
+        (0, "127.0.0.1", 0, "port 0"),
+        (2, "127.0.0.1", 7447, "unknown transport"),
+    ]
+    .iter()
+    .map(|(transport, host, port, why)| {
+        let mut w = Writer::default();
+        w.u8(*transport).bytes_u8(host.as_bytes()).u16(*port);
+        let binary = w.into_vec();
+        assert!(
+            RelayAddress::decode(&mut Reader::new(&binary)).is_err(),
+            "{why}"
+        );
+        json!({ "binary": hex::encode(&binary), "why": why })
+    })
+    .collect();
+    json!({
+        "accepted": accepted,
+        "refused_text": refused_text,
+        "refused_binary": refused_binary,
+        "note": "Binary form: transport u8 (1 = TLS, 0 = plaintext) ‖ host bytes_u8 ‖ port u16 ‖ pin (32, TLS only). An IPv6 host is bracketed in the text form and stored without brackets, byte for byte as written (no canonicalisation), in the binary form.",
+    })
 }
 
 fn dir() -> PathBuf {

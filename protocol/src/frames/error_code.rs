@@ -16,7 +16,9 @@ pub enum ErrorCode {
     UnknownType,
     /// 102: the frame version byte is not one the relay speaks.
     UnsupportedVersion,
-    /// 103: the frame exceeds the maximum frame size.
+    /// 103: the frame exceeds the maximum frame size (answered, connection kept). A
+    /// WebSocket message above 4 × the maximum gets it with request id 0, then close
+    /// 1009; a client may see only the connection end (PROTOCOL.md §18.5).
     FrameTooLarge,
     /// 104: the envelope inside a `Send` is not a valid padded envelope.
     BadEnvelope,
@@ -28,11 +30,13 @@ pub enum ErrorCode {
     BadSignature,
     /// 203: `Ack` for a mailbox this connection has not subscribed to.
     NotSubscribed,
-    /// 204: the auth key is not a valid Ed25519 public key.
+    /// 204: the auth key is not a valid Ed25519 public key: not a point, not canonically
+    /// encoded, or of small order (PROTOCOL.md §4).
     BadAuthKey,
     /// 205: the mailbox is full (message count or byte quota); retry later.
     QuotaFull,
-    /// 300: this relay requires an access token to create mailboxes.
+    /// 300: no token, or an empty one, where one is needed: `CreateMailbox` on a relay
+    /// running `--access token`, or an admin request (`Stats`, `Purge`).
     TokenRequired,
     /// 301: the token is unknown, revoked or expired.
     TokenInvalid,

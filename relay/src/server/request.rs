@@ -13,6 +13,7 @@ use cairn_protocol::frames::{
     ClientFrame, ClientRequest, ErrorCode, QUIET_REQUEST_ID, RelayFrame, RelayStats,
     delete_signing_bytes, subscribe_signing_bytes,
 };
+use cairn_protocol::identity::check_ed25519_public;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::Shared;
@@ -112,13 +113,16 @@ fn verify(key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> Result<(), Er
         .map_err(|_| ErrorCode::BadSignature)
 }
 
-/// Checks a token; `need_admin` also requires the admin role.
+/// Checks a token; `need_admin` also requires the admin role. No token, or an
+/// empty one (the same on the wire: a zero-length `bytes8`), is `TokenRequired`.
 async fn check_token(
     shared: &Shared,
     token: Option<&[u8]>,
     need_admin: bool,
 ) -> Result<(), ErrorCode> {
-    let token = token.ok_or(ErrorCode::TokenRequired)?;
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or(ErrorCode::TokenRequired)?;
     let role = shared
         .tokens
         .check_token(hash_token(token), now_unix())
@@ -234,11 +238,8 @@ impl Conn {
                         if shared.config.access == AccessMode::Token {
                             check_token(&shared, token.as_deref(), false).await?;
                         }
-                        let key = VerifyingKey::from_bytes(&auth_key)
-                            .map_err(|_| ErrorCode::BadAuthKey)?;
-                        if key.is_weak() {
-                            return Err(ErrorCode::BadAuthKey);
-                        }
+                        // A point, canonically encoded, not of small order (PROTOCOL.md §4).
+                        check_ed25519_public(&auth_key).map_err(|_| ErrorCode::BadAuthKey)?;
                         shared
                             .store
                             .create_mailbox(mailbox, auth_key, now_unix())

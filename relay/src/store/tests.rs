@@ -65,6 +65,14 @@ async fn conformance(store: &(impl MailboxStore + TokenStore)) {
 
     assert!(store.ack(a, MessageId([1; 16])).await.unwrap());
     assert!(!store.ack(a, MessageId([1; 16])).await.unwrap());
+    // Idempotence holds only while stored (PROTOCOL.md §18.4): an acked id is forgotten,
+    // so the same id appended again is a new envelope.
+    let resent = store
+        .append(a, MessageId([1; 16]), env(1), 0)
+        .await
+        .unwrap();
+    assert!(!resent.duplicate, "an acked id is forgotten");
+    assert!(store.ack(a, MessageId([1; 16])).await.unwrap());
     store
         .append(a, MessageId([4; 16]), env(4), 0)
         .await

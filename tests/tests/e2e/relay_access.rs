@@ -44,6 +44,15 @@ async fn token_mode_refuses_mailbox_creation_without_a_valid_token() {
         c.stats("nope").await.unwrap_err().code(),
         Some(ErrorCode::TokenInvalid)
     );
+    // An empty token is no token (PROTOCOL.md §18.5), as for CreateMailbox.
+    assert_eq!(
+        c.stats("").await.unwrap_err().code(),
+        Some(ErrorCode::TokenRequired)
+    );
+    assert_eq!(
+        c.purge("", mbox).await.unwrap_err().code(),
+        Some(ErrorCode::TokenRequired)
+    );
     let stats = c.stats(&admin).await.unwrap();
     assert_eq!((stats.mailboxes, stats.messages), (1, 1));
     assert!(stats.connections >= 2);
@@ -88,6 +97,15 @@ async fn open_mode_needs_no_token() {
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
         .unwrap();
+    // Admin requests need an admin token in every mode; an empty one is no token.
+    assert_eq!(
+        c.stats("").await.unwrap_err().code(),
+        Some(ErrorCode::TokenRequired)
+    );
+    assert_eq!(
+        c.stats("nope").await.unwrap_err().code(),
+        Some(ErrorCode::TokenInvalid)
+    );
     assert_eq!(relay.admin_get("/healthz"), "ok\n");
     assert_eq!(relay.metric("cairn_relay_mailboxes"), Some(1));
     assert_eq!(relay.metric("cairn_relay_mailboxes_created_total"), Some(1));

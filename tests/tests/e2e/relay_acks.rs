@@ -206,3 +206,39 @@ async fn acks_have_their_own_rate_limit_bucket() {
     c.ack_many(&rest).await.unwrap();
     assert_eq!(relay.metric("cairn_relay_stored_messages"), Some(0));
 }
+
+/// PROTOCOL.md §18.4: a message id is stored at most once *while it is stored*; once
+/// acked it is forgotten, and the same envelope sent again is stored and delivered again
+/// (recipients deduplicate by message id).
+#[tokio::test]
+async fn resending_an_envelope_is_idempotent_only_until_it_is_acked() {
+    let relay = RelayProcess::start(RelayOptions::default());
+    let (c, mut incoming) = connect(&relay).await;
+    let (mbox, key) = mailbox();
+    c.create_mailbox(mbox, &key.verifying_key(), None)
+        .await
+        .unwrap();
+    let (sender, _in) = connect(&relay).await;
+    let id = message_id();
+    let env = envelope(mbox, id, 1024, b"again");
+    sender.send(env.clone()).await.unwrap();
+    sender.send(env.clone()).await.unwrap();
+    assert_eq!(relay.metric("cairn_relay_stored_messages"), Some(1));
+
+    c.subscribe(mbox, &key).await.unwrap();
+    assert_eq!(next(&mut incoming).await.message, id);
+    assert!(
+        drain(&mut incoming, Duration::from_millis(300))
+            .await
+            .is_empty(),
+        "stored once, delivered once"
+    );
+    c.ack(mbox, id).await.unwrap();
+    assert_eq!(relay.metric("cairn_relay_stored_messages"), Some(0));
+
+    // After the ack the relay no longer knows the id: accepted and delivered again.
+    sender.send(env).await.unwrap();
+    let again = next(&mut incoming).await;
+    assert_eq!(again.message, id);
+    c.ack(mbox, id).await.unwrap();
+}

@@ -180,6 +180,24 @@ async fn bad_frames_get_their_codes_and_harm_no_one() {
         },
     );
     raw.expect(create, 10, ErrorCode::BadAuthKey).await;
+    // A non-canonical encoding (y = p + 18, which decoders reduce): not a valid key (§4).
+    let create = request(
+        11,
+        ClientFrame::CreateMailbox {
+            mailbox: other,
+            auth_key: [0xff; 32],
+            access_token: None,
+        },
+    );
+    raw.expect(create, 11, ErrorCode::BadAuthKey).await;
+    // Unsubscribing from a mailbox this connection is not subscribed to (here: one that
+    // does not even exist) is a no-op answered Ok (§18.3).
+    raw.send(Message::Binary(Bytes::from(request(
+        12,
+        ClientFrame::Unsubscribe { mailbox: other },
+    ))))
+    .await;
+    assert_eq!(raw.answer().await, (12, None));
 
     // After all that, the same connection still serves valid requests.
     raw.send(Message::Binary(Bytes::from(valid.clone()))).await;
