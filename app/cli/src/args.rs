@@ -106,7 +106,7 @@ pub(crate) enum Command {
     Verify {
         /// Contact name.
         name: String,
-        /// The 60 digits read from the contact's device (spaces allowed).
+        /// The 60 digits read from the contact's device (spaces and dashes are ignored).
         #[arg(long, value_name = "DIGITS")]
         safety_number: String,
     },

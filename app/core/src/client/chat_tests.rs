@@ -87,14 +87,26 @@ fn handshake_chat_receipts_and_safety_numbers() {
     assert_eq!(r.new_messages, 1);
     assert_eq!(alice.search("alice", 10).unwrap().len(), 1);
 
-    // Safety number check.
+    // Safety number check: a typo is not a mismatch, a different number is.
     let digits = bob.fingerprint("alice").unwrap();
+    let err = bob.verify("alice", "1234", 1).unwrap_err();
+    assert!(
+        matches!(err, ClientError::SafetyNumberMalformed { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("60 digits"), "{err}");
+    assert!(!err.to_string().contains("does not match"), "{err}");
+    let mut other = digits.clone();
+    let last = if other.ends_with('0') { "1" } else { "0" };
+    other.replace_range(59.., last);
     assert!(matches!(
-        bob.verify("alice", "1234", 1),
+        bob.verify("alice", &other, 1),
         Err(ClientError::SafetyNumberMismatch(_))
     ));
     assert!(!bob.contact("alice").unwrap().verified);
-    bob.verify("alice", &digits, 11_000).unwrap();
+    // Typed in groups with dashes, as §13 allows.
+    let dashed: Vec<&str> = (0..12).map(|i| &digits[i * 5..i * 5 + 5]).collect();
+    bob.verify("alice", &dashed.join("-"), 11_000).unwrap();
     assert!(bob.contact("alice").unwrap().verified);
 }
 

@@ -3,6 +3,7 @@
 use cairn_protocol::handshake::HandshakeError;
 use cairn_protocol::invite::InviteError;
 use cairn_protocol::relay_address::AddressError;
+use cairn_protocol::safety_number::TypedDigitsError;
 use cairn_protocol::session::SessionError;
 use thiserror::Error;
 
@@ -39,9 +40,22 @@ pub enum ClientError {
     /// A contact with that name already exists.
     #[error("a contact named {0:?} already exists")]
     NameTaken(String),
-    /// `verify` was given digits that do not match the safety number.
+    /// `verify` was given a well-formed safety number that differs from the
+    /// one shared with this contact: someone may be in the middle.
     #[error("safety number does not match: {0} is NOT verified")]
     SafetyNumberMismatch(String),
+    /// `verify` was given text that is not a safety number at all (a typo,
+    /// not a security finding): nothing was compared.
+    #[error(
+        "that is not a safety number ({reason}): type the 60 digits shown on {contact}'s \
+         device (spaces and dashes are ignored); {contact} was not verified"
+    )]
+    SafetyNumberMalformed {
+        /// The contact.
+        contact: String,
+        /// What is wrong with the input.
+        reason: TypedDigitsError,
+    },
     /// There is no pending identity change to accept for this contact.
     #[error("{0} has no pending identity change")]
     NoPendingKeyChange(String),
