@@ -77,7 +77,7 @@ fn with_client(
             out.emit(output::contact_json(&contact), || {
                 format!(
                     "new key of {} accepted; new safety number: {}",
-                    contact.name,
+                    output::inline(&contact.name),
                     group_digits(&contact.safety_number)
                 )
             });

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use cairn_core::client::{Client, ClientEvent};
+use cairn_core::client::Client;
 use cairn_core::net::{NetError, SyncOptions, SyncReport, Syncer, WsConnector};
 use serde_json::json;
 
@@ -95,7 +95,7 @@ async fn run_async(
             out.emit(output::contact_json(&contact), || {
                 format!(
                     "{} added; the handshake completes when they next receive",
-                    contact.name
+                    output::inline(&contact.name)
                 )
             });
             finish(out, client, report)?;
@@ -140,7 +140,7 @@ async fn run_async(
             syncer.options_mut().wait = Duration::from_secs_f64(wait);
             let report = syncer.sync(client, &clock).await?;
             for event in &report.events {
-                emit_event(out, event);
+                output::emit_event(out, event);
             }
             finish(out, client, report)?;
         }
@@ -165,34 +165,5 @@ fn finish(out: &Out, client: &Client, report: SyncReport) -> anyhow::Result<()> 
     match first {
         Some(e) => Err(e.into()),
         None => Ok(()),
-    }
-}
-
-/// Prints one event from a sync.
-pub(crate) fn emit_event(out: &Out, event: &ClientEvent) {
-    match event {
-        ClientEvent::Message { contact, message } => out.emit(output::message_json(contact, message), || {
-            output::message_text(contact, message)
-        }),
-        ClientEvent::ContactAdded { contact } => out.emit(
-            json!({"type": "contact_added", "name": contact.name, "safety_number": contact.safety_number}),
-            || format!("{} accepted your invite and is now a contact", contact.name),
-        ),
-        ClientEvent::StatusChanged {
-            contact,
-            counters,
-            status,
-        } => out.emit(
-            json!({"type": "status", "contact": contact, "counters": counters, "status": status.as_str()}),
-            || format!("{} message(s) to {contact} now {}", counters.len(), status.as_str()),
-        ),
-        ClientEvent::Integrity { contact, event } => out.emit(
-            output::event_json(contact.as_deref(), event),
-            || output::event_text(contact.as_deref(), event),
-        ),
-        ClientEvent::Held { contact } => out.emit(
-            json!({"type": "held", "contact": contact}),
-            || format!("a message from {contact} is held until you accept their new key"),
-        ),
     }
 }

@@ -16,3 +16,4 @@ pub mod client;
 pub mod net;
 pub mod profile;
 pub mod store;
+pub mod text;
