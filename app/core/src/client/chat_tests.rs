@@ -322,3 +322,77 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
     let r = pump(&mut bob, &mut alice, 8_000);
     assert_eq!(r.new_messages, 1);
 }
+
+/// `name` accepts a fresh invite from `inviter`; the inviter completes the
+/// handshake and returns what it reported.
+fn accept_as(tmp: &std::path::Path, inviter: &mut Client, dir: &str, name: &str) -> ReceiveReport {
+    let mut other = new_client(&tmp.join(dir), "placeholder");
+    // Written straight into the profile: what a modified client could send.
+    other
+        .store_mut()
+        .write(|db| db.set_setting(keys::PROFILE_NAME, name.as_bytes()))
+        .unwrap();
+    drop(other);
+    let mut other = Client::open(&tmp.join(dir), b"pw").unwrap();
+    assert_eq!(other.name(), name);
+    let mb = inviter.mint_mailbox();
+    let created = inviter.create_invite(&mb, 10_000).unwrap();
+    let invite = other.parse_invite(&created.uri, 10_000).unwrap();
+    let reply = other.mint_mailbox();
+    other
+        .accept_invite(&invite, "inviter", &reply, 10_000)
+        .unwrap();
+    pump(&mut other, inviter, 11_000)
+}
+
+fn look_alike_notices(report: &ReceiveReport) -> Vec<(Option<String>, String)> {
+    report
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Integrity { contact, event } if event.kind == EventKind::LookAlikeName => {
+                Some((contact.clone(), event.detail.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_contact_whose_name_looks_like_an_existing_one_is_flagged() {
+    let (tmp, mut alice, _bob) = pair();
+    // Cyrillic "о": a different name that looks the same.
+    let report = accept_as(tmp.path(), &mut alice, "m1", "B\u{43e}b");
+    let notices = look_alike_notices(&report);
+    assert_eq!(notices.len(), 1, "{:?}", report.events);
+    assert_eq!(notices[0].0.as_deref(), Some("B\u{43e}b"));
+    assert!(
+        notices[0].1.contains("looks like your contact \"Bob\""),
+        "{}",
+        notices[0].1
+    );
+    // Stored on the new contact's timeline (what the desktop shows there).
+    assert!(
+        alice
+            .timeline("B\u{43e}b")
+            .unwrap()
+            .iter()
+            .any(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::LookAlikeName))
+    );
+    // Bidi and zero-width characters are dropped from a name a handshake
+    // carries; what is left ("Bob") is taken, so it is numbered and flagged.
+    let report = accept_as(tmp.path(), &mut alice, "m2", "\u{202e}Bo\u{200b}b");
+    assert!(
+        matches!(&report.events[0], ClientEvent::ContactAdded { contact } if contact.name == "Bob (2)"),
+        "{:?}",
+        report.events
+    );
+    assert_eq!(look_alike_notices(&report).len(), 1);
+    // An unrelated name raises nothing; nor do names Bob chose himself.
+    let report = accept_as(tmp.path(), &mut alice, "m3", "Carol");
+    assert!(look_alike_notices(&report).is_empty());
+    assert!(matches!(
+        alice.rename_contact("Carol", "Car\u{202e}ol"),
+        Err(ClientError::BadName(_))
+    ));
+}

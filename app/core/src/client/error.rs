@@ -34,8 +34,11 @@ pub enum ClientError {
     /// The profile lacks something `init` always writes.
     #[error("profile is incomplete: no {0} stored")]
     Incomplete(&'static str),
-    /// A display name is empty, too long or has control characters.
-    #[error("invalid name {0:?}: 1–64 bytes, no control characters")]
+    /// A display name is empty, too long or has control or format characters.
+    #[error(
+        "invalid name {0:?}: 1–64 bytes, no control or invisible formatting characters \
+         (bidi controls, zero-width characters)"
+    )]
     BadName(String),
     /// A contact with that name already exists.
     #[error("a contact named {0:?} already exists")]

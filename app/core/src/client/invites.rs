@@ -13,9 +13,12 @@ use cairn_protocol::safety_number::SafetyNumber;
 use rand::Rng;
 use zeroize::Zeroizing;
 
+use super::names::look_alike_notice;
 use super::relays::check_transport;
 use super::{Client, ClientError, ClientResult, validate_name};
-use crate::store::{Contact, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord};
+use crate::store::{
+    Contact, EventKind, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord,
+};
 
 /// Default invite lifetime.
 pub const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -161,6 +164,9 @@ impl Client {
                 },
                 now_ms,
             )?;
+            if let Some(detail) = look_alike_notice(db, id, &name)? {
+                db.add_event(Some(id), EventKind::LookAlikeName, &detail, now_ms)?;
+            }
             db.put_session(id, &session, now_ms)?;
             db.enqueue(
                 &NewOutboxItem {

@@ -11,6 +11,7 @@ mod events;
 mod handshake_in;
 mod history;
 mod invites;
+mod names;
 mod people;
 mod receive;
 mod relays;
@@ -32,6 +33,7 @@ pub use error::ClientError;
 pub use events::ClientEvent;
 pub use history::TimelineItem;
 pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox};
+pub use names::{MAX_NAME_LEN, looks_alike, validate_name};
 pub use receive::{Delivery, ReceiveReport};
 pub use relays::canonical_relay;
 
@@ -187,18 +189,6 @@ impl Client {
     pub(crate) fn store_mut(&mut self) -> &mut Store {
         self.profile.store_mut()
     }
-}
-
-/// Longest display name, in bytes.
-pub const MAX_NAME_LEN: usize = 64;
-
-/// Trims and checks a display name: non-empty, short, no control characters.
-pub fn validate_name(name: &str) -> ClientResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(ClientError::BadName(name.to_owned()));
-    }
-    Ok(name.to_owned())
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ pub enum EventKind {
     KeyAccepted,
     /// The user verified the safety number.
     Verified,
+    /// A new contact's name looks like an existing contact's (UTS #39
+    /// confusables): they may be impersonating that contact.
+    LookAlikeName,
 }
 
 impl EventKind {
@@ -39,6 +42,7 @@ impl EventKind {
             Self::KeyChange => "key_change",
             Self::KeyAccepted => "key_accepted",
             Self::Verified => "verified",
+            Self::LookAlikeName => "look_alike_name",
         }
     }
 
@@ -52,6 +56,7 @@ impl EventKind {
             "key_change" => Self::KeyChange,
             "key_accepted" => Self::KeyAccepted,
             "verified" => Self::Verified,
+            "look_alike_name" => Self::LookAlikeName,
             _ => return Err(StoreError::Malformed("event kind")),
         })
     }

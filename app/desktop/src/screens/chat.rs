@@ -258,6 +258,7 @@ pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
         EventKind::KeyChange => ("Identity key changed", true),
         EventKind::KeyAccepted => ("New identity key accepted", false),
         EventKind::Verified => ("Safety number verified", false),
+        EventKind::LookAlikeName => ("Name looks like another contact's", true),
     };
     let icon = if warn { "⚠" } else { "ℹ" };
     let time = zone.format_time(e.at_ms);
@@ -461,6 +462,15 @@ mod tests {
         assert_eq!(
             text,
             "⚠ Messages missing · messages 4–6 never arrived · 00:00"
+        );
+        assert!(warn);
+        let (text, warn) = event_text(
+            &record(EventKind::LookAlikeName, "looks like your contact \"Bob\""),
+            &zone,
+        );
+        assert!(
+            text.starts_with("⚠ Name looks like another contact's"),
+            "{text}"
         );
         assert!(warn);
     }
