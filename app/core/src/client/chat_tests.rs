@@ -396,3 +396,41 @@ fn a_new_contact_whose_name_looks_like_an_existing_one_is_flagged() {
         Err(ClientError::BadName(_))
     ));
 }
+
+#[test]
+fn seen_envelope_ids_are_forgotten_after_the_retention_period() {
+    let (_tmp, mut alice, mut bob) = pair();
+    alice.send_text("Bob", "once", 4_000).unwrap();
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let d = Delivery {
+        mailbox: MailboxId(due[0].mailbox),
+        bytes: due[0].envelope.clone(),
+    };
+    let t0 = 5_000;
+    assert_eq!(
+        bob.receive(std::slice::from_ref(&d), t0)
+            .unwrap()
+            .new_messages,
+        1
+    );
+    let id: [u8; 16] = d.bytes[33..49].try_into().unwrap();
+    let seen = |c: &Client| c.store().read().is_seen(&id).unwrap();
+    // Kept while a relay could still redeliver it: a redelivery is only acked.
+    let kept = bob.housekeeping(t0 + SEEN_ENVELOPE_RETENTION_MS).unwrap();
+    assert_eq!(kept.seen_envelopes, 0);
+    assert!(seen(&bob));
+    let again = bob
+        .receive(std::slice::from_ref(&d), t0 + SEEN_ENVELOPE_RETENTION_MS)
+        .unwrap();
+    assert_eq!(
+        (again.new_messages, again.events.len(), again.acks.len()),
+        (0, 0, 1)
+    );
+    // Then forgotten: the table does not grow without bound.
+    let pruned = bob
+        .housekeeping(t0 + SEEN_ENVELOPE_RETENTION_MS + 1)
+        .unwrap();
+    assert!(pruned.seen_envelopes >= 1, "{pruned:?}");
+    assert!(!seen(&bob));
+    assert_eq!(SEEN_ENVELOPE_RETENTION_MS, 30 * 24 * 3600 * 1000);
+}

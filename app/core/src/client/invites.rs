@@ -186,7 +186,8 @@ impl Client {
 
     /// Drops invites past their expiry (nobody can complete them any more)
     /// and retires their mailboxes if nothing else uses them. Returns how
-    /// many were dropped. [`crate::net::Syncer::sync`] calls this every round.
+    /// many were dropped. Part of [`Client::housekeeping`], which
+    /// [`crate::net::Syncer::sync`] runs every round.
     pub fn expire_invites(&mut self, now_ms: u64) -> ClientResult<usize> {
         Ok(self
             .store_mut()

@@ -309,7 +309,8 @@ impl<C: Connector> Syncer<C> {
         Ok(report)
     }
 
-    /// Drops expired invites, then deletes mailboxes nothing uses any more at
+    /// Runs [`Client::housekeeping`] (expired invites, old seen-envelope ids),
+    /// then deletes mailboxes nothing uses any more at
     /// their relays. Best effort: a relay that cannot be reached (or has
     /// already forgotten the mailbox) is tried again next round, and never
     /// fails the round.
@@ -318,7 +319,7 @@ impl<C: Connector> Syncer<C> {
         client: &mut Client,
         now: &(dyn Fn() -> u64 + Sync),
     ) -> Result<(), ClientError> {
-        client.expire_invites(now())?;
+        client.housekeeping(now())?;
         for mailbox in client.mailboxes_to_delete()? {
             let Ok(seed) = <[u8; 32]>::try_from(mailbox.auth_seed.as_slice()) else {
                 continue;

@@ -236,6 +236,15 @@ impl Db<'_> {
         Ok(changed == 1)
     }
 
+    /// Forgets envelope ids processed before `before_ms` (see
+    /// [`crate::client::SEEN_ENVELOPE_RETENTION_MS`]); returns how many.
+    pub fn prune_seen(&self, before_ms: u64) -> StoreResult<usize> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM seen_envelopes WHERE seen_ms < ?1")?;
+        Ok(stmt.execute([before_ms.min(i64::MAX as u64) as i64])?)
+    }
+
     /// True if the envelope was already processed (so it only needs an ack).
     pub fn is_seen(&self, envelope_id: &[u8; 16]) -> StoreResult<bool> {
         Ok(self
@@ -413,6 +422,18 @@ mod tests {
         assert!(!db.mark_seen(&[1; 16], 2).unwrap());
         assert!(db.is_seen(&[1; 16]).unwrap());
         assert!(!db.is_seen(&[2; 16]).unwrap());
+    }
+
+    #[test]
+    fn seen_ids_are_pruned_by_age() {
+        let (_dir, store) = temp_store();
+        let db = store.read();
+        assert!(db.mark_seen(&[1; 16], 1_000).unwrap());
+        assert!(db.mark_seen(&[2; 16], 2_000).unwrap());
+        assert_eq!(db.prune_seen(1_000).unwrap(), 0);
+        assert_eq!(db.prune_seen(1_001).unwrap(), 1);
+        assert!(!db.is_seen(&[1; 16]).unwrap());
+        assert!(db.is_seen(&[2; 16]).unwrap());
     }
 
     #[test]

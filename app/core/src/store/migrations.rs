@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -186,6 +186,17 @@ CREATE INDEX messages_unread ON messages (contact_id, direction, held, status, c
     WHERE direction = 0 AND held = 0 AND status = 'received';
 "#;
 
+/// Seen envelope ids are pruned by age.
+///
+/// `seen_envelopes` (V1) grew by one row per envelope ever processed, and a
+/// third party able to send to a mailbox could grow it without bound. Rows
+/// older than the longest time a relay can redeliver an envelope are now
+/// deleted ([`crate::client::SEEN_ENVELOPE_RETENTION_MS`]); this index makes
+/// that delete a range scan instead of a scan of the table.
+const V5: &str = r#"
+CREATE INDEX seen_envelopes_by_time ON seen_envelopes (seen_ms);
+"#;
+
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current = user_version(conn)?;
@@ -285,7 +296,7 @@ mod tests {
         let before = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
         assert!(!before.contains("messages_unread"), "{before}");
         migrate(&mut conn).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         let after = plan(&conn, super::super::timeline::UNREAD_COUNT_SQL);
         assert!(after.contains("COVERING INDEX messages_unread"), "{after}");
         println!("unread count plan at V3: {before}\nat V4: {after}");
