@@ -151,4 +151,14 @@ pub(crate) enum RelaysAction {
         /// Relay address.
         address: String,
     },
+    /// Whether invites and handshakes may name relays on private or local
+    /// networks (192.168.x.x, 10.x.x.x, link-local, ...): off by default,
+    /// since dialling one reveals your address to a host on your own network
+    /// chosen by someone else. Turn on to test with a relay on your LAN.
+    /// Without on/off, prints the current setting.
+    AllowPrivate {
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        value: Option<String>,
+    },
 }

@@ -2,7 +2,7 @@
 
 use cairn_protocol::handshake::HandshakeError;
 use cairn_protocol::invite::InviteError;
-use cairn_protocol::relay_address::AddressError;
+use cairn_protocol::relay_address::{AddressError, NonPublicHost};
 use cairn_protocol::safety_number::TypedDigitsError;
 use cairn_protocol::session::SessionError;
 use thiserror::Error;
@@ -79,6 +79,19 @@ pub enum ClientError {
          (localhost, 127.0.0.0/8, ::1) for development; use the relay's wss://HOST:PORT/#PIN address"
     )]
     PlaintextRelay(String),
+    /// A relay someone else named is on a private or local network, and the
+    /// user has not allowed private relays.
+    #[error(
+        "refusing relay {relay}: it is on {kind}, not the internet; connecting would reveal your \
+         address to a host of the sender's choosing. If you are testing on your own network, \
+         allow private relays (cairn-cli: `relays allow-private on`; desktop: Settings)"
+    )]
+    PrivateRelay {
+        /// The refused address.
+        relay: String,
+        /// Where it is.
+        kind: NonPublicHost,
+    },
     /// This invite was accepted before.
     #[error("this invite was already accepted")]
     InviteAlreadyAccepted,

@@ -8,7 +8,7 @@ use super::ClientResult;
 use super::events::ClientEvent;
 use super::names::{look_alike_notice, sanitize_remote_name};
 use super::receive::Batch;
-use super::relays::check_transport;
+use super::relays::check_remote_relay;
 use crate::store::{EventKind, NewContact};
 
 /// Completes the handshake against the open invite on this mailbox, adding the contact.
@@ -25,16 +25,10 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
         Ok(done) => done,
         Err(e) => return batch.reject(None, &format!("handshake rejected: {e}")),
     };
-    if check_transport(&done.relay).is_err() {
-        // Our replies would travel unencrypted to a remote host: refuse the
-        // contact; the invite stays open.
-        return batch.reject(
-            None,
-            &format!(
-                "handshake names a plain ws:// relay off this machine ({})",
-                done.relay
-            ),
-        );
+    if let Err(refused) = check_remote_relay(batch.db, &done.relay) {
+        // Our replies would go unencrypted to a remote host, or to a host on
+        // our own network: refuse the contact; the invite stays open.
+        return batch.reject(None, &format!("handshake refused: {refused}"));
     }
     // The acceptor chose this name: invisible and control characters are
     // dropped (PROTOCOL.md §8.2), and a look-alike of a contact's name is flagged.

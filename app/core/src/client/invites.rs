@@ -14,7 +14,7 @@ use rand::Rng;
 use zeroize::Zeroizing;
 
 use super::names::look_alike_notice;
-use super::relays::check_transport;
+use super::relays::check_remote_relay;
 use super::{Client, ClientError, ClientResult, validate_name};
 use crate::store::{
     Contact, EventKind, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord,
@@ -99,13 +99,14 @@ impl Client {
     }
 
     /// Parses and checks an invite link before any network work: signature,
-    /// expiry, not our own, and its relay not plain `ws://` off loopback.
+    /// expiry, not our own, and its relay allowed (not plain `ws://` off
+    /// loopback, not on a private network unless allowed: [`check_remote_relay`]).
     pub fn parse_invite(&self, uri: &str, now_ms: u64) -> ClientResult<Invite> {
         let invite = Invite::from_uri(uri, now_ms / 1000)?;
         if invite.identity() == self.identity.public() {
             return Err(ClientError::OwnInvite);
         }
-        check_transport(invite.relay())?;
+        check_remote_relay(&self.store().read(), invite.relay())?;
         Ok(invite)
     }
 
@@ -122,7 +123,7 @@ impl Client {
         now_ms: u64,
     ) -> ClientResult<Contact> {
         let name = validate_name(name)?;
-        check_transport(invite.relay())?;
+        check_remote_relay(&self.store().read(), invite.relay())?;
         let accepted = accept_invite(
             invite,
             &self.identity,

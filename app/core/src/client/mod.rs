@@ -52,6 +52,8 @@ pub(crate) mod keys {
     pub(crate) const HOME_RELAY: &str = "home_relay";
     /// Access token for creating mailboxes on the home relay, if it requires one (secret).
     pub(crate) const HOME_RELAY_TOKEN: &str = "home_relay_token";
+    /// `1` if relays on private networks may be used when others name them.
+    pub(crate) const ALLOW_PRIVATE_RELAYS: &str = "allow_private_relays";
 }
 
 /// An unlocked profile with its identity loaded.
@@ -197,5 +199,7 @@ impl Client {
 mod chat_tests;
 #[cfg(test)]
 mod plaintext_tests;
+#[cfg(test)]
+mod private_relay_tests;
 #[cfg(test)]
 pub(crate) mod tests;

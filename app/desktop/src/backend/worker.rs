@@ -151,6 +151,7 @@ impl Worker {
             }
             Command::AddExtraRelay(text) => self.add_extra_relay(&text).await,
             Command::RemoveExtraRelay(text) => self.remove_extra_relay(&text),
+            Command::SetAllowPrivateRelays(allow) => self.set_allow_private_relays(allow),
             other => self.with_client(other).await,
         };
         if let Err(message) = result {

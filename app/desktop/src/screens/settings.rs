@@ -39,6 +39,8 @@ pub struct SettingsView<'a> {
     pub relays: &'a [RelayStatus],
     /// The profile's extra relays (full address text).
     pub extra_relays: &'a [String],
+    /// Relays on private networks allowed in invites and handshakes.
+    pub allow_private_relays: bool,
     /// Built-in relay address, if running.
     pub local_relay: Option<&'a str>,
     /// Envelopes waiting for a relay.
@@ -282,6 +284,24 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
     if let Some(error) = &form.relay_error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
+    let mut allow = view.allow_private_relays;
+    if ui
+        .checkbox(
+            &mut allow,
+            "Allow relays on private networks in invites (for testing on a LAN)",
+        )
+        .changed()
+    {
+        out = Some(Command::SetAllowPrivateRelays(allow));
+    }
+    ui.label(
+        RichText::new(
+            "Off by default: an invite naming a relay at a private or local address \
+             (192.168.x.x, 10.x.x.x, ...) could make Cairn reveal your address to a device on \
+             your own network chosen by someone else.",
+        )
+        .weak(),
+    );
     if let Some(address) = view.local_relay {
         ui.horizontal(|ui| {
             ui.label("Built-in relay, for others to use:");

@@ -52,6 +52,22 @@ impl Worker {
             Err(e) => self.emit(Event::Error(format!("could not read extra relays: {e}"))),
         }
         self.emit(Event::ExtraRelays(self.extra_relays.clone()));
+        match client.allow_private_relays() {
+            Ok(allowed) => self.emit(Event::AllowPrivateRelays(allowed)),
+            Err(e) => self.emit(Event::Error(format!("could not read relay settings: {e}"))),
+        }
+    }
+
+    /// Stores the private-relay setting and tells the UI.
+    pub(super) fn set_allow_private_relays(&mut self, allow: bool) -> Result<(), String> {
+        let Some(client) = self.client.as_mut() else {
+            return Err("the profile is locked".into());
+        };
+        client
+            .set_allow_private_relays(allow)
+            .map_err(|e| e.to_string())?;
+        self.emit(Event::AllowPrivateRelays(allow));
+        Ok(())
     }
 
     pub(super) async fn add_extra_relay(&mut self, text: &str) -> Result<(), String> {
