@@ -31,7 +31,8 @@ pub(crate) struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a new profile with a fresh identity.
+    /// Create a new profile with a fresh identity (the passphrase must not
+    /// be easy to guess: four or more random words pass).
     Init {
         /// Your display name, shown to people who accept your invites.
         #[arg(long)]
@@ -124,7 +125,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: RelaysAction,
     },
-    /// Write an encrypted backup of the whole profile.
+    /// Write an encrypted backup of the whole profile, protected by the
+    /// profile's passphrase or, if set, CAIRN_BACKUP_PASSPHRASE (refused if
+    /// that passphrase is too easy to guess: the same rule as `init`).
     Export {
         /// Backup file to create (must not exist).
         file: PathBuf,

@@ -4,13 +4,15 @@
 //! to the core (extra relays live in the encrypted profile); nothing is
 //! decorative.
 
+use cairn_core::profile::passphrase_policy;
 use cairn_protocol::relay_address::RelayAddress;
 use egui::{Color32, RichText, Ui};
 use zeroize::Zeroizing;
 
 use crate::commands::{Command, ContactSummary, ProfileInfo, RelayHealth, RelayStatus};
 use crate::prefs::{Prefs, ThemeChoice};
-use crate::widgets::text_field;
+use crate::screens::onboarding::capitalized;
+use crate::widgets::{strength_hint, text_field};
 
 /// Form state of the settings pane.
 #[derive(Default)]
@@ -324,7 +326,13 @@ fn backup(ui: &mut Ui, form: &mut SettingsForm) -> Option<Command> {
     );
     text_field(ui, "Backup file to write", &mut form.export_path, false);
     text_field(ui, "Backup passphrase", &mut form.export_pass, true);
-    let ready = !form.export_path.trim().is_empty() && !form.export_pass.is_empty();
+    strength_hint(ui, &form.export_pass);
+    // The same rule as for a new profile (cairn-core): the backup is only as safe as this.
+    let policy = passphrase_policy(&form.export_pass);
+    if let (Err(weak), false) = (&policy, form.export_pass.is_empty()) {
+        ui.label(RichText::new(capitalized(&weak.to_string())).weak());
+    }
+    let ready = !form.export_path.trim().is_empty() && policy.is_ok();
     if ui
         .add_enabled(ready, egui::Button::new("Export backup"))
         .clicked()
