@@ -225,22 +225,38 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         envelopes.push(o.envelope);
     }
     let mut receives = Vec::new();
-    for (idx, to) in [
+    let mut state = None;
+    for (k, (idx, to)) in [
         (0usize, "bob"),
         (2, "bob"),
         (1, "bob"),
         (3, "alice"),
         (4, "bob"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let session = if to == "bob" { &mut b } else { &mut a };
+        let now_ms = 1_850_000_200_000 + k as u64 * 1000;
         let r = session
-            .decrypt(&Envelope::parse(&envelopes[idx]).unwrap())
+            .decrypt(&Envelope::parse(&envelopes[idx]).unwrap(), now_ms)
             .unwrap();
+        if k == 1 {
+            // Send 2 arrived before send 1: one skipped key is stored.
+            state = Some(json!({
+                "after_receive": k,
+                "now_ms": now_ms,
+                "session": hex::encode(&*session.to_bytes()),
+            }));
+        }
         let Content::Text(t) = &r.content else {
             panic!("text expected")
         };
         receives.push(json!({ "send": idx, "to": to, "text": t, "counter": r.counter, "events": events_json(&r.events) }));
     }
+    out.insert("session_state.json".into(), json!({
+        "bob": state,
+        "note": "Bob's local session state (PROTOCOL.md §14, ratchet encoding version 2) right after receive 1 of conversation.json (send 2 before send 1): one skipped key, for message 1 of Alice's first chain, with its counter (1) and storage time (now_ms). Not a wire format; pinned so stored profiles survive upgrades. legacy/session_state_v1.json is a state written by the version-1 encoding, which decoders must still read." }));
     out.insert("conversation.json".into(), json!({ "sends": steps, "receives": receives,
         "note": "Sends happen in order; receives are applied in the listed order (send 2 before send 1). Bob's send 3 is encrypted before he received anything, so it opens his first ratchet step." }));
 

@@ -4,7 +4,7 @@ use cairn_protocol::envelope::MailboxId;
 
 use super::tests::new_client;
 use super::*;
-use crate::store::{EventKind, MessageStatus};
+use crate::store::{EventKind, IntegrityRecord, MessageStatus};
 
 /// Moves everything in `from`'s outbox into `to`, as a relay would, and acks it.
 pub(super) fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
@@ -433,4 +433,49 @@ fn seen_envelope_ids_are_forgotten_after_the_retention_period() {
     assert!(pruned.seen_envelopes >= 1, "{pruned:?}");
     assert!(!seen(&bob));
     assert_eq!(SEEN_ENVELOPE_RETENTION_MS, 30 * 24 * 3600 * 1000);
+}
+
+#[test]
+fn a_message_whose_skipped_key_expired_is_reported_lost() {
+    use cairn_protocol::ratchet::SKIPPED_KEY_TTL_MS;
+    let (_tmp, mut alice, mut bob) = pair();
+    for text in ["zero", "one", "two"] {
+        alice.send_text("Bob", text, 4_000).unwrap();
+    }
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let d: Vec<Delivery> = due
+        .iter()
+        .map(|i| Delivery {
+            mailbox: MailboxId(i.mailbox),
+            bytes: i.envelope.clone(),
+        })
+        .collect();
+    // "two" first: the keys of "zero" and "one" are kept for them.
+    let t0 = 5_000;
+    bob.receive(&d[2..3], t0).unwrap();
+    // A quiet month later, housekeeping discards them.
+    let done = bob.housekeeping(t0 + SKIPPED_KEY_TTL_MS).unwrap();
+    assert_eq!(done.skipped_keys, 2);
+    // "zero" finally arrives: it cannot be read, and the user is told so.
+    let r = bob.receive(&d[0..1], t0 + SKIPPED_KEY_TTL_MS + 1).unwrap();
+    assert_eq!(r.new_messages, 0);
+    let lost: Vec<&IntegrityRecord> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Integrity { event, .. } if event.kind == EventKind::Lost => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{:?}", r.events);
+    assert_eq!(
+        lost[0].detail,
+        "message 0 arrived after its key was discarded: it cannot be read"
+    );
+    assert!(
+        bob.timeline("alice")
+            .unwrap()
+            .iter()
+            .any(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::Lost))
+    );
 }

@@ -28,6 +28,9 @@ pub enum EventKind {
     /// A new contact's name looks like an existing contact's (UTS #39
     /// confusables): they may be impersonating that contact.
     LookAlikeName,
+    /// A genuine message arrived after its key was discarded (PROTOCOL.md
+    /// §9.7): it cannot be read.
+    Lost,
 }
 
 impl EventKind {
@@ -43,6 +46,7 @@ impl EventKind {
             Self::KeyAccepted => "key_accepted",
             Self::Verified => "verified",
             Self::LookAlikeName => "look_alike_name",
+            Self::Lost => "lost",
         }
     }
 
@@ -57,6 +61,7 @@ impl EventKind {
             "key_accepted" => Self::KeyAccepted,
             "verified" => Self::Verified,
             "look_alike_name" => Self::LookAlikeName,
+            "lost" => Self::Lost,
             _ => return Err(StoreError::Malformed("event kind")),
         })
     }
