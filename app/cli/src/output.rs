@@ -113,16 +113,22 @@ pub(crate) fn message_json(contact: &str, m: &MessageRecord) -> Value {
         "text": m.body,
         "sent_ms": m.sent_ms,
         "received_ms": m.received_ms,
+        "clock_differs": m.clock_differs(),
         "status": m.status.as_str(),
         "id": m.envelope_id.map(hex),
     })
 }
 
-/// Text form of a message.
+/// Text form of a message, stamped with its arrival by our clock; when the
+/// sender's claimed time is more than five minutes off, it follows, marked.
 pub(crate) fn message_text(contact: &str, m: &MessageRecord) -> String {
-    let at = format_local(m.received_ms.unwrap_or(m.sent_ms));
+    let at = format_local(m.arrived_ms());
     let (contact, text) = (inline(contact), body(&m.body));
     match m.direction {
+        Direction::Incoming if m.clock_differs() => format!(
+            "[{at}] {contact}: {text}  (!! sent {} by their clock)",
+            format_local(m.sent_ms)
+        ),
         Direction::Incoming => format!("[{at}] {contact}: {text}"),
         Direction::Outgoing => format!("[{at}] me → {contact}: {text} ({})", m.status.as_str()),
     }
@@ -255,6 +261,27 @@ mod tests {
         // --json keeps the exact text, escaped by serde.
         let json = message_json("Alice", &incoming(HOSTILE)).to_string();
         assert!(!json.contains('\x1b') && !json.contains('\n'), "{json}");
+    }
+
+    #[test]
+    fn a_claimed_time_far_from_arrival_is_printed_and_marked() {
+        let mut m = incoming("hi");
+        m.received_ms = Some(1_795_000_000_000);
+        m.sent_ms = m.received_ms.unwrap() - 3_600_000;
+        let text = message_text("Alice", &m);
+        let claimed = format_local(m.sent_ms);
+        assert!(
+            text.starts_with(&format!("[{}] Alice: hi", format_local(1_795_000_000_000))),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(&format!("(!! sent {claimed} by their clock)")),
+            "{text}"
+        );
+        assert_eq!(message_json("Alice", &m)["clock_differs"], true);
+        m.sent_ms = m.received_ms.unwrap() - 60_000;
+        assert!(!message_text("Alice", &m).contains("their clock"));
+        assert_eq!(message_json("Alice", &m)["clock_differs"], false);
     }
 
     #[test]

@@ -130,6 +130,30 @@ pub struct MessageRecord {
     pub envelope_id: Option<[u8; 16]>,
 }
 
+/// How far a message's claimed send time (the sender's clock) may lie from
+/// its arrival (our clock) before the record says so: 5 minutes. Beyond
+/// that the UIs show the claimed time next to the arrival time, marked; the
+/// order never depends on it (PROTOCOL.md §10.1).
+pub const MAX_CLOCK_DIFFERENCE_MS: u64 = 5 * 60 * 1000;
+
+impl MessageRecord {
+    /// When the message entered this conversation by our clock: arrival for
+    /// incoming messages, sending for ours. The timeline is ordered by this
+    /// (then by row id), never by the sender's claim.
+    pub fn arrived_ms(&self) -> u64 {
+        self.received_ms.unwrap_or(self.sent_ms)
+    }
+
+    /// True for an incoming message whose claimed send time differs from its
+    /// arrival by more than [`MAX_CLOCK_DIFFERENCE_MS`], either way: the
+    /// sender's clock is off, it was delayed, or the time is made up. The
+    /// UIs then show the claimed time as well, marked.
+    pub fn clock_differs(&self) -> bool {
+        self.received_ms
+            .is_some_and(|arrived| arrived.abs_diff(self.sent_ms) > MAX_CLOCK_DIFFERENCE_MS)
+    }
+}
+
 const COLUMNS: &str = "m.id, m.contact_id, m.direction, m.counter, m.body, m.sent_ms, m.received_ms, m.status, m.envelope_id";
 
 /// Unread counters of one contact, in order; answered from the
@@ -258,11 +282,12 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Visible history of one conversation, oldest first (held messages excluded).
+    /// Visible history of one conversation in arrival order, oldest first
+    /// (held messages excluded).
     pub fn history(&self, contact: ContactId) -> StoreResult<Vec<MessageRecord>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM messages m WHERE m.contact_id = ?1 AND m.held = 0
-             ORDER BY m.sent_ms, m.id"
+             ORDER BY m.arrived_ms, m.id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([contact.0], from_row)?;
@@ -329,7 +354,7 @@ impl Db<'_> {
         )?)
     }
 
-    /// Full-text search over visible messages, newest first.
+    /// Full-text search over visible messages, newest (by arrival) first.
     ///
     /// Every whitespace-separated word of `query` must appear (prefix match on
     /// the last one is not applied: words match whole tokens). Quotes in the
@@ -342,7 +367,7 @@ impl Db<'_> {
         let sql = format!(
             "SELECT {COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid
              WHERE messages_fts MATCH ?1 AND m.held = 0
-             ORDER BY m.sent_ms DESC, m.id DESC LIMIT ?2"
+             ORDER BY m.arrived_ms DESC, m.id DESC LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params![fts, limit as i64], from_row)?;

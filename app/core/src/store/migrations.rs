@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -197,6 +197,22 @@ const V5: &str = r#"
 CREATE INDEX seen_envelopes_by_time ON seen_envelopes (seen_ms);
 "#;
 
+/// Conversations are ordered by arrival, not by the sender's claimed time.
+///
+/// `sent_ms` of an incoming message is the sender's clock, signed by the
+/// sender but chosen by them: ordering by it let a peer place a message
+/// anywhere in the history (and keep a future-dated one at the bottom, and in
+/// the contact list's preview, forever). `arrived_ms` is our own clock —
+/// `received_ms` for incoming messages, `sent_ms` (when we sealed it) for
+/// ours — as a virtual generated column, so no row is rewritten; the paging
+/// index moves to it.
+const V6: &str = r#"
+ALTER TABLE messages ADD COLUMN arrived_ms INTEGER
+    GENERATED ALWAYS AS (coalesce(received_ms, sent_ms)) VIRTUAL;
+CREATE INDEX messages_by_arrival ON messages (contact_id, arrived_ms, id);
+DROP INDEX messages_by_contact;
+"#;
+
 /// Brings the schema up to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let current = user_version(conn)?;
@@ -341,6 +357,48 @@ mod tests {
         );
         // Ordered by the index: no sort step.
         assert!(!counters.contains("TEMP B-TREE"), "{counters}");
+    }
+
+    #[test]
+    fn upgrades_a_version_5_database_to_arrival_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as u32 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO relays (id, address, added_ms) VALUES (1, 'ws://127.0.0.1:1/', 0);
+             INSERT INTO mailboxes (id, relay_id, auth_seed, created_ms)
+                 VALUES (zeroblob(32), 1, x'00', 0);
+             INSERT INTO contacts (id, name, identity, relay, their_mailbox, my_mailbox,
+                                   safety_number, created_ms)
+                 VALUES (1, 'a', zeroblob(64), 'ws://127.0.0.1:1/', zeroblob(32),
+                         zeroblob(32), '0', 0);
+             INSERT INTO messages (contact_id, direction, counter, body, sent_ms, received_ms, status)
+                 VALUES (1, 0, 0, 'backdated', 5, 500, 'read'),
+                        (1, 1, 0, 'mine', 300, NULL, 'sent');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let order: Vec<(String, i64)> = conn
+            .prepare("SELECT body, arrived_ms FROM messages ORDER BY arrived_ms, id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            order,
+            [("mine".to_owned(), 300), ("backdated".to_owned(), 500)]
+        );
+        let page = plan(
+            &conn,
+            "SELECT id FROM messages WHERE contact_id = ?1 AND held = 0
+             ORDER BY arrived_ms DESC, id DESC LIMIT 10",
+        );
+        assert!(page.contains("messages_by_arrival"), "{page}");
+        assert!(!page.contains("TEMP B-TREE"), "{page}");
     }
 
     #[test]

@@ -223,11 +223,18 @@ pub fn body_font(ctx: &egui::Context) -> FontId {
         .unwrap_or_else(|| FontId::proportional(14.0))
 }
 
-/// Time (and, for ours, delivery status) shown in a bubble.
+/// Time (and, for ours, delivery status) shown in a bubble: when it arrived,
+/// by our clock; when the sender's claimed time differs by more than five
+/// minutes ([`MessageRecord::clock_differs`]), that too, marked.
 pub fn meta_text(m: &MessageRecord, zone: &Zone) -> String {
-    let time = zone.format_time(m.received_ms.unwrap_or(m.sent_ms));
+    let time = zone.format_time(m.arrived_ms());
     if m.direction == Direction::Outgoing {
         format!("{time}  {}", super::chat::status_text(m.status))
+    } else if m.clock_differs() {
+        format!(
+            "{time}  ⚠ sent {} by their clock",
+            zone.format_datetime(m.sent_ms)
+        )
     } else {
         time
     }
@@ -487,6 +494,36 @@ mod tests {
             days(Zone::fixed(3600)),
             [Block::Day(20_775), Block::Day(20_776)]
         );
+    }
+
+    #[test]
+    fn a_claimed_time_far_from_arrival_is_shown_and_marked() {
+        let zone = Zone::utc();
+        let day = 20_775 * 86_400_000;
+        let TimelineItem::Message(mut m) = msg(1, day + 3_600_000, "hi") else {
+            unreachable!()
+        };
+        assert_eq!(meta_text(&m, &zone), "01:00");
+        m.sent_ms = day - 86_400_000 + 7_200_000; // claims the day before
+        assert_eq!(
+            meta_text(&m, &zone),
+            format!(
+                "01:00  ⚠ sent {} by their clock",
+                zone.format_datetime(m.sent_ms)
+            )
+        );
+        assert!(meta_text(&m, &zone).contains("02:00"));
+        // The bubble is laid out for the longer line, by arrival.
+        let ctx = egui::Context::default();
+        let mut t = Timeline::new("x".into(), vec![TimelineItem::Message(m)]);
+        let mut out = ctx.run_ui(Default::default(), |ui| {
+            let layout = t.ensure_layout(ui.ctx(), 300.0, &zone, 0);
+            assert!(matches!(
+                layout.blocks[..],
+                [Block::Day(20_775), Block::Message { .. }]
+            ));
+        });
+        out.textures_delta.clear();
     }
 
     #[test]
