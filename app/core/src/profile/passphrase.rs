@@ -37,10 +37,13 @@ impl PassphraseStrength {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum WeakPassphrase {
     /// Nothing was typed.
-    #[error("the passphrase is empty: {HOW_TO}")]
+    #[error("the passphrase is empty. To pass: {HOW_TO}")]
     Empty,
     /// Too easy to guess.
-    #[error("the passphrase is too easy to guess (strength {score} of 4, {MIN_SCORE} needed){}: {HOW_TO}", .why.as_ref().map(|w| format!(": {w}")).unwrap_or_default())]
+    #[error(
+        "the passphrase is too easy to guess (strength {score} of 4, {MIN_SCORE} needed).{} To pass: {HOW_TO}",
+        .why.as_ref().map(|w| format!(" {}.", w.trim_end_matches('.'))).unwrap_or_default()
+    )]
     TooGuessable {
         /// zxcvbn's score.
         score: u8,
@@ -105,7 +108,12 @@ mod tests {
             assert!(!passphrase_strength(weak).acceptable(), "{weak}");
         }
         let err = passphrase_policy("password1234").unwrap_err();
-        assert!(err.to_string().contains("too easy to guess"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "the passphrase is too easy to guess (strength 1 of 4, 3 needed). This is a very \
+             common password. To pass: use four or more random words, or a sentence only you \
+             would write (a longer passphrase beats a complicated one)"
+        );
         for strong in [
             "correct horse battery staple",
             "velvet harbour 42 lanterns",
