@@ -60,7 +60,7 @@ fn session_benches(c: &mut Criterion) {
     g.bench_function("verify_decrypt_1k", |bench| {
         bench.iter_batched(
             || a.encrypt(&alice, &content, 0, &mut rng).unwrap().envelope,
-            |env| black_box(b.decrypt(&Envelope::parse(&env).unwrap()).unwrap()),
+            |env| black_box(b.decrypt(&Envelope::parse(&env).unwrap(), 0).unwrap()),
             BatchSize::SmallInput,
         )
     });

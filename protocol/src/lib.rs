@@ -33,7 +33,7 @@
 //!
 //! // Messages: padded envelopes the relay cannot read, signed inside the encryption.
 //! let out = alice_session.encrypt(&alice, &Content::Text("hi Bob".into()), now * 1000, &mut rng)?;
-//! let got = bob_session.decrypt(&Envelope::parse(&out.envelope)?)?;
+//! let got = bob_session.decrypt(&Envelope::parse(&out.envelope)?, 0)?;
 //! assert_eq!(got.content, Content::Text("hi Bob".into()));
 //! assert!(got.events.is_empty()); // no gap, replay, reorder or fork
 //! # Ok(())

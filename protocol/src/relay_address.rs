@@ -11,7 +11,7 @@
 //! form (PROTOCOL.md §6).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use base64::Engine;
@@ -80,6 +80,117 @@ pub fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
+/// Why a relay host is not on the public internet: the address ranges a
+/// client refuses in a relay address someone else named (PROTOCOL.md §6),
+/// unless its user allowed private relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NonPublicHost {
+    /// This machine: `localhost`, 127.0.0.0/8, `::1`.
+    Loopback,
+    /// A private network: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, and the
+    /// deprecated IPv6 site-local fec0::/10.
+    Private,
+    /// Carrier-grade NAT space, 100.64.0.0/10 (RFC 6598).
+    SharedAddressSpace,
+    /// The local link: 169.254.0.0/16, fe80::/10.
+    LinkLocal,
+    /// IPv6 unique local addresses, fc00::/7.
+    UniqueLocal,
+    /// "This network" or no address: 0.0.0.0/8, `::`.
+    Unspecified,
+    /// Multicast: 224.0.0.0/4, ff00::/8.
+    Multicast,
+    /// Broadcast: 255.255.255.255.
+    Broadcast,
+    /// Documentation examples: 192.0.2.0/24, 198.51.100.0/24,
+    /// 203.0.113.0/24, 2001:db8::/32.
+    Documentation,
+    /// Other special-purpose IPv4 space: 192.0.0.0/24, benchmarking
+    /// 198.18.0.0/15, and the reserved 240.0.0.0/4.
+    Reserved,
+}
+
+impl fmt::Display for NonPublicHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Loopback => "this machine (loopback)",
+            Self::Private => "a private network",
+            Self::SharedAddressSpace => "carrier-grade NAT space (100.64.0.0/10)",
+            Self::LinkLocal => "the local link (link-local)",
+            Self::UniqueLocal => "a private IPv6 network (unique local, fc00::/7)",
+            Self::Unspecified => "no particular host (unspecified address)",
+            Self::Multicast => "a multicast group",
+            Self::Broadcast => "the broadcast address",
+            Self::Documentation => "an address reserved for documentation",
+            Self::Reserved => "special-purpose address space",
+        })
+    }
+}
+
+/// Where `host` is if it is not on the public internet: `localhost` (any
+/// case) and IP literals in the ranges of [`NonPublicHost`]
+/// (IPv4-mapped and NAT64 `64:ff9b::/96` addresses by their IPv4 part).
+/// `None` for public IP literals and for every other DNS name, which is not
+/// resolved here.
+pub fn non_public_host(host: &str) -> Option<NonPublicHost> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Some(NonPublicHost::Loopback);
+    }
+    match host.parse::<IpAddr>().ok()?.to_canonical() {
+        IpAddr::V4(v4) => non_public_v4(v4),
+        IpAddr::V6(v6) => non_public_v6(v6),
+    }
+}
+
+fn non_public_v4(ip: Ipv4Addr) -> Option<NonPublicHost> {
+    let [a, b, c, _] = ip.octets();
+    Some(if ip.is_loopback() {
+        NonPublicHost::Loopback
+    } else if ip.is_private() {
+        NonPublicHost::Private
+    } else if a == 100 && (64..128).contains(&b) {
+        NonPublicHost::SharedAddressSpace
+    } else if ip.is_link_local() {
+        NonPublicHost::LinkLocal
+    } else if a == 0 {
+        NonPublicHost::Unspecified
+    } else if ip.is_multicast() {
+        NonPublicHost::Multicast
+    } else if ip.is_broadcast() {
+        NonPublicHost::Broadcast
+    } else if ip.is_documentation() {
+        NonPublicHost::Documentation
+    } else if (a, b, c) == (192, 0, 0) || (a == 198 && (18..20).contains(&b)) || a >= 240 {
+        NonPublicHost::Reserved
+    } else {
+        return None;
+    })
+}
+
+fn non_public_v6(ip: Ipv6Addr) -> Option<NonPublicHost> {
+    let seg = ip.segments();
+    Some(if ip.is_loopback() {
+        NonPublicHost::Loopback
+    } else if ip.is_unspecified() {
+        NonPublicHost::Unspecified
+    } else if ip.is_unique_local() {
+        NonPublicHost::UniqueLocal
+    } else if ip.is_unicast_link_local() {
+        NonPublicHost::LinkLocal
+    } else if seg[0] & 0xffc0 == 0xfec0 {
+        NonPublicHost::Private
+    } else if ip.is_multicast() {
+        NonPublicHost::Multicast
+    } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
+        NonPublicHost::Documentation
+    } else if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let o = ip.octets();
+        return non_public_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+    } else {
+        return None;
+    })
+}
+
 /// Why a relay address string or encoding was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AddressError {
@@ -145,6 +256,13 @@ impl RelayAddress {
     /// True if the host can only mean this machine (see [`is_loopback_host`]).
     pub fn is_loopback(&self) -> bool {
         is_loopback_host(&self.host)
+    }
+
+    /// Where the host is if it is not on the public internet (see
+    /// [`non_public_host`]): the predicate of the private-relay rule
+    /// (PROTOCOL.md §6), which clients apply to addresses others name.
+    pub fn non_public(&self) -> Option<NonPublicHost> {
+        non_public_host(&self.host)
     }
 
     /// The one plaintext rule (PROTOCOL.md §6): TLS addresses pass; a plain
@@ -404,6 +522,64 @@ mod tests {
             let err = ok(text).unwrap_err();
             assert_eq!(err.relay, text);
             assert!(err.to_string().contains("wss://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn non_public_hosts_are_classified_and_public_ones_are_not() {
+        use NonPublicHost::*;
+        for (host, kind) in [
+            ("localhost", Loopback),
+            ("127.0.0.1", Loopback),
+            ("127.9.9.9", Loopback),
+            ("::1", Loopback),
+            ("::ffff:127.0.0.1", Loopback),
+            ("10.1.2.3", Private),
+            ("172.16.0.1", Private),
+            ("172.31.255.255", Private),
+            ("192.168.1.5", Private),
+            ("::ffff:192.168.1.5", Private),
+            ("fec0::1", Private),
+            ("100.64.0.1", SharedAddressSpace),
+            ("100.127.255.255", SharedAddressSpace),
+            ("169.254.169.254", LinkLocal),
+            ("fe80::1", LinkLocal),
+            ("fc00::1", UniqueLocal),
+            ("fd12:3456::1", UniqueLocal),
+            ("0.0.0.0", Unspecified),
+            ("0.1.2.3", Unspecified),
+            ("::", Unspecified),
+            ("224.0.0.1", Multicast),
+            ("239.1.1.1", Multicast),
+            ("ff02::1", Multicast),
+            ("255.255.255.255", Broadcast),
+            ("192.0.2.1", Documentation),
+            ("198.51.100.7", Documentation),
+            ("203.0.113.9", Documentation),
+            ("2001:db8::1", Documentation),
+            ("192.0.0.8", Reserved),
+            ("198.18.0.1", Reserved),
+            ("240.0.0.1", Reserved),
+            ("64:ff9b::10.0.0.1", Private),
+        ] {
+            assert_eq!(non_public_host(host), Some(kind), "{host}");
+            let a = RelayAddress::new(host, 7447, Transport::Tls { pin: [0; 32] }).unwrap();
+            assert_eq!(a.non_public(), Some(kind), "{host}");
+        }
+        for host in [
+            "relay.example.org",
+            "localhost.example.org",
+            "192.168.1.5.nip.io",
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "64:ff9b::8.8.8.8",
+        ] {
+            assert_eq!(non_public_host(host), None, "{host}");
         }
     }
 

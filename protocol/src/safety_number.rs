@@ -9,12 +9,15 @@
 
 use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
+use thiserror::Error;
 
 use crate::identity::PublicIdentity;
 use crate::labels;
 
 /// Hash iterations per party.
 pub const ITERATIONS: usize = 5200;
+/// Digits in a safety number (two parties × 30).
+pub const DIGITS: usize = 60;
 const FINGERPRINT_VERSION: [u8; 2] = [0x00, 0x01];
 const QR_VERSION: u8 = 1;
 
@@ -90,14 +93,9 @@ impl SafetyNumber {
             .join(" ")
     }
 
-    /// Compares typed or pasted digits (spaces and dashes ignored) in constant time.
-    pub fn matches_digits(&self, typed: &str) -> bool {
-        let cleaned: String = typed
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect();
-        cleaned.len() == self.digits.len()
-            && bool::from(cleaned.as_bytes().ct_eq(self.digits.as_bytes()))
+    /// Compares typed or pasted digits with this number (see [`compare_typed`]).
+    pub fn matches_digits(&self, typed: &str) -> Result<bool, TypedDigitsError> {
+        compare_typed(&self.digits, typed)
     }
 
     /// QR payload: `"CAIRN-SN" ‖ version u8 ‖ our fingerprint (32) ‖ their fingerprint (32)`.
@@ -124,6 +122,73 @@ impl SafetyNumber {
     }
 }
 
+/// Why typed text is not a safety number at all — as opposed to a well-formed
+/// number that differs, which is a mismatch and a security finding.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TypedDigitsError {
+    /// After dropping separators, not exactly [`DIGITS`] digits remain.
+    #[error("a safety number has {DIGITS} digits, this has {0}")]
+    WrongLength(usize),
+    /// A character that is neither an ASCII digit nor a separator.
+    #[error("{0:?} is not a digit (only digits, spaces and dashes are allowed)")]
+    NotADigit(char),
+}
+
+/// True for the characters PROTOCOL.md §13 ignores in typed digits: any
+/// Unicode white space and any dash (Unicode category Pd, and U+2212 MINUS
+/// SIGN, which some keyboards and text editors substitute for a hyphen).
+pub fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '-' | '\u{2010}'
+                ..='\u{2015}'
+                    | '\u{2212}'
+                    | '\u{2E3A}'
+                    | '\u{2E3B}'
+                    | '\u{FE58}'
+                    | '\u{FE63}'
+                    | '\u{FF0D}'
+                    | '\u{058A}'
+                    | '\u{05BE}'
+                    | '\u{1400}'
+                    | '\u{1806}'
+                    | '\u{2E17}'
+                    | '\u{2E1A}'
+                    | '\u{2E40}'
+                    | '\u{301C}'
+                    | '\u{3030}'
+                    | '\u{30A0}'
+        )
+}
+
+/// The §13 normalisation of typed or pasted digits: separators
+/// ([`is_separator`]) are dropped; everything else must be an ASCII digit,
+/// and exactly [`DIGITS`] of them must remain.
+pub fn normalize_typed(typed: &str) -> Result<String, TypedDigitsError> {
+    let mut digits = String::with_capacity(DIGITS);
+    for c in typed.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if !is_separator(c) {
+            return Err(TypedDigitsError::NotADigit(c));
+        }
+    }
+    if digits.len() != DIGITS {
+        return Err(TypedDigitsError::WrongLength(digits.len()));
+    }
+    Ok(digits)
+}
+
+/// Compares typed digits with a stored 60-digit number (separators ignored
+/// on both sides), in constant time. `Err` when `typed` is not a safety
+/// number at all; `Ok(false)` when it is one, but a different one.
+pub fn compare_typed(expected: &str, typed: &str) -> Result<bool, TypedDigitsError> {
+    let typed = normalize_typed(typed)?;
+    let expected: String = expected.chars().filter(|c| !is_separator(*c)).collect();
+    Ok(expected.len() == typed.len() && bool::from(typed.as_bytes().ct_eq(expected.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,10 +205,50 @@ mod tests {
         assert_eq!(ab.digits().len(), 60);
         assert!(ab.digits().bytes().all(|d| d.is_ascii_digit()));
         assert_ne!(ab.digits(), SafetyNumber::new(&a, &c).digits());
-        assert!(ab.matches_digits(&ba.grouped()));
-        assert!(!ab.matches_digits(&SafetyNumber::new(&a, &c).grouped()));
+        assert_eq!(ab.matches_digits(&ba.grouped()), Ok(true));
+        assert_eq!(
+            ab.matches_digits(&SafetyNumber::new(&a, &c).grouped()),
+            Ok(false)
+        );
         assert!(ab.matches_qr(&ba.qr_payload()));
         assert!(!ab.matches_qr(&ab.qr_payload()));
         assert!(!ab.matches_qr(&SafetyNumber::new(&c, &a).qr_payload()));
+    }
+
+    #[test]
+    fn typed_digits_ignore_spaces_and_dashes_and_refuse_the_rest() {
+        let n = "123456789012345678901234567890123456789012345678901234567890";
+        let dashed = n
+            .as_bytes()
+            .chunks(5)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("-");
+        assert_eq!(compare_typed(n, &dashed), Ok(true));
+        assert_eq!(
+            compare_typed(n, &dashed.replace('-', " \u{2013} ")),
+            Ok(true)
+        );
+        assert_eq!(compare_typed(n, &format!("\t{n}\n")), Ok(true));
+        let mut other = n.to_owned();
+        other.replace_range(59.., "1");
+        assert_eq!(compare_typed(n, &other), Ok(false));
+        assert_eq!(
+            compare_typed(n, &n[..59]),
+            Err(TypedDigitsError::WrongLength(59))
+        );
+        assert_eq!(
+            compare_typed(n, &format!("{n}0")),
+            Err(TypedDigitsError::WrongLength(61))
+        );
+        assert_eq!(
+            compare_typed(n, &n.replace('5', "S")),
+            Err(TypedDigitsError::NotADigit('S'))
+        );
+        // Non-ASCII digits are not digits here: what is compared must be what is shown.
+        assert_eq!(
+            compare_typed(n, &n.replacen('1', "\u{0661}", 1)),
+            Err(TypedDigitsError::NotADigit('\u{0661}'))
+        );
     }
 }

@@ -59,6 +59,16 @@ impl SessionError {
     pub fn is_duplicate(&self) -> bool {
         matches!(self, SessionError::Ratchet(RatchetError::Duplicate { .. }))
     }
+
+    /// For a genuine message that arrived after its key was discarded
+    /// ([`RatchetError::KeyDiscarded`]): `Some` with the sender's counter of
+    /// the lost message, if known.
+    pub fn lost(&self) -> Option<Option<u64>> {
+        match self {
+            SessionError::Ratchet(RatchetError::KeyDiscarded { counter, .. }) => Some(*counter),
+            _ => None,
+        }
+    }
 }
 
 /// An encrypted message ready for the relay.
@@ -199,12 +209,20 @@ impl Session {
 
     /// Decrypts, verifies and checks an envelope. State changes only on success.
     ///
+    /// `now_ms` is the receiver's clock: skipped message keys older than
+    /// [`crate::ratchet::SKIPPED_KEY_TTL_MS`] are not used (and are discarded
+    /// on success), and keys stored now are stamped with it.
+    ///
     /// Callers persist the new session bytes and the message in one transaction,
     /// and only then ack the envelope at the relay: a redelivery after a crash
     /// before the commit decrypts again from the old state, one after it is
     /// refused as a duplicate (dedupe by message id first anyway).
-    pub fn decrypt(&mut self, envelope: &Envelope<'_>) -> Result<Received, SessionError> {
-        let (pending, signed) = self.open(envelope)?;
+    pub fn decrypt(
+        &mut self,
+        envelope: &Envelope<'_>,
+        now_ms: u64,
+    ) -> Result<Received, SessionError> {
+        let (pending, signed) = self.open(envelope, now_ms)?;
         let from_pending_key = match signed.verify(&self.peer_verifier) {
             Ok(()) => false,
             Err(e) => match &self.pending_peer {
@@ -220,7 +238,7 @@ impl Session {
             new_pending = Some(update.new_identity);
         }
         let events = self.integrity.on_receive(&signed.inner, signed.hash);
-        self.ratchet.apply(pending);
+        self.ratchet.apply(pending, signed.inner.counter, now_ms);
         if new_pending.is_some() {
             self.pending_peer = new_pending;
         }
@@ -249,14 +267,15 @@ impl Session {
     pub fn decrypt_batch(
         &mut self,
         envelopes: &[Envelope<'_>],
+        now_ms: u64,
     ) -> Vec<Result<Received, SessionError>> {
         if envelopes.len() > 1
             && self.pending_peer.is_none()
-            && let Some(results) = self.decrypt_batch_fast(envelopes)
+            && let Some(results) = self.decrypt_batch_fast(envelopes, now_ms)
         {
             return results;
         }
-        envelopes.iter().map(|e| self.decrypt(e)).collect()
+        envelopes.iter().map(|e| self.decrypt(e, now_ms)).collect()
     }
 
     /// The batched path: `None` (with the session restored) if it cannot be used
@@ -264,12 +283,13 @@ impl Session {
     fn decrypt_batch_fast(
         &mut self,
         envelopes: &[Envelope<'_>],
+        now_ms: u64,
     ) -> Option<Vec<Result<Received, SessionError>>> {
         let before = self.snapshot();
         let mut results = Vec::with_capacity(envelopes.len());
         let mut opened: Vec<UnverifiedInner> = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
-            match self.open_unverified(envelope) {
+            match self.open_unverified(envelope, now_ms) {
                 Ok(one) => {
                     if matches!(one.signed.inner.content, Content::KeyUpdate(_)) {
                         *self = before;
@@ -309,7 +329,11 @@ impl Session {
 
     /// Decrypts and decodes an envelope without changing any state: the ratchet
     /// step comes back as `Pending`, applied only once the caller accepts the message.
-    fn open(&self, envelope: &Envelope<'_>) -> Result<(Pending, SignedInner), SessionError> {
+    fn open(
+        &self,
+        envelope: &Envelope<'_>,
+        now_ms: u64,
+    ) -> Result<(Pending, SignedInner), SessionError> {
         if envelope.kind != BodyKind::Ratchet {
             return Err(SessionError::WrongKind);
         }
@@ -319,9 +343,13 @@ impl Session {
         let mut r = Reader::new(envelope.body);
         let enc_header: [u8; ENCRYPTED_HEADER_LEN] = r.array()?;
         let mut buf = r.rest().to_vec();
-        let pending =
-            self.ratchet
-                .decrypt(envelope.header, &self.conversation, &enc_header, &mut buf)?;
+        let pending = self.ratchet.decrypt(
+            envelope.header,
+            &self.conversation,
+            &enc_header,
+            &mut buf,
+            now_ms,
+        )?;
         let len = unpadded_len(&buf)?;
         buf.truncate(len);
         Ok((pending, SignedInner::decode(&self.conversation, &buf)?))
@@ -332,13 +360,14 @@ impl Session {
     fn open_unverified(
         &mut self,
         envelope: &Envelope<'_>,
+        now_ms: u64,
     ) -> Result<UnverifiedInner, SessionError> {
-        let (pending, signed) = self.open(envelope)?;
+        let (pending, signed) = self.open(envelope, now_ms)?;
         let events = if matches!(signed.inner.content, Content::KeyUpdate(_)) {
             Vec::new() // The caller abandons the batch: nothing recorded.
         } else {
             let events = self.integrity.on_receive(&signed.inner, signed.hash);
-            self.ratchet.apply(pending);
+            self.ratchet.apply(pending, signed.inner.counter, now_ms);
             events
         };
         Ok(UnverifiedInner { signed, events })
@@ -412,6 +441,14 @@ impl Session {
     /// Skipped message keys held for messages not yet arrived (bounded by `ratchet::MAX_STORED_KEYS`).
     pub fn stored_skipped_keys(&self) -> usize {
         self.ratchet.skipped_len()
+    }
+
+    /// Discards skipped message keys stored
+    /// [`crate::ratchet::SKIPPED_KEY_TTL_MS`] or more before `now_ms`, for a
+    /// conversation that receives nothing (decrypting does it too). Returns
+    /// how many were discarded; persist the session if any were.
+    pub fn expire_skipped_keys(&mut self, now_ms: u64) -> usize {
+        self.ratchet.expire_skipped(now_ms)
     }
 
     /// Counters of peer messages that have not arrived (holes in the chain).

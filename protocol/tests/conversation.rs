@@ -26,7 +26,7 @@ fn ping_pong_both_directions_with_ratchet_steps() {
                     .unwrap();
             assert_eq!(out.envelope.len(), 1024);
             let got =
-                p.b.decrypt(&Envelope::parse(&out.envelope).unwrap())
+                p.b.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
                     .unwrap();
             assert_eq!(got.content, text(&msg));
             assert!(got.events.is_empty(), "{:?}", got.events);
@@ -34,7 +34,7 @@ fn ping_pong_both_directions_with_ratchet_steps() {
         let msg = format!("b{round}");
         let out = p.b.encrypt(&p.bob, &text(&msg), round, &mut p.rng).unwrap();
         let got =
-            p.a.decrypt(&Envelope::parse(&out.envelope).unwrap())
+            p.a.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
                 .unwrap();
         assert_eq!(got.content, text(&msg));
         assert!(got.events.is_empty());
@@ -50,7 +50,7 @@ fn inviter_can_send_first() {
         p.b.encrypt(&p.bob, &text("welcome"), 0, &mut p.rng)
             .unwrap();
     let got =
-        p.a.decrypt(&Envelope::parse(&out.envelope).unwrap())
+        p.a.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
             .unwrap();
     assert_eq!(got.content, text("welcome"));
 }
@@ -65,7 +65,7 @@ fn out_of_order_and_gap_reporting() {
         })
         .collect();
     let recv = |s: &mut cairn_protocol::session::Session, i: usize| {
-        s.decrypt(&Envelope::parse(&outs[i].envelope).unwrap())
+        s.decrypt(&Envelope::parse(&outs[i].envelope).unwrap(), 0)
             .unwrap()
     };
     assert!(recv(&mut p.b, 0).events.is_empty());
@@ -83,7 +83,7 @@ fn out_of_order_and_gap_reporting() {
     assert_eq!(p.b.missing_counters(), vec![2]);
     // Replaying a delivered envelope is refused by the ratchet as a duplicate.
     let replay =
-        p.b.decrypt(&Envelope::parse(&outs[1].envelope).unwrap())
+        p.b.decrypt(&Envelope::parse(&outs[1].envelope).unwrap(), 0)
             .unwrap_err();
     assert!(replay.is_duplicate(), "{replay:?}");
     assert_eq!(
@@ -98,16 +98,16 @@ fn late_message_from_previous_chain_after_ratchet_step() {
     let mut p = pair(4);
     let a0 = p.a.encrypt(&p.alice, &text("a0"), 0, &mut p.rng).unwrap();
     let a1 = p.a.encrypt(&p.alice, &text("a1"), 0, &mut p.rng).unwrap();
-    p.b.decrypt(&Envelope::parse(&a1.envelope).unwrap())
+    p.b.decrypt(&Envelope::parse(&a1.envelope).unwrap(), 0)
         .unwrap();
     let b0 = p.b.encrypt(&p.bob, &text("b0"), 0, &mut p.rng).unwrap();
-    p.a.decrypt(&Envelope::parse(&b0.envelope).unwrap())
+    p.a.decrypt(&Envelope::parse(&b0.envelope).unwrap(), 0)
         .unwrap();
     let a2 = p.a.encrypt(&p.alice, &text("a2"), 0, &mut p.rng).unwrap(); // new chain
-    p.b.decrypt(&Envelope::parse(&a2.envelope).unwrap())
+    p.b.decrypt(&Envelope::parse(&a2.envelope).unwrap(), 0)
         .unwrap();
     let late =
-        p.b.decrypt(&Envelope::parse(&a0.envelope).unwrap())
+        p.b.decrypt(&Envelope::parse(&a0.envelope).unwrap(), 0)
             .unwrap();
     assert_eq!(late.content, text("a0"));
     assert_eq!(
@@ -124,7 +124,7 @@ fn too_large_jump_is_refused_without_damage() {
         last = Some(p.a.encrypt(&p.alice, &text("x"), 0, &mut p.rng).unwrap());
     }
     let err =
-        p.b.decrypt(&Envelope::parse(&last.unwrap().envelope).unwrap())
+        p.b.decrypt(&Envelope::parse(&last.unwrap().envelope).unwrap(), 0)
             .unwrap_err();
     assert!(
         matches!(
@@ -149,7 +149,10 @@ fn every_bit_flip_is_rejected_and_state_survives() {
             bad[byte] ^= 1 << bit;
             match Envelope::parse(&bad) {
                 Err(_) => {}
-                Ok(env) => assert!(p.b.decrypt(&env).is_err(), "flip at {byte}.{bit} accepted"),
+                Ok(env) => assert!(
+                    p.b.decrypt(&env, 0).is_err(),
+                    "flip at {byte}.{bit} accepted"
+                ),
             }
         }
     }
@@ -159,7 +162,7 @@ fn every_bit_flip_is_rejected_and_state_survives() {
         "rejected messages must not change the session"
     );
     let ok =
-        p.b.decrypt(&Envelope::parse(&out.envelope).unwrap())
+        p.b.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
             .unwrap();
     assert_eq!(ok.content, text("integrity"));
 }
@@ -169,20 +172,20 @@ fn persistence_round_trip_mid_conversation() {
     let mut p = pair(7);
     let a0 = p.a.encrypt(&p.alice, &text("0"), 0, &mut p.rng).unwrap();
     let a1 = p.a.encrypt(&p.alice, &text("1"), 0, &mut p.rng).unwrap();
-    p.b.decrypt(&Envelope::parse(&a1.envelope).unwrap())
+    p.b.decrypt(&Envelope::parse(&a1.envelope).unwrap(), 0)
         .unwrap();
     let mut b = Session::from_bytes(&p.b.to_bytes()).unwrap();
     let mut a = Session::from_bytes(&p.a.to_bytes()).unwrap();
     assert_eq!(*b.to_bytes(), *p.b.to_bytes());
     assert_eq!(
-        b.decrypt(&Envelope::parse(&a0.envelope).unwrap())
+        b.decrypt(&Envelope::parse(&a0.envelope).unwrap(), 0)
             .unwrap()
             .content,
         text("0")
     );
     let reply = b.encrypt(&p.bob, &text("r"), 0, &mut p.rng).unwrap();
     assert_eq!(
-        a.decrypt(&Envelope::parse(&reply.envelope).unwrap())
+        a.decrypt(&Envelope::parse(&reply.envelope).unwrap(), 0)
             .unwrap()
             .content,
         text("r")
@@ -200,12 +203,12 @@ fn messages_cannot_cross_sessions_or_reflect() {
         p.a.encrypt(&p.alice, &text("for p.b"), 0, &mut p.rng)
             .unwrap();
     assert!(
-        q.b.decrypt(&Envelope::parse(&out.envelope).unwrap())
+        q.b.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
             .is_err()
     );
     // Reflection back to the sender: wrong mailbox / wrong keys.
     assert!(
-        p.a.decrypt(&Envelope::parse(&out.envelope).unwrap())
+        p.a.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
             .is_err()
     );
     let _ = q.a.encrypt(&q.alice, &text("x"), 0, &mut q.rng).unwrap();
@@ -227,7 +230,7 @@ fn key_update_is_held_until_accepted() {
         p.a.rotate_identity(&p.alice, &new_alice, 0, &mut p.rng)
             .unwrap();
     let got =
-        p.b.decrypt(&Envelope::parse(&upd.envelope).unwrap())
+        p.b.decrypt(&Envelope::parse(&upd.envelope).unwrap(), 0)
             .unwrap();
     assert!(matches!(got.content, Content::KeyUpdate(_)));
     assert_eq!(p.b.pending_peer_identity(), Some(new_alice.public()));
@@ -235,7 +238,9 @@ fn key_update_is_held_until_accepted() {
     let m =
         p.a.encrypt(&new_alice, &text("new key"), 0, &mut p.rng)
             .unwrap();
-    let got = p.b.decrypt(&Envelope::parse(&m.envelope).unwrap()).unwrap();
+    let got =
+        p.b.decrypt(&Envelope::parse(&m.envelope).unwrap(), 0)
+            .unwrap();
     assert!(got.from_pending_key);
     assert_eq!(p.b.accept_pending_identity(), Some(new_alice.public()));
     assert_ne!(p.b.safety_number().digits(), before.digits());
@@ -243,7 +248,7 @@ fn key_update_is_held_until_accepted() {
         p.a.encrypt(&new_alice, &text("after"), 0, &mut p.rng)
             .unwrap();
     assert!(
-        !p.b.decrypt(&Envelope::parse(&m.envelope).unwrap())
+        !p.b.decrypt(&Envelope::parse(&m.envelope).unwrap(), 0)
             .unwrap()
             .from_pending_key
     );
@@ -256,7 +261,7 @@ fn receipts_round_trip() {
         p.b.encrypt(&p.bob, &Content::Delivered(vec![0, 1, 2]), 0, &mut p.rng)
             .unwrap();
     let got =
-        p.a.decrypt(&Envelope::parse(&out.envelope).unwrap())
+        p.a.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
             .unwrap();
     assert_eq!(got.content, Content::Delivered(vec![0, 1, 2]));
 }
@@ -268,7 +273,7 @@ fn large_text_uses_larger_bucket_and_limit_is_enforced() {
     let out = p.a.encrypt(&p.alice, &text(&big), 0, &mut p.rng).unwrap();
     assert_eq!(out.envelope.len(), 64 * 1024);
     assert_eq!(
-        p.b.decrypt(&Envelope::parse(&out.envelope).unwrap())
+        p.b.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0)
             .unwrap()
             .content,
         text(&big)

@@ -86,7 +86,7 @@ proptest! {
                         in_flight[to].remove(i)
                     };
                     let session = if to == 0 { &mut p.a } else { &mut p.b };
-                    let result = session.decrypt(&Envelope::parse(&bytes).unwrap());
+                    let result = session.decrypt(&Envelope::parse(&bytes).unwrap(), 0);
                     let model = &mut models[to];
                     if model.delivered.contains(&counter) {
                         let err = result.expect_err("second delivery must be refused");

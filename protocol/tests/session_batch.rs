@@ -50,10 +50,10 @@ fn check(receiver: &Session, envelopes: &[Vec<u8>], order: &[usize], chunk: usiz
         .iter()
         .map(|&i| Envelope::parse(&envelopes[i]).unwrap())
         .collect();
-    let expected: Vec<_> = parsed.iter().map(|e| one.decrypt(e)).collect();
+    let expected: Vec<_> = parsed.iter().map(|e| one.decrypt(e, 0)).collect();
     let mut got = Vec::new();
     for part in parsed.chunks(chunk.max(1)) {
-        got.extend(many.decrypt_batch(part));
+        got.extend(many.decrypt_batch(part, 0));
     }
     assert_eq!(got, expected);
     assert_eq!(*many.to_bytes(), *one.to_bytes());
@@ -77,7 +77,7 @@ fn tampered_envelope_inside_a_batch_is_rejected_alone() {
     check(&p.b, &env, &order, 10);
     let mut s = clone(&p.b);
     let parsed: Vec<Envelope<'_>> = env.iter().map(|e| Envelope::parse(e).unwrap()).collect();
-    let results = s.decrypt_batch(&parsed);
+    let results = s.decrypt_batch(&parsed, 0);
     assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
     assert!(results[4].is_err());
 }
@@ -93,7 +93,7 @@ fn new_key_without_its_update_fails_the_batch_and_falls_back() {
         .iter()
         .map(|&i| Envelope::parse(&env[i]).unwrap())
         .collect();
-    let results = s.decrypt_batch(&parsed);
+    let results = s.decrypt_batch(&parsed, 0);
     assert!(results[..3].iter().all(Result::is_ok));
     assert!(results[3..].iter().all(Result::is_err));
 }
@@ -105,7 +105,7 @@ fn key_update_inside_a_batch_is_handled_like_one_by_one() {
     check(&p.b, &env, &order, 9);
     let mut s = clone(&p.b);
     let parsed: Vec<Envelope<'_>> = env.iter().map(|e| Envelope::parse(e).unwrap()).collect();
-    let results = s.decrypt_batch(&parsed);
+    let results = s.decrypt_batch(&parsed, 0);
     assert!(results.iter().all(Result::is_ok));
     assert!(
         results[4..]

@@ -284,18 +284,31 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         envelopes.push(o.envelope);
     }
     let mut receives = Vec::new();
-    for (idx, to) in [
+    let mut state = None;
+    for (k, (idx, to)) in [
         (0usize, "bob"),
         (2, "bob"),
         (1, "bob"),
         (3, "alice"),
         (4, "bob"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let session = if to == "bob" { &mut b } else { &mut a };
         let before = RatchetView::of(session);
+        let now_ms = 1_850_000_200_000 + k as u64 * 1000;
         let r = session
-            .decrypt(&Envelope::parse(&envelopes[idx]).unwrap())
+            .decrypt(&Envelope::parse(&envelopes[idx]).unwrap(), now_ms)
             .unwrap();
+        if k == 1 {
+            // Send 2 arrived before send 1: one skipped key is stored.
+            state = Some(json!({
+                "after_receive": k,
+                "now_ms": now_ms,
+                "session": hex::encode(&*session.to_bytes()),
+            }));
+        }
         let Content::Text(t) = &r.content else {
             panic!("text expected")
         };
@@ -351,7 +364,10 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
     for idx in [0usize, 2, 3] {
         let before = RatchetView::of(&b);
         let r = b
-            .decrypt(&Envelope::parse(&fork_envelopes[idx]).unwrap())
+            .decrypt(
+                &Envelope::parse(&fork_envelopes[idx]).unwrap(),
+                1_850_000_900_000,
+            )
             .unwrap();
         let Content::Text(t) = &r.content else {
             panic!("text expected")
@@ -359,6 +375,9 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         fork_receives.push(json!({ "send": idx, "to": "bob", "text": t, "counter": r.counter, "events": events_json(&r.events),
             "intermediate": receive_intermediates(&before, &b, &fork_envelopes[idx]) }));
     }
+    out.insert("session_state.json".into(), json!({
+        "bob": state,
+        "note": "Bob's local session state (PROTOCOL.md §14, ratchet encoding version 2) right after receive 1 of conversation.json (send 2 before send 1): one skipped key, for message 1 of Alice's first chain, with its counter (1) and storage time (now_ms). Not a wire format; pinned so stored profiles survive upgrades. legacy/session_state_v1.json is a state written by the version-1 encoding, which decoders must still read." }));
     out.insert("conversation.json".into(), json!({ "sends": steps, "receives": receives,
         "depends_on": "handshake.json: Alice is its acceptor (identity seed 000102…1f), Bob its inviter (seed 202122…3f); both continue the sessions that handshake establishes",
         "note": "Sends happen in order; receives are applied in the listed order (send 2 before send 1). Bob's send 3 is encrypted before he received anything, so it opens his first ratchet step. A send's intermediate values are those of PROTOCOL.md §9.3 under their names there: ratchet_step is the deferred DH step (null if none; DH = DH(new DHs, DHr), then RK, CK, NHK = KDF_RK(RK, DH)), HKs the header key, header the 40-byte plain header, CK the chain key the message key comes from, MK = HMAC(CK, 0x01), next_CK = HMAC(CK, 0x02), key and nonce from MK (§9.1), inner the inner message before padding (§10.1) and integrity_hash its hash (§10.1). A receive's: which step of §9.4 opened the header (1 = HKr, 2 = NHKr, 3 = a header key of the skipped store), whether a stored skipped key was used, and how many skipped keys the receiver holds afterwards.",

@@ -31,7 +31,8 @@ pub(crate) struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create a new profile with a fresh identity.
+    /// Create a new profile with a fresh identity (the passphrase must not
+    /// be easy to guess: four or more random words pass).
     Init {
         /// Your display name, shown to people who accept your invites.
         #[arg(long)]
@@ -109,7 +110,7 @@ pub(crate) enum Command {
     Verify {
         /// Contact name.
         name: String,
-        /// The 60 digits read from the contact's device (spaces allowed).
+        /// The 60 digits read from the contact's device (spaces and dashes are ignored).
         #[arg(long, value_name = "DIGITS")]
         safety_number: String,
     },
@@ -127,7 +128,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: RelaysAction,
     },
-    /// Write an encrypted backup of the whole profile.
+    /// Write an encrypted backup of the whole profile, protected by the
+    /// profile's passphrase or, if set, CAIRN_BACKUP_PASSPHRASE (refused if
+    /// that passphrase is too easy to guess: the same rule as `init`).
     Export {
         /// Backup file to create (must not exist).
         file: PathBuf,
@@ -153,5 +156,15 @@ pub(crate) enum RelaysAction {
     Remove {
         /// Relay address.
         address: String,
+    },
+    /// Whether invites and handshakes may name relays on private or local
+    /// networks (192.168.x.x, 10.x.x.x, link-local, ...): off by default,
+    /// since dialling one reveals your address to a host on your own network
+    /// chosen by someone else. Turn on to test with a relay on your LAN.
+    /// Without on/off, prints the current setting.
+    AllowPrivate {
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        value: Option<String>,
     },
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use cairn_core::client::{Client, ClientError, InitOptions};
 use cairn_core::profile::kdf::KdfParams;
+use cairn_core::profile::passphrase_policy;
 use cairn_protocol::relay_address::RelayAddress;
 use serde_json::json;
 
@@ -52,19 +53,14 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
                     follow,
                 },
                 Command::RotateIdentity => NetCommand::RotateIdentity,
-                other => return with_client(&out, &mut client, other, pass.as_bytes()),
+                other => return with_client(&out, &mut client, other, &pass),
             };
             network::run(&out, client, net, cli.allow_plaintext_loopback)
         }
     }
 }
 
-fn with_client(
-    out: &Out,
-    client: &mut Client,
-    command: Command,
-    pass: &[u8],
-) -> anyhow::Result<()> {
+fn with_client(out: &Out, client: &mut Client, command: Command, pass: &str) -> anyhow::Result<()> {
     match command {
         Command::Contacts => {
             for c in client.contacts()? {
@@ -90,7 +86,7 @@ fn with_client(
             out.emit(output::contact_json(&contact), || {
                 format!(
                     "new key of {} accepted; new safety number: {}",
-                    contact.name,
+                    output::inline(&contact.name),
                     group_digits(&contact.safety_number)
                 )
             });
@@ -130,7 +126,17 @@ fn with_client(
         }
         Command::Relays { action } => relays::run(out, client, action)?,
         Command::Export { file } => {
-            client.export(&file, pass)?;
+            // The backup's passphrase: its own if given, else the profile's.
+            let own = passphrase::backup()?;
+            let backup = own.as_ref().map_or(pass, |b| b.as_str());
+            if let Err(weak) = passphrase_policy(backup) {
+                bail!(
+                    "refusing to write a backup protected by a weak passphrase: {weak}; \
+                     set {} to a stronger passphrase for the backup",
+                    passphrase::BACKUP_ENV
+                );
+            }
+            client.export(&file, backup.as_bytes())?;
             out.emit(json!({"type": "exported", "file": file}), || {
                 format!("encrypted backup written to {}", file.display())
             });
@@ -159,6 +165,7 @@ fn init(
         .check_transport()
         .map_err(|e| ClientError::PlaintextRelay(e.relay))?;
     let pass = passphrase::read(true)?;
+    passphrase_policy(&pass).context("refusing to create the profile")?;
     let client = Client::init(
         &InitOptions {
             dir,

@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", describe(&e));
+            // Errors can quote names and details others chose: escaped like any output.
+            eprintln!("error: {}", output::inline(&describe(&e)));
             ExitCode::FAILURE
         }
     }

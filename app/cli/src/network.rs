@@ -226,47 +226,8 @@ impl<'o> Session<'o> {
     /// Prints what arrived, records relay states, updates names.
     fn print_event(&mut self, event: &MessengerEvent) {
         self.note(event);
-        let MessengerEvent::Client(event) = event else {
-            return;
-        };
-        let out = self.out;
-        match event {
-            ClientEvent::Message { message } => {
-                let name = self.name(message.contact);
-                self.print_message(&name, message);
-            }
-            ClientEvent::ContactAdded { contact } => out.emit(
-                json!({"type": "contact_added", "name": contact.name, "safety_number": contact.safety_number}),
-                || format!("{} accepted your invite and is now a contact", contact.name),
-            ),
-            ClientEvent::ContactChanged { contact } => {
-                out.emit(output::contact_json(contact), || {
-                    output::contact_text(contact)
-                });
-            }
-            ClientEvent::StatusChanged {
-                contact,
-                counters,
-                status,
-            } => {
-                let name = self.name(*contact);
-                out.emit(
-                    json!({"type": "status", "contact": name, "counters": counters, "status": status.as_str()}),
-                    || format!("{} message(s) to {name} now {}", counters.len(), status.as_str()),
-                );
-            }
-            ClientEvent::Integrity { event } => {
-                let name = event.contact.map(|c| self.name(c));
-                out.emit(output::event_json(name.as_deref(), event), || {
-                    output::event_text(name.as_deref(), event)
-                });
-            }
-            ClientEvent::Held { contact } => {
-                let name = self.name(*contact);
-                out.emit(json!({"type": "held", "contact": name}), || {
-                    format!("a message from {name} is held until you accept their new key")
-                });
-            }
+        if let MessengerEvent::Client(event) = event {
+            output::emit_event(self.out, event, |id| self.name(id));
         }
     }
 

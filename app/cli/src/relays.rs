@@ -40,6 +40,24 @@ pub(crate) fn run(out: &Out, client: &mut Client, action: RelaysAction) -> anyho
                 format!("extra relay {address} removed")
             });
         }
+        RelaysAction::AllowPrivate { value } => {
+            if let Some(value) = value {
+                client.set_allow_private_relays(value == "on")?;
+            }
+            let allowed = client.allow_private_relays()?;
+            out.emit(
+                json!({"type": "allow_private_relays", "allowed": allowed}),
+                || {
+                    if allowed {
+                        "relays on private and local networks are allowed in invites and handshakes"
+                            .to_owned()
+                    } else {
+                        "relays on private and local networks are refused in invites and handshakes"
+                            .to_owned()
+                    }
+                },
+            );
+        }
     }
     Ok(())
 }

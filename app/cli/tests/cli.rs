@@ -72,3 +72,56 @@ fn a_remote_plaintext_relay_is_refused_before_anything_is_written() {
     );
     assert!(!profile.exists());
 }
+
+fn cli_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn-cli"));
+    cmd.args(args)
+        .env("CAIRN_PASSPHRASE", "correct horse battery staple")
+        .env_remove("CAIRN_PROFILE")
+        .env_remove("CAIRN_BACKUP_PASSPHRASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cairn-cli")
+}
+
+#[test]
+fn a_weak_passphrase_is_refused_at_init_and_export_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p");
+    let p = profile.to_str().unwrap();
+    let init = [
+        "--profile",
+        p,
+        "init",
+        "--name",
+        "alice",
+        "--relay",
+        "ws://127.0.0.1:7447/",
+    ];
+    // Twelve characters with letters and digits: the desktop's old meter said "Fair".
+    let out = cli_with(&init, &[("CAIRN_PASSPHRASE", "password1234")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("too easy to guess"), "{err}");
+    assert!(err.contains("four or more random words"), "{err}");
+    assert!(!profile.exists());
+    // The same rule for the passphrase protecting a backup.
+    assert!(cli_with(&init, &[]).status.success(), "init");
+    let backup = dir.path().join("backup.cairn");
+    let export = ["--profile", p, "export", backup.to_str().unwrap()];
+    let out = cli_with(&export, &[("CAIRN_BACKUP_PASSPHRASE", "Summer2024!")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("weak passphrase") && err.contains("CAIRN_BACKUP_PASSPHRASE"),
+        "{err}"
+    );
+    assert!(!backup.exists());
+    let out = cli_with(
+        &export,
+        &[("CAIRN_BACKUP_PASSPHRASE", "velvet harbour 42 lanterns")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(backup.exists());
+}

@@ -22,3 +22,4 @@ pub mod profile;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod text;

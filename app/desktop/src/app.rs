@@ -118,6 +118,8 @@ pub struct CairnApp {
     pub(crate) relays: Vec<RelayStatus>,
     /// The profile's extra relays (from the backend; empty while locked).
     pub(crate) extra_relays: Vec<String>,
+    /// Relays on private networks allowed in invites and handshakes (profile setting).
+    pub(crate) allow_private_relays: bool,
     pub(crate) outbox: usize,
     pub(crate) banner: Option<Banner>,
     pub(crate) focus_search: bool,
@@ -180,6 +182,7 @@ impl CairnApp {
             results: Vec::new(),
             relays: Vec::new(),
             extra_relays: Vec::new(),
+            allow_private_relays: false,
             outbox: 0,
             banner: None,
             focus_search: false,
@@ -216,6 +219,11 @@ impl CairnApp {
     /// Our display name, once unlocked.
     pub fn profile_name(&self) -> Option<&str> {
         self.profile.as_ref().map(|p| p.name.as_str())
+    }
+
+    /// True once the profile allows relays on private networks in invites.
+    pub fn allow_private_relays(&self) -> bool {
+        self.allow_private_relays
     }
 
     /// Our invite link, once created.
@@ -536,6 +544,7 @@ impl CairnApp {
                     profile: self.profile.as_ref(),
                     relays: &self.relays,
                     extra_relays: &self.extra_relays,
+                    allow_private_relays: self.allow_private_relays,
                     local_relay: self.local_relay.as_deref(),
                     outbox: self.outbox,
                     contacts: &self.contacts,

@@ -100,6 +100,9 @@ pub enum Command {
     AddExtraRelay(String),
     /// Remove an extra relay (full address text).
     RemoveExtraRelay(String),
+    /// Allow (or refuse again) relays on private and local networks in
+    /// invites and handshakes (answered by [`Event::AllowPrivateRelays`]).
+    SetAllowPrivateRelays(bool),
     /// No conversation is open (read receipts stop).
     CloseChat,
     /// Send a text message.
@@ -334,6 +337,8 @@ pub enum Event {
     Relays(Vec<RelayStatus>),
     /// The profile's extra relays (full address text), after unlock or a change.
     ExtraRelays(Vec<String>),
+    /// Whether relays on private networks are allowed, after unlock or a change.
+    AllowPrivateRelays(bool),
     /// The legacy extra relays are in the profile now: drop them from `prefs.json`.
     LegacyRelaysMoved,
     /// Messages waiting for a relay ack.

@@ -153,6 +153,7 @@ impl CairnApp {
             }
             Event::Relays(relays) => self.relays = relays,
             Event::ExtraRelays(list) => self.extra_relays = list,
+            Event::AllowPrivateRelays(allowed) => self.allow_private_relays = allowed,
             Event::LegacyRelaysMoved => {
                 self.prefs.extra_relays.clear();
                 self.save_prefs();

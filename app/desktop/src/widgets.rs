@@ -1,6 +1,7 @@
 //! Small shared widgets: labelled inputs (every input has an accessible
 //! name), the QR code texture, digit grouping and the passphrase strength hint.
 
+use cairn_core::profile::passphrase_strength;
 use egui::{Color32, ColorImage, TextureHandle, TextureOptions, Ui};
 
 /// A labelled single-line text field; the label is its accessible name.
@@ -73,34 +74,17 @@ pub fn group_digits(digits: &str) -> Vec<String> {
     chars.chunks(5).map(|c| c.iter().collect()).collect()
 }
 
-/// A rough passphrase strength: 0 (empty) to 4 (very strong), with a word.
+/// The meter for a passphrase: 0 (empty) to 4 bars, with a word. The bars
+/// are the core's score ([`passphrase_strength`]), so the meter and the
+/// accept/refuse decision ([`cairn_core::profile::passphrase_policy`]) agree.
 pub fn strength(pass: &str) -> (u8, &'static str) {
-    let len = pass.chars().count();
-    if len == 0 {
+    if pass.is_empty() {
         return (0, "");
     }
-    let classes = [
-        pass.chars().any(|c| c.is_lowercase()),
-        pass.chars().any(|c| c.is_uppercase()),
-        pass.chars().any(|c| c.is_ascii_digit()),
-        pass.chars().any(|c| !c.is_alphanumeric()),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    let words = pass.split_whitespace().count();
-    let score = match len {
-        0..=7 => 0,
-        8..=11 => 1,
-        12..=15 => 2,
-        16..=23 => 3,
-        _ => 4,
-    } + usize::from(classes >= 3)
-        + usize::from(words >= 4);
-    match score.min(4) {
-        0 => (1, "Too short: use at least 8 characters"),
+    match passphrase_strength(pass).score {
+        0 => (1, "Too easy to guess"),
         1 => (1, "Weak: longer is better"),
-        2 => (2, "Fair"),
+        2 => (2, "Fair, but not enough yet"),
         3 => (3, "Strong"),
         _ => (4, "Very strong"),
     }
@@ -141,7 +125,8 @@ mod tests {
         assert_eq!(strength("").0, 0);
         assert_eq!(strength("abc").0, 1);
         assert!(strength("correct horse battery staple").0 >= 4);
-        assert!(strength("Tr0ub4dor&3x!").0 >= 3);
+        // The bars follow the core's rule: what it refuses never shows "Strong".
+        assert!(strength("password1234").0 < 3);
     }
 
     #[test]

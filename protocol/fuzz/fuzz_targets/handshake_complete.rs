@@ -86,7 +86,7 @@ fn legit(rest: &[u8]) {
     assert_eq!(a.conversation_id(), b.conversation_id());
     let msg = Content::Text("hi".into());
     let out = a.encrypt(&f.alice, &msg, 1, &mut rng).expect("encrypt");
-    let got = b.decrypt(&Envelope::parse(&out.envelope).unwrap()).expect("decrypt");
+    let got = b.decrypt(&Envelope::parse(&out.envelope).unwrap(), 0).expect("decrypt");
     assert_eq!(got.content, msg);
 }
 

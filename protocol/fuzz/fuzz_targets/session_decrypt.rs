@@ -28,7 +28,7 @@ use rand_core::SeedableRng;
 fn decrypt(state: &[u8], env: &[u8]) -> Option<Result<cairn_protocol::session::Received, ()>> {
     let env = Envelope::parse(env).ok()?;
     let mut s = Session::from_bytes(state).unwrap();
-    match s.decrypt(&env) {
+    match s.decrypt(&env, 0) {
         Ok(r) => Some(Ok(r)),
         Err(_) => {
             assert_eq!(&s.to_bytes()[..], state, "failed decrypt changed the session");

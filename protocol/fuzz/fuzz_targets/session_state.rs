@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     // mutations of the content) keeps the target fast enough to explore.
     let env = Envelope::parse(&f.to_bob[data.len() % f.to_bob.len()]).unwrap();
     let mut t = Session::from_bytes(&out).unwrap();
-    if t.decrypt(&env).is_err() {
+    if t.decrypt(&env, 0).is_err() {
         assert_eq!(&t.to_bytes()[..], &out[..], "failed decrypt changed the state");
     }
     let me = [&f.alice, &f.bob, &f.alice2]

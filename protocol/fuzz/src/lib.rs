@@ -96,10 +96,10 @@ fn build() -> Fixtures {
         .map(|i| send(&mut a, &alice, &text(&format!("m{i}")), &mut rng))
         .collect();
     for i in [0, 2] {
-        b.decrypt(&Envelope::parse(&m[i]).unwrap()).unwrap();
+        b.decrypt(&Envelope::parse(&m[i]).unwrap(), 0).unwrap();
     }
     let r0 = send(&mut b, &bob, &text("r0"), &mut rng);
-    a.decrypt(&Envelope::parse(&r0).unwrap()).unwrap();
+    a.decrypt(&Envelope::parse(&r0).unwrap(), 0).unwrap();
     let alice_session = a.to_bytes().to_vec();
     let bob_session = b.to_bytes().to_vec();
     let m4 = send(
@@ -111,8 +111,8 @@ fn build() -> Fixtures {
     let alice2 = Identity::from_seed([0xA2; 32]);
     let m5 = a.rotate_identity(&alice, &alice2, t + 5, &mut rng).unwrap().envelope;
     let mut b2 = Session::from_bytes(&bob_session).unwrap();
-    b2.decrypt(&Envelope::parse(&m4).unwrap()).unwrap();
-    let got = b2.decrypt(&Envelope::parse(&m5).unwrap()).unwrap();
+    b2.decrypt(&Envelope::parse(&m4).unwrap(), 0).unwrap();
+    let got = b2.decrypt(&Envelope::parse(&m5).unwrap(), 0).unwrap();
     assert!(matches!(got.content, Content::KeyUpdate(_)));
     let bob_session_pending_key = b2.to_bytes().to_vec();
 

@@ -19,11 +19,11 @@ use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
 pub use header::{ENCRYPTED_HEADER_LEN, Header};
-pub use skipped::{MAX_SKIP, MAX_STORED_KEYS};
+pub use skipped::{MAX_DISCARDED_RANGES, MAX_SKIP, MAX_STORED_KEYS, SKIPPED_KEY_TTL_MS};
 
 use crate::crypto::{CryptoError, dh, open, seal};
 use kdf::{Key, chain_step, message_keys, root_step};
-use skipped::{SkippedKey, SkippedKeys};
+use skipped::{Lookup, SkippedKey, SkippedKeys, UNKNOWN};
 
 /// Why a ratchet message could not be decrypted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -40,7 +40,21 @@ pub enum RatchetError {
     /// Header genuine, body failed authentication: the ciphertext was altered.
     #[error("message body failed authentication (tampered)")]
     BodyTampered,
-    /// The header asks to skip more than [`MAX_SKIP`] keys.
+    /// The header is genuine, but its message key was discarded before it
+    /// arrived (more than [`MAX_STORED_KEYS`] newer keys were stored, or it
+    /// was older than [`SKIPPED_KEY_TTL_MS`]): the message is lost, not a replay.
+    #[error("{} arrived after its key was discarded: it cannot be read", match .counter {
+        Some(c) => format!("message {c}"),
+        None => format!("a message (number {n} of its chain)"),
+    })]
+    KeyDiscarded {
+        /// Message number in its chain.
+        n: u32,
+        /// The sender's counter of the message (§10.1), if it could be worked out.
+        counter: Option<u64>,
+    },
+    /// The header asks to derive more than [`MAX_SKIP`] keys (over both
+    /// chains, when it also completes the previous one).
     #[error("message skips {skip} keys, more than the limit {max}")]
     TooManySkipped {
         /// Keys the message would skip.
@@ -87,7 +101,9 @@ pub const MAX_OLD_CHAINS: usize = 4;
 /// A verified-but-uncommitted decryption: apply it with [`RatchetState::apply`].
 pub(crate) struct Pending {
     kind: PendingKind,
-    new_skipped: Vec<SkippedKey>,
+    /// Keys to store, each with how many messages it lies before the
+    /// decrypted one in the sender's order (to work out its counter).
+    new_skipped: Vec<(SkippedKey, u64)>,
 }
 
 enum PendingKind {
@@ -218,23 +234,31 @@ impl RatchetState {
     }
 
     /// Decrypts `body` (`ciphertext ‖ tag`) in place without changing state.
+    /// `now_ms` decides which skipped keys have expired and stamps new ones.
     pub(crate) fn decrypt(
         &self,
         envelope_header: &[u8],
         conversation: &[u8; 32],
         enc_header: &[u8; ENCRYPTED_HEADER_LEN],
         body: &mut Vec<u8>,
+        now_ms: u64,
     ) -> Result<Pending, RatchetError> {
+        let at = Skip {
+            new: Vec::new(),
+            now_ms,
+        };
         // 1. Current receiving chain (the common case).
         if let Some(hkr) = &self.hkr
             && let Some(h) = Header::open(hkr, envelope_header, enc_header)
         {
             if h.n < self.nr {
-                return self.try_skipped(hkr, h.n, envelope_header, conversation, enc_header, body);
+                let m = (envelope_header, conversation, enc_header);
+                return self.try_skipped(hkr, h.n, m, body, now_ms);
             }
             let ckr = self.ckr.as_ref().ok_or(RatchetError::HeaderUndecryptable)?;
-            let mut new_skipped = Vec::new();
-            let ck = skip(ckr, hkr, self.nr, h.n, &mut new_skipped)?;
+            check_skip(u64::from(h.n - self.nr))?;
+            let mut at = at;
+            let ck = at.skip(ckr, hkr, self.nr, h.n, 0);
             let (next_ck, mk) = chain_step(&ck);
             decrypt_body(&mk, envelope_header, conversation, enc_header, body)?;
             return Ok(Pending {
@@ -242,17 +266,26 @@ impl RatchetState {
                     ckr: next_ck,
                     nr: h.n.saturating_add(1),
                 },
-                new_skipped,
+                new_skipped: at.new,
             });
         }
-        // 2. Next header key: the peer performed a DH ratchet step.
+        // 2. Next header key: the peer performed a DH ratchet step. The rest
+        // of the current receiving chain (up to PN) and the start of the new
+        // one count together against MAX_SKIP; with no receiving chain yet
+        // (an acceptor before any reply) there is nothing to complete and PN
+        // is not used.
         if let Some(h) = Header::open(&self.nhkr, envelope_header, enc_header) {
-            let mut new_skipped = Vec::new();
+            let rest = match (&self.ckr, &self.hkr) {
+                (Some(_), Some(_)) => h.pn.saturating_sub(self.nr),
+                _ => 0,
+            };
+            check_skip(u64::from(rest) + u64::from(h.n))?;
+            let mut at = at;
             if let (Some(ckr), Some(hkr)) = (&self.ckr, &self.hkr) {
-                skip(ckr, hkr, self.nr, h.pn, &mut new_skipped)?;
+                at.skip(ckr, hkr, self.nr, h.pn, u64::from(h.n));
             }
             let step = root_step(&self.rk, &*dh(&self.dhs, &h.dh)?);
-            let ck = skip(&step.chain, &self.nhkr, 0, h.n, &mut new_skipped)?;
+            let ck = at.skip(&step.chain, &self.nhkr, 0, h.n, 0);
             let (next_ck, mk) = chain_step(&ck);
             decrypt_body(&mk, envelope_header, conversation, enc_header, body)?;
             return Ok(Pending {
@@ -264,13 +297,14 @@ impl RatchetState {
                     nhkr: step.next_header,
                     nr: h.n.saturating_add(1),
                 },
-                new_skipped,
+                new_skipped: at.new,
             });
         }
-        // 3. Older chains whose skipped keys are still stored.
+        // 3. Older chains with skipped keys stored, or discarded.
         for hk in self.skipped.header_keys() {
             if let Some(h) = Header::open(&hk, envelope_header, enc_header) {
-                return self.try_skipped(&hk, h.n, envelope_header, conversation, enc_header, body);
+                let m = (envelope_header, conversation, enc_header);
+                return self.try_skipped(&hk, h.n, m, body, now_ms);
             }
         }
         // 4. A genuine header of an earlier chain with no key left: a replay.
@@ -282,23 +316,26 @@ impl RatchetState {
         Err(RatchetError::HeaderUndecryptable)
     }
 
+    /// A message whose key, if any, is in the skipped store: decrypts it, or
+    /// says it was discarded (lost) or is not there (a replay).
     fn try_skipped(
         &self,
         hk: &[u8; 32],
         n: u32,
-        envelope_header: &[u8],
-        conversation: &[u8; 32],
-        enc_header: &[u8; ENCRYPTED_HEADER_LEN],
+        (envelope_header, conversation, enc_header): MessageAd<'_>,
         body: &mut Vec<u8>,
+        now_ms: u64,
     ) -> Result<Pending, RatchetError> {
-        let index = self
-            .skipped
-            .find(hk, n)
-            .ok_or(RatchetError::Duplicate { n })?;
-        let key = self
-            .skipped
-            .get(index)
-            .ok_or(RatchetError::Duplicate { n })?;
+        let (index, key) = match self.skipped.lookup(hk, n, now_ms) {
+            Lookup::Found(index, key) => (index, key),
+            Lookup::Discarded(counter) => {
+                return Err(RatchetError::KeyDiscarded {
+                    n,
+                    counter: (counter != UNKNOWN).then_some(counter),
+                });
+            }
+            Lookup::Missing => return Err(RatchetError::Duplicate { n }),
+        };
         decrypt_body(
             &key.message_key,
             envelope_header,
@@ -312,8 +349,11 @@ impl RatchetState {
         })
     }
 
-    /// Commits a decryption returned by [`RatchetState::decrypt`] on this same state.
-    pub(crate) fn apply(&mut self, pending: Pending) {
+    /// Commits a decryption returned by [`RatchetState::decrypt`] on this
+    /// same state. `counter` is the sender's counter of the message (it
+    /// labels the keys stored for the messages skipped before it); expired
+    /// skipped keys are discarded as of `now_ms`.
+    pub(crate) fn apply(&mut self, pending: Pending, counter: u64, now_ms: u64) {
         match pending.kind {
             PendingKind::Skipped { index } => self.skipped.remove(index),
             PendingKind::SameChain { ckr, nr } => {
@@ -342,7 +382,19 @@ impl RatchetState {
                 self.send_step_pending = true;
             }
         }
-        self.skipped.extend(pending.new_skipped);
+        self.skipped
+            .extend(pending.new_skipped.into_iter().map(|(mut key, back)| {
+                key.counter = counter.checked_sub(back).unwrap_or(UNKNOWN);
+                key
+            }));
+        self.skipped.expire(now_ms);
+    }
+
+    /// Discards skipped keys stored [`SKIPPED_KEY_TTL_MS`] or more before
+    /// `now_ms` (keeping a record, so their messages are reported lost if
+    /// they still come). Returns how many were discarded.
+    pub(crate) fn expire_skipped(&mut self, now_ms: u64) -> usize {
+        self.skipped.expire(now_ms)
     }
 
     /// Number of skipped keys currently stored.
@@ -351,35 +403,47 @@ impl RatchetState {
     }
 }
 
-/// Derives and records skipped keys from `from` up to (not including) `until`.
-fn skip(
-    ck: &[u8; 32],
-    hk: &[u8; 32],
-    from: u32,
-    until: u32,
-    out: &mut Vec<SkippedKey>,
-) -> Result<Key, RatchetError> {
-    let mut ck = Zeroizing::new(*ck);
-    if until <= from {
-        return Ok(ck);
-    }
-    let count = until - from;
-    if count > MAX_SKIP {
+/// The parts of a message that authenticate its body.
+type MessageAd<'a> = (&'a [u8], &'a [u8; 32], &'a [u8; ENCRYPTED_HEADER_LEN]);
+
+/// Refuses a message that would make us derive more than [`MAX_SKIP`] keys.
+fn check_skip(count: u64) -> Result<(), RatchetError> {
+    if count > u64::from(MAX_SKIP) {
         return Err(RatchetError::TooManySkipped {
-            skip: u64::from(count),
+            skip: count,
             max: MAX_SKIP,
         });
     }
-    for n in from..until {
-        let (next, mk) = chain_step(&ck);
-        out.push(SkippedKey {
-            header_key: Zeroizing::new(*hk),
-            n,
-            message_key: mk,
-        });
-        ck = next;
+    Ok(())
+}
+
+/// Skipped keys derived while decrypting one message (checked by [`check_skip`] first).
+struct Skip {
+    new: Vec<(SkippedKey, u64)>,
+    now_ms: u64,
+}
+
+impl Skip {
+    /// Derives and records the keys `from .. until` of the chain at `ck`
+    /// (header key `hk`); returns the chain key at `until`. `after` is how
+    /// many of the sender's messages lie between `until` and the decrypted
+    /// message (so key `k` lies `after + until - k` messages before it).
+    fn skip(&mut self, ck: &[u8; 32], hk: &[u8; 32], from: u32, until: u32, after: u64) -> Key {
+        let mut ck = Zeroizing::new(*ck);
+        for n in from..until {
+            let (next, mk) = chain_step(&ck);
+            let key = SkippedKey {
+                header_key: Zeroizing::new(*hk),
+                n,
+                message_key: mk,
+                counter: UNKNOWN,
+                stored_at_ms: self.now_ms,
+            };
+            self.new.push((key, after + u64::from(until - n)));
+            ck = next;
+        }
+        ck
     }
-    Ok(ck)
 }
 
 fn body_ad(envelope_header: &[u8], conversation: &[u8; 32], enc_header: &[u8]) -> Vec<u8> {

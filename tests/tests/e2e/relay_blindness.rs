@@ -79,7 +79,7 @@ async fn relay_files_and_logs_hold_no_plaintext_or_identifiers() {
         .unwrap();
     let received = completed
         .session
-        .decrypt(&Envelope::parse(&msg.envelope).unwrap())
+        .decrypt(&Envelope::parse(&msg.envelope).unwrap(), 0)
         .unwrap();
     assert_eq!(received.content, Content::Text(marker.clone()));
     // Leave the second message un-acked so its ciphertext is still stored on disk.

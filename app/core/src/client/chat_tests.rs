@@ -3,7 +3,7 @@
 use cairn_protocol::envelope::{MailboxId, MessageId};
 
 use super::*;
-use crate::store::{ContactId, EventKind, MessageStatus, OutboxItem};
+use crate::store::{ContactId, EventKind, IntegrityRecord, MessageStatus, OutboxItem};
 use crate::testing::{new_client, pump};
 
 /// The id of `client`'s contact called `name`.
@@ -89,14 +89,27 @@ fn handshake_chat_receipts_and_safety_numbers() {
     assert_eq!(r.new_messages, 1);
     assert_eq!(alice.search("alice", 10).unwrap().len(), 1);
 
-    // Safety number check.
+    // Safety number check: a typo is not a mismatch, a different number is.
     let digits = bob.fingerprint(id(&bob, "alice")).unwrap();
+    let err = bob.verify(id(&bob, "alice"), "1234", 1).unwrap_err();
+    assert!(
+        matches!(err, ClientError::SafetyNumberMalformed { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("60 digits"), "{err}");
+    assert!(!err.to_string().contains("does not match"), "{err}");
+    let mut other = digits.clone();
+    let last = if other.ends_with('0') { "1" } else { "0" };
+    other.replace_range(59.., last);
     assert!(matches!(
-        bob.verify(id(&bob, "alice"), "1234", 1),
+        bob.verify(id(&bob, "alice"), &other, 1),
         Err(ClientError::SafetyNumberMismatch(_))
     ));
     assert!(!bob.contact_named("alice").unwrap().verified);
-    bob.verify(id(&bob, "alice"), &digits, 11_000).unwrap();
+    // Typed in groups with dashes, as §13 allows.
+    let dashed: Vec<&str> = (0..12).map(|i| &digits[i * 5..i * 5 + 5]).collect();
+    bob.verify(id(&bob, "alice"), &dashed.join("-"), 11_000)
+        .unwrap();
     assert!(bob.contact_named("alice").unwrap().verified);
 }
 
@@ -306,4 +319,155 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
     bob.send_text(id(&bob, "alice"), "done", 7_000).unwrap();
     let r = pump(&mut bob, &mut alice, 8_000);
     assert_eq!(r.new_messages, 1);
+}
+
+/// `name` accepts a fresh invite from `inviter`; the inviter completes the
+/// handshake and returns what it reported.
+fn accept_as(tmp: &std::path::Path, inviter: &mut Client, dir: &str, name: &str) -> ReceiveReport {
+    let mut other = new_client(&tmp.join(dir), "placeholder");
+    // Written straight into the profile: what a modified client could send.
+    other
+        .store_mut()
+        .write(|db| db.set_setting(keys::PROFILE_NAME, name.as_bytes()))
+        .unwrap();
+    drop(other);
+    let mut other = Client::open(&tmp.join(dir), b"pw").unwrap();
+    assert_eq!(other.name(), name);
+    let mb = inviter.mint_mailbox();
+    let created = inviter.create_invite(&mb, 10_000).unwrap();
+    let invite = other.parse_invite(&created.uri, 10_000).unwrap();
+    let reply = other.mint_mailbox();
+    other
+        .accept_invite(&invite, "inviter", &reply, 10_000)
+        .unwrap();
+    pump(&mut other, inviter, 11_000)
+}
+
+fn look_alike_notices(report: &ReceiveReport) -> Vec<(Option<ContactId>, String)> {
+    report
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Integrity { event } if event.kind == EventKind::LookAlikeName => {
+                Some((event.contact, event.detail.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_contact_whose_name_looks_like_an_existing_one_is_flagged() {
+    let (tmp, mut alice, _bob) = pair();
+    // Cyrillic "о": a different name that looks the same.
+    let report = accept_as(tmp.path(), &mut alice, "m1", "B\u{43e}b");
+    let notices = look_alike_notices(&report);
+    assert_eq!(notices.len(), 1, "{:?}", report.events);
+    assert_eq!(notices[0].0, Some(id(&alice, "B\u{43e}b")));
+    assert!(
+        notices[0].1.contains("looks like your contact \"Bob\""),
+        "{}",
+        notices[0].1
+    );
+    // Stored on the new contact's timeline (what the desktop shows there).
+    assert!(
+        alice
+            .timeline(id(&alice, "B\u{43e}b"))
+            .unwrap()
+            .iter()
+            .any(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::LookAlikeName))
+    );
+    // Bidi and zero-width characters are dropped from a name a handshake
+    // carries; what is left ("Bob") is taken, so it is numbered and flagged.
+    let report = accept_as(tmp.path(), &mut alice, "m2", "\u{202e}Bo\u{200b}b");
+    assert!(
+        matches!(&report.events[0], ClientEvent::ContactAdded { contact } if contact.name == "Bob (2)"),
+        "{:?}",
+        report.events
+    );
+    assert_eq!(look_alike_notices(&report).len(), 1);
+    // An unrelated name raises nothing; nor do names Bob chose himself.
+    let report = accept_as(tmp.path(), &mut alice, "m3", "Carol");
+    assert!(look_alike_notices(&report).is_empty());
+    assert!(matches!(
+        alice.rename_contact(id(&alice, "Carol"), "Car\u{202e}ol"),
+        Err(ClientError::BadName(_))
+    ));
+}
+
+#[test]
+fn seen_envelope_ids_are_forgotten_after_the_retention_period() {
+    let (_tmp, mut alice, mut bob) = pair();
+    alice.send_text(id(&alice, "Bob"), "once", 4_000).unwrap();
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let d = delivery(&due[0], due[0].envelope.to_vec());
+    let t0 = 5_000;
+    assert_eq!(
+        bob.receive(std::slice::from_ref(&d), t0)
+            .unwrap()
+            .new_messages,
+        1
+    );
+    let id: [u8; 16] = d.bytes[33..49].try_into().unwrap();
+    let seen = |c: &Client| c.store().read().is_seen(&id).unwrap();
+    // Kept while a relay could still redeliver it: a redelivery is only acked.
+    let kept = bob.housekeeping(t0 + SEEN_ENVELOPE_RETENTION_MS).unwrap();
+    assert_eq!(kept.seen_envelopes, 0);
+    assert!(seen(&bob));
+    let again = bob
+        .receive(std::slice::from_ref(&d), t0 + SEEN_ENVELOPE_RETENTION_MS)
+        .unwrap();
+    assert_eq!(
+        (again.new_messages, again.events.len(), again.acks.len()),
+        (0, 0, 1)
+    );
+    // Then forgotten: the table does not grow without bound.
+    let pruned = bob
+        .housekeeping(t0 + SEEN_ENVELOPE_RETENTION_MS + 1)
+        .unwrap();
+    assert!(pruned.seen_envelopes >= 1, "{pruned:?}");
+    assert!(!seen(&bob));
+    assert_eq!(SEEN_ENVELOPE_RETENTION_MS, 30 * 24 * 3600 * 1000);
+}
+
+#[test]
+fn a_message_whose_skipped_key_expired_is_reported_lost() {
+    use cairn_protocol::ratchet::SKIPPED_KEY_TTL_MS;
+    let (_tmp, mut alice, mut bob) = pair();
+    for text in ["zero", "one", "two"] {
+        alice.send_text(id(&alice, "Bob"), text, 4_000).unwrap();
+    }
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    let d: Vec<Delivery> = due
+        .iter()
+        .map(|i| delivery(i, i.envelope.to_vec()))
+        .collect();
+    // "two" first: the keys of "zero" and "one" are kept for them.
+    let t0 = 5_000;
+    bob.receive(&d[2..3], t0).unwrap();
+    // A quiet month later, housekeeping discards them.
+    let done = bob.housekeeping(t0 + SKIPPED_KEY_TTL_MS).unwrap();
+    assert_eq!(done.skipped_keys, 2);
+    // "zero" finally arrives: it cannot be read, and the user is told so.
+    let r = bob.receive(&d[0..1], t0 + SKIPPED_KEY_TTL_MS + 1).unwrap();
+    assert_eq!(r.new_messages, 0);
+    let lost: Vec<&IntegrityRecord> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::Integrity { event, .. } if event.kind == EventKind::Lost => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{:?}", r.events);
+    assert_eq!(
+        lost[0].detail,
+        "message 0 arrived after its key was discarded: it cannot be read"
+    );
+    assert!(
+        bob.timeline(id(&bob, "alice"))
+            .unwrap()
+            .iter()
+            .any(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::Lost))
+    );
 }

@@ -2,7 +2,8 @@
 
 use cairn_protocol::handshake::HandshakeError;
 use cairn_protocol::invite::InviteError;
-use cairn_protocol::relay_address::AddressError;
+use cairn_protocol::relay_address::{AddressError, NonPublicHost};
+use cairn_protocol::safety_number::TypedDigitsError;
 use cairn_protocol::session::SessionError;
 use thiserror::Error;
 
@@ -33,15 +34,31 @@ pub enum ClientError {
     /// The profile lacks something `init` always writes.
     #[error("profile is incomplete: no {0} stored")]
     Incomplete(&'static str),
-    /// A display name is empty, too long or has control characters.
-    #[error("invalid name {0:?}: 1–64 bytes, no control characters")]
+    /// A display name is empty, too long or has control or format characters.
+    #[error(
+        "invalid name {0:?}: 1–64 bytes, no control or invisible formatting characters \
+         (bidi controls, zero-width characters)"
+    )]
     BadName(String),
     /// A contact with that name already exists.
     #[error("a contact named {0:?} already exists")]
     NameTaken(String),
-    /// `verify` was given digits that do not match the safety number.
+    /// `verify` was given a well-formed safety number that differs from the
+    /// one shared with this contact: someone may be in the middle.
     #[error("safety number does not match: {0} is NOT verified")]
     SafetyNumberMismatch(String),
+    /// `verify` was given text that is not a safety number at all (a typo,
+    /// not a security finding): nothing was compared.
+    #[error(
+        "that is not a safety number ({reason}): type the 60 digits shown on {contact}'s \
+         device (spaces and dashes are ignored); {contact} was not verified"
+    )]
+    SafetyNumberMalformed {
+        /// The contact.
+        contact: String,
+        /// What is wrong with the input.
+        reason: TypedDigitsError,
+    },
     /// There is no pending identity change to accept for this contact.
     #[error("{0} has no pending identity change")]
     NoPendingKeyChange(String),
@@ -62,6 +79,19 @@ pub enum ClientError {
          (localhost, 127.0.0.0/8, ::1) for development; use the relay's wss://HOST:PORT/#PIN address"
     )]
     PlaintextRelay(String),
+    /// A relay someone else named is on a private or local network, and the
+    /// user has not allowed private relays.
+    #[error(
+        "refusing relay {relay}: it is on {kind}, not the internet; connecting would reveal your \
+         address to a host of the sender's choosing. If you are testing on your own network, \
+         allow private relays (cairn-cli: `relays allow-private on`; desktop: Settings)"
+    )]
+    PrivateRelay {
+        /// The refused address.
+        relay: String,
+        /// Where it is.
+        kind: NonPublicHost,
+    },
     /// This invite was accepted before.
     #[error("this invite was already accepted")]
     InviteAlreadyAccepted,

@@ -4,11 +4,12 @@ use cairn_protocol::envelope::Envelope;
 use cairn_protocol::invite::PendingInvite;
 use cairn_protocol::safety_number::SafetyNumber;
 
+use super::ClientResult;
 use super::events::ClientEvent;
+use super::names::{look_alike_notice, sanitize_remote_name};
 use super::receive::Batch;
-use super::relays::check_transport;
-use super::{ClientResult, validate_name};
-use crate::store::NewContact;
+use super::relays::check_remote_relay;
+use crate::store::{EventKind, NewContact};
 
 /// Completes the handshake against the open invite on this mailbox, adding the contact.
 pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> ClientResult<()> {
@@ -24,18 +25,15 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
         Ok(done) => done,
         Err(e) => return batch.reject(None, &format!("handshake rejected: {e}")),
     };
-    if check_transport(&done.relay).is_err() {
-        // Our replies would travel unencrypted to a remote host: refuse the
-        // contact; the invite stays open.
-        return batch.reject(
-            None,
-            &format!(
-                "handshake names a plain ws:// relay off this machine ({})",
-                done.relay
-            ),
-        );
+    if let Err(refused) = check_remote_relay(batch.db, &done.relay) {
+        // Our replies would go unencrypted to a remote host, or to a host on
+        // our own network: refuse the contact; the invite stays open.
+        return batch.reject(None, &format!("handshake refused: {refused}"));
     }
-    let name = unique_name(batch, &done.name)?;
+    // The acceptor chose this name: invisible and control characters are
+    // dropped (PROTOCOL.md §8.2), and a look-alike of a contact's name is flagged.
+    let proposed = sanitize_remote_name(&done.name).unwrap_or_else(|| "contact".to_owned());
+    let name = unique_name(batch, &proposed)?;
     let safety = SafetyNumber::new(&batch.identity.public(), &done.peer);
     let relay = done.relay.to_string();
     batch.db.ensure_relay(&relay, batch.now_ms)?;
@@ -56,16 +54,19 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     batch.touched.insert(id);
     batch.invalidate_contacts();
     let contact = batch.db.contact(id)?;
-    batch
-        .report
-        .events
-        .push(ClientEvent::ContactAdded { contact });
+    let notice = look_alike_notice(batch.db, id, &proposed)?;
+    batch.report.events.push(ClientEvent::ContactAdded {
+        contact: contact.clone(),
+    });
+    if let Some(detail) = notice {
+        batch.event(Some(&contact), EventKind::LookAlikeName, &detail)?;
+    }
     Ok(())
 }
 
-/// The acceptor's chosen name, made valid and unique among our contacts.
-fn unique_name(batch: &Batch<'_, '_, '_>, proposed: &str) -> ClientResult<String> {
-    let base = validate_name(proposed).unwrap_or_else(|_| "contact".to_owned());
+/// The acceptor's chosen (sanitized) name, made unique among our contacts.
+fn unique_name(batch: &Batch<'_, '_, '_>, base: &str) -> ClientResult<String> {
+    let base = base.to_owned();
     if !batch.db.contact_name_taken(&base)? {
         return Ok(base);
     }

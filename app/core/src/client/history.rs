@@ -13,10 +13,11 @@ pub enum TimelineItem {
 }
 
 impl TimelineItem {
-    /// Sort key: when we learned of it (our clock for incoming, send time for outgoing).
+    /// Sort key: when we learned of it, by our clock (arrival for incoming,
+    /// sending for outgoing; never the sender's claim).
     pub fn at_ms(&self) -> u64 {
         match self {
-            Self::Message(m) => m.received_ms.unwrap_or(m.sent_ms),
+            Self::Message(m) => m.arrived_ms(),
             Self::Event(e) => e.at_ms,
         }
     }
@@ -36,7 +37,7 @@ impl Client {
                     .map(TimelineItem::Event),
             )
             .collect();
-        // Stable: messages keep their store order (sender time, then arrival) among equals.
+        // Stable: messages keep their store order (arrival, then row) among equals.
         items.sort_by_key(TimelineItem::at_ms);
         Ok(items)
     }

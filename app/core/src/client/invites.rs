@@ -13,9 +13,12 @@ use cairn_protocol::safety_number::SafetyNumber;
 use rand::Rng;
 use zeroize::Zeroizing;
 
-use super::relays::check_transport;
+use super::names::look_alike_notice;
+use super::relays::check_remote_relay;
 use super::{Client, ClientError, ClientResult, validate_name};
-use crate::store::{Contact, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord};
+use crate::store::{
+    Contact, EventKind, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord,
+};
 
 /// Default invite lifetime.
 pub const INVITE_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -101,13 +104,14 @@ impl Client {
     }
 
     /// Parses and checks an invite link before any network work: signature,
-    /// expiry, not our own, and its relay not plain `ws://` off loopback.
+    /// expiry, not our own, and its relay allowed (not plain `ws://` off
+    /// loopback, not on a private network unless allowed: [`check_remote_relay`]).
     pub fn parse_invite(&self, uri: &str, now_ms: u64) -> ClientResult<Invite> {
         let invite = Invite::from_uri(uri, now_ms / 1000)?;
         if invite.identity() == self.identity.public() {
             return Err(ClientError::OwnInvite);
         }
-        check_transport(invite.relay())?;
+        check_remote_relay(&self.store().read(), invite.relay())?;
         Ok(invite)
     }
 
@@ -124,7 +128,7 @@ impl Client {
         now_ms: u64,
     ) -> ClientResult<Contact> {
         let name = validate_name(name)?;
-        check_transport(invite.relay())?;
+        check_remote_relay(&self.store().read(), invite.relay())?;
         let accepted = accept_invite(
             invite,
             &self.identity,
@@ -166,6 +170,9 @@ impl Client {
                 },
                 now_ms,
             )?;
+            if let Some(detail) = look_alike_notice(db, id, &name)? {
+                db.add_event(Some(id), EventKind::LookAlikeName, &detail, now_ms)?;
+            }
             db.put_session(id, &session, now_ms)?;
             db.enqueue(
                 &NewOutboxItem {
@@ -185,7 +192,8 @@ impl Client {
 
     /// Drops invites past their expiry (nobody can complete them any more)
     /// and retires their mailboxes if nothing else uses them. Returns how
-    /// many were dropped. The messenger calls this regularly.
+    /// many were dropped. Part of [`Client::housekeeping`], which the messenger
+    /// runs regularly.
     pub fn expire_invites(&mut self, now_ms: u64) -> ClientResult<usize> {
         Ok(self
             .store_mut()

@@ -10,7 +10,9 @@ mod error;
 mod events;
 mod handshake_in;
 mod history;
+mod housekeeping;
 mod invites;
+mod names;
 mod people;
 mod receive;
 mod relays;
@@ -31,7 +33,9 @@ use crate::store::{Store, StoreError};
 pub use error::ClientError;
 pub use events::ClientEvent;
 pub use history::TimelineItem;
+pub use housekeeping::{Housekeeping, SEEN_ENVELOPE_RETENTION_MS};
 pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox};
+pub use names::{MAX_NAME_LEN, looks_alike, validate_name};
 pub use receive::{Delivery, ReceiveReport};
 pub use relays::canonical_relay;
 
@@ -48,6 +52,8 @@ pub(crate) mod keys {
     pub(crate) const HOME_RELAY: &str = "home_relay";
     /// Access token for creating mailboxes on the home relay, if it requires one (secret).
     pub(crate) const HOME_RELAY_TOKEN: &str = "home_relay_token";
+    /// `1` if relays on private networks may be used when others name them.
+    pub(crate) const ALLOW_PRIVATE_RELAYS: &str = "allow_private_relays";
 }
 
 /// An unlocked profile with its identity loaded.
@@ -198,21 +204,11 @@ impl Client {
     }
 }
 
-/// Longest display name, in bytes.
-pub const MAX_NAME_LEN: usize = 64;
-
-/// Trims and checks a display name: non-empty, short, no control characters.
-pub fn validate_name(name: &str) -> ClientResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
-        return Err(ClientError::BadName(name.to_owned()));
-    }
-    Ok(name.to_owned())
-}
-
 #[cfg(test)]
 mod chat_tests;
 #[cfg(test)]
 mod plaintext_tests;
+#[cfg(test)]
+mod private_relay_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -1,7 +1,6 @@
 //! Contacts as the user sees them: list, rename, safety numbers, verification.
 
-use cairn_protocol::safety_number::SafetyNumber;
-use subtle::ConstantTimeEq;
+use cairn_protocol::safety_number::{SafetyNumber, compare_typed};
 
 use super::sessions::session_mut;
 use super::{Client, ClientError, ClientResult, validate_name};
@@ -57,13 +56,24 @@ impl Client {
         Ok(self.contact(contact)?.safety_number)
     }
 
-    /// Marks `contact` verified if `digits` (spaces ignored) equal the safety number.
+    /// Marks `contact` verified if `digits` equal the safety number, with
+    /// spaces and dashes ignored (PROTOCOL.md §13, [`compare_typed`]).
     ///
-    /// A mismatch leaves the flag unchanged and is an error, so scripts fail loudly.
+    /// Input that is not a safety number at all (wrong length, a letter) is
+    /// [`ClientError::SafetyNumberMalformed`]; a well-formed number that
+    /// differs is [`ClientError::SafetyNumberMismatch`]. Both leave the flag
+    /// unchanged and are errors, so scripts fail loudly.
     pub fn verify(&mut self, contact: ContactId, digits: &str, now_ms: u64) -> ClientResult<()> {
         let contact = self.contact(contact)?;
-        if !digits_match(&contact.safety_number, digits) {
-            return Err(ClientError::SafetyNumberMismatch(contact.name));
+        match compare_typed(&contact.safety_number, digits) {
+            Ok(true) => {}
+            Ok(false) => return Err(ClientError::SafetyNumberMismatch(contact.name)),
+            Err(reason) => {
+                return Err(ClientError::SafetyNumberMalformed {
+                    contact: contact.name,
+                    reason,
+                });
+            }
         }
         self.store_mut().write(|db| {
             db.set_verified(contact.id, true)?;
@@ -112,29 +122,5 @@ impl Client {
             self.sessions.clear();
         }
         result
-    }
-}
-
-/// Compares safety numbers ignoring whitespace, in constant time for equal lengths.
-pub(crate) fn digits_match(expected: &str, given: &str) -> bool {
-    let clean: Vec<u8> = given.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let expected: Vec<u8> = expected
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    clean.len() == expected.len() && bool::from(clean.ct_eq(&expected))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digits_compare_ignoring_spaces() {
-        assert!(digits_match("12345 67890", "1234567890"));
-        assert!(digits_match("1234567890", " 12345\t67890 "));
-        assert!(!digits_match("1234567890", "1234567891"));
-        assert!(!digits_match("1234567890", "123456789"));
-        assert!(!digits_match("1234567890", ""));
     }
 }

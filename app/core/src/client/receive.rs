@@ -159,7 +159,7 @@ impl<'d> Batch<'_, '_, 'd> {
             return Err(ClientError::NoSession(contact.name.clone()));
         };
         let outcome = if envs.len() <= DECRYPT_CHUNK {
-            let results = session.decrypt_batch(&envs);
+            let results = session.decrypt_batch(&envs, self.now_ms);
             envs.iter()
                 .zip(results)
                 .try_for_each(|(env, result)| self.ratchet(&contact, env, result))
@@ -176,12 +176,13 @@ impl<'d> Batch<'_, '_, 'd> {
         session: &mut Session,
         envs: &[Envelope<'d>],
     ) -> ClientResult<()> {
+        let now_ms = self.now_ms;
         std::thread::scope(|scope| {
             // Two chunks in flight at most: bounded memory, enough to overlap.
             let (tx, rx) = std::sync::mpsc::sync_channel(2);
             scope.spawn(move || {
                 for chunk in envs.chunks(DECRYPT_CHUNK) {
-                    if tx.send(session.decrypt_batch(chunk)).is_err() {
+                    if tx.send(session.decrypt_batch(chunk, now_ms)).is_err() {
                         break; // The storing side stopped on an error.
                     }
                 }
@@ -223,6 +224,11 @@ impl<'d> Batch<'_, '_, 'd> {
         let received = match result {
             Ok(r) => r,
             Err(e) if e.is_duplicate() => return Ok(()),
+            Err(e) if e.lost().is_some() => {
+                // Genuine, but its key was discarded (too many newer skipped
+                // keys, or older than 30 days): say so, never drop it silently.
+                return self.event(Some(contact), EventKind::Lost, &e.to_string());
+            }
             Err(e) => return self.reject(Some(contact), &format!("message rejected: {e}")),
         };
         self.touched.insert(contact.id);

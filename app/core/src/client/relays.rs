@@ -2,9 +2,10 @@
 //! check and offer for invites. Kept in the encrypted profile, since which
 //! relays (and pins) someone uses is metadata about them.
 
-use cairn_protocol::relay_address::RelayAddress;
+use cairn_protocol::relay_address::{NonPublicHost, RelayAddress};
 
-use super::{Client, ClientError, ClientResult};
+use super::{Client, ClientError, ClientResult, keys};
+use crate::store::{Db, StoreResult};
 
 /// The protocol's plaintext rule ([`RelayAddress::check_transport`], the one
 /// the relay client applies when dialling), applied here too so such an
@@ -15,7 +16,58 @@ pub(crate) fn check_transport(address: &RelayAddress) -> ClientResult<()> {
         .map_err(|e| ClientError::PlaintextRelay(e.relay))
 }
 
+/// The private-relay rule (PROTOCOL.md §6) for a relay address someone else
+/// named — the relay of an invite we accept, the reply relay a handshake
+/// names: its host must be on the public internet
+/// ([`RelayAddress::non_public`]), unless the user allowed private relays
+/// ([`Client::set_allow_private_relays`]), or it is on this machine and so is
+/// our own home relay (everything on one computer: development and tests).
+/// Dialling it would otherwise tell the contact our IP address at a host of
+/// their choosing on our own network (a router, a printer, a cloud metadata
+/// service). The plaintext rule applies as well.
+pub(crate) fn check_remote_relay(db: &Db<'_>, address: &RelayAddress) -> ClientResult<()> {
+    check_transport(address)?;
+    let Some(kind) = address.non_public() else {
+        return Ok(());
+    };
+    if allows_private_relays(db)? {
+        return Ok(());
+    }
+    if kind == NonPublicHost::Loopback {
+        let home = db.setting_text(keys::HOME_RELAY)?;
+        let home = home.as_deref().and_then(|h| h.parse::<RelayAddress>().ok());
+        if home.is_some_and(|h| h.is_loopback()) {
+            return Ok(());
+        }
+    }
+    Err(ClientError::PrivateRelay {
+        relay: address.to_string(),
+        kind,
+    })
+}
+
+fn allows_private_relays(db: &Db<'_>) -> StoreResult<bool> {
+    Ok(db
+        .setting(keys::ALLOW_PRIVATE_RELAYS)?
+        .is_some_and(|v| v.as_slice() == b"1"))
+}
+
 impl Client {
+    /// True if the user allowed relays on private and local networks in
+    /// addresses others name (off by default; see [`check_remote_relay`]).
+    pub fn allow_private_relays(&self) -> ClientResult<bool> {
+        Ok(allows_private_relays(&self.store().read())?)
+    }
+
+    /// Allows or refuses relays on private and local networks in invites
+    /// and handshakes (for testing on a LAN with the built-in relay).
+    pub fn set_allow_private_relays(&mut self, allow: bool) -> ClientResult<()> {
+        let value: &[u8] = if allow { b"1" } else { b"0" };
+        Ok(self
+            .store_mut()
+            .write(|db| db.set_setting(keys::ALLOW_PRIVATE_RELAYS, value))?)
+    }
+
     /// Extra relays (canonical address text, pin included), in the order added.
     pub fn extra_relays(&self) -> ClientResult<Vec<String>> {
         Ok(self.store().read().extra_relays()?)

@@ -457,10 +457,11 @@ impl Engine {
         self.create_then(new, Then::Recreated);
     }
 
-    /// Drops expired invites and deletes mailboxes nothing uses any more.
+    /// Housekeeping (expired invites, old seen ids, expired skipped keys), then
+    /// deletes mailboxes nothing uses any more at their relays.
     fn tidy(&mut self) {
         let now = self.now();
-        if let Err(e) = self.client.expire_invites(now) {
+        if let Err(e) = self.client.housekeeping(now) {
             self.emit(MessengerEvent::ReceiveFailed(e));
             return;
         }

@@ -15,6 +15,7 @@ mod backup;
 mod files;
 mod header;
 pub mod kdf;
+mod passphrase;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,9 @@ use thiserror::Error;
 use crate::store::{Store, StoreError};
 pub use header::{HEADER_VERSION, HeaderError, ProfileHeader};
 use kdf::{DbKey, KdfError, KdfParams, Salt};
+pub use passphrase::{
+    HOW_TO, MIN_SCORE, PassphraseStrength, WeakPassphrase, passphrase_policy, passphrase_strength,
+};
 
 /// Name of the plaintext header file.
 pub const HEADER_FILE: &str = "profile.cairn";

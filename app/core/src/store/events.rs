@@ -25,6 +25,12 @@ pub enum EventKind {
     KeyAccepted,
     /// The user verified the safety number.
     Verified,
+    /// A new contact's name looks like an existing contact's (UTS #39
+    /// confusables): they may be impersonating that contact.
+    LookAlikeName,
+    /// A genuine message arrived after its key was discarded (PROTOCOL.md
+    /// §9.7): it cannot be read.
+    Lost,
 }
 
 impl EventKind {
@@ -39,6 +45,8 @@ impl EventKind {
             Self::KeyChange => "key_change",
             Self::KeyAccepted => "key_accepted",
             Self::Verified => "verified",
+            Self::LookAlikeName => "look_alike_name",
+            Self::Lost => "lost",
         }
     }
 
@@ -52,6 +60,8 @@ impl EventKind {
             "key_change" => Self::KeyChange,
             "key_accepted" => Self::KeyAccepted,
             "verified" => Self::Verified,
+            "look_alike_name" => Self::LookAlikeName,
+            "lost" => Self::Lost,
             _ => return Err(StoreError::Malformed("event kind")),
         })
     }

@@ -130,6 +130,30 @@ pub struct MessageRecord {
     pub envelope_id: Option<[u8; 16]>,
 }
 
+/// How far a message's claimed send time (the sender's clock) may lie from
+/// its arrival (our clock) before the record says so: 5 minutes. Beyond
+/// that the UIs show the claimed time next to the arrival time, marked; the
+/// order never depends on it (PROTOCOL.md §10.1).
+pub const MAX_CLOCK_DIFFERENCE_MS: u64 = 5 * 60 * 1000;
+
+impl MessageRecord {
+    /// When the message entered this conversation by our clock: arrival for
+    /// incoming messages, sending for ours. The timeline is ordered by this
+    /// (then by row id), never by the sender's claim.
+    pub fn arrived_ms(&self) -> u64 {
+        self.received_ms.unwrap_or(self.sent_ms)
+    }
+
+    /// True for an incoming message whose claimed send time differs from its
+    /// arrival by more than [`MAX_CLOCK_DIFFERENCE_MS`], either way: the
+    /// sender's clock is off, it was delayed, or the time is made up. The
+    /// UIs then show the claimed time as well, marked.
+    pub fn clock_differs(&self) -> bool {
+        self.received_ms
+            .is_some_and(|arrived| arrived.abs_diff(self.sent_ms) > MAX_CLOCK_DIFFERENCE_MS)
+    }
+}
+
 const COLUMNS: &str = "m.id, m.contact_id, m.direction, m.counter, m.body, m.sent_ms, m.received_ms, m.status, m.envelope_id";
 
 /// Unread counters of one contact, in order; answered from the
@@ -236,6 +260,15 @@ impl Db<'_> {
         Ok(changed == 1)
     }
 
+    /// Forgets envelope ids processed before `before_ms` (see
+    /// [`crate::client::SEEN_ENVELOPE_RETENTION_MS`]); returns how many.
+    pub fn prune_seen(&self, before_ms: u64) -> StoreResult<usize> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM seen_envelopes WHERE seen_ms < ?1")?;
+        Ok(stmt.execute([before_ms.min(i64::MAX as u64) as i64])?)
+    }
+
     /// True if the envelope was already processed (so it only needs an ack).
     pub fn is_seen(&self, envelope_id: &[u8; 16]) -> StoreResult<bool> {
         Ok(self
@@ -249,11 +282,12 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// Visible history of one conversation, oldest first (held messages excluded).
+    /// Visible history of one conversation in arrival order, oldest first
+    /// (held messages excluded).
     pub fn history(&self, contact: ContactId) -> StoreResult<Vec<MessageRecord>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM messages m WHERE m.contact_id = ?1 AND m.held = 0
-             ORDER BY m.sent_ms, m.id"
+             ORDER BY m.arrived_ms, m.id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map([contact.0], from_row)?;
@@ -320,7 +354,7 @@ impl Db<'_> {
         )?)
     }
 
-    /// Full-text search over visible messages, newest first.
+    /// Full-text search over visible messages, newest (by arrival) first.
     ///
     /// Every whitespace-separated word of `query` must appear (prefix match on
     /// the last one is not applied: words match whole tokens). Quotes in the
@@ -333,7 +367,7 @@ impl Db<'_> {
         let sql = format!(
             "SELECT {COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid
              WHERE messages_fts MATCH ?1 AND m.held = 0
-             ORDER BY m.sent_ms DESC, m.id DESC LIMIT ?2"
+             ORDER BY m.arrived_ms DESC, m.id DESC LIMIT ?2"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params![fts, limit as i64], from_row)?;
@@ -413,6 +447,18 @@ mod tests {
         assert!(!db.mark_seen(&[1; 16], 2).unwrap());
         assert!(db.is_seen(&[1; 16]).unwrap());
         assert!(!db.is_seen(&[2; 16]).unwrap());
+    }
+
+    #[test]
+    fn seen_ids_are_pruned_by_age() {
+        let (_dir, store) = temp_store();
+        let db = store.read();
+        assert!(db.mark_seen(&[1; 16], 1_000).unwrap());
+        assert!(db.mark_seen(&[2; 16], 2_000).unwrap());
+        assert_eq!(db.prune_seen(1_000).unwrap(), 0);
+        assert_eq!(db.prune_seen(1_001).unwrap(), 1);
+        assert!(!db.is_seen(&[1; 16]).unwrap());
+        assert!(db.is_seen(&[2; 16]).unwrap());
     }
 
     #[test]

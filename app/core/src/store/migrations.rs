@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -186,6 +186,33 @@ CREATE INDEX messages_unread ON messages (contact_id, direction, held, status, c
     WHERE direction = 0 AND held = 0 AND status = 'received';
 "#;
 
+/// Seen envelope ids are pruned by age.
+///
+/// `seen_envelopes` (V1) grew by one row per envelope ever processed, and a
+/// third party able to send to a mailbox could grow it without bound. Rows
+/// older than the longest time a relay can redeliver an envelope are now
+/// deleted ([`crate::client::SEEN_ENVELOPE_RETENTION_MS`]); this index makes
+/// that delete a range scan instead of a scan of the table.
+const V5: &str = r#"
+CREATE INDEX seen_envelopes_by_time ON seen_envelopes (seen_ms);
+"#;
+
+/// Conversations are ordered by arrival, not by the sender's claimed time.
+///
+/// `sent_ms` of an incoming message is the sender's clock, signed by the
+/// sender but chosen by them: ordering by it let a peer place a message
+/// anywhere in the history (and keep a future-dated one at the bottom, and in
+/// the contact list's preview, forever). `arrived_ms` is our own clock —
+/// `received_ms` for incoming messages, `sent_ms` (when we sealed it) for
+/// ours — as a virtual generated column, so no row is rewritten; the paging
+/// index moves to it.
+const V6: &str = r#"
+ALTER TABLE messages ADD COLUMN arrived_ms INTEGER
+    GENERATED ALWAYS AS (coalesce(received_ms, sent_ms)) VIRTUAL;
+CREATE INDEX messages_by_arrival ON messages (contact_id, arrived_ms, id);
+DROP INDEX messages_by_contact;
+"#;
+
 /// Receipts waiting for their moment (PROTOCOL.md §2, "what the relay learns").
 ///
 /// A receipt sent the instant a message arrives would let the relay match the
@@ -195,7 +222,7 @@ CREATE INDEX messages_unread ON messages (contact_id, direction, held, status, c
 /// also keep their place in the ratchet order: sealing early and sending late
 /// would make the peer see our later messages arrive first.
 /// `kind`: 0 = delivered, 1 = read.
-const V5: &str = r#"
+const V7: &str = r#"
 CREATE TABLE pending_receipts (
     contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
     kind       INTEGER NOT NULL CHECK (kind IN (0, 1)),
@@ -351,6 +378,48 @@ mod tests {
         );
         // Ordered by the index: no sort step.
         assert!(!counters.contains("TEMP B-TREE"), "{counters}");
+    }
+
+    #[test]
+    fn upgrades_a_version_5_database_to_arrival_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", i as u32 + 1)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO relays (id, address, added_ms) VALUES (1, 'ws://127.0.0.1:1/', 0);
+             INSERT INTO mailboxes (id, relay_id, auth_seed, created_ms)
+                 VALUES (zeroblob(32), 1, x'00', 0);
+             INSERT INTO contacts (id, name, identity, relay, their_mailbox, my_mailbox,
+                                   safety_number, created_ms)
+                 VALUES (1, 'a', zeroblob(64), 'ws://127.0.0.1:1/', zeroblob(32),
+                         zeroblob(32), '0', 0);
+             INSERT INTO messages (contact_id, direction, counter, body, sent_ms, received_ms, status)
+                 VALUES (1, 0, 0, 'backdated', 5, 500, 'read'),
+                        (1, 1, 0, 'mine', 300, NULL, 'sent');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let order: Vec<(String, i64)> = conn
+            .prepare("SELECT body, arrived_ms FROM messages ORDER BY arrived_ms, id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            order,
+            [("mine".to_owned(), 300), ("backdated".to_owned(), 500)]
+        );
+        let page = plan(
+            &conn,
+            "SELECT id FROM messages WHERE contact_id = ?1 AND held = 0
+             ORDER BY arrived_ms DESC, id DESC LIMIT 10",
+        );
+        assert!(page.contains("messages_by_arrival"), "{page}");
+        assert!(!page.contains("TEMP B-TREE"), "{page}");
     }
 
     #[test]

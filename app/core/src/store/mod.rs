@@ -38,7 +38,7 @@ use crate::profile::kdf::DbKey;
 pub use contacts::{Contact, ContactId, NewContact};
 pub use events::{EventKind, IntegrityRecord};
 pub use invites::PendingInviteRecord;
-pub use messages::{Direction, MessageRecord, MessageStatus, NewMessage};
+pub use messages::{Direction, MAX_CLOCK_DIFFERENCE_MS, MessageRecord, MessageStatus, NewMessage};
 pub use outbox::{NewOutboxItem, OutboxItem};
 pub use receipts::{PendingReceipts, ReceiptKind};
 pub use relays::{MailboxRecord, RelayId};

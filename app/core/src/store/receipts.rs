@@ -1,5 +1,5 @@
 //! Receipts waiting to be sealed: delivered and read confirmations, due at a
-//! random moment after the event they confirm (see migration V5 for why).
+//! random moment after the event they confirm (see migration V7 for why).
 
 use super::{ContactId, Db, StoreResult};
 

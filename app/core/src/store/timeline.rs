@@ -2,7 +2,7 @@
 //!
 //! A UI that loads a whole 100,000-message history at start is slow to open
 //! and holds all of it in memory. These queries walk the
-//! `messages_by_contact (contact_id, sent_ms, id)` index from the newest end
+//! `messages_by_arrival (contact_id, arrived_ms, id)` index from the newest end
 //! with keyset cursors, so opening a chat reads one page whatever the history
 //! size, and the contact list needs one short query per contact instead of
 //! every timeline. Nothing here writes.
@@ -12,16 +12,16 @@ use rusqlite::OptionalExtension;
 use super::{ContactId, Db, MessageRecord, StoreResult};
 use crate::client::{Client, ClientResult, TimelineItem};
 
-/// Position of a message in store order (`sent_ms`, then row id): where the
-/// next older page starts.
+/// Position of a message in store order (arrival by our clock, then row id):
+/// where the next older page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageCursor {
-    /// Sender's clock of the oldest message already loaded.
-    pub sent_ms: u64,
+    /// Arrival time ([`MessageRecord::arrived_ms`], [`TimelineItem::at_ms`]) of
+    /// the oldest message already loaded: events older than this belong to
+    /// the next page.
+    pub at_ms: u64,
     /// Its row id (breaks ties between equal times).
     pub id: i64,
-    /// Its timeline time ([`TimelineItem::at_ms`]): events older than this belong to the next page.
-    pub at_ms: u64,
 }
 
 /// One page of a conversation, oldest first.
@@ -60,7 +60,7 @@ impl Db<'_> {
             None => {
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT id FROM messages WHERE contact_id = ?1 AND held = 0
-                     ORDER BY sent_ms DESC, id DESC LIMIT ?2",
+                     ORDER BY arrived_ms DESC, id DESC LIMIT ?2",
                 )?;
                 let rows = stmt.query_map(rusqlite::params![contact.0, limit], |r| r.get(0))?;
                 rows.collect::<Result<Vec<i64>, _>>()?
@@ -68,11 +68,11 @@ impl Db<'_> {
             Some(c) => {
                 let mut stmt = self.conn.prepare_cached(
                     "SELECT id FROM messages WHERE contact_id = ?1 AND held = 0
-                       AND (sent_ms < ?2 OR (sent_ms = ?2 AND id < ?3))
-                     ORDER BY sent_ms DESC, id DESC LIMIT ?4",
+                       AND (arrived_ms < ?2 OR (arrived_ms = ?2 AND id < ?3))
+                     ORDER BY arrived_ms DESC, id DESC LIMIT ?4",
                 )?;
                 let rows = stmt.query_map(
-                    rusqlite::params![contact.0, c.sent_ms as i64, c.id, limit],
+                    rusqlite::params![contact.0, c.at_ms as i64, c.id, limit],
                     |r| r.get(0),
                 )?;
                 rows.collect::<Result<Vec<i64>, _>>()?
@@ -98,9 +98,8 @@ impl Db<'_> {
         }
         let older = if more {
             messages.first().map(|m| PageCursor {
-                sent_ms: m.sent_ms,
+                at_ms: m.arrived_ms(),
                 id: m.id,
-                at_ms: m.received_ms.unwrap_or(m.sent_ms),
             })
         } else {
             None
@@ -127,7 +126,7 @@ impl Db<'_> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM messages m, messages t
              WHERE t.id = ?2 AND m.contact_id = ?1 AND m.held = 0
-               AND (m.sent_ms > t.sent_ms OR (m.sent_ms = t.sent_ms AND m.id > t.id))",
+               AND (m.arrived_ms > t.arrived_ms OR (m.arrived_ms = t.arrived_ms AND m.id > t.id))",
             rusqlite::params![contact.0, id],
             |r| r.get(0),
         )?;
@@ -150,9 +149,7 @@ impl Db<'_> {
             .query_row([contact.0], |r| r.get(0))
             .optional()?
             .flatten();
-        let last_msg = last
-            .as_ref()
-            .map_or(0, |m| m.received_ms.unwrap_or(m.sent_ms));
+        let last_msg = last.as_ref().map_or(0, MessageRecord::arrived_ms);
         Ok(ChatSummary {
             contact,
             unread: unread.max(0) as usize,
@@ -312,5 +309,71 @@ mod tests {
         };
         assert_eq!(m2.body, "m2");
         assert_eq!(db.messages_after(a, m2.id).unwrap(), 6);
+    }
+
+    #[test]
+    fn order_is_arrival_not_the_senders_claimed_time() {
+        const MIN: u64 = 60_000;
+        let (_dir, mut store) = temp_store();
+        let a = add(&mut store, "alice", 1);
+        let db = store.read();
+        // (body, direction, claimed sent_ms, arrival)
+        let rows = [
+            ("on time", Direction::Incoming, 10 * MIN, Some(10 * MIN)),
+            (
+                "from the future",
+                Direction::Incoming,
+                100_000 * MIN,
+                Some(15 * MIN),
+            ),
+            ("backdated", Direction::Incoming, MIN, Some(20 * MIN)),
+            ("mine", Direction::Outgoing, 30 * MIN, None),
+        ];
+        for (i, (body, direction, sent_ms, received_ms)) in rows.iter().enumerate() {
+            db.insert_message(&NewMessage {
+                contact: a,
+                direction: *direction,
+                counter: i as u64,
+                body,
+                sent_ms: *sent_ms,
+                received_ms: *received_ms,
+                status: MessageStatus::Read,
+                held: false,
+                envelope_id: None,
+            })
+            .unwrap();
+        }
+        let arrival = ["on time", "from the future", "backdated", "mine"];
+        let history: Vec<String> = db.history(a).unwrap().into_iter().map(|m| m.body).collect();
+        assert_eq!(history, arrival);
+        // Pages walk back by arrival: a claimed time cannot pull a message
+        // into an older page or keep it on the newest.
+        let newest = db.timeline_page(a, None, 2).unwrap();
+        assert_eq!(bodies(&newest), ["backdated", "mine"]);
+        let older = db.timeline_page(a, newest.older, 2).unwrap();
+        assert_eq!(bodies(&older), ["on time", "from the future"]);
+        assert_eq!(
+            db.chat_summary(a).unwrap().last.map(|m| m.body).as_deref(),
+            Some("mine")
+        );
+        let first = db.history(a).unwrap()[0].id;
+        assert_eq!(db.messages_after(a, first).unwrap(), 3);
+        // The claimed time is kept, and a large difference is flagged.
+        let flagged: Vec<(String, bool)> = db
+            .history(a)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.body.clone(), m.clock_differs()))
+            .collect();
+        assert_eq!(
+            flagged,
+            [
+                ("on time".to_owned(), false),
+                ("from the future".to_owned(), true),
+                ("backdated".to_owned(), true),
+                ("mine".to_owned(), false),
+            ]
+        );
+        assert_eq!(db.history(a).unwrap()[2].sent_ms, MIN);
     }
 }

@@ -408,8 +408,23 @@ impl Worker {
                 self.load_extra_relays().await;
                 self.emit_relays().await;
             }
+            Command::SetAllowPrivateRelays(allow) => {
+                m.update(move |c| c.set_allow_private_relays(allow))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Settings))?;
+                self.emit(Event::AllowPrivateRelays(allow));
+            }
             Command::CheckRelays => self.probe_extra_relays().await,
-            _ => {}
+            // Handled before a profile is needed (see `handle`).
+            Command::StartLocalRelay { .. }
+            | Command::CreateProfile { .. }
+            | Command::Unlock { .. }
+            | Command::Import { .. }
+            | Command::Lock
+            | Command::Notify { .. }
+            | Command::SavePrefs { .. }
+            | Command::AdoptLegacyRelays(_) => {}
         }
         Ok(())
     }

@@ -5,11 +5,18 @@ use cairn_core::store::{Direction, EventKind, IntegrityRecord, MessageRecord, Me
 
 use crate::clock::Zone;
 
-/// Time (and, for ours, delivery status) shown in a bubble.
+/// Time (and, for ours, delivery status) shown in a bubble: when it arrived,
+/// by our clock; when the sender's claimed time differs by more than five
+/// minutes ([`MessageRecord::clock_differs`]), that too, marked.
 pub fn meta_text(m: &MessageRecord, zone: &Zone) -> String {
-    let time = zone.format_time(m.received_ms.unwrap_or(m.sent_ms));
+    let time = zone.format_time(m.arrived_ms());
     if m.direction == Direction::Outgoing {
         format!("{time}  {}", status_text(m.status))
+    } else if m.clock_differs() {
+        format!(
+            "{time}  ⚠ sent {} by their clock",
+            zone.format_datetime(m.sent_ms)
+        )
     } else {
         time
     }
@@ -37,6 +44,8 @@ pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
         EventKind::KeyChange => ("Identity key changed", true),
         EventKind::KeyAccepted => ("New identity key accepted", false),
         EventKind::Verified => ("Safety number verified", false),
+        EventKind::LookAlikeName => ("Name looks like another contact's", true),
+        EventKind::Lost => ("Message could not be read", true),
     };
     let icon = if warn { "⚠" } else { "ℹ" };
     let time = zone.format_time(e.at_ms);
@@ -78,5 +87,41 @@ mod tests {
             "⚠ Messages missing · messages 4–6 never arrived · 00:00"
         );
         assert!(warn);
+        let (text, warn) = event_text(
+            &record(EventKind::LookAlikeName, "looks like your contact \"Bob\""),
+            &zone,
+        );
+        assert!(
+            text.starts_with("⚠ Name looks like another contact's"),
+            "{text}"
+        );
+        assert!(warn);
+    }
+
+    #[test]
+    fn a_claimed_time_far_from_arrival_is_shown_and_marked() {
+        let zone = Zone::utc();
+        let day = 20_775 * 86_400_000;
+        let mut m = MessageRecord {
+            id: 1,
+            contact: cairn_core::store::ContactId(1),
+            direction: Direction::Incoming,
+            counter: 1,
+            body: "hi".into(),
+            sent_ms: day + 3_600_000,
+            received_ms: Some(day + 3_600_000),
+            status: MessageStatus::Read,
+            envelope_id: None,
+        };
+        assert_eq!(meta_text(&m, &zone), "01:00");
+        m.sent_ms = day - 86_400_000 + 7_200_000; // claims the day before
+        assert_eq!(
+            meta_text(&m, &zone),
+            format!(
+                "01:00  ⚠ sent {} by their clock",
+                zone.format_datetime(m.sent_ms)
+            )
+        );
+        assert!(meta_text(&m, &zone).contains("02:00"));
     }
 }

@@ -215,7 +215,7 @@ fn contact_row(ui: &mut Ui, c: &ContactSummary, selected: bool, zone: &Zone, tod
 fn result_row(ui: &mut Ui, name: &str, m: &MessageRecord, zone: &Zone) -> bool {
     let text = format!(
         "{name} · {}\n{}",
-        zone.format_time(m.sent_ms),
+        zone.format_time(m.arrived_ms()),
         m.body.lines().next().unwrap_or_default()
     );
     ui.add(egui::Button::new(text).frame(false).wrap())

@@ -6,7 +6,9 @@ use egui::{RichText, Ui};
 use zeroize::Zeroizing;
 
 use crate::commands::Command;
-use crate::widgets::{strength, strength_hint, text_field};
+use cairn_core::profile::passphrase_policy;
+
+use crate::widgets::{strength_hint, text_field};
 
 /// Default port of the built-in relay, so its address survives restarts.
 pub const BUILTIN_PORT: u16 = 7447;
@@ -106,6 +108,11 @@ pub fn show_create(
             text_field(ui, "Your name (sent when you accept an invite)", &mut form.name, false);
             text_field(ui, "Passphrase", &mut form.pass, true);
             strength_hint(ui, &form.pass);
+            // The one passphrase rule (cairn-core): why it is refused, and what passes.
+            let policy = passphrase_policy(&form.pass);
+            if let (Err(weak), false) = (&policy, form.pass.is_empty()) {
+                ui.label(RichText::new(capitalized(&weak.to_string())).weak());
+            }
             text_field(ui, "Confirm passphrase", &mut form.confirm, true);
             let mismatch = !form.confirm.is_empty() && *form.pass != *form.confirm;
             if mismatch {
@@ -117,7 +124,7 @@ pub fn show_create(
             };
             let ready = relay.is_some()
                 && !form.name.trim().is_empty()
-                && strength(&form.pass).0 >= 2
+                && policy.is_ok()
                 && *form.pass == *form.confirm
                 && !form.busy;
             if relay.is_none() {
@@ -150,6 +157,14 @@ pub fn show_create(
         });
     });
     out
+}
+
+/// `text` with its first letter in upper case (a sentence on its own).
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// The unlock screen; `error` is the last failure (wrong passphrase...).

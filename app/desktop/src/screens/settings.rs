@@ -4,13 +4,15 @@
 //! to the core (extra relays live in the encrypted profile); nothing is
 //! decorative.
 
+use cairn_core::profile::passphrase_policy;
 use cairn_protocol::relay_address::RelayAddress;
 use egui::{Color32, RichText, Ui};
 use zeroize::Zeroizing;
 
 use crate::commands::{Command, ContactSummary, ProfileInfo, RelayHealth, RelayStatus};
 use crate::prefs::{Prefs, ThemeChoice};
-use crate::widgets::text_field;
+use crate::screens::onboarding::capitalized;
+use crate::widgets::{strength_hint, text_field};
 
 /// Form state of the settings pane.
 #[derive(Default)]
@@ -39,6 +41,8 @@ pub struct SettingsView<'a> {
     pub relays: &'a [RelayStatus],
     /// The profile's extra relays (full address text).
     pub extra_relays: &'a [String],
+    /// Relays on private networks allowed in invites and handshakes.
+    pub allow_private_relays: bool,
     /// Built-in relay address, if running.
     pub local_relay: Option<&'a str>,
     /// Envelopes waiting for a relay.
@@ -289,6 +293,24 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
     if let Some(error) = &form.relay_error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
+    let mut allow = view.allow_private_relays;
+    if ui
+        .checkbox(
+            &mut allow,
+            "Allow relays on private networks in invites (for testing on a LAN)",
+        )
+        .changed()
+    {
+        out = Some(Command::SetAllowPrivateRelays(allow));
+    }
+    ui.label(
+        RichText::new(
+            "Off by default: an invite naming a relay at a private or local address \
+             (192.168.x.x, 10.x.x.x, ...) could make Cairn reveal your address to a device on \
+             your own network chosen by someone else.",
+        )
+        .weak(),
+    );
     if let Some(address) = view.local_relay {
         ui.horizontal(|ui| {
             ui.label("Built-in relay, for others to use:");
@@ -311,7 +333,13 @@ fn backup(ui: &mut Ui, form: &mut SettingsForm) -> Option<Command> {
     );
     text_field(ui, "Backup file to write", &mut form.export_path, false);
     text_field(ui, "Backup passphrase", &mut form.export_pass, true);
-    let ready = !form.export_path.trim().is_empty() && !form.export_pass.is_empty();
+    strength_hint(ui, &form.export_pass);
+    // The same rule as for a new profile (cairn-core): the backup is only as safe as this.
+    let policy = passphrase_policy(&form.export_pass);
+    if let (Err(weak), false) = (&policy, form.export_pass.is_empty()) {
+        ui.label(RichText::new(capitalized(&weak.to_string())).weak());
+    }
+    let ready = !form.export_path.trim().is_empty() && policy.is_ok();
     if ui
         .add_enabled(ready, egui::Button::new("Export backup"))
         .clicked()

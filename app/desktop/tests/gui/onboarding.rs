@@ -57,3 +57,32 @@ fn create_needs_matching_passphrases() {
     }
     assert_eq!(h.state().phase(), Phase::Create);
 }
+
+#[test]
+fn create_refuses_a_passphrase_the_core_rule_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
+    click(&mut h, "Start built-in relay");
+    wait_for(&mut h, "relay", |h| h.state().local_relay().is_some());
+    type_into(
+        &mut h,
+        "Your name (sent when you accept an invite)",
+        "Alice",
+    );
+    // Twelve characters, letters and digits: the old meter's "Fair" let it through.
+    type_into(&mut h, "Passphrase", "password1234");
+    type_into(&mut h, "Confirm passphrase", "password1234");
+    // The core's reason and what would pass are shown under the field.
+    assert!(h.query_by_label_contains("too easy to guess").is_some());
+    assert!(
+        h.query_by_label_contains("four or more random words")
+            .is_some()
+    );
+    click(&mut h, "Create profile");
+    for _ in 0..10 {
+        h.step();
+    }
+    assert_eq!(h.state().phase(), Phase::Create);
+    assert!(!dir.path().join("profile").exists());
+}

@@ -151,3 +151,25 @@ fn legacy_extra_relays_move_into_the_profile() {
     };
     assert_eq!(client.extra_relays().unwrap(), [legacy]);
 }
+
+#[test]
+fn private_relays_are_refused_until_allowed_in_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    onboard(&mut h, "Dana", "dana passphrase 314", None);
+    h.get_by_label("⚙ Settings").click();
+    h.step();
+    let toggle = "Allow relays on private networks in invites (for testing on a LAN)";
+    wait_for(&mut h, "setting shown", |h| {
+        h.query_by_label(toggle).is_some()
+    });
+    assert!(!h.state().allow_private_relays());
+    click_label(&mut h, toggle);
+    wait_for(&mut h, "setting stored", |h| {
+        h.state().allow_private_relays()
+    });
+    click_label(&mut h, toggle);
+    wait_for(&mut h, "setting cleared", |h| {
+        !h.state().allow_private_relays()
+    });
+}

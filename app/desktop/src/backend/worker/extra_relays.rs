@@ -74,8 +74,12 @@ impl Worker {
                 error: Box::new(Failure::Messenger(e)),
             }),
         }
-        if let Some(open) = self.open.as_ref() {
-            self.emit(Event::ExtraRelays(open.extra_relays.clone()));
+        let Some(open) = self.open.as_ref() else {
+            return;
+        };
+        self.emit(Event::ExtraRelays(open.extra_relays.clone()));
+        if let Ok(Ok(allowed)) = open.messenger.query(|c| c.allow_private_relays()).await {
+            self.emit(Event::AllowPrivateRelays(allowed));
         }
     }
 

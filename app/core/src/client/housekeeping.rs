@@ -1,0 +1,58 @@
+//! Forgetting what has outlived its use: expired invites, old seen-envelope
+//! ids (and, with them, anything a stranger could make the profile grow by),
+//! and skipped message keys past their 30 days.
+
+use super::sessions::{persist, session_mut};
+use super::{Client, ClientResult};
+
+/// How long the id of a processed envelope is remembered, so that a relay's
+/// redelivery of it is acked and not processed again: 30 days.
+///
+/// A relay keeps an unacknowledged envelope at most its `--message-ttl`
+/// (default 21 days, PROTOCOL.md §18.4) after storing it, and we record an id
+/// only after the relay stored and delivered it, so after 21 days no relay
+/// with the default settings can deliver it again; 30 days leaves room for
+/// relays configured longer and for clock differences. Older ids are
+/// deleted, so the table is bounded by what arrives in 30 days. A replay of
+/// an older envelope is still refused by the ratchet (its key is gone: §9.4).
+pub const SEEN_ENVELOPE_RETENTION_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// What one [`Client::housekeeping`] pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Housekeeping {
+    /// Invites past their expiry.
+    pub invites: usize,
+    /// Seen-envelope ids older than [`SEEN_ENVELOPE_RETENTION_MS`].
+    pub seen_envelopes: usize,
+    /// Skipped message keys older than [`SKIPPED_KEY_TTL_MS`](cairn_protocol::ratchet::SKIPPED_KEY_TTL_MS), over all conversations.
+    pub skipped_keys: usize,
+}
+
+impl Client {
+    /// Drops what nobody can use any more, in one transaction: invites past
+    /// their expiry (see [`Client::expire_invites`]), seen-envelope ids
+    /// older than [`SEEN_ENVELOPE_RETENTION_MS`], and skipped message keys
+    /// older than [`SKIPPED_KEY_TTL_MS`](cairn_protocol::ratchet::SKIPPED_KEY_TTL_MS) in every conversation (also those
+    /// that receive nothing, where decrypting would never discard them).
+    /// `now_ms` is the caller's clock; [`crate::net::Syncer::sync`] runs this
+    /// every round.
+    pub fn housekeeping(&mut self, now_ms: u64) -> ClientResult<Housekeeping> {
+        self.write_with_sessions(|db, _, sessions| {
+            let mut done = Housekeeping {
+                invites: db.remove_expired_invites(now_ms / 1000, now_ms)?,
+                seen_envelopes: db.prune_seen(now_ms.saturating_sub(SEEN_ENVELOPE_RETENTION_MS))?,
+                skipped_keys: 0,
+            };
+            let mut changed = Vec::new();
+            for contact in db.contacts()? {
+                let discarded = session_mut(sessions, db, &contact)?.expire_skipped_keys(now_ms);
+                if discarded > 0 {
+                    done.skipped_keys += discarded;
+                    changed.push(contact.id);
+                }
+            }
+            persist(sessions, db, &changed, now_ms)?;
+            Ok(done)
+        })
+    }
+}
