@@ -437,7 +437,7 @@ impl RatchetView {
             r.take(64).unwrap(); // pending peer identity
         }
         r.take(32 + 32).unwrap(); // mailboxes
-        assert_eq!(r.u8().unwrap(), 1, "ratchet version");
+        assert_eq!(r.u8().unwrap(), 2, "ratchet version (PROTOCOL.md §14)");
         let dhs = r.array().unwrap();
         let dhr = opt(&mut r);
         let rk = r.array().unwrap();
