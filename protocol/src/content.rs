@@ -6,8 +6,10 @@
 
 use thiserror::Error;
 
+use crate::envelope::MailboxId;
 use crate::identity::{Identity, IdentityError, PublicIdentity};
 use crate::labels;
+use crate::relay_address::RelayAddress;
 use crate::wire::{DecodeError, Reader, Writer};
 
 /// Longest text, in UTF-8 bytes (fits the 64 KiB bucket with every overhead).
@@ -22,6 +24,8 @@ const KIND_TEXT: u8 = 1;
 const KIND_DELIVERED: u8 = 2;
 const KIND_READ: u8 = 3;
 const KIND_KEY_UPDATE: u8 = 4;
+const KIND_MAILBOX_MOVE: u8 = 6;
+const KIND_MAILBOX_MOVED: u8 = 7;
 
 /// Why content could not be built or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -54,6 +58,21 @@ pub enum Content {
     Read(Vec<u64>),
     /// The sender moves to a new identity key; the receiver must accept it explicitly.
     KeyUpdate(KeyUpdate),
+    /// "From now on, write to me at this mailbox" (§10.4): the sender receives
+    /// on a new mailbox, e.g. the inviter leaving the invite's mailbox.
+    MailboxMove {
+        /// Relay of the new mailbox.
+        relay: RelayAddress,
+        /// The new mailbox.
+        mailbox: MailboxId,
+    },
+    /// "Nothing more of mine goes to your old mailbox" (§10.4): the answer to
+    /// a [`Content::MailboxMove`] once every envelope sealed for the old
+    /// mailbox is stored at its relay, so the mover may delete it.
+    MailboxMoved {
+        /// The new mailbox being confirmed.
+        mailbox: MailboxId,
+    },
     /// A kind this version does not know (attachments, groups, … in later versions).
     Unknown {
         /// Kind byte.
@@ -138,6 +157,15 @@ impl Content {
                     .put(&k.new_identity.to_bytes())
                     .put(&k.signature);
             }
+            Content::MailboxMove { relay, mailbox } => {
+                let mut body = Writer::default();
+                relay.encode(&mut body);
+                body.put(&mailbox.0);
+                w.u8(KIND_MAILBOX_MOVE).bytes_u32(&body.into_vec());
+            }
+            Content::MailboxMoved { mailbox } => {
+                w.u8(KIND_MAILBOX_MOVED).u32(32).put(&mailbox.0);
+            }
             Content::Unknown { kind, bytes } => {
                 w.u8(*kind).bytes_u32(bytes);
             }
@@ -168,6 +196,14 @@ impl Content {
                     signature,
                 })
             }
+            KIND_MAILBOX_MOVE => Content::MailboxMove {
+                relay: RelayAddress::decode(&mut inner)
+                    .map_err(|_| DecodeError::Invalid("mailbox move relay"))?,
+                mailbox: MailboxId(inner.array()?),
+            },
+            KIND_MAILBOX_MOVED => Content::MailboxMoved {
+                mailbox: MailboxId(inner.array()?),
+            },
             kind => Content::Unknown {
                 kind,
                 bytes: inner.rest().to_vec(),
@@ -223,6 +259,15 @@ mod tests {
                 &id.public(),
                 &Identity::from_seed([2; 32]),
             )),
+            Content::MailboxMove {
+                relay: "wss://relay.example:7447/#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                    .parse()
+                    .unwrap(),
+                mailbox: MailboxId([9; 32]),
+            },
+            Content::MailboxMoved {
+                mailbox: MailboxId([8; 32]),
+            },
             Content::Unknown {
                 kind: 200,
                 bytes: vec![1, 2, 3],
@@ -230,6 +275,32 @@ mod tests {
         ] {
             assert_eq!(round(&c), c);
         }
+    }
+
+    #[test]
+    fn mailbox_move_bytes_are_as_specified() {
+        let c = Content::MailboxMove {
+            relay: "ws://[::1]:7447/".parse().unwrap(),
+            mailbox: MailboxId([0xab; 32]),
+        };
+        let mut w = Writer::default();
+        c.encode(&mut w);
+        let mut expected = vec![6, 0, 0, 0, 39, 0, 3, b':', b':', b'1', 0x1d, 0x17];
+        expected.extend([0xab; 32]);
+        assert_eq!(w.into_vec(), expected);
+        let c = Content::MailboxMoved {
+            mailbox: MailboxId([0xcd; 32]),
+        };
+        let mut w = Writer::default();
+        c.encode(&mut w);
+        let mut expected = vec![7, 0, 0, 0, 32];
+        expected.extend([0xcd; 32]);
+        assert_eq!(w.into_vec(), expected);
+        // A relay address that does not decode is malformed content, not unknown.
+        let mut bad = vec![6, 0, 0, 0, 35, 9, 1, b'x', 0, 1];
+        bad.extend([0; 32]);
+        let mut r = Reader::new(&bad);
+        assert!(Content::decode(&mut r).is_err());
     }
 
     #[test]

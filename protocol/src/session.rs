@@ -19,7 +19,9 @@ use crate::ratchet::{ENCRYPTED_HEADER_LEN, Pending, RatchetError, RatchetState};
 use crate::safety_number::SafetyNumber;
 use crate::wire::{DecodeError, Reader, Writer};
 
-const SESSION_VERSION: u8 = 1;
+const SESSION_VERSION: u8 = 2;
+/// Before mailbox moves (§10.4): no old mailbox field; still read.
+const SESSION_VERSION_1: u8 = 1;
 const TAG_LEN: usize = 16;
 
 /// Why a message could not be sent or received.
@@ -111,6 +113,9 @@ pub struct Session {
     peer_verifier: Verifier,
     pending_peer: Option<PublicIdentity>,
     my_mailbox: MailboxId,
+    /// The mailbox we moved away from (§10.4): still accepted until the peer
+    /// confirms the move.
+    old_my_mailbox: Option<MailboxId>,
     peer_mailbox: MailboxId,
     ratchet: RatchetState,
     integrity: IntegrityState,
@@ -142,10 +147,30 @@ impl Session {
             peer_verifier: peer.verifier()?,
             pending_peer: None,
             my_mailbox,
+            old_my_mailbox: None,
             peer_mailbox,
             ratchet,
             integrity: IntegrityState::default(),
         })
+    }
+
+    /// We receive on `new` from now on (§10.4); envelopes still addressed to
+    /// the mailbox we leave are accepted until [`Session::forget_old_mailbox`].
+    pub fn move_my_mailbox(&mut self, new: MailboxId) {
+        if new != self.my_mailbox {
+            self.old_my_mailbox = Some(self.my_mailbox);
+            self.my_mailbox = new;
+        }
+    }
+
+    /// The peer confirmed our move: nothing more arrives on the old mailbox.
+    pub fn forget_old_mailbox(&mut self) {
+        self.old_my_mailbox = None;
+    }
+
+    /// The peer receives on `new` from now on (§10.4): our envelopes are addressed there.
+    pub fn move_peer_mailbox(&mut self, new: MailboxId) {
+        self.peer_mailbox = new;
     }
 
     /// Encrypts and signs `content` for the peer.
@@ -337,7 +362,7 @@ impl Session {
         if envelope.kind != BodyKind::Ratchet {
             return Err(SessionError::WrongKind);
         }
-        if envelope.mailbox != self.my_mailbox {
+        if envelope.mailbox != self.my_mailbox && Some(envelope.mailbox) != self.old_my_mailbox {
             return Err(SessionError::WrongMailbox);
         }
         let mut r = Reader::new(envelope.body);
@@ -382,6 +407,7 @@ impl Session {
             peer_verifier: self.peer_verifier,
             pending_peer: self.pending_peer,
             my_mailbox: self.my_mailbox,
+            old_my_mailbox: self.old_my_mailbox,
             peer_mailbox: self.peer_mailbox,
             ratchet: self.ratchet.clone(),
             integrity: self.integrity.clone(),
@@ -469,6 +495,10 @@ impl Session {
             None => w.u8(0),
         };
         w.put(&self.my_mailbox.0).put(&self.peer_mailbox.0);
+        match &self.old_my_mailbox {
+            Some(m) => w.u8(1).put(&m.0),
+            None => w.u8(0),
+        };
         self.ratchet.encode(&mut w);
         self.integrity.encode(&mut w);
         Zeroizing::new(w.into_vec())
@@ -478,7 +508,7 @@ impl Session {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SessionError> {
         let mut r = Reader::new(bytes);
         let version = r.u8()?;
-        if version != SESSION_VERSION {
+        if version != SESSION_VERSION && version != SESSION_VERSION_1 {
             return Err(DecodeError::UnknownVersion(version).into());
         }
         let conversation = r.array()?;
@@ -497,6 +527,21 @@ impl Session {
         };
         let my_mailbox = MailboxId(r.array()?);
         let peer_mailbox = MailboxId(r.array()?);
+        let old_my_mailbox = if version == SESSION_VERSION_1 {
+            None
+        } else {
+            match r.u8()? {
+                0 => None,
+                1 => Some(MailboxId(r.array()?)),
+                value => {
+                    return Err(DecodeError::UnknownTag {
+                        field: "old mailbox",
+                        value,
+                    }
+                    .into());
+                }
+            }
+        };
         let ratchet = RatchetState::decode(&mut r)?;
         let integrity = IntegrityState::decode(&mut r)?;
         r.finish()?;
@@ -509,6 +554,7 @@ impl Session {
                 .map_err(|_| DecodeError::Invalid("identity"))?,
             pending_peer,
             my_mailbox,
+            old_my_mailbox,
             peer_mailbox,
             ratchet,
             integrity,

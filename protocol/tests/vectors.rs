@@ -391,6 +391,7 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
             json!({ "text_len": len, "envelope_len": BUCKETS.iter().find(|b| **b >= needed) })
         })
         .collect();
+    out.insert("content.json".into(), content_vectors());
     out.insert("padding.json".into(), json!({ "buckets": BUCKETS, "text_to_envelope": padding,
         "note": "A text of text_len bytes is sent in an envelope of envelope_len bytes (50-byte envelope header, 80-byte encrypted header, 16-byte tag, 158 bytes of inner-message fields and signature, 1 padding marker)." }));
     out
@@ -431,12 +432,15 @@ impl RatchetView {
         }
         let bytes = session.to_bytes();
         let mut r = Reader::new(&bytes);
-        assert_eq!(r.u8().unwrap(), 1, "session version");
+        assert_eq!(r.u8().unwrap(), 2, "session version (PROTOCOL.md §14)");
         r.take(32 + 64 + 64).unwrap(); // conversation id, my and peer identity
         if r.u8().unwrap() == 1 {
             r.take(64).unwrap(); // pending peer identity
         }
         r.take(32 + 32).unwrap(); // mailboxes
+        if r.u8().unwrap() == 1 {
+            r.take(32).unwrap(); // the mailbox we moved away from
+        }
         assert_eq!(r.u8().unwrap(), 2, "ratchet version (PROTOCOL.md §14)");
         let dhs = r.array().unwrap();
         let dhr = opt(&mut r);
@@ -749,6 +753,64 @@ fn relay_address_vectors() -> Value {
         "refused_text": refused_text,
         "refused_binary": refused_binary,
         "note": "Binary form: transport u8 (1 = TLS, 0 = plaintext) ‖ host bytes_u8 ‖ port u16 ‖ pin (32, TLS only). An IPv6 host is bracketed in the text form and stored without brackets, byte for byte as written (no canonicalisation), in the binary form.",
+    })
+}
+
+/// Content encodings (§10.2) that carry structure: the mailbox move pair (§10.4).
+fn content_vectors() -> Value {
+    let pin = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA";
+    let cases = [
+        (
+            "mailbox move to a TLS relay",
+            Content::MailboxMove {
+                relay: format!("wss://relay.example.org:7447/#{pin}")
+                    .parse()
+                    .unwrap(),
+                mailbox: MailboxId(d32(
+                    "4141414141414141414141414141414141414141414141414141414141414141",
+                )),
+            },
+        ),
+        (
+            "mailbox move to a loopback development relay, IPv6",
+            Content::MailboxMove {
+                relay: "ws://[::1]:7447/".parse().unwrap(),
+                mailbox: MailboxId(d32(
+                    "4242424242424242424242424242424242424242424242424242424242424242",
+                )),
+            },
+        ),
+        (
+            "mailbox moved (the confirmation)",
+            Content::MailboxMoved {
+                mailbox: MailboxId(d32(
+                    "4141414141414141414141414141414141414141414141414141414141414141",
+                )),
+            },
+        ),
+    ];
+    let encoded: Vec<Value> = cases
+        .iter()
+        .map(|(what, c)| {
+            let mut w = Writer::default();
+            c.encode(&mut w);
+            let bytes = w.into_vec();
+            let mut r = Reader::new(&bytes);
+            assert_eq!(&Content::decode(&mut r).unwrap(), c);
+            r.finish().unwrap();
+            let fields = match c {
+                Content::MailboxMove { relay, mailbox } => {
+                    json!({ "relay": relay.to_string(), "mailbox": hex::encode(mailbox.0) })
+                }
+                Content::MailboxMoved { mailbox } => json!({ "mailbox": hex::encode(mailbox.0) }),
+                _ => Value::Null,
+            };
+            json!({ "what": what, "fields": fields, "content": hex::encode(&bytes) })
+        })
+        .collect();
+    json!({
+        "contents": encoded,
+        "note": "kind u8 ‖ length u32 ‖ bytes (PROTOCOL.md §10.2). Mailbox move (kind 6): relay address in binary form (§6) ‖ mailbox id (32). Mailbox moved (kind 7): mailbox id (32).",
     })
 }
 

@@ -86,6 +86,7 @@ pub(crate) fn contact_json(c: &Contact) -> Value {
         "safety_number": c.safety_number,
         "relay": c.relay,
         "pending_key_change": c.pending_identity.is_some(),
+        "confirmed": c.confirmed,
     })
 }
 
@@ -99,6 +100,11 @@ pub(crate) fn contact_text(c: &Contact) -> String {
     });
     if c.pending_identity.is_some() {
         s.push_str("  [KEY CHANGED: run `accept-key` after checking]");
+    }
+    if !c.confirmed {
+        s.push_str(
+            "  [waiting for them to confirm: run `recv`; if this lasts, ask for a new invite]",
+        );
     }
     s
 }

@@ -65,17 +65,27 @@ pub fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
 }
 
 /// Alice (in `dir/a`) invites, Bob (in `dir/b`) accepts calling her
-/// `alice`, Alice completes (she calls him `Bob`): returns both.
+/// `alice`, Alice completes (she calls him `Bob`) and moves the
+/// conversation off the invite's mailbox, Bob confirms: returns both, with
+/// nothing left to carry.
 pub fn pair(dir: &Path, now: u64) -> (Client, Client) {
     let mut alice = new_client_at(&dir.join("a"), "Alice", now);
     let mut bob = new_client_at(&dir.join("b"), "Bob", now);
-    let mb = alice.mint_mailbox();
-    let created = alice.create_invite(&mb, now).unwrap();
+    let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let created = alice.create_invite(&mb, &conversation, now).unwrap();
     let invite = bob.parse_invite(&created.uri, now).unwrap();
     let reply = bob.mint_mailbox();
     bob.accept_invite(&invite, "alice", &reply, now).unwrap();
-    pump(&mut bob, &mut alice, now + 1);
+    settle(&mut bob, &mut alice, now + 1);
     (alice, bob)
+}
+
+/// Carries envelopes both ways until neither side has anything to send.
+pub fn settle(a: &mut Client, b: &mut Client, now: u64) {
+    for _ in 0..4 {
+        pump(a, b, now);
+        pump(b, a, now);
+    }
 }
 
 /// A WebSocket proxy in front of a plaintext loopback relay that records, per

@@ -148,6 +148,7 @@ fn summary() -> ContactSummary {
             safety_number: "1".repeat(60),
             verified: true,
             pending_identity: None,
+            confirmed: true,
         },
         unread: 0,
         last_preview: Some("message 99999".into()),
@@ -308,7 +309,9 @@ fn generate(root: &Path) {
     let mut alice = init(&root.join("alice"), "Alice", KdfParams::INSECURE_FOR_TESTS);
     let mut bob = init(&root.join("bob"), "Bob", KdfParams::DEFAULT);
     let mb = alice.mint_mailbox();
-    let invite = alice.create_invite(&mb, START_MS).unwrap();
+    let invite = alice
+        .create_invite(&mb, &alice.mint_mailbox(), START_MS)
+        .unwrap();
     let invite = bob.parse_invite(&invite.uri, START_MS).unwrap();
     let reply = bob.mint_mailbox();
     bob.accept_invite(&invite, "Alice", &reply, START_MS)

@@ -6,6 +6,7 @@ mod cli_chat;
 mod cli_connections;
 mod cli_crash;
 mod cli_faults;
+mod cli_invite_once;
 mod cli_relays;
 mod cli_support;
 mod client_plaintext;

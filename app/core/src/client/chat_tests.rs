@@ -25,8 +25,8 @@ fn pair() -> (tempfile::TempDir, Client, Client) {
     let tmp = tempfile::tempdir().unwrap();
     let mut alice = new_client(&tmp.path().join("a"), "Alice");
     let mut bob = new_client(&tmp.path().join("b"), "Bob");
-    let mb = alice.mint_mailbox();
-    let created = alice.create_invite(&mb, 1_000).unwrap();
+    let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
     let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
     let reply = bob.mint_mailbox();
     let c = bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
@@ -42,6 +42,8 @@ fn pair() -> (tempfile::TempDir, Client, Client) {
         "{:?}",
         report.events
     );
+    // Alice moves off the invite's mailbox; Bob follows and confirms.
+    crate::testing::settle(&mut alice, &mut bob, 3_001);
     (tmp, alice, bob)
 }
 
@@ -65,13 +67,17 @@ fn handshake_chat_receipts_and_safety_numbers() {
     );
     // Bob's delivery receipt comes back.
     let r = pump(&mut bob, &mut alice, 6_000);
-    assert!(matches!(
-        &r.events[..],
-        [ClientEvent::StatusChanged {
-            status: MessageStatus::Delivered,
-            ..
-        }]
-    ));
+    assert!(
+        matches!(
+            &r.events[..],
+            [ClientEvent::StatusChanged {
+                status: MessageStatus::Delivered,
+                ..
+            }]
+        ),
+        "{:?}",
+        r.events
+    );
     // Bob reads it: read receipt.
     assert_eq!(bob.mark_read(id(&bob, "alice"), 7_000).unwrap(), 1);
     assert_eq!(bob.mark_read(id(&bob, "alice"), 7_001).unwrap(), 0);
@@ -252,7 +258,8 @@ fn identity_change_is_held_until_accepted_and_resets_verification() {
     let mut alice = Client::open(&adir, b"pw").unwrap();
     bob.send_text(id(&bob, "alice"), "welcome back", 9_000)
         .unwrap();
-    assert_eq!(pump(&mut bob, &mut alice, 10_000).new_messages, 1);
+    let r = pump(&mut bob, &mut alice, 10_000);
+    assert_eq!(r.new_messages, 1, "{:?}", r.events);
     alice
         .send_text(id(&alice, "Bob"), "thanks", 11_000)
         .unwrap();
@@ -301,7 +308,8 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
             TimelineItem::Event(_) => None,
         })
         .collect();
-    let mut expected: Vec<u64> = (0..700).filter(|c| *c != 300).collect();
+    // Alice's counter 0 was her mailbox move (§10.4): the texts are 1..=700.
+    let mut expected: Vec<u64> = (1..=700).filter(|c| *c != 301).collect();
     let mut sorted = counters.clone();
     sorted.sort_unstable();
     expected.sort_unstable();
@@ -334,7 +342,9 @@ fn accept_as(tmp: &std::path::Path, inviter: &mut Client, dir: &str, name: &str)
     let mut other = Client::open(&tmp.join(dir), b"pw").unwrap();
     assert_eq!(other.name(), name);
     let mb = inviter.mint_mailbox();
-    let created = inviter.create_invite(&mb, 10_000).unwrap();
+    let created = inviter
+        .create_invite(&mb, &inviter.mint_mailbox(), 10_000)
+        .unwrap();
     let invite = other.parse_invite(&created.uri, 10_000).unwrap();
     let reply = other.mint_mailbox();
     other
@@ -411,8 +421,7 @@ fn seen_envelope_ids_are_forgotten_after_the_retention_period() {
     let id: [u8; 16] = d.bytes[33..49].try_into().unwrap();
     let seen = |c: &Client| c.store().read().is_seen(&id).unwrap();
     // Kept while a relay could still redeliver it: a redelivery is only acked.
-    let kept = bob.housekeeping(t0 + SEEN_ENVELOPE_RETENTION_MS).unwrap();
-    assert_eq!(kept.seen_envelopes, 0);
+    bob.housekeeping(t0 + SEEN_ENVELOPE_RETENTION_MS).unwrap();
     assert!(seen(&bob));
     let again = bob
         .receive(std::slice::from_ref(&d), t0 + SEEN_ENVELOPE_RETENTION_MS)
@@ -460,9 +469,10 @@ fn a_message_whose_skipped_key_expired_is_reported_lost() {
         })
         .collect();
     assert_eq!(lost.len(), 1, "{:?}", r.events);
+    // Alice's message 0 was her mailbox move (§10.4): "zero" is her message 1.
     assert_eq!(
         lost[0].detail,
-        "message 0 arrived after its key was discarded: it cannot be read"
+        "message 1 arrived after its key was discarded: it cannot be read"
     );
     assert!(
         bob.timeline(id(&bob, "alice"))
@@ -470,4 +480,127 @@ fn a_message_whose_skipped_key_expired_is_reported_lost() {
             .iter()
             .any(|i| matches!(i, TimelineItem::Event(e) if e.kind == EventKind::Lost))
     );
+}
+
+/// The invite's mailbox after the handshake: the conversation has moved off
+/// it (PROTOCOL.md §10.4), so the link is no way into the conversation.
+#[test]
+fn the_conversation_moves_off_the_invite_mailbox_and_the_link_reaches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = new_client(&tmp.path().join("a"), "Alice");
+    let mut bob = new_client(&tmp.path().join("b"), "Bob");
+    let mut eve = new_client(&tmp.path().join("e"), "Eve");
+    let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
+    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let to_alice = bob
+        .accept_invite(&invite, "alice", &bob.mint_mailbox(), 2_000)
+        .unwrap();
+    assert!(!to_alice.confirmed, "waiting for Alice to complete");
+    // Bob writes before Alice has completed: it goes to the invite's mailbox.
+    bob.send_text(to_alice.id, "early", 2_001).unwrap();
+    let r = pump(&mut bob, &mut alice, 3_000);
+    assert_eq!(r.new_messages, 1, "{:?}", r.events);
+    let to_bob = id(&alice, "Bob");
+    let at_alice = alice.contact(to_bob).unwrap();
+    assert_eq!(
+        at_alice.my_mailbox, conversation.id.0,
+        "Alice moved at once"
+    );
+
+    // Alice's first message tells Bob where she receives now: he is confirmed and follows.
+    let r = pump(&mut alice, &mut bob, 4_000);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::ContactChanged { contact } if contact.confirmed)),
+        "{:?}",
+        r.events
+    );
+    let at_bob = bob.contact(to_alice.id).unwrap();
+    assert!(at_bob.confirmed);
+    assert_eq!(at_bob.their_mailbox, conversation.id.0);
+    bob.send_text(to_alice.id, "after the move", 4_001).unwrap();
+    let due = bob.outbox_due(u64::MAX, 10).unwrap();
+    assert!(due.iter().all(|i| i.mailbox == conversation.id.0));
+    // Bob's confirmation (sealed now that nothing for the old mailbox is queued)
+    // lets Alice retire the invite's mailbox after a grace period: it is then
+    // deleted at the relay.
+    let r = pump(&mut bob, &mut alice, 5_000);
+    assert_eq!(r.new_messages, 1);
+    alice.housekeeping(5_000 + MOVE_GRACE_MS - 1).unwrap();
+    assert!(
+        alice.mailboxes_to_delete().unwrap().is_empty(),
+        "still in its grace period"
+    );
+    let done = alice.housekeeping(5_000 + MOVE_GRACE_MS + 1).unwrap();
+    assert_eq!(done.moves, 1);
+    let retired: Vec<[u8; 32]> = alice
+        .mailboxes_to_delete()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(retired, vec![mb.id.0]);
+
+    // Eve has the link too. Her handshake is refused and shows in no chat.
+    let late = eve.parse_invite(&created.uri, 5_500).unwrap();
+    // (The invite's mailbox is deleted at the relay by now; were it not, ...)
+    let to_alice_eve = eve
+        .accept_invite(&late, "alice", &eve.mint_mailbox(), 5_500)
+        .unwrap();
+    eve.send_text(to_alice_eve.id, "let me in", 5_501).unwrap();
+    let r = pump(&mut eve, &mut alice, 6_000);
+    assert_eq!(r.new_messages, 0);
+    assert!(
+        r.events.iter().all(|e| e.contact().is_none()),
+        "nothing in Bob's chat: {:?}",
+        r.events
+    );
+    let bobs_chat = alice.timeline(to_bob).unwrap();
+    assert!(
+        bobs_chat
+            .iter()
+            .all(|i| !matches!(i, TimelineItem::Event(e) if e.kind == EventKind::Rejected)),
+        "{bobs_chat:?}"
+    );
+    // Eve stays unconfirmed: Alice never completes with her.
+    assert!(!eve.contact(to_alice_eve.id).unwrap().confirmed);
+}
+
+/// A contact's move is confirmed only once nothing sealed for their old
+/// mailbox is still queued, so deleting it loses nothing.
+#[test]
+fn a_move_is_confirmed_only_after_everything_for_the_old_mailbox_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = new_client(&tmp.path().join("a"), "Alice");
+    let mut bob = new_client(&tmp.path().join("b"), "Bob");
+    let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
+    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let to_alice = bob
+        .accept_invite(&invite, "alice", &bob.mint_mailbox(), 2_000)
+        .unwrap();
+    pump(&mut bob, &mut alice, 3_000);
+    // Bob writes twice more to the invite's mailbox (queued, not yet sent) ...
+    bob.send_texts(to_alice.id, &["one", "two"], 3_100).unwrap();
+    // ... and only then learns of Alice's move.
+    pump(&mut alice, &mut bob, 3_200);
+    assert_eq!(
+        bob.seal_due_receipts(3_300).unwrap(),
+        0,
+        "two envelopes still queued"
+    );
+    let queued = bob.outbox_due(u64::MAX, 10).unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(queued.iter().all(|i| i.mailbox == mb.id.0));
+    bob.outbox_sent(&queued).unwrap();
+    assert_eq!(
+        bob.seal_due_receipts(3_400).unwrap(),
+        1,
+        "now it is confirmed"
+    );
+    let confirm = bob.outbox_due(u64::MAX, 10).unwrap();
+    assert_eq!(confirm.len(), 1);
+    assert_eq!(confirm[0].mailbox, conversation.id.0);
 }

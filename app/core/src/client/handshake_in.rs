@@ -4,12 +4,16 @@ use cairn_protocol::envelope::Envelope;
 use cairn_protocol::invite::PendingInvite;
 use cairn_protocol::safety_number::SafetyNumber;
 
+use cairn_protocol::content::Content;
+use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::relay_address::RelayAddress;
+
 use super::ClientResult;
 use super::events::ClientEvent;
 use super::names::{look_alike_notice, sanitize_remote_name};
 use super::receive::Batch;
 use super::relays::check_remote_relay;
-use crate::store::{EventKind, NewContact};
+use crate::store::{EventKind, NewContact, StoreError};
 
 /// Completes the handshake against the open invite on this mailbox, adding the contact.
 pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> ClientResult<()> {
@@ -37,14 +41,21 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     let safety = SafetyNumber::new(&batch.identity.public(), &done.peer);
     let relay = done.relay.to_string();
     batch.db.ensure_relay(&relay, batch.now_ms)?;
+    // The conversation moves off the invite's mailbox at once (§10.4): whoever
+    // else has the link can no longer write into it.
+    let conversation = match record.conversation_mailbox {
+        Some(m) => Some((m, mailbox_relay(batch, &m)?)),
+        None => None,
+    };
     let id = batch.db.add_contact(
         &NewContact {
             name: &name,
             identity: &done.peer.to_bytes(),
             relay: &relay,
             their_mailbox: &done.mailbox.0,
-            my_mailbox: &record.mailbox,
+            my_mailbox: conversation.as_ref().map_or(&record.mailbox, |(m, _)| m),
             safety_number: safety.digits(),
+            confirmed: true,
         },
         batch.now_ms,
     )?;
@@ -52,6 +63,27 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     batch.db.remove_pending_invite(&record.id)?;
     batch.sessions.insert(id, done.session);
     batch.touched.insert(id);
+    if let Some((mailbox, at)) = conversation {
+        batch.db.add_move_out(id, &record.mailbox, batch.now_ms)?;
+        let contact = batch.db.contact(id)?;
+        let content = Content::MailboxMove {
+            relay: at,
+            mailbox: MailboxId(mailbox),
+        };
+        let session = batch
+            .sessions
+            .get_mut(&id)
+            .ok_or(StoreError::Malformed("session just stored"))?;
+        session.move_my_mailbox(MailboxId(mailbox));
+        super::send::seal_and_queue(
+            batch.db,
+            batch.identity,
+            session,
+            &contact,
+            &content,
+            batch.now_ms,
+        )?;
+    }
     batch.invalidate_contacts();
     let contact = batch.db.contact(id)?;
     let notice = look_alike_notice(batch.db, id, &proposed)?;
@@ -62,6 +94,17 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
         batch.event(Some(&contact), EventKind::LookAlikeName, &detail)?;
     }
     Ok(())
+}
+
+/// The relay a mailbox of ours lives on.
+fn mailbox_relay(batch: &Batch<'_, '_, '_>, mailbox: &[u8; 32]) -> ClientResult<RelayAddress> {
+    let text = batch
+        .db
+        .mailbox_relay(mailbox)?
+        .ok_or(StoreError::Malformed(
+            "conversation mailbox without a relay",
+        ))?;
+    Ok(text.parse()?)
 }
 
 /// The acceptor's chosen (sanitized) name, made unique among our contacts.

@@ -71,10 +71,14 @@ impl Client {
         }
     }
 
-    /// Inviter: creates an invite on `mailbox` (already registered on its relay).
+    /// Inviter: creates an invite on `mailbox`, with `conversation` the fresh
+    /// mailbox the conversation moves to when the handshake arrives (both
+    /// already registered on their relay; PROTOCOL.md §8.2, §10.4). The
+    /// invite's mailbox is then only a way to *start* the conversation.
     pub fn create_invite(
         &mut self,
         mailbox: &NewMailbox,
+        conversation: &NewMailbox,
         now_ms: u64,
     ) -> ClientResult<CreatedInvite> {
         let expires_at = now_ms / 1000 + INVITE_TTL_SECS;
@@ -88,13 +92,15 @@ impl Client {
         let record = PendingInviteRecord {
             id: invite.id(),
             mailbox: mailbox.id.0,
+            conversation_mailbox: Some(conversation.id.0),
             pending: pending.to_bytes(),
             uri: invite.to_uri(),
             expires_at,
         };
-        let relay = mailbox.relay.to_string();
         self.store_mut().write(|db| {
-            db.add_mailbox(&mailbox.id.0, &relay, mailbox.auth_seed.as_ref(), now_ms)?;
+            for m in [mailbox, conversation] {
+                db.add_mailbox(&m.id.0, &m.relay.to_string(), m.auth_seed.as_ref(), now_ms)?;
+            }
             db.add_pending_invite(&record, now_ms)
         })?;
         Ok(CreatedInvite {
@@ -167,6 +173,9 @@ impl Client {
                     their_mailbox: &invite.mailbox().0,
                     my_mailbox: &reply_mailbox.id.0,
                     safety_number: safety.digits(),
+                    // Until the inviter's first message: someone else may have
+                    // used the invite first (PROTOCOL.md §8.2).
+                    confirmed: false,
                 },
                 now_ms,
             )?;

@@ -33,7 +33,9 @@ use crate::store::{Store, StoreError};
 pub use error::ClientError;
 pub use events::ClientEvent;
 pub use history::TimelineItem;
-pub use housekeeping::{Housekeeping, SEEN_ENVELOPE_RETENTION_MS};
+pub use housekeeping::{
+    Housekeeping, MOVE_CONFIRMATION_WAIT_MS, MOVE_GRACE_MS, SEEN_ENVELOPE_RETENTION_MS,
+};
 pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox};
 pub use names::{MAX_NAME_LEN, looks_alike, validate_name};
 pub use receive::{Delivery, ReceiveReport};

@@ -89,7 +89,9 @@ fn handshake_naming_remote_plaintext_reply_relay_is_rejected() {
     let mut alice = new_client(&tmp.path().join("a"), "Alice");
     let mut bob = new_client(&tmp.path().join("b"), "Bob");
     let mb = alice.mint_mailbox();
-    let created = alice.create_invite(&mb, 1_000).unwrap();
+    let created = alice
+        .create_invite(&mb, &alice.mint_mailbox(), 1_000)
+        .unwrap();
     let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
     // A modified acceptor names a remote plaintext relay for Alice's replies.
     let reply = NewMailbox {

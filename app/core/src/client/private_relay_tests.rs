@@ -116,7 +116,9 @@ fn a_handshake_naming_a_private_reply_relay_is_rejected_until_allowed() {
     let private = format!("wss://10.20.30.40:7447/#{PIN}");
     let handshake = |alice: &mut Client, bob: &mut Client, n: u8| {
         let mb = alice.mint_mailbox();
-        let created = alice.create_invite(&mb, 1_000).unwrap();
+        let created = alice
+            .create_invite(&mb, &alice.mint_mailbox(), 1_000)
+            .unwrap();
         let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
         // A modified acceptor names a host on Alice's network for her replies.
         let reply = NewMailbox {

@@ -24,6 +24,12 @@ use crate::store::{
     NewMessage, ReceiptKind, StoreError,
 };
 
+/// A change of mailbox a received message asks of the session (§10.4).
+enum MailboxChange {
+    /// The peer receives elsewhere now.
+    Peer(MailboxId),
+}
+
 /// Conversation messages decrypted (and batch-verified) per step of a pipelined run.
 const DECRYPT_CHUNK: usize = 256;
 
@@ -67,6 +73,9 @@ impl Client {
                 touched: BTreeSet::new(),
                 delivered: BTreeMap::new(),
                 receipts_due,
+                unauthenticated: Vec::new(),
+                mailbox_changes: Vec::new(),
+                moving: HashMap::new(),
                 report: ReceiveReport::default(),
                 run: None,
             };
@@ -99,6 +108,13 @@ pub(super) struct Batch<'a, 'b, 'd> {
     delivered: BTreeMap<ContactId, Vec<u64>>,
     /// When the delivery receipts of this batch go out.
     receipts_due: u64,
+    /// Old mailboxes that already raised an "unauthenticated traffic" notice.
+    unauthenticated: Vec<[u8; 32]>,
+    /// Mailbox changes to apply to a session once its run is decrypted (the
+    /// session is out of the cache while the run decrypts).
+    mailbox_changes: Vec<(ContactId, MailboxChange)>,
+    /// Contacts with an open move of ours, looked up once per batch.
+    moving: HashMap<ContactId, bool>,
     pub report: ReceiveReport,
     /// Conversation messages waiting to be decrypted together, all for one contact.
     run: Option<(Contact, Vec<Envelope<'d>>)>,
@@ -167,6 +183,14 @@ impl<'d> Batch<'_, '_, 'd> {
             self.pipelined(&contact, &mut session, &envs)
         };
         self.sessions.insert(contact.id, session);
+        for (id, change) in std::mem::take(&mut self.mailbox_changes) {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                match change {
+                    MailboxChange::Peer(m) => s.move_peer_mailbox(m),
+                }
+                self.touched.insert(id);
+            }
+        }
         outcome
     }
 
@@ -204,7 +228,8 @@ impl<'d> Batch<'_, '_, 'd> {
         if let Some(c) = self.contacts.get(&mailbox.0) {
             return Ok(c.clone());
         }
-        let c = self.db.contact_by_my_mailbox(&mailbox.0)?;
+        // Our current mailbox for them, or one we moved away from (§10.4).
+        let c = self.db.contact_for_mailbox(&mailbox.0)?.map(|(c, _)| c);
         self.contacts.insert(mailbox.0, c.clone());
         Ok(c)
     }
@@ -229,10 +254,37 @@ impl<'d> Batch<'_, '_, 'd> {
                 // keys, or older than 30 days): say so, never drop it silently.
                 return self.event(Some(contact), EventKind::Lost, &e.to_string());
             }
+            Err(_) if env.mailbox.0 != contact.my_mailbox => {
+                // Our old mailbox (the invite's, after the conversation moved):
+                // anyone with the link can still write there until it is
+                // deleted. Not the contact's doing: one notice, not in their chat.
+                return self.unauthenticated(&env.mailbox);
+            }
             Err(e) => return self.reject(Some(contact), &format!("message rejected: {e}")),
         };
         self.touched.insert(contact.id);
+        if !contact.confirmed && self.db.set_confirmed(contact.id)? {
+            // Their first message: they completed the handshake (§8.2).
+            self.invalidate_contacts();
+            let now = self.db.contact(contact.id)?;
+            self.report
+                .events
+                .push(ClientEvent::ContactChanged { contact: now });
+        }
+        let moving = self.moving(contact.id)?;
         for event in &received.events {
+            // While we move to a new mailbox (§10.4) the peer's messages come
+            // through two mailboxes, which the relay delivers in no common
+            // order: gaps and late arrivals are not reported then; what is
+            // still missing when the move ends is (see `Client::housekeeping`).
+            if moving
+                && matches!(
+                    event,
+                    IntegrityEvent::Gap { .. } | IntegrityEvent::LateArrival { .. }
+                )
+            {
+                continue;
+            }
             let (kind, detail) = describe(event);
             self.event(Some(contact), kind, &detail)?;
         }
@@ -294,10 +346,71 @@ impl<'d> Batch<'_, '_, 'd> {
                      compare the new safety number and accept the change",
                 )?;
             }
-            // Receipts under an unaccepted key, and kinds from newer versions: ignored.
-            Content::Delivered(_) | Content::Read(_) | Content::Unknown { .. } => {}
+            Content::MailboxMove { relay, mailbox } if !held => {
+                self.moved(contact, &relay, &mailbox)?;
+            }
+            Content::MailboxMoved { mailbox } if !held => {
+                self.db.confirm_move_out(contact, &mailbox.0, self.now_ms)?;
+            }
+            // Receipts and moves under an unaccepted key, and kinds from newer
+            // versions: ignored.
+            Content::Delivered(_)
+            | Content::Read(_)
+            | Content::MailboxMove { .. }
+            | Content::MailboxMoved { .. }
+            | Content::Unknown { .. } => {}
         }
         Ok(())
+    }
+
+    /// The contact receives on a new mailbox now (§10.4): write there from
+    /// now on, if its relay is one we may use.
+    fn moved(
+        &mut self,
+        contact: &Contact,
+        relay: &cairn_protocol::relay_address::RelayAddress,
+        mailbox: &MailboxId,
+    ) -> ClientResult<()> {
+        if let Err(refused) = super::relays::check_remote_relay(self.db, relay) {
+            return self.reject(
+                Some(contact),
+                &format!("refused to follow a mailbox move: {refused}"),
+            );
+        }
+        let text = relay.to_string();
+        self.db.ensure_relay(&text, self.now_ms)?;
+        self.db.move_in(contact, &text, &mailbox.0)?;
+        self.mailbox_changes
+            .push((contact.id, MailboxChange::Peer(*mailbox)));
+        self.invalidate_contacts();
+        let now = self.db.contact(contact.id)?;
+        self.report
+            .events
+            .push(ClientEvent::ContactChanged { contact: now });
+        Ok(())
+    }
+
+    /// True while a move of ours for this contact is open (cached per batch).
+    fn moving(&mut self, contact: ContactId) -> ClientResult<bool> {
+        if let Some(m) = self.moving.get(&contact) {
+            return Ok(*m);
+        }
+        let m = self.db.moving_out(contact)?;
+        self.moving.insert(contact, m);
+        Ok(m)
+    }
+
+    /// One notice per old mailbox and batch for envelopes nobody we know sent.
+    fn unauthenticated(&mut self, mailbox: &MailboxId) -> ClientResult<()> {
+        if self.unauthenticated.contains(&mailbox.0) {
+            return Ok(());
+        }
+        self.unauthenticated.push(mailbox.0);
+        self.reject(
+            None,
+            "unauthenticated traffic on an invite mailbox that is being retired: someone \
+             else has the invite link; nothing reached your conversation",
+        )
     }
 
     fn status(

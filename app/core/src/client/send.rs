@@ -180,20 +180,37 @@ impl Client {
         })
     }
 
-    /// Seals every receipt whose moment has come into the outbox; returns how
-    /// many contacts got one.
+    /// Seals what waited for its moment into the outbox: receipts that are
+    /// due, and confirmations of contacts' mailbox moves once nothing for
+    /// their old mailbox is still queued (§10.4). Returns how many contacts
+    /// got something.
     pub fn seal_due_receipts(&mut self, now_ms: u64) -> ClientResult<usize> {
-        if self
-            .store()
-            .read()
-            .next_receipt_due()?
-            .is_none_or(|due| due > now_ms)
-        {
+        let (receipts, moves) = {
+            let db = self.store().read();
+            (
+                db.next_receipt_due()?.is_some_and(|due| due <= now_ms),
+                db.has_moves_in()?,
+            )
+        };
+        if !receipts && !moves {
             return Ok(0);
         }
         self.write_with_sessions(|db, identity, sessions| {
             let receipts = db.take_due_receipts(now_ms, None)?;
-            let touched = seal_receipts(db, identity, sessions, receipts, now_ms)?;
+            let mut touched = seal_receipts(db, identity, sessions, receipts, now_ms)?;
+            for id in db.take_confirmable_moves_in()? {
+                let Ok(contact) = db.contact(id) else {
+                    continue;
+                };
+                let session = session_mut(sessions, db, &contact)?;
+                let moved = Content::MailboxMoved {
+                    mailbox: cairn_protocol::envelope::MailboxId(contact.their_mailbox),
+                };
+                seal_and_queue(db, identity, session, &contact, &moved, now_ms)?;
+                if !touched.contains(&id) {
+                    touched.push(id);
+                }
+            }
             for id in &touched {
                 if let Some(session) = sessions.get(id) {
                     db.put_session(*id, &session.to_bytes(), now_ms)?;

@@ -28,9 +28,9 @@ type Owned = (MailboxId, Zeroizing<[u8; 32]>);
 /// Most envelopes handed to sender tasks per pump.
 const PUMP_LIMIT: usize = 50_000;
 
-/// A request waiting for a mailbox to exist at its relay.
+/// A request waiting for mailboxes to exist at their relay.
 pub(crate) struct Pending {
-    mailbox: NewMailbox,
+    mailboxes: Vec<NewMailbox>,
     result: Result<(), NetError>,
     then: Then,
 }
@@ -184,8 +184,11 @@ impl Engine {
                 }
             }
             Op::CreateInvite { relay, reply } => {
-                let mailbox = self.client.mint_mailbox_on(relay);
-                self.create_then(mailbox, Then::Invite(reply));
+                // The invite's mailbox, and the one the conversation moves to
+                // when the handshake arrives (PROTOCOL.md §10.4).
+                let invite = self.client.mint_mailbox_on(relay.clone());
+                let conversation = self.client.mint_mailbox_on(relay);
+                self.create_then(vec![invite, conversation], Then::Invite(reply));
             }
             Op::AcceptInvite { link, name, reply } => {
                 match self.client.parse_invite(link.trim(), now) {
@@ -196,7 +199,7 @@ impl Engine {
                             name,
                             reply,
                         };
-                        self.create_then(mailbox, then);
+                        self.create_then(vec![mailbox], then);
                     }
                     Err(e) => {
                         let _ = reply.send(Err(e.into()));
@@ -241,18 +244,25 @@ impl Engine {
         }
     }
 
-    /// Creates `mailbox` at its relay on a connection of its own, then
-    /// continues with `then` back in the engine.
-    fn create_then(&mut self, mailbox: NewMailbox, then: Then) {
-        let home = mailbox.relay == *self.client.home_relay();
-        // The access token is for the home relay only.
-        let token = if home { self.token.clone() } else { None };
+    /// Creates `mailboxes` at their relay, each on a connection of its own,
+    /// then continues with `then` back in the engine.
+    fn create_then(&mut self, mailboxes: Vec<NewMailbox>, then: Then) {
+        let home = self.client.home_relay().clone();
+        let token = self.token.clone();
         let options = self.config.dial.clone();
         let ops = self.ops.clone();
         tokio::spawn(async move {
-            let result = dial::create_mailbox(&mailbox, token.as_deref(), &options).await;
+            let mut result = Ok(());
+            for mailbox in &mailboxes {
+                // The access token is for the home relay only.
+                let token = token.as_deref().filter(|_| mailbox.relay == home);
+                result = dial::create_mailbox(mailbox, token, &options).await;
+                if result.is_err() {
+                    break;
+                }
+            }
             let pending = Pending {
-                mailbox,
+                mailboxes,
                 result,
                 then,
             };
@@ -262,13 +272,17 @@ impl Engine {
 
     fn mailbox_ready(&mut self, pending: Pending) {
         let Pending {
-            mailbox,
+            mailboxes,
             result,
             then,
         } = pending;
         let now = self.now();
+        let Some(first) = mailboxes.first() else {
+            return;
+        };
+        let relay = first.relay.to_string();
         if let Err(e) = result {
-            self.note_relay(&mailbox.relay.to_string(), Some(&e));
+            self.note_relay(&relay, Some(&e));
             match then {
                 Then::Invite(reply) => {
                     let _ = reply.send(Err(e.into()));
@@ -280,12 +294,17 @@ impl Engine {
             }
             return;
         }
-        self.note_relay(&mailbox.relay.to_string(), None);
+        self.note_relay(&relay, None);
         match then {
             Then::Invite(reply) => {
-                let result = self.client.create_invite(&mailbox, now);
+                let result = match &mailboxes[..] {
+                    [invite, conversation] => self.client.create_invite(invite, conversation, now),
+                    _ => Err(crate::store::StoreError::Malformed("invite mailboxes").into()),
+                };
                 if result.is_ok() {
-                    self.subscribe(&mailbox);
+                    for m in &mailboxes {
+                        self.subscribe(m);
+                    }
                 }
                 let _ = reply.send(result.map_err(Into::into));
             }
@@ -294,9 +313,9 @@ impl Engine {
                 name,
                 reply,
             } => {
-                let result = self.client.accept_invite(&invite, &name, &mailbox, now);
+                let result = self.client.accept_invite(&invite, &name, first, now);
                 if let Ok(contact) = &result {
-                    self.subscribe(&mailbox);
+                    self.subscribe(first);
                     self.emit(MessengerEvent::Client(ClientEvent::ContactAdded {
                         contact: contact.clone(),
                     }));
@@ -304,7 +323,7 @@ impl Engine {
                 let _ = reply.send(result.map_err(Into::into));
                 self.pump();
             }
-            Then::Recreated => self.subscribe(&mailbox),
+            Then::Recreated => self.subscribe(first),
         }
     }
 
@@ -454,7 +473,7 @@ impl Engine {
             relay,
             auth_seed: Zeroizing::new(seed),
         };
-        self.create_then(new, Then::Recreated);
+        self.create_then(vec![new], Then::Recreated);
     }
 
     /// Housekeeping (expired invites, old seen ids, expired skipped keys), then

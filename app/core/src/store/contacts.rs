@@ -30,6 +30,10 @@ pub struct Contact {
     pub verified: bool,
     /// A new identity the contact announced that the user has not accepted yet.
     pub pending_identity: Option<[u8; 64]>,
+    /// Their side has completed the handshake (always true for contacts who
+    /// accepted our invite; for one whose invite we accepted, once their
+    /// first message came — until then someone else may have used the invite first).
+    pub confirmed: bool,
 }
 
 /// Fields needed to add a contact.
@@ -47,10 +51,12 @@ pub struct NewContact<'a> {
     pub my_mailbox: &'a [u8; 32],
     /// Safety number digits.
     pub safety_number: &'a str,
+    /// Their side has completed the handshake (see [`Contact::confirmed`]).
+    pub confirmed: bool,
 }
 
 const COLUMNS: &str = "id, name, identity, relay, their_mailbox, my_mailbox, safety_number, \
-                       verified, pending_identity";
+                       verified, pending_identity, confirmed";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<RawContact> {
     Ok(RawContact {
@@ -63,6 +69,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<RawContact> {
         safety_number: r.get(6)?,
         verified: r.get(7)?,
         pending_identity: r.get(8)?,
+        confirmed: r.get(9)?,
     })
 }
 
@@ -76,6 +83,7 @@ struct RawContact {
     safety_number: String,
     verified: bool,
     pending_identity: Option<Vec<u8>>,
+    confirmed: bool,
 }
 
 impl RawContact {
@@ -93,6 +101,7 @@ impl RawContact {
                 .pending_identity
                 .map(|p| blob(p, "pending identity"))
                 .transpose()?,
+            confirmed: self.confirmed,
         })
     }
 }
@@ -101,8 +110,8 @@ impl Db<'_> {
     /// Adds a contact; fails with a constraint error if the name is taken.
     pub fn add_contact(&self, c: &NewContact<'_>, now_ms: u64) -> StoreResult<ContactId> {
         self.conn.execute(
-            "INSERT INTO contacts (name, identity, relay, their_mailbox, my_mailbox, safety_number, created_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO contacts (name, identity, relay, their_mailbox, my_mailbox, safety_number, created_ms, confirmed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             rusqlite::params![
                 c.name,
                 &c.identity[..],
@@ -110,7 +119,8 @@ impl Db<'_> {
                 &c.their_mailbox[..],
                 &c.my_mailbox[..],
                 c.safety_number,
-                now_ms as i64
+                now_ms as i64,
+                c.confirmed,
             ],
         )?;
         Ok(ContactId(self.conn.last_insert_rowid()))
@@ -259,6 +269,7 @@ pub(crate) mod tests {
                         their_mailbox: &[seed.wrapping_add(100); 32],
                         my_mailbox: &[seed; 32],
                         safety_number: "123",
+                        confirmed: true,
                     },
                     1,
                 )

@@ -11,6 +11,9 @@ pub struct PendingInviteRecord {
     pub id: [u8; 32],
     /// Mailbox the handshake will arrive on.
     pub mailbox: [u8; 32],
+    /// The fresh mailbox the conversation moves to once the handshake
+    /// arrives (`None` for invites made before moves existed).
+    pub conversation_mailbox: Option<[u8; 32]>,
     /// Serialized protocol `PendingInvite`. Secret (holds handshake private keys).
     pub pending: Zeroizing<Vec<u8>>,
     /// The shareable `cairn:` URI, to show again.
@@ -32,15 +35,17 @@ impl Db<'_> {
     /// Stores a new invite; its mailbox must already be recorded.
     pub fn add_pending_invite(&self, invite: &PendingInviteRecord, now_ms: u64) -> StoreResult<()> {
         self.conn.execute(
-            "INSERT INTO pending_invites (id, mailbox_id, pending, uri, created_ms, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO pending_invites
+                 (id, mailbox_id, pending, uri, created_ms, expires_at, conversation_mailbox)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             rusqlite::params![
                 &invite.id[..],
                 &invite.mailbox[..],
                 invite.pending.as_slice(),
                 invite.uri,
                 now_ms as i64,
-                invite.expires_at as i64
+                invite.expires_at as i64,
+                invite.conversation_mailbox.as_ref().map(|m| &m[..]),
             ],
         )?;
         Ok(())
@@ -62,8 +67,8 @@ impl Db<'_> {
         params: &[&dyn rusqlite::ToSql],
     ) -> StoreResult<Vec<PendingInviteRecord>> {
         let sql = format!(
-            "SELECT id, mailbox_id, pending, uri, expires_at FROM pending_invites {filter}
-             ORDER BY created_ms"
+            "SELECT id, mailbox_id, pending, uri, expires_at, conversation_mailbox
+             FROM pending_invites {filter} ORDER BY created_ms"
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(params, |r| {
@@ -73,13 +78,17 @@ impl Db<'_> {
                 r.get::<_, Vec<u8>>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, Option<Vec<u8>>>(5)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, mailbox, pending, uri, expires_at) = row?;
+            let (id, mailbox, pending, uri, expires_at, conversation) = row?;
             Ok(PendingInviteRecord {
                 id: blob(id, "invite id")?,
                 mailbox: blob(mailbox, "invite mailbox")?,
+                conversation_mailbox: conversation
+                    .map(|m| blob(m, "conversation mailbox"))
+                    .transpose()?,
                 pending: Zeroizing::new(pending),
                 uri,
                 expires_at: expires_at as u64,
@@ -104,7 +113,12 @@ impl Db<'_> {
     pub fn remove_expired_invites(&self, now_secs: u64, now_ms: u64) -> StoreResult<usize> {
         let mailboxes: Vec<Vec<u8>> = self
             .conn
-            .prepare("SELECT mailbox_id FROM pending_invites WHERE expires_at < ?1")?
+            .prepare(
+                "SELECT mailbox_id FROM pending_invites WHERE expires_at < ?1
+                 UNION ALL
+                 SELECT conversation_mailbox FROM pending_invites
+                 WHERE expires_at < ?1 AND conversation_mailbox IS NOT NULL",
+            )?
             .query_map([now_secs as i64], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let removed = self.conn.execute(
@@ -142,6 +156,7 @@ mod tests {
         let rec = PendingInviteRecord {
             id: [5; 32],
             mailbox: [6; 32],
+            conversation_mailbox: None,
             pending: Zeroizing::new(vec![1, 2, 3]),
             uri: "cairn:1x".into(),
             expires_at: 99,
@@ -169,6 +184,7 @@ mod tests {
         let invite = |id: u8, mailbox: u8, expires_at: u64| PendingInviteRecord {
             id: [id; 32],
             mailbox: [mailbox; 32],
+            conversation_mailbox: None,
             pending: Zeroizing::new(vec![id; 8]),
             uri: format!("cairn:{id}"),
             expires_at,

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -232,6 +232,37 @@ CREATE TABLE pending_receipts (
 ) WITHOUT ROWID;
 
 CREATE INDEX pending_receipts_due ON pending_receipts (due_ms);
+"#;
+
+/// Mailbox moves (PROTOCOL.md §10.4): an invite link stops being a way into
+/// the conversation.
+///
+/// - `pending_invites.conversation_mailbox`: the fresh mailbox an inviter
+///   moves to when the handshake arrives (NULL for invites made before).
+/// - `moves_out`: we receive on a new mailbox and still on `old_mailbox`
+///   until the contact has confirmed (`MailboxMoved`, `confirmed_ms`) that
+///   nothing more of theirs goes there and a grace period has let the relay
+///   deliver what it still held; then the old one is retired and deleted at
+///   its relay.
+/// - `moves_in`: the contact moved; we confirm once nothing we sealed for
+///   their old mailbox is still queued.
+/// - `contacts.confirmed`: for a contact we added by accepting their invite,
+///   whether their side completed the handshake (their first message came).
+///   Contacts from before count as confirmed.
+const V8: &str = r#"
+ALTER TABLE pending_invites ADD COLUMN conversation_mailbox BLOB REFERENCES mailboxes(id);
+ALTER TABLE contacts ADD COLUMN confirmed INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE moves_out (
+    contact_id  INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+    old_mailbox BLOB NOT NULL REFERENCES mailboxes(id),
+    moved_ms    INTEGER NOT NULL,
+    confirmed_ms INTEGER
+);
+CREATE INDEX moves_out_by_mailbox ON moves_out (old_mailbox);
+CREATE TABLE moves_in (
+    contact_id  INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
+    old_mailbox BLOB NOT NULL CHECK (length(old_mailbox) = 32)
+);
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`].

@@ -21,6 +21,7 @@ mod fts;
 mod invites;
 mod messages;
 pub mod migrations;
+mod moves;
 mod outbox;
 mod receipts;
 mod relays;

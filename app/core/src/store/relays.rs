@@ -142,14 +142,29 @@ impl Db<'_> {
         })
     }
 
-    /// Retired mailboxes that no contact or invite refers to any more: to be
-    /// deleted at their relay (so it stops holding anything for them), then forgotten.
+    /// The relay address text of our mailbox `id`, if we have it.
+    pub fn mailbox_relay(&self, id: &[u8; 32]) -> StoreResult<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT r.address FROM mailboxes m JOIN relays r ON r.id = m.relay_id WHERE m.id = ?1",
+                [&id[..]],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Retired mailboxes that no contact, invite or open move refers to any
+    /// more: to be deleted at their relay (so it stops holding anything for
+    /// them), then forgotten.
     pub fn unused_retired_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT m.id, r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
              WHERE m.retired_ms IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.my_mailbox = m.id)
                AND NOT EXISTS (SELECT 1 FROM pending_invites p WHERE p.mailbox_id = m.id)
+               AND NOT EXISTS (SELECT 1 FROM moves_out o WHERE o.old_mailbox = m.id)
              ORDER BY m.retired_ms",
         )?;
         let rows = stmt.query_map([], |r| {

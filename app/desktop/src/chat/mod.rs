@@ -63,6 +63,16 @@ pub fn show(
             }
         });
     });
+    if !contact.contact.confirmed {
+        ui.label(
+            RichText::new(format!(
+                "⏳ Waiting for {name} to confirm the contact: their app has not answered yet. \
+                 If this lasts, someone else may have used the invite link first — ask {name} \
+                 for a new one."
+            ))
+            .color(Color32::from_rgb(0xb0, 0x70, 0x00)),
+        );
+    }
     ui.separator();
     let blocked = contact.contact.pending_identity.is_some();
     if blocked {

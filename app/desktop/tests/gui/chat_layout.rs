@@ -40,6 +40,7 @@ fn bob() -> ContactSummary {
             safety_number: "1".repeat(60),
             verified: false,
             pending_identity: None,
+            confirmed: true,
         },
         unread: 0,
         last_preview: None,

@@ -23,6 +23,7 @@ fn contact(pending: bool) -> ContactSummary {
             safety_number: "1".repeat(60),
             verified: false,
             pending_identity: pending.then_some([9; 64]),
+            confirmed: true,
         },
         unread: 0,
         last_preview: None,

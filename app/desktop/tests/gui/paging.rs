@@ -38,7 +38,9 @@ fn history(dir: &Path) {
     let mut alice = init(&scratch.path().join("alice"), "Alice");
     let mut bob = init(&dir.join("profile"), "Bob");
     let mb = alice.mint_mailbox();
-    let invite = alice.create_invite(&mb, START_MS).unwrap();
+    let invite = alice
+        .create_invite(&mb, &alice.mint_mailbox(), START_MS)
+        .unwrap();
     let invite = bob.parse_invite(&invite.uri, START_MS).unwrap();
     let reply = bob.mint_mailbox();
     bob.accept_invite(&invite, "Alice", &reply, START_MS)
