@@ -76,7 +76,7 @@ fn client_dying_between_store_and_ack_loses_nothing() {
 }
 
 #[test]
-fn tampered_envelope_is_rejected_and_reported() {
+fn junk_on_the_invite_mailbox_is_reported_outside_the_conversation() {
     let relay = RelayProcess::start(RelayOptions::default());
     let tmp = tempfile::tempdir().unwrap();
     let alice = User::new(tmp.path(), "Alice", relay.address());
@@ -86,7 +86,7 @@ fn tampered_envelope_is_rejected_and_reported() {
     bob.ok(&["accept", &invite, "--name", "alice"]);
     alice.ok(&["recv"]);
 
-    // Anyone who knows Alice's mailbox id (it is in the invite) can inject.
+    // Anyone who has the invite link knows its mailbox and can inject there.
     let mailbox = Invite::from_uri(&invite, 0).unwrap().mailbox();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -104,15 +104,21 @@ fn tampered_envelope_is_rejected_and_reported() {
 
     let got = alice.json(&["recv"]);
     assert_eq!(texts(&got), vec!["genuine"], "{got:?}");
+    // Reported once, as traffic on the invite's mailbox (which the conversation
+    // has left, PROTOCOL.md §10.4), not as tampering in Bob's conversation.
     let rejected: Vec<_> = got
         .iter()
         .filter(|e| e.get("type") == "event" && e.get("kind") == "rejected")
         .collect();
     assert_eq!(rejected.len(), 1, "{got:?}");
-    // It stays visible in the conversation's history.
+    assert_eq!(rejected[0].get("contact"), "null", "{got:?}");
+    assert!(
+        rejected[0].get("detail").contains("unauthenticated"),
+        "{got:?}"
+    );
     let history = alice.json(&["history", "Bob"]);
     assert!(
-        history.iter().any(|e| e.get("kind") == "rejected"),
+        history.iter().all(|e| e.get("kind") != "rejected"),
         "{history:?}"
     );
     // And it is not redelivered.

@@ -272,17 +272,20 @@ impl<'d> Batch<'_, '_, 'd> {
                 .push(ClientEvent::ContactChanged { contact: now });
         }
         let moving = self.moving(contact.id)?;
+        let via_old = env.mailbox.0 != contact.my_mailbox;
         for event in &received.events {
             // While we move to a new mailbox (§10.4) the peer's messages come
             // through two mailboxes, which the relay delivers in no common
-            // order: gaps and late arrivals are not reported then; what is
-            // still missing when the move ends is (see `Client::housekeeping`).
-            if moving
-                && matches!(
-                    event,
-                    IntegrityEvent::Gap { .. } | IntegrityEvent::LateArrival { .. }
-                )
-            {
+            // order: newer ones on the new mailbox can overtake older ones on
+            // the old. So a gap a message on the new mailbox reveals, and a
+            // late arrival on the old one, are not reported then; what is still
+            // missing when the move ends is (see `Client::housekeeping`).
+            let crossing = match event {
+                IntegrityEvent::Gap { .. } => !via_old,
+                IntegrityEvent::LateArrival { .. } => via_old,
+                _ => false,
+            };
+            if moving && crossing {
                 continue;
             }
             let (kind, detail) = describe(event);
