@@ -54,6 +54,7 @@ impl CairnApp {
             }
             Event::Locked => {
                 self.phase = Phase::Unlock;
+                self.onboarding.focused_once = false;
                 self.profile = None;
                 self.contacts.clear();
                 self.extra_relays.clear();

@@ -10,6 +10,7 @@ mod cli_invite_once;
 mod cli_relays;
 mod cli_support;
 mod client_plaintext;
+mod desktop_relaunch;
 mod redis_cluster;
 mod redis_order;
 mod redis_single;

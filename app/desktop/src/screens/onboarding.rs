@@ -44,6 +44,11 @@ pub struct OnboardingForm {
     pub busy: bool,
     /// Port for the built-in relay (0 picks a free one; tests).
     pub port: u16,
+    /// The passphrase field was given keyboard focus once (on showing the
+    /// unlock screen). Asking again every frame, while the window itself has
+    /// no keyboard focus, made egui drop and re-grant it forever: a repaint
+    /// loop that also swallowed the user's typing (issue 15, item 1).
+    pub focused_once: bool,
 }
 
 /// The built-in relay's listen address.
@@ -176,8 +181,9 @@ pub fn show_unlock(ui: &mut Ui, form: &mut OnboardingForm, error: Option<&str>) 
         ui.label("Your messages are encrypted on disk. Enter your passphrase to open them.");
         ui.add_space(10.0);
         let field = text_field(ui, "Passphrase", &mut form.pass, true);
-        if !form.busy && !field.has_focus() && form.pass.is_empty() {
+        if !form.busy && !form.focused_once {
             field.request_focus();
+            form.focused_once = true;
         }
         if let Some(error) = error {
             ui.colored_label(ui.visuals().error_fg_color, error);
