@@ -126,6 +126,8 @@ pub struct CairnApp {
     pub(crate) scroll_to_message: Option<i64>,
     /// Pages of history received that replaced the open chat (tests count them).
     pub(crate) timeline_loads: u32,
+    /// UI time of the last keyboard or pointer input, for the idle lock.
+    pub(crate) last_input: f64,
 }
 
 impl std::fmt::Debug for CairnApp {
@@ -188,6 +190,7 @@ impl CairnApp {
             focus_search: false,
             scroll_to_message: None,
             timeline_loads: 0,
+            last_input: 0.0,
         })
     }
 
@@ -249,6 +252,11 @@ impl CairnApp {
         self.timeline_loads
     }
 
+    /// The preferences, to change them as the settings screen does (tests).
+    pub fn prefs_mut(&mut self) -> &mut Prefs {
+        &mut self.prefs
+    }
+
     /// The contact `id`'s row, if listed.
     pub fn contact(&self, id: ContactId) -> Option<&ContactSummary> {
         self.contacts.iter().find(|c| c.contact.id == id)
@@ -268,6 +276,27 @@ impl CairnApp {
     /// still gets its notifications).
     pub fn logic(&mut self, ctx: &egui::Context) {
         self.poll_events(ctx);
+        self.idle_lock(ctx);
+    }
+
+    /// Locks the profile after the chosen time without keyboard or pointer
+    /// input (settings; 0 turns it off).
+    fn idle_lock(&mut self, ctx: &egui::Context) {
+        let (now, active) = ctx.input(|i| (i.time, !i.events.is_empty() || i.pointer.is_moving()));
+        if active || self.phase != Phase::Main {
+            self.last_input = now;
+        }
+        let limit = f64::from(self.prefs.auto_lock_minutes) * 60.0;
+        if self.phase != Phase::Main || limit <= 0.0 {
+            return;
+        }
+        let idle = now - self.last_input;
+        if idle >= limit {
+            self.last_input = now;
+            self.backend.send(Command::Lock);
+        } else {
+            ctx.request_repaint_after(std::time::Duration::from_secs_f64(limit - idle));
+        }
     }
 
     /// A whole frame as the window runs it: [`Self::logic`], then [`Self::show`].

@@ -8,6 +8,20 @@ use cairn_core::profile::ProfileError;
 use crate::app::{Banner, CairnApp, Pane, Phase};
 use crate::chat::window::Timeline;
 use crate::commands::{Command, ContactSummary, Event, Failure, Request};
+use crate::prefs::NotificationContent;
+
+/// What a notification about a message from `name` shows, per the user's choice.
+pub(crate) fn notification(
+    content: NotificationContent,
+    name: String,
+    body: String,
+) -> Option<(String, String)> {
+    match content {
+        NotificationContent::Off => None,
+        NotificationContent::NameOnly => Some((format!("New message from {name}"), String::new())),
+        NotificationContent::NameAndText => Some((name, body)),
+    }
+}
 
 /// The words shown for a failure: one place for every error text the UI shows.
 pub(crate) fn failure_text(error: &Failure) -> String {
@@ -135,11 +149,11 @@ impl CairnApp {
             }
             Event::Incoming { name, body } => {
                 let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
-                if self.prefs.notifications && !focused {
-                    self.backend.send(Command::Notify {
-                        summary: name,
-                        body,
-                    });
+                if !focused
+                    && let Some((summary, body)) =
+                        notification(self.prefs.notifications, name, body)
+                {
+                    self.backend.send(Command::Notify { summary, body });
                 }
             }
             Event::SearchResults(results) => self.results = results,

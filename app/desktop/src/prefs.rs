@@ -22,14 +22,59 @@ pub enum ThemeChoice {
     Dark,
 }
 
+/// What a desktop notification says about a message that arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum NotificationContent {
+    /// No notifications.
+    Off,
+    /// "New message from Bob": the text stays in Cairn (the default; the
+    /// notification daemon, its history and whoever sees the screen never
+    /// get the message).
+    #[default]
+    NameOnly,
+    /// Name and text.
+    NameAndText,
+}
+
+impl<'de> Deserialize<'de> for NotificationContent {
+    /// Also reads the on/off switch older versions wrote: on becomes
+    /// [`NotificationContent::NameOnly`] (message text no longer leaves the app
+    /// by default), off stays off.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        enum Named {
+            Off,
+            NameOnly,
+            NameAndText,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Switch(bool),
+            Named(Named),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::Switch(true) | Raw::Named(Named::NameOnly) => Self::NameOnly,
+            Raw::Switch(false) | Raw::Named(Named::Off) => Self::Off,
+            Raw::Named(Named::NameAndText) => Self::NameAndText,
+        })
+    }
+}
+
+/// Idle time after which an unlocked profile locks itself (default).
+pub const DEFAULT_AUTO_LOCK_MINUTES: u32 = 15;
+
 /// Preferences that survive restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Prefs {
     /// Colour scheme.
     pub theme: ThemeChoice,
-    /// Desktop notifications for messages arriving while the window is unfocused.
-    pub notifications: bool,
+    /// Desktop notifications for messages arriving while the window is
+    /// unfocused, and what they show.
+    pub notifications: NotificationContent,
+    /// Lock the profile after this many minutes without input (0: never).
+    pub auto_lock_minutes: u32,
     /// Start the built-in relay on launch, listening here (`127.0.0.1:7447`).
     pub builtin_relay: Option<String>,
     /// Legacy: extra relays saved by older versions, read only to move them
@@ -42,7 +87,8 @@ impl Default for Prefs {
     fn default() -> Self {
         Self {
             theme: ThemeChoice::System,
-            notifications: true,
+            notifications: NotificationContent::NameOnly,
+            auto_lock_minutes: DEFAULT_AUTO_LOCK_MINUTES,
             builtin_relay: None,
             extra_relays: Vec::new(),
         }
@@ -92,7 +138,8 @@ mod tests {
         assert_eq!(Prefs::load(&path), Prefs::default());
         let prefs = Prefs {
             theme: ThemeChoice::Dark,
-            notifications: false,
+            notifications: NotificationContent::NameAndText,
+            auto_lock_minutes: 5,
             builtin_relay: Some("127.0.0.1:7447".into()),
             extra_relays: Vec::new(),
         };
@@ -109,6 +156,23 @@ mod tests {
         std::fs::write(&path, r#"{"extra_relays":["ws://127.0.0.1:9/"]}"#).unwrap();
         let prefs = Prefs::load(&path);
         assert_eq!(prefs.extra_relays, ["ws://127.0.0.1:9/"]);
-        assert!(prefs.notifications);
+        assert_eq!(prefs.notifications, NotificationContent::NameOnly);
+        assert_eq!(prefs.auto_lock_minutes, DEFAULT_AUTO_LOCK_MINUTES);
+    }
+
+    #[test]
+    fn the_old_notification_switch_reads_as_name_only_or_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prefs.json");
+        std::fs::write(&path, r#"{"theme":"Dark","notifications":true}"#).unwrap();
+        let prefs = Prefs::load(&path);
+        assert_eq!(
+            prefs.theme,
+            ThemeChoice::Dark,
+            "the rest of the file still loads"
+        );
+        assert_eq!(prefs.notifications, NotificationContent::NameOnly);
+        std::fs::write(&path, r#"{"notifications":false}"#).unwrap();
+        assert_eq!(Prefs::load(&path).notifications, NotificationContent::Off);
     }
 }

@@ -10,7 +10,7 @@ use egui::{Color32, RichText, Ui};
 use zeroize::Zeroizing;
 
 use crate::commands::{Command, ContactSummary, ProfileInfo, RelayHealth, RelayStatus};
-use crate::prefs::{Prefs, ThemeChoice};
+use crate::prefs::{NotificationContent, Prefs, ThemeChoice};
 use crate::screens::onboarding::capitalized;
 use crate::widgets::{strength_hint, text_field};
 
@@ -85,9 +85,21 @@ pub fn show(
                 ui.radio_value(&mut prefs.theme, ThemeChoice::Dark, "Dark");
             });
             section(ui, "Notifications");
-            ui.checkbox(
+            ui.label("When a message arrives while Cairn is in the background:");
+            ui.radio_value(
                 &mut prefs.notifications,
-                "Notify me about new messages when Cairn is in the background",
+                NotificationContent::NameOnly,
+                "Show who wrote (the text stays in Cairn)",
+            );
+            ui.radio_value(
+                &mut prefs.notifications,
+                NotificationContent::NameAndText,
+                "Show who wrote and the text (your desktop's notification history keeps it)",
+            );
+            ui.radio_value(
+                &mut prefs.notifications,
+                NotificationContent::Off,
+                "No notifications",
             );
             section(ui, "Backup");
             if let Some(cmd) = backup(ui, form) {
@@ -97,6 +109,19 @@ pub fn show(
             if ui.button("🔒 Lock Cairn").on_hover_text("Ctrl+L").clicked() {
                 out = Some(Command::Lock);
             }
+            ui.horizontal(|ui| {
+                let label = ui.label("Lock after this many minutes without use (0: never)");
+                ui.add(egui::DragValue::new(&mut prefs.auto_lock_minutes).range(0..=1440))
+                    .labelled_by(label.id);
+            });
+            ui.label(
+                RichText::new(
+                    "Messages you send are signed with your identity key: whoever has them can \
+                     prove to anyone that you wrote them (PROTOCOL.md §2). Cairn is not deniable.",
+                )
+                .small()
+                .weak(),
+            );
             section(ui, "Keyboard shortcuts");
             egui::Grid::new("shortcuts")
                 .spacing([20.0, 4.0])

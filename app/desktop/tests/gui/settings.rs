@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::support::{app, click, click_label, onboard, type_into, wait_for};
-use cairn_desktop::Pane;
+use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
 
 #[test]
@@ -172,4 +172,28 @@ fn private_relays_are_refused_until_allowed_in_settings() {
     wait_for(&mut h, "setting cleared", |h| {
         !h.state().allow_private_relays()
     });
+}
+
+#[test]
+fn an_idle_profile_locks_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    onboard(&mut h, "Dana", "dana passphrase 4711", None);
+    h.state_mut().prefs_mut().auto_lock_minutes = 1;
+    // kittest advances 1/60 s of UI time per step: a minute without input.
+    for _ in 0..(60 * 60 + 30) {
+        h.step();
+    }
+    wait_for(&mut h, "locked after a minute idle", |h| {
+        h.state().phase() == Phase::Unlock
+    });
+}
+
+#[test]
+fn notifications_name_the_sender_but_keep_the_text_by_default() {
+    use cairn_desktop::prefs::{NotificationContent, Prefs};
+    assert_eq!(
+        Prefs::default().notifications,
+        NotificationContent::NameOnly
+    );
 }
