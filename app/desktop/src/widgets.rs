@@ -2,7 +2,7 @@
 //! name), the QR code texture, digit grouping and the passphrase strength hint.
 
 use cairn_core::profile::passphrase_strength;
-use egui::{Color32, ColorImage, TextureHandle, TextureOptions, Ui};
+use egui::{Color32, ColorImage, RichText, TextureHandle, TextureOptions, Ui};
 
 /// A labelled single-line text field; the label is its accessible name.
 pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, password: bool) -> egui::Response {
@@ -13,6 +13,33 @@ pub fn text_field(ui: &mut Ui, label: &str, value: &mut String, password: bool) 
             .desired_width(f32::INFINITY),
     )
     .labelled_by(label.id)
+}
+
+/// How long "Copied" stays next to a copy button, in seconds.
+const COPIED_SECS: f64 = 2.0;
+
+/// A button that puts `text` on the system clipboard (eframe's, X11 and
+/// Wayland) and says "✔ Copied" beside itself for a moment, so the user
+/// knows it worked. Returns true when clicked.
+pub fn copy_button(ui: &mut Ui, label: &str, text: &str, small: bool) -> bool {
+    let button = if small {
+        ui.small_button(label)
+    } else {
+        ui.button(label)
+    };
+    let key = button.id.with("copied");
+    let now = ui.input(|i| i.time);
+    if button.clicked() {
+        ui.ctx().copy_text(text.to_owned());
+        ui.data_mut(|d| d.insert_temp(key, now));
+    }
+    let since = ui.data(|d| d.get_temp::<f64>(key));
+    if let Some(at) = since.filter(|at| now - at < COPIED_SECS) {
+        ui.label(RichText::new("✔ Copied").color(Color32::from_rgb(0x2e, 0x9b, 0x57)));
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs_f64(COPIED_SECS - (now - at)));
+    }
+    button.clicked()
 }
 
 /// A QR code rendered once into a texture and kept until its text changes.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use cairn_core::client::Client;
 use cairn_core::testing::new_client_on;
 use cairn_tests::binaries::binary;
+use cairn_tests::{RelayOptions, RelayProcess};
 
 /// An X server on a display number it picks itself; killed on drop.
 struct Xvfb {
@@ -63,6 +64,16 @@ impl Drop for Xvfb {
     }
 }
 
+/// What the X clipboard holds (empty when nothing owns it).
+fn clipboard(x: &Xvfb) -> String {
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", &x.display)
+        .output()
+        .expect("xclip is not installed: run scripts/setup");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// CPU seconds a process has used (user + system), from /proc.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -80,15 +91,10 @@ fn cpu_seconds(pid: u32) -> f64 {
 fn relaunch_into_unlock_types_the_passphrase_and_opens_the_profile() {
     let data = tempfile::tempdir().unwrap();
     let profile = data.path().join("profile");
+    // A real relay: "Add contact" creates the invite mailboxes on it.
+    let relay = RelayProcess::start(RelayOptions::default());
     // An existing profile (cheap KDF, stored in its header), as left by an earlier run.
-    drop(new_client_on(
-        &profile,
-        "Alice",
-        "wss://127.0.0.1:9/#AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-            .parse()
-            .unwrap(),
-        1,
-    ));
+    drop(new_client_on(&profile, "Alice", relay.address().clone(), 1));
     let x = Xvfb::start();
     let mut app = Command::new(binary("cairn-desktop", "cairn"))
         .env("DISPLAY", &x.display)
@@ -136,6 +142,24 @@ fn relaunch_into_unlock_types_the_passphrase_and_opens_the_profile() {
             "typing the passphrase and Enter did not unlock the profile"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // "Copy invite" reaches the system clipboard (issue 15 item 2). The window
+    // sits at the origin at 1100×720 (no window manager): Ctrl+N opens Add
+    // contact, which creates an invite; the button is under the QR code.
+    x.xdotool(&["key", "ctrl+n"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        x.xdotool(&["mousemove", "365", "533", "click", "1"]);
+        std::thread::sleep(Duration::from_millis(500));
+        if clipboard(&x).starts_with("cairn:") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the invite never reached the clipboard: {:?}",
+            clipboard(&x)
+        );
     }
     let _ = app.kill();
     let _ = app.wait();

@@ -83,9 +83,7 @@ fn own_invite(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -
             .labelled_by(label.id)
             .on_hover_text("Select and copy, or use “Copy invite”");
             ui.horizontal(|ui| {
-                if ui.button("📋 Copy invite").clicked() {
-                    ui.ctx().copy_text(invite.clone());
-                }
+                crate::widgets::copy_button(ui, "📋 Copy invite", &invite, false);
                 if ui.button("New invite").clicked() {
                     form.creating = true;
                     out = Some(Command::CreateInvite {

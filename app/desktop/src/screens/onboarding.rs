@@ -89,9 +89,7 @@ pub fn show_create(
                     Some(address) => {
                         ui.label("Built-in relay running. Others connect with:");
                         ui.horizontal(|ui| {
-                            if ui.small_button("Copy").clicked() {
-                                ui.ctx().copy_text(address.to_owned());
-                            }
+                            crate::widgets::copy_button(ui, "Copy", address, true);
                             ui.add(egui::Label::new(RichText::new(address).monospace()).truncate())
                                 .on_hover_text(address);
                         });

@@ -340,9 +340,7 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
         ui.horizontal(|ui| {
             ui.label("Built-in relay, for others to use:");
             ui.monospace(address);
-            if ui.small_button("Copy").clicked() {
-                ui.ctx().copy_text(address.to_owned());
-            }
+            crate::widgets::copy_button(ui, "Copy", address, true);
         });
     }
     out

@@ -67,9 +67,7 @@ pub fn show(ui: &mut Ui, contact: &ContactSummary, form: &mut VerifyForm) -> Ver
                         }
                     }
                 });
-                if ui.small_button("📋 Copy number").clicked() {
-                    ui.ctx().copy_text(groups.join(" "));
-                }
+                crate::widgets::copy_button(ui, "📋 Copy number", &groups.join(" "), true);
             });
             ui.add_space(20.0);
             let texture = form.qr.get(ui.ctx(), "safety-qr", &c.safety_number);
