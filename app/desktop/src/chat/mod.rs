@@ -391,7 +391,10 @@ fn composer(ui: &mut Ui, draft: &mut String) -> Option<String> {
         let label = ui.label("Message");
         let id = ui.make_persistent_id("composer");
         let focused = ui.memory(|m| m.has_focus(id));
-        let enter = focused && ui.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter));
+        // `consume_key` ignores Shift, so Shift+Enter must be ruled out first:
+        // it falls through to the text field as a newline.
+        let enter = focused
+            && ui.input_mut(|i| !i.modifiers.shift && i.consume_key(Modifiers::NONE, Key::Enter));
         let edit = egui::TextEdit::multiline(draft)
             .id(id)
             .desired_rows(2)

@@ -47,9 +47,22 @@ fn invite_accept_send_receive_and_verify() {
         h.query_by_label_contains("Chat with Bob").is_some()
     });
 
-    // Bob writes; Enter sends.
+    // Bob writes; Shift+Enter is a new line in the draft, Enter sends.
     bob.get_by_label("Chat with Alice").click();
     bob.step();
+    type_into(&mut bob, "Message", "two");
+    bob.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::Enter);
+    bob.step();
+    assert!(
+        bob.state().timeline().is_none_or(|t| t.items.is_empty()),
+        "Shift+Enter sent the draft"
+    );
+    bob.get_by_label("Message").type_text("lines");
+    bob.key_press(egui::Key::Enter);
+    bob.step();
+    wait_for(&mut bob, "two-line message in Bob's chat", |h| {
+        has_message(h.state().timeline(), "two\nlines").is_some()
+    });
     type_into(&mut bob, "Message", "hello from bob");
     bob.key_press(egui::Key::Enter);
     bob.step();
@@ -59,9 +72,9 @@ fn invite_accept_send_receive_and_verify() {
 
     // Alice sees it: unread in the list, then in the chat.
     wait_for(&mut alice, "unread badge", |h| {
-        h.query_by_label("Chat with Bob, 1 unread").is_some()
+        h.query_by_label("Chat with Bob, 2 unread").is_some()
     });
-    alice.get_by_label("Chat with Bob, 1 unread").click();
+    alice.get_by_label("Chat with Bob, 2 unread").click();
     wait_for(&mut alice, "message shown", |h| {
         h.query_by_label("hello from bob").is_some()
     });
