@@ -23,7 +23,13 @@ impl CliUser {
         let user = Self {
             dir: root.join(name),
         };
-        let out = user.run(&["init", "--name", name, "--relay", &relay.to_string()]);
+        let relay = relay.to_string();
+        let mut args = vec!["init", "--name", name, "--relay", &relay];
+        if relay.starts_with("ws://") {
+            // Test relays without TLS listen on loopback only.
+            args.push("--allow-plaintext-loopback");
+        }
+        let out = user.run(&args);
         assert!(out.success(), "init: {}", out.stderr);
         user
     }

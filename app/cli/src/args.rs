@@ -43,6 +43,10 @@ pub(crate) enum Command {
         /// Access token, if the relay requires one to create mailboxes.
         #[arg(long, env = "CAIRN_ACCESS_TOKEN", hide_env_values = true)]
         access_token: Option<String>,
+        /// Create the profile without first connecting to the relay (its
+        /// address and pin are then checked only on first use).
+        #[arg(long)]
+        offline: bool,
     },
     /// Create an invite link for someone to accept.
     Invite,

@@ -28,7 +28,11 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             relay,
             access_token,
-        } => init(&out, &dir, &name, &relay, access_token),
+            offline,
+        } => {
+            let check = (!offline).then_some(cli.allow_plaintext_loopback);
+            init(&out, &dir, &name, &relay, access_token, check)
+        }
         Command::Import { file } => import(&out, &dir, &file),
         command => {
             let pass = passphrase::read(false)?;
@@ -152,18 +156,26 @@ fn with_client(out: &Out, client: &mut Client, command: Command, pass: &str) -> 
     Ok(())
 }
 
+/// Creates the profile. `check` (the plaintext-loopback flag) connects to the
+/// relay first, so a mistyped address or pin fails here rather than at the
+/// first invite; `None` is `--offline`.
 fn init(
     out: &Out,
     dir: &Path,
     name: &str,
     relay: &str,
     access_token: Option<String>,
+    check: Option<bool>,
 ) -> anyhow::Result<()> {
     let relay: RelayAddress = relay.parse().context("--relay")?;
     // Checked by the core too; here before the passphrase prompt.
     relay
         .check_transport()
         .map_err(|e| ClientError::PlaintextRelay(e.relay))?;
+    if let Some(allow_plaintext) = check {
+        network::probe(&relay, allow_plaintext)
+            .context("cannot use this relay (nothing was created; --offline skips this check)")?;
+    }
     let pass = passphrase::read(true)?;
     passphrase_policy(&pass).context("refusing to create the profile")?;
     let client = Client::init(

@@ -11,6 +11,7 @@ use cairn_core::messenger::{
     RelayState,
 };
 use cairn_core::store::{ContactId, MessageRecord};
+use cairn_protocol::relay_address::RelayAddress;
 use serde_json::json;
 
 use crate::output::{self, Out};
@@ -63,6 +64,20 @@ pub(crate) fn run(
         .build()
         .context("starting async runtime")?;
     runtime.block_on(run_async(out, client, cmd, allow_plaintext))
+}
+
+/// Connects to `relay` once (TLS pin and the relay's challenge) and hangs up.
+pub(crate) fn probe(relay: &RelayAddress, allow_plaintext: bool) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting async runtime")?;
+    let options = DialOptions {
+        allow_plaintext_loopback: allow_plaintext,
+        ..DialOptions::default()
+    };
+    runtime.block_on(cairn_core::messenger::probe(relay, &options))?;
+    Ok(())
 }
 
 async fn run_async(

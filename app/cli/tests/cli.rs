@@ -98,6 +98,7 @@ fn a_weak_passphrase_is_refused_at_init_and_export_with_the_reason() {
         "alice",
         "--relay",
         "ws://127.0.0.1:7447/",
+        "--offline",
     ];
     // Twelve characters with letters and digits: the desktop's old meter said "Fair".
     let out = cli_with(&init, &[("CAIRN_PASSPHRASE", "password1234")]);

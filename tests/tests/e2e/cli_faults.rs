@@ -135,7 +135,17 @@ fn wrong_pin_refuses_to_connect() {
     let user = User {
         dir: tmp.path().join("p"),
     };
-    user.ok(&["init", "--name", "Mallory", "--relay", &wrong]);
+    // `init` connects first: a wrong pin creates nothing.
+    let out = user.run(&["init", "--name", "Mallory", "--relay", &wrong]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("does not match its pin") && out.stderr.contains("nothing was created"),
+        "{}",
+        out.stderr
+    );
+    assert!(!user.dir.exists());
+    // Created offline, the pin is still enforced at the first connection.
+    user.ok(&["init", "--name", "Mallory", "--relay", &wrong, "--offline"]);
     let out = user.run(&["invite"]);
     assert!(!out.success());
     assert!(
@@ -143,6 +153,25 @@ fn wrong_pin_refuses_to_connect() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn init_refuses_a_relay_that_does_not_answer() {
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tmp = tempfile::tempdir().unwrap();
+    let user = User {
+        dir: tmp.path().join("p"),
+    };
+    let relay = format!("wss://127.0.0.1:{port}/#{}", "A".repeat(43));
+    let out = user.run(&["init", "--name", "Alice", "--relay", &relay]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("nothing was created"), "{}", out.stderr);
+    assert!(!user.dir.exists());
 }
 
 #[test]

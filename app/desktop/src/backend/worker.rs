@@ -11,7 +11,8 @@ use std::sync::mpsc;
 
 use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions};
 use cairn_core::messenger::{
-    DialOptions, Events, Messenger, MessengerConfig, MessengerEvent, RelayState,
+    DialOptions, Events, Messenger, MessengerConfig, MessengerError, MessengerEvent, RelayState,
+    probe,
 };
 use cairn_core::profile::{Profile, ProfileError};
 use cairn_core::store::{ContactId, Direction};
@@ -119,6 +120,14 @@ impl Worker {
                     .trim()
                     .parse()
                     .map_err(|e| (Request::CreateProfile, Failure::Address(format!("{e}"))))?;
+                // Connect once first (pin and the relay's challenge): a wrong
+                // address or pin is reported now, not at the first invite.
+                probe(&relay, &self.dial()).await.map_err(|e| {
+                    (
+                        Request::CreateProfile,
+                        Failure::Messenger(MessengerError::Net(e)),
+                    )
+                })?;
                 let opts = InitOptions {
                     dir: &self.config.profile_dir,
                     passphrase: passphrase.as_bytes(),

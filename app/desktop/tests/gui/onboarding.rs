@@ -86,3 +86,46 @@ fn create_refuses_a_passphrase_the_core_rule_refuses() {
     assert_eq!(h.state().phase(), Phase::Create);
     assert!(!dir.path().join("profile").exists());
 }
+
+#[test]
+fn create_checks_a_pasted_relay_first_and_keeps_the_form_on_a_wrong_pin() {
+    // A real relay (another app's built-in one), pasted with a wrong pin.
+    let relay_dir = tempfile::tempdir().unwrap();
+    let mut other = app(relay_dir.path());
+    wait_for(&mut other, "first run", |h| h.state().phase() == Phase::Create);
+    click(&mut other, "Start built-in relay");
+    wait_for(&mut other, "relay", |h| h.state().local_relay().is_some());
+    let good = other.state().local_relay().unwrap().to_owned();
+    let (base, _) = good.split_once('#').unwrap();
+    let wrong = format!("{base}#{}", "A".repeat(43));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
+    h.get_by_label("Use a relay address someone gave me").click();
+    h.step();
+    type_into(&mut h, "Relay address (wss://host:port/#pin)", &wrong);
+    type_into(
+        &mut h,
+        "Your name (sent when you accept an invite)",
+        "Alice",
+    );
+    type_into(&mut h, "Passphrase", PASS);
+    type_into(&mut h, "Confirm passphrase", PASS);
+    click(&mut h, "Create profile");
+    wait_for(&mut h, "the pin error", |h| {
+        h.query_by_label_contains("does not match its pin").is_some()
+    });
+    assert_eq!(h.state().phase(), Phase::Create);
+    assert!(!dir.path().join("profile").exists());
+    // Nothing typed is lost: fix the pin and create.
+    let field = "Relay address (wss://host:port/#pin)";
+    h.get_by_label(field).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label(field).type_text(&good);
+    h.step();
+    click(&mut h, "Create profile");
+    wait_for(&mut h, "main window", |h| h.state().phase() == Phase::Main);
+}
