@@ -234,6 +234,11 @@ impl CairnApp {
         self.add_contact.invite.as_deref()
     }
 
+    /// Why accepting the pasted invite failed, while that is shown.
+    pub fn accept_error(&self) -> Option<&str> {
+        self.add_contact.accept_error.as_deref()
+    }
+
     /// Replaces the open chat's history directly (benchmarks and previews).
     pub fn set_timeline(&mut self, timeline: Timeline) {
         self.timeline = Some(timeline);

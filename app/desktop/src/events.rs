@@ -143,6 +143,13 @@ impl CairnApp {
                 self.add_contact.error = None;
             }
             Event::ContactAdded { name, .. } => {
+                // Ours, if we were accepting an invite; otherwise someone
+                // accepted ours and whatever is being typed stays.
+                if self.add_contact.accepting {
+                    self.add_contact.accepting = false;
+                    self.add_contact.pasted.clear();
+                    self.add_contact.name.clear();
+                }
                 self.notice(format!(
                     "{name} is now a contact. Verify their safety number when you can."
                 ));
@@ -211,7 +218,12 @@ impl CairnApp {
                 self.add_contact.creating = false;
                 self.add_contact.error = Some(text.clone());
             }
-            Request::Accept => self.add_contact.error = Some(text.clone()),
+            Request::Accept => {
+                // Shown under the form it belongs to, not twice.
+                self.add_contact.accepting = false;
+                self.add_contact.accept_error = Some(text);
+                return;
+            }
             _ => {}
         }
         self.error(text);

@@ -22,6 +22,11 @@ pub struct AddContactForm {
     pub error: Option<String>,
     /// Relay the next invite's mailbox goes on (`None`: the home relay).
     pub relay: Option<String>,
+    /// A pasted invite is being accepted: the fields stay until it succeeds,
+    /// so a failure (relay down, link already used) loses nothing typed.
+    pub accepting: bool,
+    /// Why accepting the pasted invite failed (shown under its form).
+    pub accept_error: Option<String>,
 }
 
 /// Draws the pane; `extra_relays` can hold the invite's mailbox instead of
@@ -150,19 +155,30 @@ fn accept(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
     );
     ui.add_space(4.0);
     text_field(ui, "Invite link", &mut form.pasted, false);
-    text_field(ui, "Contact name", &mut form.name, false);
+    let name = text_field(ui, "Contact name", &mut form.name, false);
+    let enter = name.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
     ui.add_space(4.0);
-    let ready = form.pasted.trim().starts_with("cairn:") && !form.name.trim().is_empty();
-    if ui
+    let ready =
+        form.pasted.trim().starts_with("cairn:") && !form.name.trim().is_empty() && !form.accepting;
+    let clicked = ui
         .add_enabled(ready, egui::Button::new("Add contact"))
-        .clicked()
-    {
+        .clicked();
+    if let Some(error) = &form.accept_error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    if form.accepting {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Contacting the relay in the invite…");
+        });
+    }
+    if clicked || (enter && ready) {
+        form.accepting = true;
+        form.accept_error = None;
         out = Some(Command::AcceptInvite {
             invite: form.pasted.trim().to_owned(),
             name: form.name.trim().to_owned(),
         });
-        form.pasted.clear();
-        form.name.clear();
     }
     out
 }

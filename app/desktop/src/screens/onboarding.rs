@@ -116,7 +116,8 @@ pub fn show_create(
             if let (Err(weak), false) = (&policy, form.pass.is_empty()) {
                 ui.label(RichText::new(capitalized(&weak.to_string())).weak());
             }
-            text_field(ui, "Confirm passphrase", &mut form.confirm, true);
+            let confirm = text_field(ui, "Confirm passphrase", &mut form.confirm, true);
+            let enter = confirm.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             let mismatch = !form.confirm.is_empty() && *form.pass != *form.confirm;
             if mismatch {
                 ui.colored_label(ui.visuals().error_fg_color, "The passphrases do not match.");
@@ -130,11 +131,19 @@ pub fn show_create(
                 && policy.is_ok()
                 && *form.pass == *form.confirm
                 && !form.busy;
-            if relay.is_none() {
-                ui.label(RichText::new("Choose a relay first.").weak());
+            // Why the button is disabled, when it is (the passphrase reasons are shown above).
+            let missing = match (&relay, form.relay_choice) {
+                (None, RelayChoice::BuiltIn) => Some("Start the built-in relay first (step 1)."),
+                (None, RelayChoice::Paste) => Some("Paste the relay address first (step 1)."),
+                _ if form.name.trim().is_empty() => Some("Type your name."),
+                _ => None,
+            };
+            if let Some(missing) = missing {
+                ui.label(RichText::new(missing).weak());
             }
             ui.add_space(6.0);
-            if ui.add_enabled(ready, egui::Button::new("Create profile")).clicked()
+            let clicked = ui.add_enabled(ready, egui::Button::new("Create profile")).clicked();
+            if (clicked || (enter && ready))
                 && let Some(relay) = relay
             {
                 form.busy = true;

@@ -74,12 +74,14 @@ pub fn show(ui: &mut Ui, contact: &ContactSummary, form: &mut VerifyForm) -> Ver
             qr(ui, texture, 170.0, "QR code of the safety number");
         });
         ui.add_space(14.0);
-        text_field(ui, "Their safety number", &mut form.theirs, false);
+        let theirs = text_field(ui, "Their safety number", &mut form.theirs, false);
+        let enter = theirs.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if let Some(error) = &form.error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
         let ready = form.theirs.chars().filter(char::is_ascii_digit).count() > 0;
-        if ui.add_enabled(ready, egui::Button::new("Mark as verified")).clicked() {
+        let clicked = ui.add_enabled(ready, egui::Button::new("Mark as verified")).clicked();
+        if clicked || (enter && ready) {
             form.error = None;
             action = VerifyAction::Command(Command::Verify {
                 contact: c.id,

@@ -34,12 +34,32 @@ fn invite_accept_send_receive_and_verify() {
     assert!(alice.query_by_label("QR code of your invite").is_some());
     let invite = alice.state().invite().unwrap().to_owned();
 
-    // Bob pastes it.
+    // Bob first pastes a broken link: the error shows and nothing typed is lost.
     bob.get_by_label("➕ Add contact").click();
     bob.step();
-    type_into(&mut bob, "Invite link", &invite);
+    type_into(&mut bob, "Invite link", "cairn:not-an-invite");
     type_into(&mut bob, "Contact name", "Alice");
     click(&mut bob, "Add contact");
+    wait_for(&mut bob, "the refusal", |h| {
+        h.state().accept_error().is_some()
+    });
+    let refusal = bob.state().accept_error().unwrap().to_owned();
+    assert!(bob.query_by_label(&refusal).is_some(), "{refusal}");
+    assert_eq!(
+        bob.get_by_label("Contact name").value().as_deref(),
+        Some("Alice")
+    );
+    assert!(bob.query_by_label("Chat with Alice").is_none());
+
+    // Then the real one, and Enter in the name field adds the contact.
+    bob.get_by_label("Invite link").focus();
+    bob.step();
+    bob.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    bob.get_by_label("Invite link").type_text(&invite);
+    bob.step();
+    bob.get_by_label("Contact name").focus();
+    bob.step();
+    bob.key_press(egui::Key::Enter);
     wait_for(&mut bob, "Alice in Bob's list", |h| {
         h.query_by_label("Chat with Alice").is_some()
     });
@@ -129,7 +149,7 @@ fn invite_accept_send_receive_and_verify() {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect();
     type_into(&mut bob, "Their safety number", &grouped.join(" "));
-    click(&mut bob, "Mark as verified");
+    bob.key_press(egui::Key::Enter); // Enter in the field marks it, like the button.
     wait_for(&mut bob, "verified", |h| {
         h.state().contacts().iter().any(|c| c.contact.verified)
     });

@@ -56,6 +56,17 @@ fn create_needs_matching_passphrases() {
         h.step();
     }
     assert_eq!(h.state().phase(), Phase::Create);
+
+    // Enter in the confirmation field creates the profile once everything matches.
+    h.get_by_label("Confirm passphrase").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Confirm passphrase").type_text(PASS);
+    h.step();
+    h.key_press(egui::Key::Enter);
+    wait_for(&mut h, "created by Enter", |h| {
+        h.state().phase() == Phase::Main
+    });
 }
 
 #[test]
@@ -92,7 +103,9 @@ fn create_checks_a_pasted_relay_first_and_keeps_the_form_on_a_wrong_pin() {
     // A real relay (another app's built-in one), pasted with a wrong pin.
     let relay_dir = tempfile::tempdir().unwrap();
     let mut other = app(relay_dir.path());
-    wait_for(&mut other, "first run", |h| h.state().phase() == Phase::Create);
+    wait_for(&mut other, "first run", |h| {
+        h.state().phase() == Phase::Create
+    });
     click(&mut other, "Start built-in relay");
     wait_for(&mut other, "relay", |h| h.state().local_relay().is_some());
     let good = other.state().local_relay().unwrap().to_owned();
@@ -102,7 +115,8 @@ fn create_checks_a_pasted_relay_first_and_keeps_the_form_on_a_wrong_pin() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = app(dir.path());
     wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
-    h.get_by_label("Use a relay address someone gave me").click();
+    h.get_by_label("Use a relay address someone gave me")
+        .click();
     h.step();
     type_into(&mut h, "Relay address (wss://host:port/#pin)", &wrong);
     type_into(
@@ -114,7 +128,8 @@ fn create_checks_a_pasted_relay_first_and_keeps_the_form_on_a_wrong_pin() {
     type_into(&mut h, "Confirm passphrase", PASS);
     click(&mut h, "Create profile");
     wait_for(&mut h, "the pin error", |h| {
-        h.query_by_label_contains("does not match its pin").is_some()
+        h.query_by_label_contains("does not match its pin")
+            .is_some()
     });
     assert_eq!(h.state().phase(), Phase::Create);
     assert!(!dir.path().join("profile").exists());
