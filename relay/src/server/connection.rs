@@ -17,7 +17,6 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MailboxId;
@@ -28,6 +27,7 @@ use futures_util::StreamExt;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use rand::RngExt;
 use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -101,7 +101,7 @@ impl Conn {
 
     /// Applies the rate limits to one incoming frame.
     fn allowed(&mut self, ack: bool) -> bool {
-        let now = Instant::now();
+        let now = std::time::Instant::now();
         let limits = &self.shared.config.limits;
         if ack {
             return self.ack_bucket.take(limits.per_connection, now);
@@ -266,7 +266,7 @@ pub(crate) async fn serve(
     metrics.connections_open.fetch_add(1, Relaxed);
     metrics.connections_total.fetch_add(1, Relaxed);
     let limits = shared.config.limits.clone();
-    let now = Instant::now();
+    let now = std::time::Instant::now();
     let mut conn = Conn {
         nonce: rand::rng().random(),
         bucket: Bucket::full(limits.per_connection, now),
@@ -288,6 +288,7 @@ pub(crate) async fn serve(
     conn.socket.flush().await;
 
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+    // Tokio's clock (the real one in production), so tests can pause it.
     let mut last_heard = Instant::now();
     let mut keepalive = tokio::time::interval(limits.ping_interval.min(limits.idle_timeout));
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -412,3 +413,6 @@ async fn drain(conn: &mut Conn, in_flight: &mut FuturesOrdered<InFlight>) {
         conn.finish(done).await;
     }
 }
+
+#[cfg(test)]
+mod tests;
