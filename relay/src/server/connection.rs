@@ -32,7 +32,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::hub::{Push, Subscriber};
+use super::hub::{Live, Subscriber};
 use super::request::{self, Ctx, Done, InFlight, Start, answer};
 use super::socket::{Socket, WriteState, WsIo};
 use super::subscriptions::{Fetch, Next, PAGE, Pushed, Subscriptions};
@@ -68,7 +68,7 @@ struct Conn {
 
 /// Both ends of a connection's live push queue (the sender is cloned for
 /// each subscription registered with the hub).
-type LiveQueue = (mpsc::Sender<Arc<Push>>, mpsc::Receiver<Arc<Push>>);
+type LiveQueue = (mpsc::Sender<Arc<Live>>, mpsc::Receiver<Arc<Live>>);
 
 /// One backlog page read: what was asked, and what the store returned.
 type Page = (Fetch, Result<Vec<StoredEnvelope>, StoreError>);
@@ -88,7 +88,7 @@ enum End {
 
 impl Conn {
     /// The live push queue's sending end, created on first use.
-    fn live_sender(&mut self) -> mpsc::Sender<Arc<Push>> {
+    fn live_sender(&mut self) -> mpsc::Sender<Arc<Live>> {
         let capacity = self.shared.config.limits.outbound_queue;
         let (sender, _) = self.live.get_or_insert_with(|| mpsc::channel(capacity));
         sender.clone()
@@ -143,9 +143,9 @@ impl Conn {
                 self.reply(id, result).await;
             }
             Done::Subscribed(id, mailbox, result) => {
-                self.reply(id, result).await;
-                if result.is_ok() {
-                    self.subscribe(mailbox);
+                self.reply(id, result.map(|_| ())).await;
+                if let Ok(key) = result {
+                    self.subscribe(mailbox, key);
                 }
             }
             Done::Deleted(id, mailbox, result) => {
@@ -171,17 +171,17 @@ impl Conn {
         self.send_frame(answer(request_id, result)).await;
     }
 
-    /// Registers a proven subscription with the hub, then (so nothing sent
-    /// in between is missed) starts reading its backlog.
-    fn subscribe(&mut self, mailbox: MailboxId) {
+    /// Registers a subscription proven with `key` with the hub, then (so
+    /// nothing sent in between is missed) starts reading its backlog.
+    fn subscribe(&mut self, mailbox: MailboxId, key: [u8; 32]) {
         let subscriber = Subscriber {
             conn: self.id,
             pushes: self.live_sender(),
             kick: Arc::clone(&self.kick),
         };
-        self.shared.hub.subscribe(mailbox, subscriber);
-        if let Some(fetch) = self.subs.subscribe(mailbox) {
-            self.read(fetch);
+        let generation = self.shared.hub.subscribe(mailbox, subscriber);
+        if let Some(fetch) = self.subs.subscribe(mailbox, generation) {
+            self.read(fetch, Some(key));
         }
     }
 
@@ -198,38 +198,55 @@ impl Conn {
     }
 
     /// Starts reading a backlog page. The first one waits until envelopes
-    /// stored by other instances reach this one (with a fan-out).
-    fn read(&mut self, fetch: Fetch) {
+    /// stored by other instances reach this one (with a fan-out), then
+    /// checks that the mailbox is still the one proven: a deletion between
+    /// the proof and the hub registration would otherwise go unnoticed.
+    fn read(&mut self, fetch: Fetch, proven: Option<[u8; 32]>) {
         let shared = Arc::clone(&self.shared);
         let page: PageFuture = Box::pin(async move {
-            if fetch.after == 0 {
-                shared.hub.ready(fetch.mailbox).await;
-            }
-            let read = shared
-                .store
-                .fetch(fetch.mailbox, fetch.after, PAGE, now_unix())
-                .await;
-            (fetch, read)
+            let read = async {
+                if let Some(key) = proven {
+                    shared.hub.ready(fetch.mailbox).await;
+                    if shared.store.auth_key(fetch.mailbox).await? != Some(key) {
+                        return Err(StoreError::NoSuchMailbox);
+                    }
+                }
+                shared
+                    .store
+                    .fetch(fetch.mailbox, fetch.after, PAGE, now_unix())
+                    .await
+            };
+            (fetch, read.await)
         });
         self.pages
             .get_or_insert_with(FuturesUnordered::new)
             .push(page);
     }
 
-    /// A live push from the hub. `Err` ends the connection (slow reader).
-    async fn on_push(&mut self, push: Arc<Push>) -> Result<(), End> {
-        match self.subs.push(&push) {
-            Pushed::Deliver(frame) => self.deliver(frame).await,
-            Pushed::Held | Pushed::Dropped => {}
-            // Slow reader: disconnect; the envelopes stay stored.
-            Pushed::Overflow => return Err(End::Slow),
+    /// Something from the hub. `Err` ends the connection (slow reader).
+    async fn on_live(&mut self, live: Arc<Live>) -> Result<(), End> {
+        match &*live {
+            Live::Push(push) => match self.subs.push(push) {
+                Pushed::Deliver(frame) => self.deliver(frame).await,
+                Pushed::Held | Pushed::Dropped => {}
+                // Slow reader: disconnect; the envelopes stay stored.
+                Pushed::Overflow => return Err(End::Slow),
+            },
+            Live::Ended {
+                mailbox,
+                generation,
+            } => {
+                self.subs.ended(mailbox, *generation);
+            }
         }
         Ok(())
     }
 
     /// A backlog page arrived: write it, then read the next or go live.
     async fn on_page(&mut self, (fetch, read): Page) {
-        if let Err(e) = &read {
+        if let Err(e) = &read
+            && *e != StoreError::NoSuchMailbox
+        {
             // The envelopes stay stored; the client gets them on its next subscribe.
             tracing::warn!(error = %e, "backlog fetch failed");
         }
@@ -238,7 +255,8 @@ impl Conn {
             self.deliver(frame).await;
         }
         match backlog.next {
-            Next::Fetch(next) => self.read(next),
+            Next::Fetch(next) => self.read(next, None),
+            Next::Gone => self.shared.hub.unsubscribe(&fetch.mailbox, self.id),
             Next::Live | Next::Stale => {}
         }
     }
@@ -307,8 +325,8 @@ pub(crate) async fn serve(
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 Box::pin(conn.finish(done)).await;
             }
-            Some(push) = recv(conn.live.as_mut().map(|(_, queue)| queue)) => {
-                if let Err(end) = Box::pin(conn.on_push(push)).await {
+            Some(live) = recv(conn.live.as_mut().map(|(_, queue)| queue)) => {
+                if let Err(end) = Box::pin(conn.on_live(live)).await {
                     break end;
                 }
             }

@@ -49,9 +49,11 @@ pub(crate) enum Done {
     /// An envelope was stored (or acked by its recipient); publish it to
     /// subscriptions made since the early push (unless a duplicate), then answer.
     Stored(u32, Result<Option<(Push, u64)>, ErrorCode>),
-    /// The subscription was proven; answer, then register it and start the backlog.
-    Subscribed(u32, MailboxId, Result<(), ErrorCode>),
-    /// A mailbox was deleted; drop our own subscription to it, then answer.
+    /// The subscription was proven with this auth key; answer, then
+    /// register it and start the backlog.
+    Subscribed(u32, MailboxId, Result<[u8; 32], ErrorCode>),
+    /// A mailbox was deleted (every subscription to it has been ended at the
+    /// hub); drop our own, then answer.
     Deleted(u32, MailboxId, Result<(), ErrorCode>),
     /// Admin stats.
     Stats(u32, Result<RelayStats, ErrorCode>),
@@ -251,7 +253,7 @@ fn subscribe(
 ) -> InFlight {
     Box::pin(async move {
         let result = match shared.store.auth_key(mailbox).await {
-            Ok(Some(key)) => verify(&key, &signed, &signature),
+            Ok(Some(key)) => verify(&key, &signed, &signature).map(|()| key),
             Ok(None) => Err(ErrorCode::NoSuchMailbox),
             Err(e) => Err(store_code(e)),
         };
@@ -302,11 +304,7 @@ fn delete_mailbox(
                 .map_err(store_code)?
                 .ok_or(ErrorCode::NoSuchMailbox)?;
             verify(&key, &signed, &signature)?;
-            shared
-                .store
-                .delete_mailbox(mailbox)
-                .await
-                .map_err(store_code)?;
+            remove(&shared, mailbox).await?;
             Ok(())
         }
         .await;
@@ -336,20 +334,29 @@ fn purge(shared: Arc<Shared>, id: u32, token: Vec<u8>, mailbox: MailboxId) -> In
     Box::pin(async move {
         let result = async {
             check_token(&shared, Some(&token), true).await?;
-            let existed = shared
-                .store
-                .delete_mailbox(mailbox)
-                .await
-                .map_err(store_code)?;
-            if existed {
+            if remove(&shared, mailbox).await? {
                 Ok(())
             } else {
                 Err(ErrorCode::NoSuchMailbox)
             }
         }
         .await;
-        Done::Reply(id, result)
+        Done::Deleted(id, mailbox, result)
     })
+}
+
+/// Deletes a mailbox, then ends every subscription to it on this instance
+/// at once (not in request order): whoever creates the id next must not
+/// feed a subscription proven with the old key. Other instances learn it
+/// from the store's fan-out.
+async fn remove(shared: &Shared, mailbox: MailboxId) -> Result<bool, ErrorCode> {
+    let existed = shared
+        .store
+        .delete_mailbox(mailbox)
+        .await
+        .map_err(store_code)?;
+    shared.hub.end(&mailbox);
+    Ok(existed)
 }
 
 fn store_code(e: StoreError) -> ErrorCode {

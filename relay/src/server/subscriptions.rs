@@ -2,13 +2,15 @@
 //! first, then live pushes, nothing lost in between and nothing twice.
 //!
 //! No I/O here: the connection feeds in what happened (a subscription
-//! proven, a backlog page read, a live push, an unsubscribe) and does what
-//! comes back (write these `Deliver` frames, read
+//! proven, a backlog page read, a live push, an unsubscribe, the mailbox
+//! deleted) and does what comes back (write these `Deliver` frames, read
 //! this page, disconnect). So the ordering rules below are unit-tested
 //! without sockets, store or hub.
 //!
 //! The connection registers a subscription with the hub *before* it asks
-//! for the first backlog page: every envelope sent afterwards is pushed, and one sent just before but
+//! for the first backlog page (the hub's generation is an input of
+//! [`Subscriptions::subscribe`], so it cannot be done the other way round):
+//! every envelope sent afterwards is pushed, and one sent just before but
 //! stored only after the backlog read is pushed again once stored (see
 //! `hub`). While the backlog is read and written a page at a time, live
 //! pushes for that mailbox are held. After the last page, held pushes whose
@@ -31,14 +33,22 @@ pub(crate) const PAGE: usize = 256;
 
 /// One connection's subscriptions.
 pub(crate) struct Subscriptions {
-    subs: HashMap<MailboxId, State>,
+    subs: HashMap<MailboxId, Sub>,
     /// Tells a subscription's pages from those of an earlier one.
     next_token: u64,
     /// Most pushes held per backfilling subscription (`--outbound-queue`).
     hold_limit: usize,
 }
 
-/// Where one subscription stands.
+/// One subscription: the hub registration it belongs to, and where it stands.
+struct Sub {
+    /// The hub's generation of this connection's registration: a deletion
+    /// notice for an older one must not end a newer subscription.
+    generation: u64,
+    state: State,
+}
+
+/// Where a subscription stands.
 enum State {
     /// Backlog being sent (boxed: most subscriptions are live, and an idle
     /// subscription's map entry stays small).
@@ -95,6 +105,9 @@ pub(crate) enum Next {
     Fetch(Fetch),
     /// The backlog is sent; the subscription is live.
     Live,
+    /// The mailbox no longer exists (or is no longer the one proven): the
+    /// subscription is over; unregister it from the hub.
+    Gone,
     /// The page was for a subscription that has ended since: nothing.
     Stale,
 }
@@ -117,13 +130,19 @@ impl Subscriptions {
         self.subs.len()
     }
 
-    /// A subscription was proven and registered with the hub. Returns the
-    /// first backlog page to read, or `None` if already subscribed (a
-    /// repeated `Subscribe`).
-    pub(crate) fn subscribe(&mut self, mailbox: MailboxId) -> Option<Fetch> {
-        if self.subs.contains_key(&mailbox) {
+    /// A subscription was proven and registered with the hub at
+    /// `generation`. Returns the first backlog page to read, or `None` if
+    /// this registration is already subscribed (a repeated `Subscribe`).
+    pub(crate) fn subscribe(&mut self, mailbox: MailboxId, generation: u64) -> Option<Fetch> {
+        if self
+            .subs
+            .get(&mailbox)
+            .is_some_and(|sub| sub.generation == generation)
+        {
             return None;
         }
+        // New, or the old registration was ended by a deletion whose notice
+        // has not arrived yet: start afresh.
         self.next_token += 1;
         let token = self.next_token;
         let backfill = Backfill {
@@ -131,8 +150,13 @@ impl Subscriptions {
             sent: HashSet::new(),
             held: Vec::new(),
         };
-        self.subs
-            .insert(mailbox, State::Backfilling(Box::new(backfill)));
+        self.subs.insert(
+            mailbox,
+            Sub {
+                generation,
+                state: State::Backfilling(Box::new(backfill)),
+            },
+        );
         Some(Fetch {
             mailbox,
             token,
@@ -147,6 +171,19 @@ impl Subscriptions {
         self.subs.remove(mailbox).is_some()
     }
 
+    /// The hub ended the registration made at `generation` (the mailbox was
+    /// deleted). A newer subscription to the same id stays.
+    pub(crate) fn ended(&mut self, mailbox: &MailboxId, generation: u64) -> bool {
+        let current = self
+            .subs
+            .get(mailbox)
+            .is_some_and(|sub| sub.generation == generation);
+        if current {
+            self.subs.remove(mailbox);
+        }
+        current
+    }
+
     /// Ends every subscription (the connection is closing); returns the mailboxes.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = MailboxId> + '_ {
         self.subs.drain().map(|(mailbox, _)| mailbox)
@@ -154,7 +191,7 @@ impl Subscriptions {
 
     /// A live push from the hub.
     pub(crate) fn push(&mut self, push: &Push) -> Pushed {
-        match self.subs.get_mut(&push.mailbox) {
+        match self.subs.get_mut(&push.mailbox).map(|sub| &mut sub.state) {
             None => Pushed::Dropped,
             Some(State::Live) => Pushed::Deliver(push.frame.clone()),
             Some(State::Backfilling(backfill)) => {
@@ -170,7 +207,8 @@ impl Subscriptions {
 
     /// A backlog page was read for `fetch`. A read that failed is logged by
     /// the caller and ends the backlog early (the envelopes stay stored; the
-    /// client gets them on its next subscription).
+    /// client gets them on its next subscription), except `NoSuchMailbox`:
+    /// the mailbox is gone, and so is the subscription.
     pub(crate) fn page(
         &mut self,
         fetch: Fetch,
@@ -180,16 +218,26 @@ impl Subscriptions {
             frames: Vec::new(),
             next: Next::Stale,
         };
-        let Some(state) = self.subs.get_mut(&fetch.mailbox) else {
+        let Some(sub) = self.subs.get_mut(&fetch.mailbox) else {
             return stale;
         };
-        let State::Backfilling(backfill) = state else {
+        let State::Backfilling(backfill) = &mut sub.state else {
             return stale;
         };
         if backfill.token != fetch.token {
             return stale; // a page of an earlier subscription to the same mailbox
         }
-        let page = read.unwrap_or_default();
+        let page = match read {
+            Ok(page) => page,
+            Err(StoreError::NoSuchMailbox) => {
+                self.subs.remove(&fetch.mailbox);
+                return Backlog {
+                    frames: Vec::new(),
+                    next: Next::Gone,
+                };
+            }
+            Err(_) => Vec::new(),
+        };
         let full = page.len() == PAGE;
         let mut frames = Vec::with_capacity(page.len());
         for stored in &page {
@@ -212,7 +260,7 @@ impl Subscriptions {
             };
         }
         // The backlog is sent: release held pushes it did not already send.
-        if let State::Backfilling(backfill) = std::mem::replace(state, State::Live) {
+        if let State::Backfilling(backfill) = std::mem::replace(&mut sub.state, State::Live) {
             frames.extend(
                 backfill
                     .held

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
-use cairn_protocol::frames::RelayFrame;
+use cairn_protocol::frames::{ErrorCode, RelayFrame};
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient, connect_websocket};
 use ed25519_dalek::SigningKey;
@@ -22,12 +22,14 @@ use tokio::time::{Instant, sleep, timeout};
 use crate::config::{Limits, Rate, RelayConfig, TransportConfig};
 use crate::metrics::Metrics;
 use crate::server::Relay;
-use crate::store::{MemoryStore, StoreLimits};
+use crate::store::{MemoryStore, StoreLimits, TokenStore};
+use crate::tokens::{Role, generate};
 
 /// A relay serving on loopback until dropped.
 struct TestRelay {
     address: RelayAddress,
     metrics: Arc<Metrics>,
+    store: MemoryStore,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -58,6 +60,7 @@ impl TestRelay {
         Self {
             address,
             metrics,
+            store,
             _stop: stop,
             _dir: dir,
         }
@@ -72,6 +75,16 @@ impl TestRelay {
     fn open_connections(&self) -> u64 {
         self.metrics.connections_open.load(Relaxed)
     }
+
+    /// The secret of a new admin token.
+    async fn admin_token(&self) -> String {
+        let token = generate(Role::Admin, 0, None);
+        self.store
+            .create_token(token.hash, token.record)
+            .await
+            .unwrap();
+        token.secret
+    }
 }
 
 /// A message id numbered `n`.
@@ -79,6 +92,11 @@ fn numbered(n: u16) -> MessageId {
     let mut id = [0; 16];
     id[..2].copy_from_slice(&n.to_be_bytes());
     MessageId(id)
+}
+
+/// A valid 1 KiB envelope for `mailbox`.
+fn envelope(mailbox: MailboxId, id: MessageId) -> Bytes {
+    sized_envelope(mailbox, id, 1024)
 }
 
 /// A valid envelope of `len` bytes (a padding bucket) for `mailbox`.
@@ -160,6 +178,70 @@ async fn pings_keep_a_reading_client_and_silence_ends_a_deaf_one() {
         .unwrap();
 }
 
+/// The hole of issue 16: a connection subscribed to a mailbox kept receiving
+/// after another connection deleted it and someone else created it again.
+async fn a_removed_mailbox_ends_every_subscription(removal: Removal) {
+    let relay = TestRelay::start().await;
+    let mailbox = MailboxId([7; 32]);
+    let owner = SigningKey::from_bytes(&[1; 32]);
+    // The owner's inbox connection subscribes; another connection of the
+    // owner's (or the operator's) removes the mailbox.
+    let (inbox, mut inbox_in) = relay.connect().await;
+    let (control, _control_in) = relay.connect().await;
+    inbox
+        .create_mailbox(mailbox, &owner.verifying_key(), None)
+        .await
+        .unwrap();
+    inbox.subscribe(mailbox, &owner).await.unwrap();
+    match removal {
+        Removal::OwnerDelete => control.delete_mailbox(mailbox, &owner).await.unwrap(),
+        Removal::AdminPurge => {
+            let token = relay.admin_token().await;
+            control.purge(&token, mailbox).await.unwrap();
+        }
+    }
+
+    // Someone else creates the same id with their own key, and is sent to.
+    let newcomer = SigningKey::from_bytes(&[2; 32]);
+    let (other, mut other_in) = relay.connect().await;
+    other
+        .create_mailbox(mailbox, &newcomer.verifying_key(), None)
+        .await
+        .unwrap();
+    let id = MessageId([5; 16]);
+    control.send(envelope(mailbox, id)).await.unwrap();
+
+    assert_nothing_delivered(&mut inbox_in).await;
+    let refused = inbox.ack(mailbox, id).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotSubscribed));
+    // The newcomer's envelope is still there for the newcomer.
+    other.subscribe(mailbox, &newcomer).await.unwrap();
+    let delivery = timeout(Duration::from_secs(60), other_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.message, id);
+}
+
+/// How a test removes a mailbox.
+#[derive(Clone, Copy)]
+enum Removal {
+    /// `DeleteMailbox`, signed with the owner's key.
+    OwnerDelete,
+    /// `Purge` with an admin token.
+    AdminPurge,
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_owners_delete_ends_subscriptions_on_other_connections() {
+    a_removed_mailbox_ends_every_subscription(Removal::OwnerDelete).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_admin_purge_ends_every_subscription() {
+    a_removed_mailbox_ends_every_subscription(Removal::AdminPurge).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_long_backlog_then_live_envelopes_arrive_once_in_order() {
     const STORED: u16 = 600;
@@ -197,4 +279,52 @@ async fn a_long_backlog_then_live_envelopes_arrive_once_in_order() {
     }
     assert_eq!(received, (0..ALL).map(numbered).collect::<Vec<_>>());
     assert_nothing_delivered(&mut inbox_in).await;
+}
+
+/// A `Subscribe` proven just before another connection deletes the mailbox,
+/// but applied after the deletion (answers keep request order, and an
+/// earlier `Send` here waits out the 50 ms hold): its first backlog read
+/// finds the mailbox gone, so it does not outlive the mailbox either.
+#[tokio::test(start_paused = true)]
+async fn a_subscription_proven_just_before_a_delete_ends_with_it() {
+    let relay = TestRelay::start().await;
+    let mailbox = MailboxId([7; 32]);
+    let owner = SigningKey::from_bytes(&[1; 32]);
+    // Someone subscribed to a second mailbox, who never acks: a send to it is
+    // held for the full 50 ms.
+    let busy = MailboxId([8; 32]);
+    let busy_key = SigningKey::from_bytes(&[8; 32]);
+    let (watcher, _watcher_in) = relay.connect().await;
+    watcher
+        .create_mailbox(busy, &busy_key.verifying_key(), None)
+        .await
+        .unwrap();
+    watcher.subscribe(busy, &busy_key).await.unwrap();
+
+    let (inbox, mut inbox_in) = relay.connect().await;
+    let (control, _control_in) = relay.connect().await;
+    inbox
+        .create_mailbox(mailbox, &owner.verifying_key(), None)
+        .await
+        .unwrap();
+    let (sent, subscribed, ()) = tokio::join!(
+        inbox.send(envelope(busy, numbered(1))),
+        inbox.subscribe(mailbox, &owner),
+        async {
+            sleep(Duration::from_millis(10)).await;
+            control.delete_mailbox(mailbox, &owner).await.unwrap();
+        }
+    );
+    sent.unwrap();
+    subscribed.unwrap();
+
+    let newcomer = SigningKey::from_bytes(&[2; 32]);
+    control
+        .create_mailbox(mailbox, &newcomer.verifying_key(), None)
+        .await
+        .unwrap();
+    control.send(envelope(mailbox, numbered(2))).await.unwrap();
+    assert_nothing_delivered(&mut inbox_in).await;
+    let refused = inbox.ack(mailbox, numbered(2)).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotSubscribed));
 }

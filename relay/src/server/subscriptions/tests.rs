@@ -10,6 +10,8 @@ use super::*;
 
 const M: MailboxId = MailboxId([1; 32]);
 const OTHER: MailboxId = MailboxId([2; 32]);
+/// The hub generation of the test's registration.
+const GEN: u64 = 7;
 
 /// A valid envelope for `mailbox` whose message id is `n` repeated.
 fn envelope(mailbox: MailboxId, n: u8) -> Bytes {
@@ -68,7 +70,7 @@ fn delivered(frames: &[Bytes]) -> Vec<u8> {
 
 fn subscribed() -> (Subscriptions, Fetch) {
     let mut subs = Subscriptions::new(1024);
-    let first = subs.subscribe(M).unwrap();
+    let first = subs.subscribe(M, GEN).unwrap();
     assert_eq!(first.after, 0, "the backlog is read from the start");
     (subs, first)
 }
@@ -113,7 +115,7 @@ fn pushes_held_during_a_long_backlog_follow_it_in_arrival_order() {
 #[test]
 fn too_many_held_pushes_disconnect_the_slow_reader() {
     let mut subs = Subscriptions::new(2);
-    subs.subscribe(M).unwrap();
+    subs.subscribe(M, GEN).unwrap();
     assert_eq!(subs.push(&push(M, 1)), Pushed::Held);
     assert_eq!(subs.push(&push(M, 2)), Pushed::Held);
     assert_eq!(subs.push(&push(M, 3)), Pushed::Overflow);
@@ -130,7 +132,7 @@ fn unsubscribing_during_the_backlog_drops_its_pages_and_pushes() {
     assert!(backlog.frames.is_empty(), "neither backlog nor held pushes");
     assert_eq!(subs.push(&push(M, 3)), Pushed::Dropped);
     // Subscribing again starts afresh; the old subscription's page is ignored.
-    let again = subs.subscribe(M).unwrap();
+    let again = subs.subscribe(M, GEN + 1).unwrap();
     assert_ne!(again.token, first.token);
     assert_eq!(subs.page(first, page(1, [1])).next, Next::Stale);
     assert_eq!(delivered(&subs.page(again, page(1, [1])).frames), [1]);
@@ -140,12 +142,46 @@ fn unsubscribing_during_the_backlog_drops_its_pages_and_pushes() {
 fn subscribing_twice_is_one_subscription() {
     let (mut subs, first) = subscribed();
     assert_eq!(subs.push(&push(M, 2)), Pushed::Held);
-    assert_eq!(subs.subscribe(M), None, "no second backlog");
+    assert_eq!(subs.subscribe(M, GEN), None, "no second backlog");
     assert_eq!(subs.len(), 1);
     let backlog = subs.page(first, page(1, [1]));
     assert_eq!(delivered(&backlog.frames), [1, 2], "the held push survived");
-    assert_eq!(subs.subscribe(M), None, "nor once live");
+    assert_eq!(subs.subscribe(M, GEN), None, "nor once live");
     assert_eq!(subs.push(&push(M, 3)), Pushed::Deliver(deliver(3)));
+}
+
+#[test]
+fn a_deleted_mailbox_ends_its_subscription() {
+    let (mut subs, first) = subscribed();
+    subs.subscribe(OTHER, GEN + 1).unwrap();
+    assert_eq!(subs.push(&push(M, 2)), Pushed::Held);
+    assert!(subs.ended(&M, GEN));
+    assert!(!subs.contains(&M));
+    assert!(subs.contains(&OTHER), "other subscriptions stay");
+    assert_eq!(subs.page(first, page(1, [1])).next, Next::Stale);
+    assert_eq!(subs.push(&push(M, 3)), Pushed::Dropped);
+}
+
+#[test]
+fn a_deletion_notice_for_an_older_registration_spares_a_newer_one() {
+    let (mut subs, _) = subscribed();
+    // The hub ended registration GEN and the connection subscribed again
+    // (registration GEN + 5) before the notice came through its queue.
+    let again = subs.subscribe(M, GEN + 5).unwrap();
+    assert!(!subs.ended(&M, GEN));
+    assert!(subs.contains(&M));
+    assert_eq!(subs.page(again, page(1, [])).next, Next::Live);
+    assert_eq!(subs.push(&push(M, 1)), Pushed::Deliver(deliver(1)));
+}
+
+#[test]
+fn a_mailbox_gone_before_its_first_page_ends_the_subscription() {
+    let (mut subs, first) = subscribed();
+    assert_eq!(subs.push(&push(M, 2)), Pushed::Held);
+    let backlog = subs.page(first, Err(StoreError::NoSuchMailbox));
+    assert_eq!(backlog.next, Next::Gone);
+    assert!(backlog.frames.is_empty(), "not even the held push");
+    assert!(!subs.contains(&M));
 }
 
 #[test]
