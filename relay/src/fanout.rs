@@ -47,6 +47,8 @@ pub enum FanoutEvent {
     Lost,
     /// Watching this mailbox failed: its subscribers would miss pushes.
     Unwatched(MailboxId),
+    /// The mailbox was deleted (through any instance): its subscriptions end.
+    Deleted(MailboxId),
 }
 
 /// Where a fan-out sends its events; called on the fan-out's own task, must not block.

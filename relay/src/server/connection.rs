@@ -1,5 +1,7 @@
 //! One client connection: a `select!` loop over incoming frames, finished
-//! requests, live pushes, backlog pages, keepalive and shutdown.
+//! requests, live pushes, backlog pages, keepalive and shutdown. The only
+//! place that does a connection's I/O: it hands frames to `request` and
+//! events to `Subscriptions`, and writes, reads and registers what they ask.
 //!
 //! Requests are pipelined: each becomes a future kept in a `FuturesOrdered`,
 //! so a client may have many sends in flight while answers still come back
@@ -10,50 +12,53 @@
 //! fills its push queue, or stalls a write past the timeout, and is
 //! disconnected (its envelopes stay stored).
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MailboxId;
 use cairn_protocol::frames::{
-    ClientRequest, ErrorCode, MAX_FRAME_LEN, RelayFrame, is_ack_frame, peek_request_id,
+    ErrorCode, QUIET_REQUEST_ID, RelayFrame, is_ack_frame, peek_request_id,
 };
 use futures_util::StreamExt;
 use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use rand::RngExt;
 use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::Shared;
-use super::hub::Push;
-use super::request::{Done, InFlight, answer};
+use super::hub::{Live, Subscriber};
+use super::request::{self, Ctx, Done, InFlight, Start, answer};
 use super::socket::{Socket, WriteState, WsIo};
-use super::subscription::{Page, PageFuture, SubState};
+use super::subscriptions::{Fetch, Next, PAGE, Pushed, Subscriptions};
+use super::{Shared, now_unix};
 use crate::limits::Bucket;
+use crate::store::{StoreError, StoredEnvelope};
 
 /// Relay software name and version sent in the challenge.
 const SERVER: &str = concat!("cairn-relay/", env!("CARGO_PKG_VERSION"));
 
-/// Per-connection state the request handlers work on.
-pub(crate) struct Conn {
-    pub shared: Arc<Shared>,
-    pub id: u64,
-    pub nonce: [u8; 32],
-    pub socket: Socket,
-    pub subs: HashMap<MailboxId, SubState>,
-    pub kick: Arc<Notify>,
+/// One connection's state; only its own loop touches it.
+struct Conn {
+    shared: Arc<Shared>,
+    /// Tells this connection's hub registrations from others'.
+    id: u64,
+    /// The challenge subscribe and delete signatures cover.
+    nonce: [u8; 32],
+    socket: Socket,
+    subs: Subscriptions,
+    /// Notified by the hub when this connection's push queue overflowed.
+    kick: Arc<Notify>,
     /// Live pushes from the hub, made on the first subscription: a
     /// connection that never subscribes (a sender) does not pay for it.
-    pub live: Option<LiveQueue>,
+    live: Option<LiveQueue>,
     /// Backlog pages being read; also made on the first subscription.
-    pub pages: Option<FuturesUnordered<PageFuture>>,
-    /// Tells a subscription's pages from those of an earlier one.
-    pub next_token: u64,
+    pages: Option<FuturesUnordered<PageFuture>>,
     ip: IpAddr,
     bucket: Bucket,
     /// Acks have their own bucket (same rate) and skip the per-address one:
@@ -63,7 +68,13 @@ pub(crate) struct Conn {
 
 /// Both ends of a connection's live push queue (the sender is cloned for
 /// each subscription registered with the hub).
-pub(crate) type LiveQueue = (mpsc::Sender<Arc<Push>>, mpsc::Receiver<Arc<Push>>);
+type LiveQueue = (mpsc::Sender<Arc<Live>>, mpsc::Receiver<Arc<Live>>);
+
+/// One backlog page read: what was asked, and what the store returned.
+type Page = (Fetch, Result<Vec<StoredEnvelope>, StoreError>);
+
+/// A backlog page being read.
+type PageFuture = Pin<Box<dyn Future<Output = Page> + Send>>;
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -77,20 +88,20 @@ enum End {
 
 impl Conn {
     /// The live push queue's sending end, created on first use.
-    pub(crate) fn live_sender(&mut self) -> mpsc::Sender<Arc<Push>> {
+    fn live_sender(&mut self) -> mpsc::Sender<Arc<Live>> {
         let capacity = self.shared.config.limits.outbound_queue;
         let (sender, _) = self.live.get_or_insert_with(|| mpsc::channel(capacity));
         sender.clone()
     }
 
     /// Writes one binary frame to the client.
-    pub(crate) async fn send_frame(&mut self, frame: Bytes) {
+    async fn send_frame(&mut self, frame: Bytes) {
         self.socket.send(Message::Binary(frame)).await;
     }
 
     /// Applies the rate limits to one incoming frame.
     fn allowed(&mut self, ack: bool) -> bool {
-        let now = Instant::now();
+        let now = std::time::Instant::now();
         let limits = &self.shared.config.limits;
         if ack {
             return self.ack_bucket.take(limits.per_connection, now);
@@ -100,22 +111,164 @@ impl Conn {
 
     /// Handles one binary frame from the client.
     fn on_frame(&mut self, raw: Bytes) -> InFlight {
-        let request_id = peek_request_id(&raw);
         if !self.allowed(is_ack_frame(&raw)) {
-            return refuse(request_id, ErrorCode::RateLimited);
+            return request::reply_now(peek_request_id(&raw), Err(ErrorCode::RateLimited));
         }
-        if raw.len() > MAX_FRAME_LEN {
-            return refuse(request_id, ErrorCode::FrameTooLarge);
-        }
-        match ClientRequest::decode(&raw) {
-            Ok(request) => self.start(request, &raw),
-            Err(e) => refuse(request_id, e.code()),
+        let ctx = Ctx {
+            shared: &self.shared,
+            nonce: &self.nonce,
+            subscriptions: &self.subs,
+        };
+        match request::start(&ctx, &raw) {
+            Start::Work(work) => work,
+            Start::Unsubscribe(id, mailbox) => {
+                self.unsubscribe(&mailbox);
+                request::reply_now(id, Ok(()))
+            }
         }
     }
-}
 
-fn refuse(request_id: u32, code: ErrorCode) -> InFlight {
-    Box::pin(std::future::ready(Done::Reply(request_id, Err(code))))
+    /// Applies a finished request: side effects first, then the answer.
+    async fn finish(&mut self, done: Done) {
+        match done {
+            Done::Reply(id, result) => self.reply(id, result).await,
+            Done::Quiet(Ok(())) => {}
+            Done::Quiet(Err(code)) => self.reply(QUIET_REQUEST_ID, Err(code)).await,
+            Done::Stored(id, result) => {
+                let result = result.map(|late| {
+                    if let Some((push, generation)) = late {
+                        self.shared.hub.publish_since(&push, generation);
+                    }
+                });
+                self.reply(id, result).await;
+            }
+            Done::Subscribed(id, mailbox, result) => {
+                self.reply(id, result.map(|_| ())).await;
+                if let Ok(key) = result {
+                    self.subscribe(mailbox, key);
+                }
+            }
+            Done::Deleted(id, mailbox, result) => {
+                if result.is_ok() {
+                    self.unsubscribe(&mailbox);
+                }
+                self.reply(id, result).await;
+            }
+            Done::Stats(id, Ok(stats)) => {
+                let frame = Bytes::from(RelayFrame::Stats(stats).encode(id));
+                self.send_frame(frame).await;
+            }
+            Done::Stats(id, Err(code)) => self.reply(id, Err(code)).await,
+        }
+    }
+
+    /// Sends `Ok` or an error frame, counting refusals.
+    async fn reply(&mut self, request_id: u32, result: Result<(), ErrorCode>) {
+        if let Err(code) = result {
+            self.shared.metrics.refused(code);
+            tracing::debug!(conn = self.id, code = code.as_u16(), "request refused");
+        }
+        self.send_frame(answer(request_id, result)).await;
+    }
+
+    /// Registers a subscription proven with `key` with the hub, then (so
+    /// nothing sent in between is missed) starts reading its backlog.
+    fn subscribe(&mut self, mailbox: MailboxId, key: [u8; 32]) {
+        let subscriber = Subscriber {
+            conn: self.id,
+            pushes: self.live_sender(),
+            kick: Arc::clone(&self.kick),
+        };
+        let generation = self.shared.hub.subscribe(mailbox, subscriber);
+        if let Some(fetch) = self.subs.subscribe(mailbox, generation) {
+            self.read(fetch, Some(key));
+        }
+    }
+
+    fn unsubscribe(&mut self, mailbox: &MailboxId) {
+        self.shared.hub.unsubscribe(mailbox, self.id);
+        self.subs.unsubscribe(mailbox);
+    }
+
+    /// Drops every subscription (connection closing).
+    fn unsubscribe_all(&mut self) {
+        for mailbox in self.subs.drain() {
+            self.shared.hub.unsubscribe(&mailbox, self.id);
+        }
+    }
+
+    /// Starts reading a backlog page. The first one waits until envelopes
+    /// stored by other instances reach this one (with a fan-out), then
+    /// checks that the mailbox is still the one proven: a deletion between
+    /// the proof and the hub registration would otherwise go unnoticed.
+    fn read(&mut self, fetch: Fetch, proven: Option<[u8; 32]>) {
+        let shared = Arc::clone(&self.shared);
+        let page: PageFuture = Box::pin(async move {
+            let read = async {
+                if let Some(key) = proven {
+                    shared.hub.ready(fetch.mailbox).await;
+                    if shared.store.auth_key(fetch.mailbox).await? != Some(key) {
+                        return Err(StoreError::NoSuchMailbox);
+                    }
+                }
+                shared
+                    .store
+                    .fetch(fetch.mailbox, fetch.after, PAGE, now_unix())
+                    .await
+            };
+            (fetch, read.await)
+        });
+        self.pages
+            .get_or_insert_with(FuturesUnordered::new)
+            .push(page);
+    }
+
+    /// Something from the hub. `Err` ends the connection (slow reader).
+    async fn on_live(&mut self, live: Arc<Live>) -> Result<(), End> {
+        match &*live {
+            Live::Push(push) => match self.subs.push(push) {
+                Pushed::Deliver(frame) => self.deliver(frame).await,
+                Pushed::Held | Pushed::Dropped => {}
+                // Slow reader: disconnect; the envelopes stay stored.
+                Pushed::Overflow => return Err(End::Slow),
+            },
+            Live::Ended {
+                mailbox,
+                generation,
+            } => {
+                self.subs.ended(mailbox, *generation);
+            }
+        }
+        Ok(())
+    }
+
+    /// A backlog page arrived: write it, then read the next or go live.
+    async fn on_page(&mut self, (fetch, read): Page) {
+        if let Err(e) = &read
+            && *e != StoreError::NoSuchMailbox
+        {
+            // The envelopes stay stored; the client gets them on its next subscribe.
+            tracing::warn!(error = %e, "backlog fetch failed");
+        }
+        let backlog = self.subs.page(fetch, read);
+        for frame in backlog.frames {
+            self.deliver(frame).await;
+        }
+        match backlog.next {
+            Next::Fetch(next) => self.read(next, None),
+            Next::Gone => self.shared.hub.unsubscribe(&fetch.mailbox, self.id),
+            Next::Live | Next::Stale => {}
+        }
+    }
+
+    async fn deliver(&mut self, frame: Bytes) {
+        self.shared.metrics.messages_out.fetch_add(1, Relaxed);
+        self.shared
+            .metrics
+            .bytes_out
+            .fetch_add(frame.len() as u64, Relaxed);
+        self.send_frame(frame).await;
+    }
 }
 
 /// Serves one upgraded connection until it closes. The socket comes boxed,
@@ -131,18 +284,18 @@ pub(crate) async fn serve(
     metrics.connections_open.fetch_add(1, Relaxed);
     metrics.connections_total.fetch_add(1, Relaxed);
     let limits = shared.config.limits.clone();
+    let now = std::time::Instant::now();
     let mut conn = Conn {
         nonce: rand::rng().random(),
-        bucket: Bucket::full(limits.per_connection, Instant::now()),
-        ack_bucket: Bucket::full(limits.per_connection, Instant::now()),
+        bucket: Bucket::full(limits.per_connection, now),
+        ack_bucket: Bucket::full(limits.per_connection, now),
         socket: Socket::new(ws, limits.ping_interval, Arc::clone(&metrics)),
         shared,
         id,
-        subs: HashMap::new(),
+        subs: Subscriptions::new(limits.outbound_queue),
         kick: Arc::new(Notify::new()),
         live: None,
         pages: None,
-        next_token: 0,
         ip,
     };
     let challenge = RelayFrame::Challenge {
@@ -153,6 +306,7 @@ pub(crate) async fn serve(
     conn.socket.flush().await;
 
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+    // Tokio's clock (the real one in production), so tests can pause it.
     let mut last_heard = Instant::now();
     let mut keepalive = tokio::time::interval(limits.ping_interval.min(limits.idle_timeout));
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -171,8 +325,10 @@ pub(crate) async fn serve(
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
                 Box::pin(conn.finish(done)).await;
             }
-            Some(push) = recv(conn.live.as_mut().map(|(_, queue)| queue)) => {
-                Box::pin(conn.on_push(push)).await;
+            Some(live) = recv(conn.live.as_mut().map(|(_, queue)| queue)) => {
+                if let Err(end) = Box::pin(conn.on_live(live)).await {
+                    break end;
+                }
             }
             Some(page) = next_page(conn.pages.as_mut()) => Box::pin(conn.on_page(page)).await,
             message = conn.socket.next(), if in_flight.len() < limits.max_in_flight => {
@@ -181,7 +337,7 @@ pub(crate) async fn serve(
                     Some(Ok(Message::Binary(raw))) => in_flight.push_back(conn.on_frame(raw)),
                     Some(Ok(Message::Text(_))) => {
                         let code = if conn.allowed(false) { ErrorCode::Malformed } else { ErrorCode::RateLimited };
-                        in_flight.push_back(refuse(0, code));
+                        in_flight.push_back(request::reply_now(0, Err(code)));
                     }
                     Some(Ok(Message::Close(_))) | None => break End::ClientGone,
                     Some(Ok(_)) => {}
@@ -275,3 +431,6 @@ async fn drain(conn: &mut Conn, in_flight: &mut FuturesOrdered<InFlight>) {
         conn.finish(done).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,11 @@
 //! A connection whose queue is full is a slow reader: it is kicked
 //! (disconnected), and its envelopes stay stored for the next connection.
 //!
+//! Deleting a mailbox ends every subscription to it ([`Hub::end`]): the
+//! registrations go at once, and each connection is told through its queue,
+//! after any push it was already given. Whoever creates the same id next
+//! never feeds a subscription proven with the old owner's key.
+//!
 //! With a [`Fanout`] (several instances on a shared store) the hub pushes
 //! nothing on its own: the store publishes every stored envelope and the
 //! fan-out brings it back to each instance with subscribers, this one
@@ -34,6 +39,15 @@ pub(crate) struct Push {
     pub frame: Bytes,
 }
 
+/// What a connection's live queue carries.
+#[derive(Debug)]
+pub(crate) enum Live {
+    /// An envelope for a subscribed mailbox.
+    Push(Push),
+    /// The mailbox was deleted: the registration made at `generation` is gone.
+    Ended { mailbox: MailboxId, generation: u64 },
+}
+
 /// A connection's entry point for pushes.
 #[derive(Clone)]
 pub(crate) struct Subscriber {
@@ -41,7 +55,7 @@ pub(crate) struct Subscriber {
     pub conn: u64,
     /// Bounded push queue (`Arc`: a queue slot stays pointer-sized, which
     /// keeps the queue's first block small on every idle connection).
-    pub pushes: mpsc::Sender<Arc<Push>>,
+    pub pushes: mpsc::Sender<Arc<Live>>,
     /// Notified when the queue overflowed.
     pub kick: Arc<Notify>,
 }
@@ -70,20 +84,25 @@ impl Hub {
         }
     }
 
-    pub(crate) fn subscribe(&self, mailbox: MailboxId, sub: Subscriber) {
-        if let Ok(mut subs) = self.subs.lock() {
-            subs.generation += 1;
-            let generation = subs.generation;
-            let list = subs.map.entry(mailbox).or_default();
-            if !list.iter().any(|(_, s)| s.conn == sub.conn) {
-                list.push((generation, sub));
-                if list.len() == 1
-                    && let Some(remote) = &self.remote
-                {
-                    remote.watch(mailbox);
-                }
-            }
+    /// Registers a connection's subscription; returns the generation of its
+    /// registration (the existing one if the connection already has one).
+    pub(crate) fn subscribe(&self, mailbox: MailboxId, sub: Subscriber) -> u64 {
+        let Ok(mut subs) = self.subs.lock() else {
+            return 0;
+        };
+        subs.generation += 1;
+        let generation = subs.generation;
+        let list = subs.map.entry(mailbox).or_default();
+        if let Some((existing, _)) = list.iter().find(|(_, s)| s.conn == sub.conn) {
+            return *existing;
         }
+        list.push((generation, sub));
+        if list.len() == 1
+            && let Some(remote) = &self.remote
+        {
+            remote.watch(mailbox);
+        }
+        generation
     }
 
     /// Resolves once envelopes stored by other instances reach this mailbox's
@@ -94,9 +113,14 @@ impl Hub {
         }
     }
 
-    /// An event from the fan-out: deliver a push, or drop every subscriber
-    /// after a lost connection (they reconnect and read the backlog).
+    /// An event from the fan-out: deliver a push, end the subscriptions of a
+    /// mailbox deleted through any instance, or drop every subscriber after a
+    /// lost connection (they reconnect and read the backlog).
     pub(crate) fn on_remote(&self, event: FanoutEvent) {
+        if let FanoutEvent::Deleted(mailbox) = event {
+            self.end(&mailbox);
+            return;
+        }
         let Ok(subs) = self.subs.lock() else {
             return;
         };
@@ -125,6 +149,31 @@ impl Hub {
                 for (_, sub) in subs.map.get(&mailbox).into_iter().flatten() {
                     sub.kick.notify_one();
                 }
+            }
+            FanoutEvent::Deleted(_) => {}
+        }
+    }
+
+    /// The mailbox was deleted: ends every subscription to it. Each
+    /// connection hears it after the pushes already in its queue; one whose
+    /// queue is full is kicked (a slow reader either way).
+    pub(crate) fn end(&self, mailbox: &MailboxId) {
+        let Ok(mut subs) = self.subs.lock() else {
+            return;
+        };
+        let Some(list) = subs.map.remove(mailbox) else {
+            return;
+        };
+        if let Some(remote) = &self.remote {
+            remote.unwatch(*mailbox);
+        }
+        for (generation, sub) in list {
+            let ended = Arc::new(Live::Ended {
+                mailbox: *mailbox,
+                generation,
+            });
+            if let Err(mpsc::error::TrySendError::Full(_)) = sub.pushes.try_send(ended) {
+                sub.kick.notify_one();
             }
         }
     }
@@ -181,7 +230,7 @@ fn offer(subs: &Subs, push: &Push, after: u64) -> usize {
     let Some(list) = subs.map.get(&push.mailbox) else {
         return 0;
     };
-    let push = Arc::new(push.clone());
+    let push = Arc::new(Live::Push(push.clone()));
     let mut delivered = 0;
     for (_, sub) in list.iter().filter(|(g, _)| *g > after) {
         match sub.pushes.try_send(Arc::clone(&push)) {
@@ -251,5 +300,45 @@ mod tests {
             early_rx.try_recv().is_err(),
             "the early subscriber got it once"
         );
+    }
+
+    #[tokio::test]
+    async fn ending_a_mailbox_tells_each_subscriber_after_its_pushes() {
+        let hub = Hub::default();
+        let (m, other) = (MailboxId([1; 32]), MailboxId([2; 32]));
+        let sub = |conn, tx| Subscriber {
+            conn,
+            pushes: tx,
+            kick: Arc::new(Notify::new()),
+        };
+        let (tx, mut rx) = mpsc::channel(8);
+        let first = hub.subscribe(m, sub(1, tx.clone()));
+        assert_eq!(
+            hub.subscribe(m, sub(1, tx.clone())),
+            first,
+            "already registered"
+        );
+        hub.subscribe(other, sub(1, tx));
+        let (full_tx, _full_rx) = mpsc::channel(1);
+        let full = sub(2, full_tx);
+        let kicked = Arc::clone(&full.kick);
+        hub.subscribe(m, full);
+        assert_eq!(hub.publish(&push(m)).0, 2);
+
+        hub.end(&m);
+        assert!(!hub.has_subscribers(&m));
+        assert!(hub.has_subscribers(&other), "other mailboxes stay");
+        assert!(matches!(&*rx.recv().await.unwrap(), Live::Push(_)));
+        let ended = rx.recv().await.unwrap();
+        assert!(
+            matches!(&*ended, Live::Ended { mailbox, generation } if *mailbox == m && *generation == first),
+            "{ended:?}"
+        );
+        kicked.notified().await; // its queue was full: a slow reader
+        assert_eq!(hub.publish(&push(m)).0, 0);
+        // A deletion through another instance ends them the same way.
+        hub.on_remote(FanoutEvent::Deleted(other));
+        assert!(!hub.has_subscribers(&other));
+        assert!(matches!(&*rx.recv().await.unwrap(), Live::Ended { .. }));
     }
 }

@@ -14,7 +14,7 @@ mod listener;
 mod remote;
 mod request;
 mod socket;
-mod subscription;
+mod subscriptions;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,6 +1,10 @@
-//! Turning one decoded client request into work: immediate refusals,
-//! store operations kept in flight (pipelined, answered in order), and
-//! what happens when each finishes.
+//! Turning one client frame into work: immediate refusals, store operations
+//! kept in flight (pipelined, answered in order), and what each one's end
+//! asks the connection to do ([`Done`]).
+//!
+//! Plain functions over a [`Ctx`]: they read the connection's state but
+//! never change it and never write to the socket; the connection applies
+//! each [`Done`] in request order.
 
 use std::future::{Future, ready};
 use std::pin::Pin;
@@ -10,22 +14,31 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::frames::{
-    ClientFrame, ClientRequest, ErrorCode, QUIET_REQUEST_ID, RelayFrame, RelayStats,
-    delete_signing_bytes, subscribe_signing_bytes,
+    ClientFrame, ClientRequest, ErrorCode, MAX_FRAME_LEN, RelayFrame, RelayStats,
+    delete_signing_bytes, peek_request_id, subscribe_signing_bytes,
 };
 use cairn_protocol::identity::check_ed25519_public;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::Shared;
-use super::connection::Conn;
 use super::hub::Push;
 use super::now_unix;
+use super::subscriptions::Subscriptions;
 use crate::config::AccessMode;
 use crate::store::StoreError;
 use crate::tokens::{Role, hash_token};
 
 /// A request being worked on.
 pub(crate) type InFlight = Pin<Box<dyn Future<Output = Done> + Send>>;
+
+/// What a request reads of its connection.
+pub(crate) struct Ctx<'a> {
+    pub shared: &'a Arc<Shared>,
+    /// The challenge nonce that subscribe and delete signatures cover.
+    pub nonce: &'a [u8; 32],
+    /// Acks need a subscription; a repeated subscribe is answered at once.
+    pub subscriptions: &'a Subscriptions,
+}
 
 /// How a request ended; applied by the connection in request order.
 pub(crate) enum Done {
@@ -36,21 +49,14 @@ pub(crate) enum Done {
     /// An envelope was stored (or acked by its recipient); publish it to
     /// subscriptions made since the early push (unless a duplicate), then answer.
     Stored(u32, Result<Option<(Push, u64)>, ErrorCode>),
-    /// The subscription was proven; register it and start the backlog.
-    Subscribed(u32, MailboxId, Result<(), ErrorCode>),
-    /// A mailbox was deleted; drop our own subscription to it.
+    /// The subscription was proven with this auth key; answer, then
+    /// register it and start the backlog.
+    Subscribed(u32, MailboxId, Result<[u8; 32], ErrorCode>),
+    /// A mailbox was deleted (every subscription to it has been ended at the
+    /// hub); drop our own, then answer.
     Deleted(u32, MailboxId, Result<(), ErrorCode>),
     /// Admin stats.
     Stats(u32, Result<RelayStats, ErrorCode>),
-}
-
-/// How an ack ends: answered, or for a quiet ack only if refused.
-fn ack_done(quiet: bool, id: u32, result: Result<(), ErrorCode>) -> Done {
-    if quiet {
-        Done::Quiet(result)
-    } else {
-        Done::Reply(id, result)
-    }
 }
 
 /// Error frame text: the code's meaning, never request contents.
@@ -88,6 +94,269 @@ pub(crate) fn answer(request_id: u32, result: Result<(), ErrorCode>) -> Bytes {
         },
     };
     Bytes::from(frame.encode(request_id))
+}
+
+/// What a frame starts.
+pub(crate) enum Start {
+    /// Work whose [`Done`] the connection applies in request order.
+    Work(InFlight),
+    /// `Unsubscribe`: only this connection's state, changed by the
+    /// connection at once (so acks received after it are refused), then
+    /// answered `Ok` in order.
+    Unsubscribe(u32, MailboxId),
+}
+
+/// A request answered without any work (in its turn).
+pub(crate) fn reply_now(request_id: u32, result: Result<(), ErrorCode>) -> InFlight {
+    done_now(Done::Reply(request_id, result))
+}
+
+/// Starts work on one binary frame (already past the rate limits). `raw` is
+/// the whole received frame, so envelopes are stored without copying.
+pub(crate) fn start(ctx: &Ctx<'_>, raw: &Bytes) -> Start {
+    if raw.len() > MAX_FRAME_LEN {
+        return Start::Work(refuse(peek_request_id(raw), ErrorCode::FrameTooLarge));
+    }
+    match ClientRequest::decode(raw) {
+        Ok(request) => match request.frame {
+            ClientFrame::Unsubscribe { mailbox } => Start::Unsubscribe(request.request_id, mailbox),
+            _ => Start::Work(work(ctx, request, raw)),
+        },
+        Err(e) => Start::Work(refuse(peek_request_id(raw), e.code())),
+    }
+}
+
+fn refuse(request_id: u32, code: ErrorCode) -> InFlight {
+    reply_now(request_id, Err(code))
+}
+
+fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
+    let id = request.request_id;
+    let quiet = request.is_quiet_ack();
+    let shared = Arc::clone(ctx.shared);
+    match request.frame {
+        ClientFrame::Send { envelope } => send(shared, id, raw.slice_ref(envelope)),
+        ClientFrame::Ack { mailbox, message } => {
+            if !ctx.subscriptions.contains(&mailbox) {
+                return refuse(id, ErrorCode::NotSubscribed);
+            }
+            let acked = shared.store.ack(mailbox, message);
+            Box::pin(async move {
+                let result = acked.await.map_err(store_code);
+                if result == Ok(true) {
+                    shared.metrics.acks.fetch_add(1, Relaxed);
+                }
+                ack_done(quiet, id, result.map(|_| ()))
+            })
+        }
+        ClientFrame::AckBatch { entries } => {
+            // All or nothing: refused before anything is deleted.
+            if entries
+                .iter()
+                .any(|(mailbox, _)| !ctx.subscriptions.contains(&mailbox))
+            {
+                return refuse(id, ErrorCode::NotSubscribed);
+            }
+            let acked = shared.store.ack_many(entries.iter().collect());
+            Box::pin(async move {
+                let result = acked.await.map_err(store_code);
+                if let Ok(n) = result {
+                    shared.metrics.acks.fetch_add(n, Relaxed);
+                }
+                ack_done(quiet, id, result.map(|_| ()))
+            })
+        }
+        ClientFrame::Subscribe { mailbox, signature } => {
+            if ctx.subscriptions.contains(&mailbox) {
+                return done_now(Done::Reply(id, Ok(())));
+            }
+            if ctx.subscriptions.len() >= shared.config.limits.max_subscriptions {
+                return refuse(id, ErrorCode::TooManySubscriptions);
+            }
+            let signed = subscribe_signing_bytes(ctx.nonce, &mailbox);
+            subscribe(shared, id, mailbox, signed, signature)
+        }
+        // Taken apart in `start`.
+        ClientFrame::Unsubscribe { .. } => reply_now(id, Ok(())),
+        ClientFrame::CreateMailbox {
+            mailbox,
+            auth_key,
+            access_token,
+        } => create_mailbox(
+            shared,
+            id,
+            mailbox,
+            auth_key,
+            access_token.map(<[u8]>::to_vec),
+        ),
+        ClientFrame::DeleteMailbox { mailbox, signature } => {
+            let signed = delete_signing_bytes(ctx.nonce, &mailbox);
+            delete_mailbox(shared, id, mailbox, signed, signature)
+        }
+        ClientFrame::Stats { admin_token } => stats(shared, id, admin_token.to_vec()),
+        ClientFrame::Purge {
+            admin_token,
+            mailbox,
+        } => purge(shared, id, admin_token.to_vec(), mailbox),
+    }
+}
+
+/// `Send`: pushed to online recipients at once, before it is durable
+/// (§18.4); the store's write is queued first, so the recipient's ack cannot
+/// overtake it.
+fn send(shared: Arc<Shared>, id: u32, bytes: Bytes) -> InFlight {
+    let Ok(parsed) = Envelope::parse(&bytes) else {
+        return refuse(id, ErrorCode::BadEnvelope);
+    };
+    let (mailbox, message) = (parsed.mailbox, parsed.id);
+    let len = bytes.len() as u64;
+    let now = now_unix();
+    let live = shared.hub.has_subscribers(&mailbox);
+    let stored = if live {
+        shared
+            .store
+            .append_delivered(mailbox, message, bytes.clone(), now)
+    } else {
+        shared.store.append(mailbox, message, bytes.clone(), now)
+    };
+    let push = Push {
+        mailbox,
+        message,
+        frame: Bytes::from(RelayFrame::Deliver { envelope: &bytes }.encode(0)),
+    };
+    let generation = shared.hub.publish(&push).1;
+    Box::pin(async move {
+        let result = stored.await.map_err(store_code).map(|appended| {
+            shared.metrics.messages_in.fetch_add(1, Relaxed);
+            shared.metrics.bytes_in.fetch_add(len, Relaxed);
+            (!appended.duplicate).then_some((push, generation))
+        });
+        Done::Stored(id, result)
+    })
+}
+
+/// How an ack ends: answered, or for a quiet ack only if refused.
+fn ack_done(quiet: bool, id: u32, result: Result<(), ErrorCode>) -> Done {
+    if quiet {
+        Done::Quiet(result)
+    } else {
+        Done::Reply(id, result)
+    }
+}
+
+fn subscribe(
+    shared: Arc<Shared>,
+    id: u32,
+    mailbox: MailboxId,
+    signed: Vec<u8>,
+    signature: [u8; 64],
+) -> InFlight {
+    Box::pin(async move {
+        let result = match shared.store.auth_key(mailbox).await {
+            Ok(Some(key)) => verify(&key, &signed, &signature).map(|()| key),
+            Ok(None) => Err(ErrorCode::NoSuchMailbox),
+            Err(e) => Err(store_code(e)),
+        };
+        Done::Subscribed(id, mailbox, result)
+    })
+}
+
+fn create_mailbox(
+    shared: Arc<Shared>,
+    id: u32,
+    mailbox: MailboxId,
+    auth_key: [u8; 32],
+    token: Option<Vec<u8>>,
+) -> InFlight {
+    Box::pin(async move {
+        let result = async {
+            if shared.config.access == AccessMode::Token {
+                check_token(&shared, token.as_deref(), false).await?;
+            }
+            // A point, canonically encoded, not of small order (PROTOCOL.md §4).
+            check_ed25519_public(&auth_key).map_err(|_| ErrorCode::BadAuthKey)?;
+            shared
+                .store
+                .create_mailbox(mailbox, auth_key, now_unix())
+                .await
+                .map_err(store_code)?;
+            shared.metrics.mailboxes_created.fetch_add(1, Relaxed);
+            Ok(())
+        }
+        .await;
+        Done::Reply(id, result)
+    })
+}
+
+fn delete_mailbox(
+    shared: Arc<Shared>,
+    id: u32,
+    mailbox: MailboxId,
+    signed: Vec<u8>,
+    signature: [u8; 64],
+) -> InFlight {
+    Box::pin(async move {
+        let result = async {
+            let key = shared
+                .store
+                .auth_key(mailbox)
+                .await
+                .map_err(store_code)?
+                .ok_or(ErrorCode::NoSuchMailbox)?;
+            verify(&key, &signed, &signature)?;
+            remove(&shared, mailbox).await?;
+            Ok(())
+        }
+        .await;
+        Done::Deleted(id, mailbox, result)
+    })
+}
+
+fn stats(shared: Arc<Shared>, id: u32, token: Vec<u8>) -> InFlight {
+    let connections = shared.metrics.connections_open.load(Relaxed);
+    Box::pin(async move {
+        let result = async {
+            check_token(&shared, Some(&token), true).await?;
+            let s = shared.store.stats().await.map_err(store_code)?;
+            Ok(RelayStats {
+                connections,
+                mailboxes: s.mailboxes,
+                messages: s.messages,
+                bytes: s.bytes,
+            })
+        }
+        .await;
+        Done::Stats(id, result)
+    })
+}
+
+fn purge(shared: Arc<Shared>, id: u32, token: Vec<u8>, mailbox: MailboxId) -> InFlight {
+    Box::pin(async move {
+        let result = async {
+            check_token(&shared, Some(&token), true).await?;
+            if remove(&shared, mailbox).await? {
+                Ok(())
+            } else {
+                Err(ErrorCode::NoSuchMailbox)
+            }
+        }
+        .await;
+        Done::Deleted(id, mailbox, result)
+    })
+}
+
+/// Deletes a mailbox, then ends every subscription to it on this instance
+/// at once (not in request order): whoever creates the id next must not
+/// feed a subscription proven with the old key. Other instances learn it
+/// from the store's fan-out.
+async fn remove(shared: &Shared, mailbox: MailboxId) -> Result<bool, ErrorCode> {
+    let existed = shared
+        .store
+        .delete_mailbox(mailbox)
+        .await
+        .map_err(store_code)?;
+    shared.hub.end(&mailbox);
+    Ok(existed)
 }
 
 fn store_code(e: StoreError) -> ErrorCode {
@@ -133,231 +402,4 @@ async fn check_token(
         return Err(ErrorCode::Forbidden);
     }
     Ok(())
-}
-
-impl Conn {
-    /// Starts work on one decoded request. `raw` is the whole received frame,
-    /// so envelopes are stored without copying.
-    pub(crate) fn start(&mut self, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
-        let id = request.request_id;
-        let quiet = request.is_quiet_ack();
-        let shared = Arc::clone(&self.shared);
-        match request.frame {
-            ClientFrame::Send { envelope } => {
-                let Ok(parsed) = Envelope::parse(envelope) else {
-                    return done_now(Done::Reply(id, Err(ErrorCode::BadEnvelope)));
-                };
-                let (mailbox, message) = (parsed.mailbox, parsed.id);
-                let bytes = raw.slice_ref(envelope);
-                let len = bytes.len() as u64;
-                let now = now_unix();
-                // Online recipients get it at once, before it is durable (§18.4):
-                // queue the write first, so the recipient's ack cannot overtake it.
-                let live = shared.hub.has_subscribers(&mailbox);
-                let stored = if live {
-                    shared
-                        .store
-                        .append_delivered(mailbox, message, bytes.clone(), now)
-                } else {
-                    shared.store.append(mailbox, message, bytes.clone(), now)
-                };
-                let push = Push {
-                    mailbox,
-                    message,
-                    frame: Bytes::from(RelayFrame::Deliver { envelope: &bytes }.encode(0)),
-                };
-                let generation = shared.hub.publish(&push).1;
-                Box::pin(async move {
-                    let result = stored.await.map_err(store_code).map(|appended| {
-                        shared.metrics.messages_in.fetch_add(1, Relaxed);
-                        shared.metrics.bytes_in.fetch_add(len, Relaxed);
-                        (!appended.duplicate).then_some((push, generation))
-                    });
-                    Done::Stored(id, result)
-                })
-            }
-            ClientFrame::Ack { mailbox, message } => {
-                if !self.subs.contains_key(&mailbox) {
-                    return done_now(Done::Reply(id, Err(ErrorCode::NotSubscribed)));
-                }
-                let acked = shared.store.ack(mailbox, message);
-                Box::pin(async move {
-                    let result = acked.await.map_err(store_code);
-                    if result == Ok(true) {
-                        shared.metrics.acks.fetch_add(1, Relaxed);
-                    }
-                    ack_done(quiet, id, result.map(|_| ()))
-                })
-            }
-            ClientFrame::AckBatch { entries } => {
-                // All or nothing: refused before anything is deleted.
-                if entries
-                    .iter()
-                    .any(|(mailbox, _)| !self.subs.contains_key(&mailbox))
-                {
-                    return done_now(Done::Reply(id, Err(ErrorCode::NotSubscribed)));
-                }
-                let acked = shared.store.ack_many(entries.iter().collect());
-                Box::pin(async move {
-                    let result = acked.await.map_err(store_code);
-                    if let Ok(n) = result {
-                        shared.metrics.acks.fetch_add(n, Relaxed);
-                    }
-                    ack_done(quiet, id, result.map(|_| ()))
-                })
-            }
-            ClientFrame::Subscribe { mailbox, signature } => {
-                if self.subs.contains_key(&mailbox) {
-                    return done_now(Done::Reply(id, Ok(())));
-                }
-                if self.subs.len() >= shared.config.limits.max_subscriptions {
-                    return done_now(Done::Reply(id, Err(ErrorCode::TooManySubscriptions)));
-                }
-                let signed = subscribe_signing_bytes(&self.nonce, &mailbox);
-                Box::pin(async move {
-                    let result = match shared.store.auth_key(mailbox).await {
-                        Ok(Some(key)) => verify(&key, &signed, &signature),
-                        Ok(None) => Err(ErrorCode::NoSuchMailbox),
-                        Err(e) => Err(store_code(e)),
-                    };
-                    Done::Subscribed(id, mailbox, result)
-                })
-            }
-            ClientFrame::Unsubscribe { mailbox } => {
-                self.unsubscribe(&mailbox);
-                done_now(Done::Reply(id, Ok(())))
-            }
-            ClientFrame::CreateMailbox {
-                mailbox,
-                auth_key,
-                access_token,
-            } => {
-                let token = access_token.map(<[u8]>::to_vec);
-                Box::pin(async move {
-                    let result = async {
-                        if shared.config.access == AccessMode::Token {
-                            check_token(&shared, token.as_deref(), false).await?;
-                        }
-                        // A point, canonically encoded, not of small order (PROTOCOL.md §4).
-                        check_ed25519_public(&auth_key).map_err(|_| ErrorCode::BadAuthKey)?;
-                        shared
-                            .store
-                            .create_mailbox(mailbox, auth_key, now_unix())
-                            .await
-                            .map_err(store_code)?;
-                        shared.metrics.mailboxes_created.fetch_add(1, Relaxed);
-                        Ok(())
-                    }
-                    .await;
-                    Done::Reply(id, result)
-                })
-            }
-            ClientFrame::DeleteMailbox { mailbox, signature } => {
-                let signed = delete_signing_bytes(&self.nonce, &mailbox);
-                Box::pin(async move {
-                    let result = async {
-                        let key = shared
-                            .store
-                            .auth_key(mailbox)
-                            .await
-                            .map_err(store_code)?
-                            .ok_or(ErrorCode::NoSuchMailbox)?;
-                        verify(&key, &signed, &signature)?;
-                        shared
-                            .store
-                            .delete_mailbox(mailbox)
-                            .await
-                            .map_err(store_code)?;
-                        Ok(())
-                    }
-                    .await;
-                    Done::Deleted(id, mailbox, result)
-                })
-            }
-            ClientFrame::Stats { admin_token } => {
-                let token = admin_token.to_vec();
-                let connections = shared.metrics.connections_open.load(Relaxed);
-                Box::pin(async move {
-                    let result = async {
-                        check_token(&shared, Some(&token), true).await?;
-                        let s = shared.store.stats().await.map_err(store_code)?;
-                        Ok(RelayStats {
-                            connections,
-                            mailboxes: s.mailboxes,
-                            messages: s.messages,
-                            bytes: s.bytes,
-                        })
-                    }
-                    .await;
-                    Done::Stats(id, result)
-                })
-            }
-            ClientFrame::Purge {
-                admin_token,
-                mailbox,
-            } => {
-                let token = admin_token.to_vec();
-                Box::pin(async move {
-                    let result = async {
-                        check_token(&shared, Some(&token), true).await?;
-                        let existed = shared
-                            .store
-                            .delete_mailbox(mailbox)
-                            .await
-                            .map_err(store_code)?;
-                        if existed {
-                            Ok(())
-                        } else {
-                            Err(ErrorCode::NoSuchMailbox)
-                        }
-                    }
-                    .await;
-                    Done::Reply(id, result)
-                })
-            }
-        }
-    }
-
-    /// Applies a finished request: side effects first, then the answer.
-    pub(crate) async fn finish(&mut self, done: Done) {
-        match done {
-            Done::Reply(id, result) => self.reply(id, result).await,
-            Done::Quiet(Ok(())) => {}
-            Done::Quiet(Err(code)) => self.reply(QUIET_REQUEST_ID, Err(code)).await,
-            Done::Stored(id, result) => {
-                let result = result.map(|late| {
-                    if let Some((push, generation)) = late {
-                        self.shared.hub.publish_since(&push, generation);
-                    }
-                });
-                self.reply(id, result).await;
-            }
-            Done::Subscribed(id, mailbox, result) => {
-                self.reply(id, result).await;
-                if result.is_ok() {
-                    self.subscribe(mailbox);
-                }
-            }
-            Done::Deleted(id, mailbox, result) => {
-                if result.is_ok() {
-                    self.unsubscribe(&mailbox);
-                }
-                self.reply(id, result).await;
-            }
-            Done::Stats(id, Ok(stats)) => {
-                let frame = Bytes::from(RelayFrame::Stats(stats).encode(id));
-                self.send_frame(frame).await;
-            }
-            Done::Stats(id, Err(code)) => self.reply(id, Err(code)).await,
-        }
-    }
-
-    /// Sends `Ok` or an error frame, counting refusals.
-    pub(crate) async fn reply(&mut self, request_id: u32, result: Result<(), ErrorCode>) {
-        if let Err(code) = result {
-            self.shared.metrics.refused(code);
-            tracing::debug!(conn = self.id, code = code.as_u16(), "request refused");
-        }
-        self.send_frame(answer(request_id, result)).await;
-    }
 }

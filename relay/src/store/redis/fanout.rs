@@ -172,6 +172,10 @@ async fn receive(mut pushes: mpsc::UnboundedReceiver<PushInfo>, sink: Arc<OnceLo
         let Some(sink) = sink.get() else { continue };
         match push.kind {
             PushKind::Message | PushKind::SMessage => {
+                if let Some(mailbox) = deleted(&push.data) {
+                    sink(FanoutEvent::Deleted(mailbox));
+                    continue;
+                }
                 for live in decode(push.data) {
                     sink(FanoutEvent::Push(live));
                 }
@@ -182,6 +186,19 @@ async fn receive(mut pushes: mpsc::UnboundedReceiver<PushInfo>, sink: Arc<OnceLo
             }
             _ => {}
         }
+    }
+}
+
+/// `[channel, ""]`: the mailbox was deleted (`scripts::DELETE`); an append
+/// never publishes an empty payload.
+fn deleted(data: &[Value]) -> Option<MailboxId> {
+    match data {
+        [Value::BulkString(channel), Value::BulkString(payload), ..] if payload.is_empty() => {
+            std::str::from_utf8(channel)
+                .ok()
+                .and_then(keys::mailbox_from_key)
+        }
+        _ => None,
     }
 }
 

@@ -340,12 +340,19 @@ impl MailboxStore for RedisStore {
     fn delete_mailbox(&self, mailbox: MailboxId) -> StoreFuture<bool> {
         self.run(move |mut conn, scripts| async move {
             let keys = keys::mailbox_keys(&mailbox);
+            let publish = if conn.is_cluster() {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            };
             let existed: i64 = scripts
                 .delete
                 .key(&keys[0])
                 .key(&keys[1])
                 .key(&keys[2])
                 .key(&keys[3])
+                .arg(publish)
+                .arg(keys::live_channel(&mailbox))
                 .invoke_async(&mut conn)
                 .await
                 .map_err(unavailable)?;

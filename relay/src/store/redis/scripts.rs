@@ -135,10 +135,14 @@ end
 return #ids
 ";
 
-/// Deletes a mailbox and everything in it. Returns 1 if it existed.
+/// Deletes a mailbox and everything in it, and if it existed publishes an
+/// empty message on its live channel (subscriptions to it end on every
+/// instance). ARGV: publish command (PUBLISH or SPUBLISH), channel.
+/// Returns 1 if it existed.
 const DELETE: &str = r"
 local existed = redis.call('EXISTS', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+if existed == 1 then redis.call(ARGV[1], ARGV[2], '') end
 return existed
 ";
 

@@ -113,6 +113,49 @@ async fn redis_cluster_fanout_crosses_instances() {
     crosses_instances(clustered(&cluster)).await;
 }
 
+/// Deleting a mailbox through one instance reaches the fan-out of another,
+/// after the mailbox's last push, so its subscriptions there end too.
+async fn deletions_cross_instances(options: RedisOptions) {
+    let deleter = RedisStore::connect(&options).await.unwrap();
+    let fanout = RedisFanout::connect(&options).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    fanout.attach(Arc::new(move |e| {
+        let _ = tx.send(e);
+    }));
+    let m = MailboxId([8; 32]);
+    deleter.create_mailbox(m, [1; 32], 0).await.unwrap();
+    fanout.watch(m).await;
+    deleter
+        .append(m, MessageId([1; 16]), Bytes::from_static(b"last"), 0)
+        .await
+        .unwrap();
+    assert!(deleter.delete_mailbox(m).await.unwrap());
+    assert!(
+        !deleter.delete_mailbox(m).await.unwrap(),
+        "gone: not announced again"
+    );
+    let mut events = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        events.push(event);
+    }
+    assert!(
+        matches!(&events[..], [FanoutEvent::Push(p), FanoutEvent::Deleted(d)] if p.mailbox == m && *d == m),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn redis_fanout_announces_deletions() {
+    let server = TestRedis::start();
+    deletions_cross_instances(single(&server)).await;
+}
+
+#[tokio::test]
+async fn redis_cluster_fanout_announces_deletions() {
+    let cluster = TestCluster::start();
+    deletions_cross_instances(clustered(&cluster)).await;
+}
+
 /// Losing the pub/sub connection is reported, so the relay can kick its
 /// subscribers (who then read their backlog) instead of missing pushes silently.
 #[tokio::test]

@@ -1,0 +1,330 @@
+//! The connection loop in process: a relay on port 0 over the in-memory
+//! store, real clients from `cairn-relay-client`, and tokio's paused clock,
+//! so the 90 s idle timeout and the 50 ms hold take no wall time. Everything
+//! runs on one thread; loopback I/O between client and relay completes
+//! before the paused clock moves on.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
+use cairn_protocol::frames::{ErrorCode, RelayFrame};
+use cairn_protocol::relay_address::RelayAddress;
+use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient, connect_websocket};
+use ed25519_dalek::SigningKey;
+use futures_util::StreamExt;
+use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep, timeout};
+
+use crate::config::{Limits, Rate, RelayConfig, TransportConfig};
+use crate::metrics::Metrics;
+use crate::server::Relay;
+use crate::store::{MemoryStore, StoreLimits, TokenStore};
+use crate::tokens::{Role, generate};
+
+/// A relay serving on loopback until dropped.
+struct TestRelay {
+    address: RelayAddress,
+    metrics: Arc<Metrics>,
+    store: MemoryStore,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRelay {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = RelayConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().into());
+        config.transport = TransportConfig::Plaintext;
+        // Rate limits run on the real clock; all load comes from one address.
+        let off = Rate {
+            per_second: 0.0,
+            burst: 0.0,
+        };
+        config.limits.per_connection = off;
+        config.limits.per_ip = off;
+        let store = MemoryStore::new(StoreLimits::default());
+        let relay =
+            Relay::bind_with_store(config, Arc::new(store.clone()), Arc::new(store.clone()))
+                .await
+                .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let address = relay.address().clone();
+        let metrics = relay.metrics();
+        tokio::spawn(relay.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            address,
+            metrics,
+            store,
+            _stop: stop,
+            _dir: dir,
+        }
+    }
+
+    async fn connect(&self) -> (RelayClient, Deliveries) {
+        RelayClient::connect(&self.address, ConnectOptions::default())
+            .await
+            .unwrap()
+    }
+
+    fn open_connections(&self) -> u64 {
+        self.metrics.connections_open.load(Relaxed)
+    }
+
+    /// The secret of a new admin token.
+    async fn admin_token(&self) -> String {
+        let token = generate(Role::Admin, 0, None);
+        self.store
+            .create_token(token.hash, token.record)
+            .await
+            .unwrap();
+        token.secret
+    }
+}
+
+/// A message id numbered `n`.
+fn numbered(n: u16) -> MessageId {
+    let mut id = [0; 16];
+    id[..2].copy_from_slice(&n.to_be_bytes());
+    MessageId(id)
+}
+
+/// A valid 1 KiB envelope for `mailbox`.
+fn envelope(mailbox: MailboxId, id: MessageId) -> Bytes {
+    sized_envelope(mailbox, id, 1024)
+}
+
+/// A valid envelope of `len` bytes (a padding bucket) for `mailbox`.
+fn sized_envelope(mailbox: MailboxId, id: MessageId, len: usize) -> Bytes {
+    let mut out = Vec::with_capacity(len);
+    write_header(&mut out, &mailbox, &id, BodyKind::Ratchet);
+    out.resize(len, 0);
+    Bytes::from(out)
+}
+
+/// Unmasked, unfragmented, short server frames as (opcode, payload).
+fn server_frames(mut raw: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while let [head, len, rest @ ..] = raw {
+        let len = usize::from(*len);
+        assert!(len < 126 && rest.len() >= len, "a short frame");
+        frames.push((head & 0x0f, rest[..len].to_vec()));
+        raw = &rest[len..];
+    }
+    frames
+}
+
+/// Nothing is delivered for a (paused-clock) minute.
+async fn assert_nothing_delivered(deliveries: &mut Deliveries) {
+    if let Ok(Some(delivery)) = timeout(Duration::from_secs(60), deliveries.recv()).await {
+        panic!("unexpected delivery of {:?}", delivery.message);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pings_keep_a_reading_client_and_silence_ends_a_deaf_one() {
+    let relay = TestRelay::start().await;
+    let limits = Limits::default();
+    // A client whose connection task reads, and so answers pings, but sends nothing.
+    let (quiet, _quiet_in) = relay.connect().await;
+    // A raw WebSocket that reads the challenge and then nothing: it never answers a ping.
+    let mut deaf = connect_websocket(&relay.address, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let challenge = deaf.next().await.unwrap().unwrap().into_data();
+    assert!(matches!(
+        RelayFrame::decode(&challenge).unwrap().1,
+        RelayFrame::Challenge { .. }
+    ));
+    let start = Instant::now();
+    assert_eq!(relay.open_connections(), 2);
+
+    sleep(limits.idle_timeout - Duration::from_secs(1)).await;
+    assert_eq!(relay.open_connections(), 2, "not before the idle timeout");
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(relay.open_connections(), 1, "closed at the idle timeout");
+
+    // What the deaf socket was sent meanwhile: a ping every interval, then a
+    // close frame saying why, then the end of the stream. Read as raw bytes:
+    // a WebSocket reading them would answer the pings into a closed socket.
+    let mut raw = Vec::new();
+    deaf.get_mut().read_to_end(&mut raw).await.unwrap();
+    let frames = server_frames(&raw);
+    let interval = limits.ping_interval.as_secs();
+    let pings = (limits.idle_timeout.as_secs() / interval - 1) as usize;
+    assert_eq!(frames.len(), pings + 1, "{frames:?}");
+    assert!(
+        frames[..pings].iter().all(|f| *f == (0x9, Vec::new())),
+        "pings"
+    );
+    let (opcode, close) = &frames[pings];
+    assert_eq!(*opcode, 0x8, "then a close frame");
+    assert_eq!(&close[..2], &1000u16.to_be_bytes(), "normal closure");
+    assert_eq!(&close[2..], b"idle timeout");
+    assert!(start.elapsed() < limits.idle_timeout + Duration::from_secs(2));
+
+    // Ten idle timeouts later, pongs have kept the reading client alive.
+    sleep(limits.idle_timeout * 10).await;
+    assert!(!quiet.is_closed(), "pongs count as traffic");
+    let key = SigningKey::from_bytes(&[3; 32]);
+    quiet
+        .create_mailbox(MailboxId([3; 32]), &key.verifying_key(), None)
+        .await
+        .unwrap();
+}
+
+/// The hole of issue 16: a connection subscribed to a mailbox kept receiving
+/// after another connection deleted it and someone else created it again.
+async fn a_removed_mailbox_ends_every_subscription(removal: Removal) {
+    let relay = TestRelay::start().await;
+    let mailbox = MailboxId([7; 32]);
+    let owner = SigningKey::from_bytes(&[1; 32]);
+    // The owner's inbox connection subscribes; another connection of the
+    // owner's (or the operator's) removes the mailbox.
+    let (inbox, mut inbox_in) = relay.connect().await;
+    let (control, _control_in) = relay.connect().await;
+    inbox
+        .create_mailbox(mailbox, &owner.verifying_key(), None)
+        .await
+        .unwrap();
+    inbox.subscribe(mailbox, &owner).await.unwrap();
+    match removal {
+        Removal::OwnerDelete => control.delete_mailbox(mailbox, &owner).await.unwrap(),
+        Removal::AdminPurge => {
+            let token = relay.admin_token().await;
+            control.purge(&token, mailbox).await.unwrap();
+        }
+    }
+
+    // Someone else creates the same id with their own key, and is sent to.
+    let newcomer = SigningKey::from_bytes(&[2; 32]);
+    let (other, mut other_in) = relay.connect().await;
+    other
+        .create_mailbox(mailbox, &newcomer.verifying_key(), None)
+        .await
+        .unwrap();
+    let id = MessageId([5; 16]);
+    control.send(envelope(mailbox, id)).await.unwrap();
+
+    assert_nothing_delivered(&mut inbox_in).await;
+    let refused = inbox.ack(mailbox, id).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotSubscribed));
+    // The newcomer's envelope is still there for the newcomer.
+    other.subscribe(mailbox, &newcomer).await.unwrap();
+    let delivery = timeout(Duration::from_secs(60), other_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.message, id);
+}
+
+/// How a test removes a mailbox.
+#[derive(Clone, Copy)]
+enum Removal {
+    /// `DeleteMailbox`, signed with the owner's key.
+    OwnerDelete,
+    /// `Purge` with an admin token.
+    AdminPurge,
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_owners_delete_ends_subscriptions_on_other_connections() {
+    a_removed_mailbox_ends_every_subscription(Removal::OwnerDelete).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_admin_purge_ends_every_subscription() {
+    a_removed_mailbox_ends_every_subscription(Removal::AdminPurge).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_backlog_then_live_envelopes_arrive_once_in_order() {
+    const STORED: u16 = 600;
+    const ALL: u16 = STORED + 50;
+    const LEN: usize = 64 * 1024;
+    let relay = TestRelay::start().await;
+    let mailbox = MailboxId([9; 32]);
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let (sender, _sender_in) = relay.connect().await;
+    sender
+        .create_mailbox(mailbox, &key.verifying_key(), None)
+        .await
+        .unwrap();
+    // Stored while nobody is subscribed: 39 MiB, more than loopback socket
+    // buffers take at once, so the relay is still writing the backlog…
+    let stored: Vec<Bytes> = (0..STORED)
+        .map(|n| sized_envelope(mailbox, numbered(n), LEN))
+        .collect();
+    assert!(sender.send_many(&stored).await.iter().all(Result::is_ok));
+    let (inbox, mut inbox_in) = relay.connect().await;
+    inbox.subscribe(mailbox, &key).await.unwrap();
+    // …when these are sent: they are held until the backlog is out.
+    let live: Vec<Bytes> = (STORED..ALL)
+        .map(|n| sized_envelope(mailbox, numbered(n), LEN))
+        .collect();
+    assert!(sender.send_many(&live).await.iter().all(Result::is_ok));
+
+    let mut received = Vec::new();
+    while received.len() < usize::from(ALL) {
+        let delivery = timeout(Duration::from_secs(60), inbox_in.recv())
+            .await
+            .expect("all delivered")
+            .unwrap();
+        received.push(delivery.message);
+    }
+    assert_eq!(received, (0..ALL).map(numbered).collect::<Vec<_>>());
+    assert_nothing_delivered(&mut inbox_in).await;
+}
+
+/// A `Subscribe` proven just before another connection deletes the mailbox,
+/// but applied after the deletion (answers keep request order, and an
+/// earlier `Send` here waits out the 50 ms hold): its first backlog read
+/// finds the mailbox gone, so it does not outlive the mailbox either.
+#[tokio::test(start_paused = true)]
+async fn a_subscription_proven_just_before_a_delete_ends_with_it() {
+    let relay = TestRelay::start().await;
+    let mailbox = MailboxId([7; 32]);
+    let owner = SigningKey::from_bytes(&[1; 32]);
+    // Someone subscribed to a second mailbox, who never acks: a send to it is
+    // held for the full 50 ms.
+    let busy = MailboxId([8; 32]);
+    let busy_key = SigningKey::from_bytes(&[8; 32]);
+    let (watcher, _watcher_in) = relay.connect().await;
+    watcher
+        .create_mailbox(busy, &busy_key.verifying_key(), None)
+        .await
+        .unwrap();
+    watcher.subscribe(busy, &busy_key).await.unwrap();
+
+    let (inbox, mut inbox_in) = relay.connect().await;
+    let (control, _control_in) = relay.connect().await;
+    inbox
+        .create_mailbox(mailbox, &owner.verifying_key(), None)
+        .await
+        .unwrap();
+    let (sent, subscribed, ()) = tokio::join!(
+        inbox.send(envelope(busy, numbered(1))),
+        inbox.subscribe(mailbox, &owner),
+        async {
+            sleep(Duration::from_millis(10)).await;
+            control.delete_mailbox(mailbox, &owner).await.unwrap();
+        }
+    );
+    sent.unwrap();
+    subscribed.unwrap();
+
+    let newcomer = SigningKey::from_bytes(&[2; 32]);
+    control
+        .create_mailbox(mailbox, &newcomer.verifying_key(), None)
+        .await
+        .unwrap();
+    control.send(envelope(mailbox, numbered(2))).await.unwrap();
+    assert_nothing_delivered(&mut inbox_in).await;
+    let refused = inbox.ack(mailbox, numbered(2)).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::NotSubscribed));
+}
