@@ -22,6 +22,7 @@ const KIND_TEXT: u8 = 1;
 const KIND_DELIVERED: u8 = 2;
 const KIND_READ: u8 = 3;
 const KIND_KEY_UPDATE: u8 = 4;
+const KIND_SESSION_RESTORED: u8 = 5;
 
 /// Why content could not be built or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -54,6 +55,14 @@ pub enum Content {
     Read(Vec<u64>),
     /// The sender moves to a new identity key; the receiver must accept it explicitly.
     KeyUpdate(KeyUpdate),
+    /// The sender's profile was restored from a backup: this message starts a
+    /// fresh sending chain (a DH step) and its counter jumps past every counter
+    /// the original device may have used since the backup (PROTOCOL.md §10.2, §11).
+    SessionRestored {
+        /// The counter the backup would have sent next: the restored history
+        /// continues the sender's messages up to `from − 1`.
+        from: u64,
+    },
     /// A kind this version does not know (attachments, groups, … in later versions).
     Unknown {
         /// Kind byte.
@@ -138,6 +147,9 @@ impl Content {
                     .put(&k.new_identity.to_bytes())
                     .put(&k.signature);
             }
+            Content::SessionRestored { from } => {
+                w.u8(KIND_SESSION_RESTORED).u32(8).u64(*from);
+            }
             Content::Unknown { kind, bytes } => {
                 w.u8(*kind).bytes_u32(bytes);
             }
@@ -168,6 +180,7 @@ impl Content {
                     signature,
                 })
             }
+            KIND_SESSION_RESTORED => Content::SessionRestored { from: inner.u64()? },
             kind => Content::Unknown {
                 kind,
                 bytes: inner.rest().to_vec(),
@@ -218,6 +231,7 @@ mod tests {
             Content::Text("héllo".into()),
             Content::Delivered(vec![1, 2, u64::MAX]),
             Content::Read(vec![]),
+            Content::SessionRestored { from: 7 },
             Content::KeyUpdate(KeyUpdate::create(
                 &[0; 32],
                 &id.public(),

@@ -157,5 +157,6 @@ fn content_hint(c: &Content) -> usize {
         Content::Delivered(v) | Content::Read(v) => v.len() * 8,
         Content::Unknown { bytes, .. } => bytes.len(),
         Content::KeyUpdate(_) => 128,
+        Content::SessionRestored { .. } => 8,
     }
 }

@@ -211,4 +211,6 @@ mod plaintext_tests;
 #[cfg(test)]
 mod private_relay_tests;
 #[cfg(test)]
+mod restore_tests;
+#[cfg(test)]
 pub(crate) mod tests;
