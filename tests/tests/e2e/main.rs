@@ -7,6 +7,7 @@ mod cli_connections;
 mod cli_crash;
 mod cli_faults;
 mod cli_relays;
+mod cli_restore;
 mod cli_support;
 mod client_plaintext;
 mod redis_cluster;
