@@ -2,14 +2,15 @@
 //!
 //! `cargo bench -p cairn-protocol --bench protocol` runs every benchmark, then prints
 //! `steady-state send+receive ÷ primitives` (target ≤ 1.3), where "primitives" is one
-//! Ed25519 sign + one verify + ChaCha20-Poly1305 seal + open of 1 KiB + the KDF steps.
+//! Ed25519 sign + one verify + XChaCha20-Poly1305 seal + open of 1 KiB (the message body,
+//! PROTOCOL.md §9.3) + the KDF steps.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use cairn_protocol::content::Content;
-use cairn_protocol::crypto::{hkdf, hmac, open, seal};
+use cairn_protocol::crypto::{hkdf, hmac, xopen, xseal};
 use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
@@ -91,8 +92,8 @@ fn primitive_benches(c: &mut Criterion) {
     g.bench_function("aead_seal_open_1k", |b| {
         b.iter(|| {
             let mut buf = vec![5u8; 1024];
-            seal(&[1; 32], &[2; 12], b"ad", &mut buf).unwrap();
-            open(&[1; 32], &[2; 12], b"ad", &mut buf).unwrap();
+            xseal(&[1; 32], &[2; 24], b"ad", &mut buf).unwrap();
+            xopen(&[1; 32], &[2; 24], b"ad", &mut buf).unwrap();
             black_box(buf)
         })
     });
@@ -100,7 +101,7 @@ fn primitive_benches(c: &mut Criterion) {
         b.iter(|| {
             let ck = hmac(&[1; 32], &[2]);
             let mk = hmac(&[1; 32], &[1]);
-            black_box((ck, hkdf::<44>(None, mk.as_ref(), b"Cairn v1 message keys")))
+            black_box((ck, hkdf::<32>(None, mk.as_ref(), b"Cairn v1 message key")))
         })
     });
     g.finish();

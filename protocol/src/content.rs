@@ -26,6 +26,7 @@ const KIND_READ: u8 = 3;
 const KIND_KEY_UPDATE: u8 = 4;
 const KIND_MAILBOX_MOVE: u8 = 6;
 const KIND_MAILBOX_MOVED: u8 = 7;
+const KIND_SESSION_RESTORED: u8 = 5;
 
 /// Why content could not be built or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -72,6 +73,14 @@ pub enum Content {
     MailboxMoved {
         /// The new mailbox being confirmed.
         mailbox: MailboxId,
+    },
+    /// The sender's profile was restored from a backup: this message starts a
+    /// fresh sending chain (a DH step) and its counter jumps past every counter
+    /// the original device may have used since the backup (PROTOCOL.md §10.2, §11).
+    SessionRestored {
+        /// The counter the backup would have sent next: the restored history
+        /// continues the sender's messages up to `from − 1`.
+        from: u64,
     },
     /// A kind this version does not know (attachments, groups, … in later versions).
     Unknown {
@@ -166,6 +175,9 @@ impl Content {
             Content::MailboxMoved { mailbox } => {
                 w.u8(KIND_MAILBOX_MOVED).u32(32).put(&mailbox.0);
             }
+            Content::SessionRestored { from } => {
+                w.u8(KIND_SESSION_RESTORED).u32(8).u64(*from);
+            }
             Content::Unknown { kind, bytes } => {
                 w.u8(*kind).bytes_u32(bytes);
             }
@@ -204,6 +216,7 @@ impl Content {
             KIND_MAILBOX_MOVED => Content::MailboxMoved {
                 mailbox: MailboxId(inner.array()?),
             },
+            KIND_SESSION_RESTORED => Content::SessionRestored { from: inner.u64()? },
             kind => Content::Unknown {
                 kind,
                 bytes: inner.rest().to_vec(),
@@ -254,6 +267,7 @@ mod tests {
             Content::Text("héllo".into()),
             Content::Delivered(vec![1, 2, u64::MAX]),
             Content::Read(vec![]),
+            Content::SessionRestored { from: 7 },
             Content::KeyUpdate(KeyUpdate::create(
                 &[0; 32],
                 &id.public(),

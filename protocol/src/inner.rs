@@ -159,5 +159,6 @@ fn content_hint(c: &Content) -> usize {
         Content::KeyUpdate(_) => 128,
         Content::MailboxMove { .. } => 4 + 253 + 2 + 32 + 32,
         Content::MailboxMoved { .. } => 32,
+        Content::SessionRestored { .. } => 8,
     }
 }

@@ -6,9 +6,16 @@
 //! messages), a late arrival (reordering), a duplicate (replay) and a fork
 //! (two histories that cannot both be true: a cloned or rolled-back peer, or a
 //! relay splicing streams). Deployed messengers silently hide all four.
+//!
+//! A profile restored from a backup says so (content `SessionRestored`): its
+//! counters jump by [`RESTORE_COUNTER_STEP`] so they never collide with what
+//! the original device sent after the backup, and the receiver reports the
+//! restore (and a fork, if it holds messages the backup does not) instead of
+//! a gap over the jump.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::content::Content;
 use crate::inner::{Inner, NO_ACK};
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -16,6 +23,10 @@ use crate::wire::{DecodeError, Reader, Writer};
 pub const HASH_WINDOW: usize = 2000;
 /// Most missing counters remembered at once.
 pub const MAX_MISSING: usize = 2000;
+/// How far a restored profile moves its counter on (PROTOCOL.md §11): the
+/// original device would have to send a billion messages after the backup
+/// for its counters to meet the restored one's.
+pub const RESTORE_COUNTER_STEP: u64 = 1_000_000_000;
 
 /// Something the receiver should show in the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,6 +54,15 @@ pub enum IntegrityEvent {
         /// Counter of the message that broke the chain.
         counter: u64,
     },
+    /// The sender restored its profile from a backup and renewed the session:
+    /// its history continues from its message `from − 1` at `counter` (the
+    /// counters between were never used, so they are not a gap).
+    Restored {
+        /// The counter the backup would have sent next.
+        from: u64,
+        /// Counter of the restore notice.
+        counter: u64,
+    },
 }
 
 /// Per-conversation chain bookkeeping for both directions.
@@ -65,6 +85,15 @@ impl IntegrityState {
         (self.next_send, self.last_sent_hash, ack_counter, ack_hash)
     }
 
+    /// Moves the send counter on by [`RESTORE_COUNTER_STEP`], for a session
+    /// restored from a backup; returns the counter the backup would have used
+    /// next (what the restore notice names as `from`).
+    pub(crate) fn jump_after_restore(&mut self) -> u64 {
+        let from = self.next_send;
+        self.next_send = from.saturating_add(RESTORE_COUNTER_STEP);
+        from
+    }
+
     /// Records that the message with `counter` and `hash` was sent.
     pub(crate) fn record_sent(&mut self, counter: u64, hash: [u8; 32]) {
         self.next_send = counter.saturating_add(1);
@@ -80,6 +109,12 @@ impl IntegrityState {
     pub(crate) fn on_receive(&mut self, m: &Inner, hash: [u8; 32]) -> Vec<IntegrityEvent> {
         let c = m.counter;
         let mut events = Vec::new();
+        if let Content::SessionRestored { from } = m.content
+            && from < c
+            && c >= self.next_recv
+        {
+            return self.on_restored(m, from, hash);
+        }
         if c < self.next_recv && !self.missing.contains(&c) {
             match self.received.get(&c) {
                 Some(h) if *h != hash => events.push(IntegrityEvent::Fork { counter: c }),
@@ -96,45 +131,85 @@ impl IntegrityState {
                 events.push(IntegrityEvent::Fork { counter: c });
             }
         } else if c > self.next_recv {
-            events.push(IntegrityEvent::Gap {
-                from: self.next_recv,
-                to: c - 1,
-            });
-            let first = self.next_recv.max(c.saturating_sub(MAX_MISSING as u64));
-            self.missing.extend(first..c);
-            while self.missing.len() > MAX_MISSING {
-                self.missing.pop_first();
-            }
-            self.claimed.insert(c - 1, m.prev_hash);
-            while self.claimed.len() > MAX_MISSING {
-                self.claimed.pop_first();
-            }
+            events.push(self.gap_before(c, m.prev_hash));
             self.next_recv = c.saturating_add(1);
         } else {
             self.next_recv = c.saturating_add(1);
         }
-        // The link to the previous message, where we hold it.
-        let prev_ok = if c == 0 {
+        if (!self.links(m, c) || self.ack_forged(m))
+            && !events.contains(&IntegrityEvent::Fork { counter: c })
+        {
+            events.push(IntegrityEvent::Fork { counter: c });
+        }
+        self.record_received(c, hash);
+        events
+    }
+
+    /// Counters `next … c − 1` have not arrived: records them as missing (the
+    /// latest [`MAX_MISSING`]) and `prev_hash` as the hash claimed for `c − 1`.
+    fn gap_before(&mut self, c: u64, prev_hash: [u8; 32]) -> IntegrityEvent {
+        let event = IntegrityEvent::Gap {
+            from: self.next_recv,
+            to: c - 1,
+        };
+        let first = self.next_recv.max(c.saturating_sub(MAX_MISSING as u64));
+        self.missing.extend(first..c);
+        while self.missing.len() > MAX_MISSING {
+            self.missing.pop_first();
+        }
+        self.claimed.insert(c - 1, prev_hash);
+        while self.claimed.len() > MAX_MISSING {
+            self.claimed.pop_first();
+        }
+        event
+    }
+
+    /// A restore notice at counter `c` (at or above the next expected) naming
+    /// `from < c`: the sender's history continues from its message `from − 1`.
+    /// Counters `max(next, from) … c − 1` were never sent, so they are not
+    /// missing; `next … from − 1`, if any, are (the backup had sent them).
+    /// Holding messages with counters `from …` already means the original
+    /// device went on after the backup: a fork, as is a notice that does not
+    /// link to our message `from − 1` or acknowledges something we never sent.
+    fn on_restored(&mut self, m: &Inner, from: u64, hash: [u8; 32]) -> Vec<IntegrityEvent> {
+        let c = m.counter;
+        let mut events = vec![IntegrityEvent::Restored { from, counter: c }];
+        let diverged = self.next_recv > from;
+        if from > self.next_recv {
+            events.push(self.gap_before(from, m.prev_hash));
+        }
+        if diverged || !self.links(m, from) || self.ack_forged(m) {
+            events.push(IntegrityEvent::Fork { counter: c });
+        }
+        self.next_recv = c.saturating_add(1);
+        self.record_received(c, hash);
+        events
+    }
+
+    /// Whether `m.prev_hash` is the hash we hold for counter `at − 1` (or zeros for
+    /// `at == 0`); true when we do not hold it.
+    fn links(&self, m: &Inner, at: u64) -> bool {
+        if at == 0 {
             m.prev_hash == [0; 32]
         } else {
             self.received
-                .get(&(c - 1))
+                .get(&(at - 1))
                 .is_none_or(|h| *h == m.prev_hash)
-        };
-        if !prev_ok && !events.contains(&IntegrityEvent::Fork { counter: c }) {
-            events.push(IntegrityEvent::Fork { counter: c });
         }
-        // What the peer says it last received from us must be something we sent.
-        if m.ack_counter != NO_ACK {
-            let known = self.sent.iter().find(|(sc, _)| *sc == m.ack_counter);
-            let forged = match known {
-                Some((_, h)) => *h != m.ack_hash,
-                None => m.ack_counter >= self.next_send,
-            };
-            if forged && !events.contains(&IntegrityEvent::Fork { counter: c }) {
-                events.push(IntegrityEvent::Fork { counter: c });
-            }
+    }
+
+    /// What the peer says it last received from us must be something we sent.
+    fn ack_forged(&self, m: &Inner) -> bool {
+        if m.ack_counter == NO_ACK {
+            return false;
         }
+        match self.sent.iter().find(|(sc, _)| *sc == m.ack_counter) {
+            Some((_, h)) => *h != m.ack_hash,
+            None => m.ack_counter >= self.next_send,
+        }
+    }
+
+    fn record_received(&mut self, c: u64, hash: [u8; 32]) {
         self.received.insert(c, hash);
         while self.received.len() > HASH_WINDOW {
             self.received.pop_first();
@@ -142,7 +217,6 @@ impl IntegrityState {
         if self.last_received.is_none_or(|(lc, _)| c > lc) {
             self.last_received = Some((c, hash));
         }
-        events
     }
 
     /// Counters of messages still missing (for the UI).
@@ -366,6 +440,112 @@ mod tests {
             s.on_receive(&m, h(0)),
             vec![IntegrityEvent::Fork { counter: 0 }]
         );
+    }
+
+    fn restored(counter: u64, from: u64, prev: [u8; 32]) -> Inner {
+        Inner {
+            content: Content::SessionRestored { from },
+            ..msg(counter, prev)
+        }
+    }
+
+    #[test]
+    fn a_restore_notice_is_no_gap_and_its_history_continues() {
+        // The backup had sent 0 and 1; nothing else was sent: no fork.
+        let mut s = IntegrityState::default();
+        for c in 0..2 {
+            s.on_receive(&msg(c, prev(c)), h(c));
+        }
+        let c = 2 + RESTORE_COUNTER_STEP;
+        assert_eq!(
+            s.on_receive(&restored(c, 2, h(1)), [0xAA; 32]),
+            vec![IntegrityEvent::Restored {
+                from: 2,
+                counter: c
+            }]
+        );
+        assert_eq!(s.missing().count(), 0);
+        assert!(s.on_receive(&msg(c + 1, [0xAA; 32]), h(9)).is_empty());
+    }
+
+    #[test]
+    fn a_restore_behind_what_we_hold_is_a_fork() {
+        // The original device sent 2 and 3 after the backup, which ended at 1.
+        let mut s = IntegrityState::default();
+        for c in 0..4 {
+            s.on_receive(&msg(c, prev(c)), h(c));
+        }
+        let c = 2 + RESTORE_COUNTER_STEP;
+        assert_eq!(
+            s.on_receive(&restored(c, 2, h(1)), [0xAA; 32]),
+            vec![
+                IntegrityEvent::Restored {
+                    from: 2,
+                    counter: c
+                },
+                IntegrityEvent::Fork { counter: c }
+            ]
+        );
+        // A notice that does not link to our message from − 1 is a fork too.
+        let mut s = IntegrityState::default();
+        s.on_receive(&msg(0, prev(0)), h(0));
+        let c = 1 + RESTORE_COUNTER_STEP;
+        assert_eq!(
+            s.on_receive(&restored(c, 1, [7; 32]), [0xAA; 32]),
+            vec![
+                IntegrityEvent::Restored {
+                    from: 1,
+                    counter: c
+                },
+                IntegrityEvent::Fork { counter: c }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_restore_ahead_of_us_reports_what_the_backup_sent_as_missing() {
+        let mut s = IntegrityState::default();
+        s.on_receive(&msg(0, prev(0)), h(0));
+        let c = 3 + RESTORE_COUNTER_STEP;
+        assert_eq!(
+            s.on_receive(&restored(c, 3, h(2)), [0xAA; 32]),
+            vec![
+                IntegrityEvent::Restored {
+                    from: 3,
+                    counter: c
+                },
+                IntegrityEvent::Gap { from: 1, to: 2 }
+            ]
+        );
+        assert_eq!(s.missing().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            s.on_receive(&msg(2, h(1)), h(2)),
+            vec![IntegrityEvent::LateArrival { counter: 2 }]
+        );
+    }
+
+    #[test]
+    fn a_notice_that_does_not_move_forward_is_checked_like_any_message() {
+        let mut s = IntegrityState::default();
+        for c in 0..3 {
+            s.on_receive(&msg(c, prev(c)), h(c));
+        }
+        // Counter 1 again, other hash: a fork, not a restore.
+        assert_eq!(
+            s.on_receive(&restored(1, 0, [0; 32]), [0xAA; 32]),
+            vec![IntegrityEvent::Fork { counter: 1 }]
+        );
+        // `from` not below the counter: not honoured (a plain message at 3).
+        assert!(s.on_receive(&restored(3, 3, h(2)), h(3)).is_empty());
+    }
+
+    #[test]
+    fn jump_after_restore_moves_the_send_counter() {
+        let mut s = IntegrityState::default();
+        s.record_sent(0, [5; 32]);
+        assert_eq!(s.jump_after_restore(), 1);
+        let (counter, prev_hash, ..) = s.next_outgoing();
+        assert_eq!((counter, prev_hash), (1 + RESTORE_COUNTER_STEP, [5; 32]));
     }
 
     #[test]

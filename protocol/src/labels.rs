@@ -21,8 +21,8 @@ pub const HANDSHAKE_STAGE2: &[u8] = b"Cairn v1 handshake stage 2";
 pub const ACCEPT_SIGNATURE: &[u8] = b"Cairn v1 accept";
 /// HKDF info: root-key ratchet step.
 pub const ROOT_STEP: &[u8] = b"Cairn v1 root";
-/// HKDF info: per-message key and nonce.
-pub const MESSAGE_KEYS: &[u8] = b"Cairn v1 message keys";
+/// HKDF info: the body key of one message (its nonce is random, PROTOCOL.md §9.3).
+pub const MESSAGE_KEY: &[u8] = b"Cairn v1 message key";
 /// Signature prefix over an inner message.
 pub const INNER_SIGNATURE: &[u8] = b"Cairn v1 inner";
 /// Hash prefix of an inner message for the integrity chain.

@@ -6,7 +6,7 @@
 
 use thiserror::Error;
 
-/// Envelope sizes in bytes. 1 KiB holds a typical text (up to 719 bytes), 2 KiB a long
+/// Envelope sizes in bytes. 1 KiB holds a typical text (up to 695 bytes), 2 KiB a long
 /// paragraph, 4 KiB a first-contact handshake; 64 KiB is the hard maximum.
 pub const BUCKETS: [usize; 5] = [1024, 2048, 4096, 16 * 1024, 64 * 1024];
 

@@ -15,7 +15,9 @@ use crate::identity::{Identity, IdentityError, PublicIdentity, Verifier};
 use crate::inner::{Inner, MessageError, SignedInner};
 use crate::integrity::{IntegrityEvent, IntegrityState};
 use crate::padding::{PaddingError, bucket_for, pad_in_place, unpadded_len};
-use crate::ratchet::{ENCRYPTED_HEADER_LEN, Pending, RatchetError, RatchetState};
+use crate::ratchet::{
+    BODY_NONCE_LEN, ENCRYPTED_HEADER_LEN, Incoming, Pending, RatchetError, RatchetState,
+};
 use crate::safety_number::SafetyNumber;
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -57,9 +59,18 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// True for a replay or duplicate delivery of a message already received.
+    /// True for a message whose position in the ratchet was already used:
+    /// a replay of a message received before, or — when its message id is new
+    /// (a client dedupes relay redeliveries by id) — a second message that a
+    /// restored or copied device sent from the same position (PROTOCOL.md §11).
     pub fn is_duplicate(&self) -> bool {
         matches!(self, SessionError::Ratchet(RatchetError::Duplicate { .. }))
+    }
+
+    /// True for a genuine message sent from a ratchet state that diverged from
+    /// ours ([`RatchetError::Forked`]): a restored backup or a copied profile.
+    pub fn is_fork(&self) -> bool {
+        matches!(self, SessionError::Ratchet(RatchetError::Forked { .. }))
     }
 
     /// For a genuine message that arrived after its key was discarded
@@ -195,7 +206,7 @@ impl Session {
             content: content.clone(),
         };
         let (mut buf, hash) = inner.sign(&self.conversation, me);
-        let overhead = HEADER_LEN + ENCRYPTED_HEADER_LEN + TAG_LEN;
+        let overhead = HEADER_LEN + ENCRYPTED_HEADER_LEN + BODY_NONCE_LEN + TAG_LEN;
         let bucket = bucket_for(overhead + buf.len() + 1)?;
         buf.reserve_exact(bucket - overhead - buf.len() + TAG_LEN);
         pad_in_place(&mut buf, bucket - overhead)?;
@@ -204,10 +215,11 @@ impl Session {
         let id = MessageId(id);
         let mut envelope = Vec::with_capacity(bucket);
         write_header(&mut envelope, &self.peer_mailbox, &id, BodyKind::Ratchet);
-        let enc_header = self
-            .ratchet
-            .encrypt(&envelope, &self.conversation, &mut buf, rng)?;
+        let (enc_header, nonce) =
+            self.ratchet
+                .encrypt(&envelope, &self.conversation, &mut buf, rng)?;
         envelope.extend_from_slice(&enc_header);
+        envelope.extend_from_slice(&nonce);
         envelope.extend_from_slice(&buf);
         self.integrity.record_sent(counter, hash);
         Ok(Outgoing {
@@ -215,6 +227,34 @@ impl Session {
             id,
             counter,
         })
+    }
+
+    /// Renews a session restored from a backup (or otherwise known to be a copy
+    /// of a state that may have been used), before it sends anything else:
+    /// starts a fresh sending chain with a new ratchet key pair (a DH step,
+    /// PROTOCOL.md §9.3, drawn from `rng`) and sends the signed notice
+    /// [`Content::SessionRestored`], whose counter jumps by
+    /// [`crate::integrity::RESTORE_COUNTER_STEP`] so it never meets a counter
+    /// the original device used after the backup (§11). Nothing changes on error.
+    ///
+    /// The peer follows the DH step as usual if it has not moved on since the
+    /// backup; otherwise it cannot read the notice and reports a fork (§2).
+    pub fn renew_after_restore<R: CryptoRng + ?Sized>(
+        &mut self,
+        me: &Identity,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Outgoing, SessionError> {
+        let before = self.snapshot();
+        let result = (|| {
+            self.ratchet.renew()?;
+            let from = self.integrity.jump_after_restore();
+            self.encrypt(me, &Content::SessionRestored { from }, now_ms, rng)
+        })();
+        if result.is_err() {
+            *self = before;
+        }
+        result
     }
 
     /// Builds a key update moving this conversation from `old` to `new`, encrypts it
@@ -367,14 +407,15 @@ impl Session {
         }
         let mut r = Reader::new(envelope.body);
         let enc_header: [u8; ENCRYPTED_HEADER_LEN] = r.array()?;
+        let nonce: [u8; BODY_NONCE_LEN] = r.array()?;
         let mut buf = r.rest().to_vec();
-        let pending = self.ratchet.decrypt(
-            envelope.header,
-            &self.conversation,
-            &enc_header,
-            &mut buf,
-            now_ms,
-        )?;
+        let incoming = Incoming {
+            envelope_header: envelope.header,
+            conversation: &self.conversation,
+            enc_header: &enc_header,
+            nonce: &nonce,
+        };
+        let pending = self.ratchet.decrypt(&incoming, &mut buf, now_ms)?;
         let len = unpadded_len(&buf)?;
         buf.truncate(len);
         Ok((pending, SignedInner::decode(&self.conversation, &buf)?))

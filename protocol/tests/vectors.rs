@@ -25,12 +25,14 @@ use cairn_protocol::envelope::{Envelope, MailboxId};
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
+use cairn_protocol::integrity::RESTORE_COUNTER_STEP;
 use cairn_protocol::invite::Invite;
 use cairn_protocol::labels;
 use cairn_protocol::padding::{BUCKETS, unpadded_len};
+use cairn_protocol::ratchet::RatchetError;
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::safety_number::SafetyNumber;
-use cairn_protocol::session::Session;
+use cairn_protocol::session::{Outgoing, Session, SessionError};
 use cairn_protocol::wire::{Reader, Writer};
 use ml_kem::{B32, Decapsulate, DecapsulationKey, MlKem768, Seed};
 use rand_chacha::ChaCha20Rng;
@@ -128,6 +130,9 @@ fn events_json(events: &[IntegrityEvent]) -> Value {
                     json!({ "event": "duplicate", "counter": counter })
                 }
                 IntegrityEvent::Fork { counter } => json!({ "event": "fork", "counter": counter }),
+                IntegrityEvent::Restored { from, counter } => {
+                    json!({ "event": "restored", "from": from, "counter": counter })
+                }
             })
             .collect(),
     )
@@ -316,6 +321,9 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
             "intermediate": receive_intermediates(&before, session, &envelopes[idx]) }));
     }
 
+    // A restore, from the sessions as they are now (independent of the fork below).
+    let restore = restore_vectors(mode, &alice, &a, &b);
+
     // Then a fork: Alice's device is cloned after the first message of her next chain,
     // and the original and the clone each send a different message with counter 5.
     let mut clone: Option<Session> = None;
@@ -378,23 +386,110 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
     out.insert("session_state.json".into(), json!({
         "bob": state,
         "note": "Bob's local session state (PROTOCOL.md §14, ratchet encoding version 2) right after receive 1 of conversation.json (send 2 before send 1): one skipped key, for message 1 of Alice's first chain, with its counter (1) and storage time (now_ms). Not a wire format; pinned so stored profiles survive upgrades. legacy/session_state_v1.json is a state written by the version-1 encoding, which decoders must still read." }));
-    out.insert("conversation.json".into(), json!({ "sends": steps, "receives": receives,
+    out.insert("conversation.json".into(), json!({ "sends": steps, "receives": receives, "restore": restore,
         "depends_on": "handshake.json: Alice is its acceptor (identity seed 000102…1f), Bob its inviter (seed 202122…3f); both continue the sessions that handshake establishes",
-        "note": "Sends happen in order; receives are applied in the listed order (send 2 before send 1). Bob's send 3 is encrypted before he received anything, so it opens his first ratchet step. A send's intermediate values are those of PROTOCOL.md §9.3 under their names there: ratchet_step is the deferred DH step (null if none; DH = DH(new DHs, DHr), then RK, CK, NHK = KDF_RK(RK, DH)), HKs the header key, header the 40-byte plain header, CK the chain key the message key comes from, MK = HMAC(CK, 0x01), next_CK = HMAC(CK, 0x02), key and nonce from MK (§9.1), inner the inner message before padding (§10.1) and integrity_hash its hash (§10.1). A receive's: which step of §9.4 opened the header (1 = HKr, 2 = NHKr, 3 = a header key of the skipped store), whether a stored skipped key was used, and how many skipped keys the receiver holds afterwards.",
+        "note": "Sends happen in order; receives are applied in the listed order (send 2 before send 1). Bob's send 3 is encrypted before he received anything, so it opens his first ratchet step. A send's rng lists its draws: message id (16), the new ratchet secret (32) when a DH step runs, the body nonce (24), the header nonce (24). Its intermediate values are those of PROTOCOL.md §9.3 under their names there: ratchet_step is the DH step (null if none; DH = DH(new DHs, DHr), then RK, CK, NHK = KDF_RK(RK, DH)), HKs the header key, header the 40-byte plain header, CK the chain key the message key comes from, MK = HMAC(CK, 0x01), next_CK = HMAC(CK, 0x02), key = HKDF(∅, MK, \"Cairn v1 message key\", 32) (§9.1), body_nonce the random XChaCha20-Poly1305 nonce of the body, inner the inner message before padding (§10.1) and integrity_hash its hash (§10.1). A receive's: which step of §9.4 opened the header (1 = HKr, 2 = NHKr, 3 = a header key of the skipped store), whether a stored skipped key was used, and how many skipped keys the receiver holds afterwards.",
         "fork": { "sends": fork_sends, "receives": fork_receives,
             "note": "After everything above: Alice sends 'new chain' (her deferred DH step), then her session is cloned (Session::to_bytes / from_bytes); the original sends counters 5 and 6, the clone a different counter 5. Bob receives send 0, send 2 (a gap), then the clone's send 3: one message, two events, in the order of PROTOCOL.md §11." } }));
 
-    let padding: Vec<Value> = [0usize, 100, 719, 720, 1743, 1744, 3791, 3792]
+    let padding: Vec<Value> = [0usize, 100, 695, 696, 1719, 1720, 3767, 3768]
         .iter()
         .map(|len| {
-            let needed = 50 + 80 + 16 + 158 + len + 1;
+            let needed = 50 + 80 + 24 + 16 + 158 + len + 1;
             json!({ "text_len": len, "envelope_len": BUCKETS.iter().find(|b| **b >= needed) })
         })
         .collect();
     out.insert("content.json".into(), content_vectors());
     out.insert("padding.json".into(), json!({ "buckets": BUCKETS, "text_to_envelope": padding,
-        "note": "A text of text_len bytes is sent in an envelope of envelope_len bytes (50-byte envelope header, 80-byte encrypted header, 16-byte tag, 158 bytes of inner-message fields and signature, 1 padding marker)." }));
+        "note": "A text of text_len bytes is sent in an envelope of envelope_len bytes (50-byte envelope header, 80-byte encrypted header, 24-byte body nonce, 16-byte tag, 158 bytes of inner-message fields and signature, 1 padding marker)." }));
     out
+}
+
+/// Alice's profile is backed up and restored elsewhere while the original goes on
+/// (PROTOCOL.md §2 "A restored backup or a copied profile", §9.3, §10.2, §11).
+fn restore_vectors(mode: &Mode, alice: &Identity, a: &Session, b: &Session) -> Value {
+    let mut original = Session::from_bytes(&a.to_bytes()).unwrap();
+    let mut bob = Session::from_bytes(&b.to_bytes()).unwrap();
+    let mut restored = None;
+    let mut restored_again = None;
+    // (device, text; None = the restore notice of Session::renew_after_restore)
+    let script: [(&str, Option<&str>); 6] = [
+        ("original", Some("new chain")),
+        ("original", Some("after the backup")),
+        ("restored", None),
+        ("restored", Some("from the restored profile")),
+        ("original", Some("original again")),
+        ("restored_again", None),
+    ];
+    let mut sends = Vec::new();
+    let mut envs = Vec::new();
+    for (i, (from, text)) in script.iter().enumerate() {
+        if i == 1 {
+            // The backup: a copy of the state after send 0.
+            restored = Some(Session::from_bytes(&original.to_bytes()).unwrap());
+            restored_again = Some(Session::from_bytes(&original.to_bytes()).unwrap());
+        }
+        let mut rng = mode.rng(
+            "conversation.json",
+            &format!("/restore/sends/{i}/rng"),
+            30 + i as u64,
+        );
+        let now_ms = 1_850_000_300_000 + i as u64 * 1000;
+        let session = match *from {
+            "original" => &mut original,
+            "restored" => restored.as_mut().unwrap(),
+            _ => restored_again.as_mut().unwrap(),
+        };
+        let before = RatchetView::of(session);
+        let o: Outgoing = match text {
+            Some(t) => session.encrypt(alice, &Content::Text((*t).into()), now_ms, &mut rng),
+            None => session.renew_after_restore(alice, now_ms, &mut rng),
+        }
+        .unwrap();
+        let intermediate = send_intermediates(
+            &session.conversation_id(),
+            &before,
+            &RatchetView::of(session),
+            &rng.log,
+            &o.envelope,
+        );
+        let content = match text {
+            Some(t) => json!({ "kind": "text", "text": t }),
+            None => json!({ "kind": "session_restored", "from": o.counter - RESTORE_COUNTER_STEP }),
+        };
+        sends.push(json!({
+            "from": from, "content": content, "now_ms": now_ms, "rng": rng.log,
+            "counter": o.counter, "envelope": hex::encode(&o.envelope),
+            "intermediate": intermediate,
+        }));
+        envs.push(o.envelope);
+    }
+    let mut receives = Vec::new();
+    for (idx, env) in envs.iter().enumerate() {
+        let before = RatchetView::of(&bob);
+        let now_ms = 1_850_000_400_000 + idx as u64 * 1000;
+        receives.push(match bob.decrypt(&Envelope::parse(env).unwrap(), now_ms) {
+            Ok(r) => json!({
+                "send": idx, "to": "bob", "counter": r.counter,
+                "content": match &r.content {
+                    Content::Text(t) => json!({ "kind": "text", "text": t }),
+                    Content::SessionRestored { from } => json!({ "kind": "session_restored", "from": from }),
+                    other => panic!("unexpected {other:?}"),
+                },
+                "events": events_json(&r.events),
+                "intermediate": receive_intermediates(&before, &bob, env),
+            }),
+            Err(SessionError::Ratchet(RatchetError::Duplicate { n })) => {
+                json!({ "send": idx, "to": "bob", "error": { "error": "duplicate", "n": n } })
+            }
+            Err(SessionError::Ratchet(RatchetError::Forked { n })) => {
+                json!({ "send": idx, "to": "bob", "error": { "error": "forked", "n": n } })
+            }
+            Err(e) => panic!("send {idx}: {e}"),
+        });
+    }
+    json!({ "sends": sends, "receives": receives,
+        "note": "Starts again from the two sessions as they are after the receives above (not after the fork below). The original device sends 'new chain' (its deferred DH step); then the profile is backed up (a copy of the session state); the original sends 'after the backup' (counter 5, same chain). The backup is restored: Session::renew_after_restore runs a DH step although Alice sent last (rng: message id, new ratchet secret, body nonce, header nonce; HKs = NHKs of the backup) and sends the signed notice, content kind 5 (§10.2) naming from = 5, at counter 5 + 1,000,000,000 (§11); then the restored profile sends a text. Bob, who has not replied since the backup, follows the DH step (§9.4 step 2) and reports the restore and, as he holds a message 5 the backup does not, a fork. The original then sends from its old chain: its header opens only under an earlier header key (§9.4 step 4): a used position, 'duplicate', which a client that has not seen its message id records as a fork (§11). Last, the same backup is restored a second time and renews too: its header opens under Bob's current header key but names another ratchet key than that chain's: 'forked' (§9.4), the message cannot be read." })
 }
 
 fn d32(hex_str: &str) -> [u8; 32] {
@@ -600,7 +695,8 @@ fn send_intermediates(
     draws: &[String],
     envelope: &[u8],
 ) -> Value {
-    let (ck, step) = if before.step_pending {
+    // A DH step runs when one was pending (§9.5) or the session renews (§9.3).
+    let (ck, step) = if before.step_pending || after.dhs != before.dhs {
         let new = d32(&draws[1]);
         assert_eq!(after.dhs, new, "the new ratchet secret is the second draw");
         let dh_out = dh(&StaticSecret::from(new), &before.dhr.unwrap()).unwrap();
@@ -617,7 +713,7 @@ fn send_intermediates(
     let mk = hmac(&ck, &[0x01]);
     let next_ck = hmac(&ck, &[0x02]);
     assert_eq!(after.cks, Some(*next_ck));
-    let keys = hkdf::<44>(None, &*mk, labels::MESSAGE_KEYS);
+    let key = hkdf::<32>(None, &*mk, labels::MESSAGE_KEY);
     let hks = after.hks.unwrap();
     let mut header = PublicKey::from(&StaticSecret::from(after.dhs))
         .to_bytes()
@@ -626,25 +722,24 @@ fn send_intermediates(
     header.extend_from_slice(&(after.ns - 1).to_be_bytes());
 
     let (envelope_header, enc_header) = (&envelope[..50], &envelope[50..130]);
+    let body_nonce: [u8; 24] = envelope[130..154].try_into().unwrap();
     assert_eq!(hex::encode(&enc_header[..24]), *draws.last().unwrap());
+    assert_eq!(hex::encode(body_nonce), draws[draws.len() - 2]);
+    // The header's associated data: envelope header ‖ body nonce ‖ sealed body.
+    let header_ad = [envelope_header, &envelope[130..]].concat();
     let mut opened = enc_header[24..].to_vec();
     xopen(
         &hks,
         enc_header[..24].try_into().unwrap(),
-        envelope_header,
+        &header_ad,
         &mut opened,
     )
     .unwrap();
     assert_eq!(opened, header);
-    let ad = [envelope_header, &conversation[..], enc_header].concat();
-    let mut body = envelope[130..].to_vec();
-    open(
-        keys[..32].try_into().unwrap(),
-        keys[32..].try_into().unwrap(),
-        &ad,
-        &mut body,
-    )
-    .unwrap();
+    // The body's: envelope header ‖ conversation id ‖ plain header.
+    let ad = [envelope_header, &conversation[..], &header].concat();
+    let mut body = envelope[154..].to_vec();
+    xopen(&key, &body_nonce, &ad, &mut body).unwrap();
     let inner = &body[..unpadded_len(&body).unwrap()];
     let hash = sha256(&[
         labels::MESSAGE_HASH,
@@ -658,8 +753,8 @@ fn send_intermediates(
         "CK": h(&ck),
         "MK": h(&*mk),
         "next_CK": h(&*next_ck),
-        "key": h(&keys[..32]),
-        "nonce": h(&keys[32..]),
+        "key": h(&*key),
+        "body_nonce": h(&body_nonce),
         "inner": h(inner),
         "integrity_hash": h(&hash),
     })
@@ -667,13 +762,14 @@ fn send_intermediates(
 
 /// Which rule of PROTOCOL.md §9.4 opened a received message's header.
 fn receive_intermediates(before: &RatchetView, after: &Session, envelope: &[u8]) -> Value {
-    let (envelope_header, enc_header) = (&envelope[..50], &envelope[50..130]);
+    let enc_header = &envelope[50..130];
+    let header_ad = [&envelope[..50], &envelope[130..]].concat();
     let open_with = |hk: &[u8; 32]| {
         let mut buf = enc_header[24..].to_vec();
         xopen(
             hk,
             enc_header[..24].try_into().unwrap(),
-            envelope_header,
+            &header_ad,
             &mut buf,
         )
         .ok()

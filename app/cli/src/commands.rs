@@ -198,7 +198,7 @@ fn init(
 
 fn import(out: &Out, dir: &PathBuf, file: &Path) -> anyhow::Result<()> {
     let pass = passphrase::read(false)?;
-    let client = Client::import(file, dir, pass.as_bytes())?;
+    let client = Client::import(file, dir, pass.as_bytes(), now_ms())?;
     out.emit(
         json!({"type": "imported", "profile": dir, "name": client.name(), "contacts": client.contacts()?.len()}),
         || format!("backup restored into {} ({})", dir.display(), client.name()),

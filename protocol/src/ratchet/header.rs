@@ -1,7 +1,10 @@
 //! The ratchet header and its encryption, so the relay never sees ratchet keys or counters.
 //!
 //! Plain header (40 bytes): `ratchet_public (32) ‖ previous_chain_length u32 ‖ message_number u32`.
-//! Encrypted header (80 bytes): `nonce (24) ‖ XChaCha20-Poly1305(HK, nonce, ad=envelope header, plain header)`.
+//! Encrypted header (80 bytes): `nonce (24) ‖ XChaCha20-Poly1305(HK, nonce, ad, plain header)`
+//! with `ad = envelope header ‖ sealed body` (PROTOCOL.md §9.3): the header authenticates
+//! the exact body it travels with, so a header that opens vouches that its body was
+//! sealed by a holder of the header key — never altered by the relay.
 
 use rand_core::CryptoRng;
 
@@ -25,7 +28,8 @@ pub struct Header {
 }
 
 impl Header {
-    fn to_bytes(self) -> [u8; HEADER_LEN] {
+    /// The 40 plain bytes (also part of the body's associated data).
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[..32].copy_from_slice(&self.dh);
         out[32..36].copy_from_slice(&self.pn.to_be_bytes());

@@ -2,7 +2,10 @@
 //!
 //! - root step: `HKDF-SHA256(salt=RK, ikm=DH, info="Cairn v1 root", 96)` → `RK' ‖ CK ‖ NHK`
 //! - chain step: `MK = HMAC-SHA256(CK, 0x01)`, `CK' = HMAC-SHA256(CK, 0x02)`
-//! - message keys: `HKDF-SHA256(salt=∅, ikm=MK, info="Cairn v1 message keys", 44)` → `key ‖ nonce`
+//! - message key: `HKDF-SHA256(salt=∅, ikm=MK, info="Cairn v1 message key", 32)` → the
+//!   XChaCha20-Poly1305 key of the body; its nonce is drawn at random per encryption, so
+//!   even a message key used twice (a restored backup, a copied profile) never repeats a
+//!   (key, nonce) pair
 
 use zeroize::Zeroizing;
 
@@ -38,12 +41,8 @@ pub(crate) fn chain_step(chain: &[u8; 32]) -> (Key, Key) {
     (hmac(chain, &[0x02]), hmac(chain, &[0x01]))
 }
 
-/// Expands a message key into the ChaCha20-Poly1305 key and nonce (each message key is used once).
-pub(crate) fn message_keys(mk: &[u8; 32]) -> (Key, [u8; 12]) {
-    let okm = hkdf::<44>(None, mk, labels::MESSAGE_KEYS);
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(&okm[..32]);
-    let mut nonce = [0u8; 12];
-    nonce.copy_from_slice(&okm[32..]);
-    (key, nonce)
+/// Expands a message key into the body's XChaCha20-Poly1305 key. The nonce is not
+/// derived: it is random per encryption (PROTOCOL.md §9.3).
+pub(crate) fn message_key(mk: &[u8; 32]) -> Key {
+    hkdf::<32>(None, mk, labels::MESSAGE_KEY)
 }

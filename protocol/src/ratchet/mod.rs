@@ -1,12 +1,20 @@
 //! Double Ratchet with header encryption (Signal's specification, §4 "header encryption").
 //!
-//! Two deliberate departures, both documented in PROTOCOL.md:
+//! Three deliberate departures, all documented in PROTOCOL.md (§9.5, §9.6, §9.8):
 //! - The sending half of a DH ratchet step runs at the next `encrypt`, not on
 //!   receipt, so `decrypt` needs no randomness and stays a pure function of
 //!   state and input (vodozemac does the same).
 //! - `decrypt` never mutates state: it returns a [`Pending`] update that the
 //!   session applies only after the inner message verified. A forged or
 //!   tampered message therefore cannot advance, corrupt or erase anything.
+//! - The body is XChaCha20-Poly1305 under the message key with a random
+//!   24-byte nonce carried in the message (not a nonce derived from the
+//!   chain position), and the encrypted header authenticates the sealed body
+//!   (it is associated data of the header). So a chain position used twice —
+//!   a restored backup or a copied profile sending from an old state — never
+//!   repeats a (key, nonce) pair, and a header that opens while its body does
+//!   not is proof of such a divergence ([`RatchetError::Forked`]), never of a
+//!   relay's tampering (which breaks the header).
 
 mod header;
 mod kdf;
@@ -21,8 +29,8 @@ use zeroize::Zeroizing;
 pub use header::{ENCRYPTED_HEADER_LEN, Header};
 pub use skipped::{MAX_DISCARDED_RANGES, MAX_SKIP, MAX_STORED_KEYS, SKIPPED_KEY_TTL_MS};
 
-use crate::crypto::{CryptoError, dh, open, seal};
-use kdf::{Key, chain_step, message_keys, root_step};
+use crate::crypto::{CryptoError, dh, xopen, xseal};
+use kdf::{Key, chain_step, message_key, root_step};
 use skipped::{Lookup, SkippedKey, SkippedKeys, UNKNOWN};
 
 /// Why a ratchet message could not be decrypted.
@@ -37,9 +45,22 @@ pub enum RatchetError {
         /// Message number in its chain.
         n: u32,
     },
-    /// Header genuine, body failed authentication: the ciphertext was altered.
-    #[error("message body failed authentication (tampered)")]
-    BodyTampered,
+    /// The header is genuine — it opened under one of our header keys, and it
+    /// authenticates the body it came with — but the body does not open with
+    /// our message key for that position, or the header names another ratchet
+    /// key than the chain it belongs to. The sender encrypted from a ratchet
+    /// state that diverged from ours: a device restored from a backup or a
+    /// copied profile, sending from a state the conversation has moved past.
+    /// A relay cannot cause this (altering any byte breaks the header).
+    #[error(
+        "message number {n} of its chain does not match this conversation's keys: \
+         the sender's device is a restored backup or a copy that diverged from this \
+         conversation (the message cannot be read)"
+    )]
+    Forked {
+        /// Message number in its chain.
+        n: u32,
+    },
     /// The header is genuine, but its message key was discarded before it
     /// arrived (more than [`MAX_STORED_KEYS`] newer keys were stored, or it
     /// was older than [`SKIPPED_KEY_TTL_MS`]): the message is lost, not a replay.
@@ -97,6 +118,24 @@ pub(crate) struct RatchetState {
 
 /// Earlier receiving chains whose header keys are remembered to classify replays.
 pub const MAX_OLD_CHAINS: usize = 4;
+
+/// Length of the body's random XChaCha20-Poly1305 nonce, carried after the encrypted header.
+pub const BODY_NONCE_LEN: usize = 24;
+
+/// What [`RatchetState::encrypt`] puts before the sealed body: `encrypted header ‖ nonce`.
+pub(crate) type SealedPrefix = ([u8; ENCRYPTED_HEADER_LEN], [u8; BODY_NONCE_LEN]);
+
+/// A received ratchet message as the ratchet needs it: everything but the sealed body.
+pub(crate) struct Incoming<'a> {
+    /// The envelope header (50 bytes).
+    pub envelope_header: &'a [u8],
+    /// The conversation id.
+    pub conversation: &'a [u8; 32],
+    /// The encrypted header.
+    pub enc_header: &'a [u8; ENCRYPTED_HEADER_LEN],
+    /// The body's nonce.
+    pub nonce: &'a [u8; BODY_NONCE_LEN],
+}
 
 /// A verified-but-uncommitted decryption: apply it with [`RatchetState::apply`].
 pub(crate) struct Pending {
@@ -184,15 +223,17 @@ impl RatchetState {
         })
     }
 
-    /// Encrypts `buf` (already padded) in place; returns the encrypted header.
-    /// `ad` is the envelope header ‖ conversation id; the encrypted header is appended to it.
+    /// Encrypts `buf` (already padded) in place; returns the encrypted header and
+    /// the body's nonce, which go before it (PROTOCOL.md §9.3). Random draws, in
+    /// order: the new ratchet secret (only when a DH step runs), the body nonce,
+    /// the header nonce.
     pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         envelope_header: &[u8],
         conversation: &[u8; 32],
         buf: &mut Vec<u8>,
         rng: &mut R,
-    ) -> Result<[u8; ENCRYPTED_HEADER_LEN], RatchetError> {
+    ) -> Result<SealedPrefix, RatchetError> {
         if self.send_step_pending {
             self.send_step(rng)?;
         }
@@ -207,13 +248,26 @@ impl RatchetState {
             pn: self.pn,
             n,
         };
-        let enc_header = header.seal(hks, envelope_header, rng)?;
-        let (key, nonce) = message_keys(&mk);
-        let ad = body_ad(envelope_header, conversation, &enc_header);
-        seal(&key, &nonce, &ad, buf)?;
+        let mut nonce = [0u8; BODY_NONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let ad = body_ad(envelope_header, conversation, &header);
+        xseal(&message_key(&mk), &nonce, &ad, buf)?;
+        let enc_header = header.seal(hks, &header_ad(envelope_header, &nonce, buf), rng)?;
         self.cks = Some(next_ck);
         self.ns = next_ns;
-        Ok(enc_header)
+        Ok((enc_header, nonce))
+    }
+
+    /// Makes the next [`RatchetState::encrypt`] start a fresh sending chain
+    /// with a new ratchet key pair (a DH step, §9.3), even if this side sent
+    /// last: what a session restored from a backup does before anything else,
+    /// so that it never continues a chain the original device may have used.
+    pub(crate) fn renew(&mut self) -> Result<(), RatchetError> {
+        if self.dhr.is_none() {
+            return Err(RatchetError::NoSendingChain);
+        }
+        self.send_step_pending = true;
+        Ok(())
     }
 
     /// The deferred sending half of a DH ratchet step.
@@ -237,9 +291,7 @@ impl RatchetState {
     /// `now_ms` decides which skipped keys have expired and stamps new ones.
     pub(crate) fn decrypt(
         &self,
-        envelope_header: &[u8],
-        conversation: &[u8; 32],
-        enc_header: &[u8; ENCRYPTED_HEADER_LEN],
+        m: &Incoming<'_>,
         body: &mut Vec<u8>,
         now_ms: u64,
     ) -> Result<Pending, RatchetError> {
@@ -247,20 +299,26 @@ impl RatchetState {
             new: Vec::new(),
             now_ms,
         };
+        // The header authenticates the sealed body: computed once, tried per key.
+        let ad = header_ad(m.envelope_header, m.nonce, body);
+        let open_header = |hk: &[u8; 32]| Header::open(hk, &ad, m.enc_header);
         // 1. Current receiving chain (the common case).
         if let Some(hkr) = &self.hkr
-            && let Some(h) = Header::open(hkr, envelope_header, enc_header)
+            && let Some(h) = open_header(hkr)
         {
+            // Every header of one chain names the ratchet key that started it.
+            if self.dhr != Some(h.dh) {
+                return Err(RatchetError::Forked { n: h.n });
+            }
             if h.n < self.nr {
-                let m = (envelope_header, conversation, enc_header);
-                return self.try_skipped(hkr, h.n, m, body, now_ms);
+                return self.try_skipped(hkr, &h, m, body, now_ms);
             }
             let ckr = self.ckr.as_ref().ok_or(RatchetError::HeaderUndecryptable)?;
             check_skip(u64::from(h.n - self.nr))?;
             let mut at = at;
             let ck = at.skip(ckr, hkr, self.nr, h.n, 0);
             let (next_ck, mk) = chain_step(&ck);
-            decrypt_body(&mk, envelope_header, conversation, enc_header, body)?;
+            decrypt_body(&mk, m, &h, body)?;
             return Ok(Pending {
                 kind: PendingKind::SameChain {
                     ckr: next_ck,
@@ -274,7 +332,7 @@ impl RatchetState {
         // one count together against MAX_SKIP; with no receiving chain yet
         // (an acceptor before any reply) there is nothing to complete and PN
         // is not used.
-        if let Some(h) = Header::open(&self.nhkr, envelope_header, enc_header) {
+        if let Some(h) = open_header(&self.nhkr) {
             let rest = match (&self.ckr, &self.hkr) {
                 (Some(_), Some(_)) => h.pn.saturating_sub(self.nr),
                 _ => 0,
@@ -287,7 +345,7 @@ impl RatchetState {
             let step = root_step(&self.rk, &*dh(&self.dhs, &h.dh)?);
             let ck = at.skip(&step.chain, &self.nhkr, 0, h.n, 0);
             let (next_ck, mk) = chain_step(&ck);
-            decrypt_body(&mk, envelope_header, conversation, enc_header, body)?;
+            decrypt_body(&mk, m, &h, body)?;
             return Ok(Pending {
                 kind: PendingKind::Step {
                     dhr: h.dh,
@@ -302,14 +360,13 @@ impl RatchetState {
         }
         // 3. Older chains with skipped keys stored, or discarded.
         for hk in self.skipped.header_keys() {
-            if let Some(h) = Header::open(&hk, envelope_header, enc_header) {
-                let m = (envelope_header, conversation, enc_header);
-                return self.try_skipped(&hk, h.n, m, body, now_ms);
+            if let Some(h) = open_header(&hk) {
+                return self.try_skipped(&hk, &h, m, body, now_ms);
             }
         }
         // 4. A genuine header of an earlier chain with no key left: a replay.
         for hk in self.old_hkr.iter().rev() {
-            if let Some(h) = Header::open(hk, envelope_header, enc_header) {
+            if let Some(h) = open_header(hk) {
                 return Err(RatchetError::Duplicate { n: h.n });
             }
         }
@@ -321,11 +378,12 @@ impl RatchetState {
     fn try_skipped(
         &self,
         hk: &[u8; 32],
-        n: u32,
-        (envelope_header, conversation, enc_header): MessageAd<'_>,
+        h: &Header,
+        m: &Incoming<'_>,
         body: &mut Vec<u8>,
         now_ms: u64,
     ) -> Result<Pending, RatchetError> {
+        let n = h.n;
         let (index, key) = match self.skipped.lookup(hk, n, now_ms) {
             Lookup::Found(index, key) => (index, key),
             Lookup::Discarded(counter) => {
@@ -336,13 +394,7 @@ impl RatchetState {
             }
             Lookup::Missing => return Err(RatchetError::Duplicate { n }),
         };
-        decrypt_body(
-            &key.message_key,
-            envelope_header,
-            conversation,
-            enc_header,
-            body,
-        )?;
+        decrypt_body(&key.message_key, m, h, body)?;
         Ok(Pending {
             kind: PendingKind::Skipped { index },
             new_skipped: Vec::new(),
@@ -403,9 +455,6 @@ impl RatchetState {
     }
 }
 
-/// The parts of a message that authenticate its body.
-type MessageAd<'a> = (&'a [u8], &'a [u8; 32], &'a [u8; ENCRYPTED_HEADER_LEN]);
-
 /// Refuses a message that would make us derive more than [`MAX_SKIP`] keys.
 fn check_skip(count: u64) -> Result<(), RatchetError> {
     if count > u64::from(MAX_SKIP) {
@@ -446,22 +495,24 @@ impl Skip {
     }
 }
 
-fn body_ad(envelope_header: &[u8], conversation: &[u8; 32], enc_header: &[u8]) -> Vec<u8> {
-    let mut ad = Vec::with_capacity(envelope_header.len() + 32 + enc_header.len());
-    ad.extend_from_slice(envelope_header);
-    ad.extend_from_slice(conversation);
-    ad.extend_from_slice(enc_header);
-    ad
+/// The body's associated data: `envelope header ‖ conversation id ‖ plain header`.
+fn body_ad(envelope_header: &[u8], conversation: &[u8; 32], header: &Header) -> Vec<u8> {
+    [envelope_header, conversation, &header.to_bytes()].concat()
 }
 
+/// The header's associated data: `envelope header ‖ body nonce ‖ sealed body`.
+fn header_ad(envelope_header: &[u8], nonce: &[u8; BODY_NONCE_LEN], sealed: &[u8]) -> Vec<u8> {
+    [envelope_header, nonce, sealed].concat()
+}
+
+/// Opens the body of a message whose header `h` opened. Failure here is a
+/// divergence, not tampering: the header authenticated these very bytes.
 fn decrypt_body(
     mk: &[u8; 32],
-    envelope_header: &[u8],
-    conversation: &[u8; 32],
-    enc_header: &[u8; ENCRYPTED_HEADER_LEN],
+    m: &Incoming<'_>,
+    h: &Header,
     body: &mut Vec<u8>,
 ) -> Result<(), RatchetError> {
-    let (key, nonce) = message_keys(mk);
-    let ad = body_ad(envelope_header, conversation, enc_header);
-    open(&key, &nonce, &ad, body).map_err(|_| RatchetError::BodyTampered)
+    let ad = body_ad(m.envelope_header, m.conversation, h);
+    xopen(&message_key(mk), m.nonce, &ad, body).map_err(|_| RatchetError::Forked { n: h.n })
 }

@@ -8,6 +8,7 @@ mod cli_crash;
 mod cli_faults;
 mod cli_invite_once;
 mod cli_relays;
+mod cli_restore;
 mod cli_support;
 mod client_plaintext;
 mod desktop_relaunch;

@@ -16,6 +16,7 @@ mod names;
 mod people;
 mod receive;
 mod relays;
+mod restore;
 mod rotate;
 mod send;
 mod sessions;
@@ -134,9 +135,16 @@ impl Client {
         Self::from_profile(Profile::open(dir, passphrase)?)
     }
 
-    /// Restores an exported backup into `dir` and opens it.
-    pub fn import(backup: &Path, dir: &Path, passphrase: &[u8]) -> ClientResult<Self> {
-        Self::from_profile(Profile::import(backup, dir, passphrase)?)
+    /// Restores an exported backup into `dir` and opens it. Every session is
+    /// renewed first (a fresh DH step and the signed notice *session
+    /// restored*, queued in the outbox ahead of anything else): the backup's
+    /// ratchet states may have been used by the original device since
+    /// (PROTOCOL.md §2). The directory becomes a profile only once that is done.
+    pub fn import(backup: &Path, dir: &Path, passphrase: &[u8], now_ms: u64) -> ClientResult<Self> {
+        let profile = Profile::import_with(backup, dir, passphrase, |store| {
+            restore::renew_sessions(store, now_ms).map(|_| ())
+        })?;
+        Self::from_profile(profile)
     }
 
     fn from_profile(profile: Profile) -> ClientResult<Self> {
@@ -212,5 +220,7 @@ mod chat_tests;
 mod plaintext_tests;
 #[cfg(test)]
 mod private_relay_tests;
+#[cfg(test)]
+mod restore_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -14,6 +14,7 @@ use cairn_protocol::content::Content;
 use cairn_protocol::envelope::{BodyKind, Envelope, MailboxId, MessageId};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
+use cairn_protocol::ratchet::RatchetError;
 use cairn_protocol::session::{Received, Session, SessionError};
 
 use super::events::ClientEvent;
@@ -248,7 +249,13 @@ impl<'d> Batch<'_, '_, 'd> {
     ) -> ClientResult<()> {
         let received = match result {
             Ok(r) => r,
-            Err(e) if e.is_duplicate() => return Ok(()),
+            // `process` deduplicated by envelope id before decrypting, so this id
+            // is new: not a relay redelivery (the id is authenticated with the
+            // header), but a second message from a used position, or one sent
+            // from a diverged state: a restored or cloned device (PROTOCOL.md §11).
+            Err(e) if e.is_duplicate() || e.is_fork() => {
+                return self.event(Some(contact), EventKind::Fork, &fork_detail(contact, &e));
+            }
             Err(e) if e.lost().is_some() => {
                 // Genuine, but its key was discarded (too many newer skipped
                 // keys, or older than 30 days): say so, never drop it silently.
@@ -288,7 +295,7 @@ impl<'d> Batch<'_, '_, 'd> {
             if moving && crossing {
                 continue;
             }
-            let (kind, detail) = describe(event);
+            let (kind, detail) = describe(contact, event, &received.events);
             self.event(Some(contact), kind, &detail)?;
         }
         let held = received.from_pending_key;
@@ -355,6 +362,8 @@ impl<'d> Batch<'_, '_, 'd> {
             Content::MailboxMoved { mailbox } if !held => {
                 self.db.confirm_move_out(contact, &mailbox.0, self.now_ms)?;
             }
+            // Shown through its integrity event (`IntegrityEvent::Restored`).
+            Content::SessionRestored { .. } => {}
             // Receipts and moves under an unaccepted key, and kinds from newer
             // versions: ignored.
             Content::Delivered(_)
@@ -478,7 +487,46 @@ impl<'d> Batch<'_, '_, 'd> {
     }
 }
 
-fn describe(event: &IntegrityEvent) -> (EventKind, String) {
+/// What a `Duplicate` or `Forked` refusal of a message with a new id means.
+fn fork_detail(contact: &Contact, e: &SessionError) -> String {
+    let name = &contact.name;
+    match e {
+        SessionError::Ratchet(RatchetError::Duplicate { n }) => format!(
+            "{name} sent a second, different message from a position of their chain that was \
+             already used (number {n}): it came from a restored or cloned copy of their device \
+             and cannot be read"
+        ),
+        SessionError::Ratchet(RatchetError::Forked { n }) => format!(
+            "a message from {name} (number {n} of its chain) does not match this \
+             conversation's keys: it came from a restored or cloned copy of their device that \
+             diverged from this conversation, and cannot be read"
+        ),
+        other => format!("a message from {name} forked the conversation: {other}"),
+    }
+}
+
+/// The event row for one integrity event; `all` are the events of the same
+/// message (a fork that comes with a restore is told as such).
+fn describe(
+    contact: &Contact,
+    event: &IntegrityEvent,
+    all: &[IntegrityEvent],
+) -> (EventKind, String) {
+    let restored_from = all.iter().find_map(|e| match *e {
+        IntegrityEvent::Restored { from, .. } => Some(from),
+        _ => None,
+    });
+    if let (IntegrityEvent::Fork { .. }, Some(from)) = (event, restored_from) {
+        return (
+            EventKind::Fork,
+            format!(
+                "history forked at message {from}: the backup {} restored does not have the \
+                 messages from {from} on that you received before (they came from another \
+                 copy of their device)",
+                contact.name
+            ),
+        );
+    }
     match *event {
         IntegrityEvent::Gap { from, to } if from == to => {
             (EventKind::Gap, format!("message {from} is missing"))
@@ -498,6 +546,10 @@ fn describe(event: &IntegrityEvent) -> (EventKind, String) {
         IntegrityEvent::Fork { counter } => (
             EventKind::Fork,
             format!("history forked at message {counter}: the sender's chain does not match"),
+        ),
+        IntegrityEvent::Restored { .. } => (
+            EventKind::Restored,
+            format!("{} restored from a backup — session renewed", contact.name),
         ),
     }
 }

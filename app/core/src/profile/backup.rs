@@ -12,6 +12,11 @@
 //! The database part is produced by `sqlcipher_export` straight into a new
 //! encrypted file, so no plaintext copy exists at any time. Restoring needs
 //! the passphrase that was in use when the backup was made.
+//!
+//! A backup holds the ratchet states as they were: a restored profile must
+//! renew every session before it sends anything (PROTOCOL.md §2). The client
+//! does that in [`Profile::import_with`]'s `prepare` step, before the
+//! directory becomes a profile, so no restored profile ever exists without it.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
@@ -60,18 +65,35 @@ impl Profile {
 
     /// Restores a backup into `dir` (created if missing; must be empty).
     pub fn import(file: &Path, dir: &Path, passphrase: &[u8]) -> Result<Self, ProfileError> {
+        Self::import_with(file, dir, passphrase, |_| Ok::<_, ProfileError>(()))
+    }
+
+    /// Restores a backup into `dir` like [`Profile::import`], running
+    /// `prepare` on the restored database before the directory becomes a
+    /// profile: the header file is written only after `prepare` succeeded, so a
+    /// crash or an error in between leaves a directory `open` refuses (an
+    /// error also empties it again), never a restored profile `prepare` did
+    /// not finish.
+    pub fn import_with<E: From<ProfileError>>(
+        file: &Path,
+        dir: &Path,
+        passphrase: &[u8],
+        prepare: impl FnOnce(&mut Store) -> Result<(), E>,
+    ) -> Result<Self, E> {
         let f = File::open(file).map_err(io_err("opening", file))?;
         let mut reader = BufReader::new(f);
         let header = read_backup_header(&mut reader)?;
-        let key = DbKey::derive(passphrase, &header.salt, header.kdf)?;
+        let key =
+            DbKey::derive(passphrase, &header.salt, header.kdf).map_err(ProfileError::from)?;
         if !key.matches_check(&header.check) {
-            return Err(ProfileError::WrongPassphrase);
+            return Err(ProfileError::WrongPassphrase.into());
         }
         ensure_empty_dir(dir)?;
         let db_path = dir.join(DB_FILE);
-        let restored = (|| {
+        let restored = (|| -> Result<Store, E> {
             write_atomic_with(&db_path, |out| io::copy(&mut reader, out).map(|_| ()))?;
-            let store = Store::open(&db_path, &key)?;
+            let mut store = Store::open(&db_path, &key).map_err(ProfileError::from)?;
+            prepare(&mut store)?;
             write_atomic(&dir.join(HEADER_FILE), header.to_text().as_bytes())?;
             Ok(store)
         })();

@@ -243,3 +243,40 @@ fn import_of_truncated_backup_fails_and_leaves_dir_empty() {
         Err(ProfileError::BadBackup(_))
     ));
 }
+
+#[test]
+fn import_whose_preparation_fails_leaves_no_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = profile_with_secrets(&tmp.path().join("src"));
+    let backup = tmp.path().join("b");
+    p.export(&backup, PW).unwrap();
+    let dst = tmp.path().join("dst");
+    let mut prepared = false;
+    let err = Profile::import_with(&backup, &dst, PW, |store| {
+        prepared = store.read().contact_by_name("alice").is_ok();
+        Err(ProfileError::BadBackup("refused by prepare"))
+    })
+    .unwrap_err();
+    assert!(prepared, "prepare saw the restored database");
+    assert!(matches!(err, ProfileError::BadBackup("refused by prepare")));
+    assert!(!Profile::exists(&dst));
+    assert_eq!(fs::read_dir(&dst).unwrap().count(), 0);
+    // What prepare writes is in the profile.
+    let restored = Profile::import_with(&backup, &dst, PW, |store| {
+        store.write(|db| {
+            db.set_setting("prepared", b"yes")
+                .map_err(ProfileError::from)
+        })
+    })
+    .unwrap();
+    assert_eq!(
+        restored
+            .store()
+            .read()
+            .setting("prepared")
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"yes"
+    );
+}

@@ -31,6 +31,9 @@ pub enum EventKind {
     /// A genuine message arrived after its key was discarded (PROTOCOL.md
     /// §9.7): it cannot be read.
     Lost,
+    /// The contact restored their profile from a backup and renewed the
+    /// session (PROTOCOL.md §2, §10.2).
+    Restored,
 }
 
 impl EventKind {
@@ -47,6 +50,7 @@ impl EventKind {
             Self::Verified => "verified",
             Self::LookAlikeName => "look_alike_name",
             Self::Lost => "lost",
+            Self::Restored => "restored",
         }
     }
 
@@ -62,6 +66,7 @@ impl EventKind {
             "verified" => Self::Verified,
             "look_alike_name" => Self::LookAlikeName,
             "lost" => Self::Lost,
+            "restored" => Self::Restored,
             _ => return Err(StoreError::Malformed("event kind")),
         })
     }

@@ -146,7 +146,12 @@ impl Worker {
                 self.unlocked(opened).await
             }
             Command::Import { file, passphrase } => {
-                let opened = Client::import(&file, &self.config.profile_dir, passphrase.as_bytes());
+                let opened = Client::import(
+                    &file,
+                    &self.config.profile_dir,
+                    passphrase.as_bytes(),
+                    self.now(),
+                );
                 self.unlocked(opened).await
             }
             Command::Lock => {

@@ -46,6 +46,7 @@ pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
         EventKind::Verified => ("Safety number verified", false),
         EventKind::LookAlikeName => ("Name looks like another contact's", true),
         EventKind::Lost => ("Message could not be read", true),
+        EventKind::Restored => ("Contact restored from a backup", false),
     };
     let icon = if warn { "⚠" } else { "ℹ" };
     let time = zone.format_time(e.at_ms);
