@@ -20,11 +20,22 @@ pub struct CliUser {
 impl CliUser {
     /// Creates the profile `root/name` on `relay` (`cairn-cli init`).
     pub fn new(root: &Path, name: &str, relay: &RelayAddress) -> Self {
+        Self::init(root, name, relay, &[])
+    }
+
+    /// Creates the profile without reaching its relay (`init --offline`), for
+    /// tests of commands that need no relay.
+    pub fn offline(root: &Path, name: &str, relay: &RelayAddress) -> Self {
+        Self::init(root, name, relay, &["--offline"])
+    }
+
+    fn init(root: &Path, name: &str, relay: &RelayAddress, extra: &[&str]) -> Self {
         let user = Self {
             dir: root.join(name),
         };
         let relay = relay.to_string();
         let mut args = vec!["init", "--name", name, "--relay", &relay];
+        args.extend_from_slice(extra);
         if relay.starts_with("ws://") {
             // Test relays without TLS listen on loopback only.
             args.push("--allow-plaintext-loopback");

@@ -24,7 +24,7 @@ fn cli_relays_add_list_refuse_remove() {
     let tmp = tempfile::tempdir().unwrap();
     // Offline commands: the home relay need not be running.
     let home = RelayAddress::new("127.0.0.1", 7447, Transport::Tls { pin: [7; 32] }).unwrap();
-    let alice = CliUser::new(tmp.path(), "Alice", &home);
+    let alice = CliUser::offline(tmp.path(), "Alice", &home);
     let home_text = home.to_string();
     assert_eq!(relays(&alice), [(home_text.clone(), "true".into())]);
 
