@@ -104,6 +104,9 @@ pub struct Received {
     pub counter: u64,
     /// Sender's clock at sending, ms since the epoch (as claimed by the sender).
     pub sent_at_ms: u64,
+    /// Our highest counter the sender had received when it sent this (`None`:
+    /// nothing yet); checked against what we sent, a forged one is a fork.
+    pub ack_counter: Option<u64>,
     /// What the integrity chain noticed. If it contains `Duplicate`, do not show the content again.
     pub events: Vec<IntegrityEvent>,
     /// Signed by the peer's announced-but-not-yet-accepted new key: hold until the user accepts.
@@ -312,6 +315,7 @@ impl Session {
             content: inner.content,
             counter: inner.counter,
             sent_at_ms: inner.sent_at_ms,
+            ack_counter: acked(inner.ack_counter),
             events,
             from_pending_key,
         })
@@ -383,6 +387,7 @@ impl Session {
                         content: signed.inner.content,
                         counter: signed.inner.counter,
                         sent_at_ms: signed.inner.sent_at_ms,
+                        ack_counter: acked(signed.inner.ack_counter),
                         events,
                         from_pending_key: false,
                     }));
@@ -605,4 +610,9 @@ impl Session {
 
 fn identity(r: &mut Reader<'_>) -> Result<PublicIdentity, DecodeError> {
     PublicIdentity::from_bytes(&r.array()?).map_err(|_| DecodeError::Invalid("identity"))
+}
+
+/// The wire's "nothing received yet" ([`crate::inner::NO_ACK`]) as `None`.
+fn acked(ack_counter: u64) -> Option<u64> {
+    (ack_counter != crate::inner::NO_ACK).then_some(ack_counter)
 }

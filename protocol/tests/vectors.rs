@@ -884,6 +884,10 @@ fn content_vectors() -> Value {
                 )),
             },
         ),
+        (
+            "session restored: the backup would have sent counter 12 next",
+            Content::SessionRestored { from: 12 },
+        ),
     ];
     let encoded: Vec<Value> = cases
         .iter()
@@ -899,6 +903,7 @@ fn content_vectors() -> Value {
                     json!({ "relay": relay.to_string(), "mailbox": hex::encode(mailbox.0) })
                 }
                 Content::MailboxMoved { mailbox } => json!({ "mailbox": hex::encode(mailbox.0) }),
+                Content::SessionRestored { from } => json!({ "from": from }),
                 _ => Value::Null,
             };
             json!({ "what": what, "fields": fields, "content": hex::encode(&bytes) })
@@ -906,7 +911,7 @@ fn content_vectors() -> Value {
         .collect();
     json!({
         "contents": encoded,
-        "note": "kind u8 ‖ length u32 ‖ bytes (PROTOCOL.md §10.2). Mailbox move (kind 6): relay address in binary form (§6) ‖ mailbox id (32). Mailbox moved (kind 7): mailbox id (32).",
+        "note": "kind u8 ‖ length u32 ‖ bytes (PROTOCOL.md §10.2). Mailbox move (kind 6): relay address in binary form (§6) ‖ mailbox id (32). Mailbox moved (kind 7): mailbox id (32). Session restored (kind 5): from u64.",
     })
 }
 

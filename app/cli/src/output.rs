@@ -14,7 +14,9 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use cairn_core::client::{ClientEvent, TimelineItem};
-use cairn_core::store::{Contact, ContactId, Direction, IntegrityRecord, MessageRecord};
+use cairn_core::store::{
+    Contact, ContactId, Direction, IntegrityRecord, MessageRecord, MessageStatus,
+};
 use cairn_core::text::is_control_or_format;
 use serde_json::{Value, json};
 
@@ -198,13 +200,20 @@ pub(crate) fn emit_event(out: &Out, event: &ClientEvent, name: impl Fn(ContactId
             let contact = name(*contact);
             out.emit(
                 json!({"type": "status", "contact": contact, "counters": counters, "status": status.as_str()}),
-                || {
-                    format!(
+                || match status {
+                    MessageStatus::Unconfirmed => format!(
+                        "!! {} message(s) to {} may not have reached them: their later messages \
+                         do not acknowledge it (numbers {:?}); the relay may be withholding it",
+                        counters.len(),
+                        inline(&contact),
+                        counters
+                    ),
+                    _ => format!(
                         "{} message(s) to {} now {}",
                         counters.len(),
                         inline(&contact),
                         status.as_str()
-                    )
+                    ),
                 },
             )
         }

@@ -173,6 +173,108 @@ fn dropped_message_is_reported_as_gap() {
     assert_eq!(gaps.len(), 1, "{gaps:?}");
 }
 
+/// Alice's outgoing statuses to Bob, by body.
+fn statuses(alice: &Client) -> Vec<(String, MessageStatus)> {
+    alice
+        .timeline(id(alice, "Bob"))
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| match i {
+            TimelineItem::Message(m) if m.direction == crate::store::Direction::Outgoing => {
+                Some((m.body, m.status))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Events that marked messages unconfirmed, as their counters.
+fn unconfirmed(report: &ReceiveReport) -> Vec<Vec<u64>> {
+    report
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::StatusChanged {
+                counters,
+                status: MessageStatus::Unconfirmed,
+                ..
+            } => Some(counters.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_withheld_message_before_a_delivered_one_is_unconfirmed_until_its_receipt() {
+    let (_tmp, mut alice, mut bob) = pair();
+    for (i, t) in ["one", "two"].iter().enumerate() {
+        alice
+            .send_text(id(&alice, "Bob"), t, 4_000 + i as u64)
+            .unwrap();
+    }
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    alice.outbox_sent(&due).unwrap();
+    // The relay withholds "one" and delivers "two".
+    bob.receive(&[delivery(&due[1], due[1].envelope.to_vec())], 5_000)
+        .unwrap();
+    let r = pump(&mut bob, &mut alice, 6_000);
+    assert_eq!(unconfirmed(&r).len(), 1, "{:?}", r.events);
+    assert_eq!(
+        statuses(&alice),
+        [
+            ("one".to_owned(), MessageStatus::Unconfirmed),
+            ("two".to_owned(), MessageStatus::Delivered)
+        ]
+    );
+    // It arrives late after all: its receipt clears the warning.
+    bob.receive(&[delivery(&due[0], due[0].envelope.to_vec())], 7_000)
+        .unwrap();
+    pump(&mut bob, &mut alice, 8_000);
+    assert_eq!(
+        statuses(&alice),
+        [
+            ("one".to_owned(), MessageStatus::Delivered),
+            ("two".to_owned(), MessageStatus::Delivered)
+        ]
+    );
+}
+
+#[test]
+fn a_withheld_last_message_is_unconfirmed_when_the_peer_writes_well_after_it() {
+    let (_tmp, mut alice, mut bob) = pair();
+    let bob_id = id(&bob, "alice");
+    let sent_at = 10_000;
+    alice.send_text(id(&alice, "Bob"), "last", sent_at).unwrap();
+    // The relay takes it and never delivers it.
+    let due = alice.outbox_due(u64::MAX, 10).unwrap();
+    alice.outbox_sent(&due).unwrap();
+
+    // Bob writing soon after is no sign: it may simply not have arrived yet.
+    bob.send_text(bob_id, "soon", sent_at + 60_000).unwrap();
+    let r = pump(&mut bob, &mut alice, sent_at + 61_000);
+    assert!(unconfirmed(&r).is_empty(), "{:?}", r.events);
+    assert_eq!(statuses(&alice), [("last".to_owned(), MessageStatus::Sent)]);
+
+    // Bob writing long after, still acknowledging nothing newer, is.
+    let later = sent_at + UNCONFIRMED_AFTER_MS + 1;
+    bob.send_text(bob_id, "much later", later).unwrap();
+    let r = pump(&mut bob, &mut alice, later + 1_000);
+    assert_eq!(unconfirmed(&r).len(), 1, "{:?}", r.events);
+    assert_eq!(
+        statuses(&alice),
+        [("last".to_owned(), MessageStatus::Unconfirmed)]
+    );
+
+    // Delivered after all: Bob's receipt raises it.
+    bob.receive(&[delivery(&due[0], due[0].envelope.to_vec())], later + 2_000)
+        .unwrap();
+    pump(&mut bob, &mut alice, later + 3_000);
+    assert_eq!(
+        statuses(&alice),
+        [("last".to_owned(), MessageStatus::Delivered)]
+    );
+}
+
 #[test]
 fn failed_session_write_rolls_back_cache() {
     let (_tmp, mut alice, _bob) = pair();

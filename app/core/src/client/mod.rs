@@ -75,6 +75,12 @@ pub struct Client {
 /// busy relay, short enough that "delivered" still feels immediate.
 pub const RECEIPT_DELAY_MS: (u64, u64) = (1_000, 5_000);
 
+/// How long after our message the peer's own message may still not
+/// acknowledge it before ours is marked unconfirmed (PROTOCOL.md §11): the
+/// clock difference tolerated between peers
+/// ([`crate::store::MAX_CLOCK_DIFFERENCE_MS`]) plus as long again for delivery.
+pub const UNCONFIRMED_AFTER_MS: u64 = 2 * crate::store::MAX_CLOCK_DIFFERENCE_MS;
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")

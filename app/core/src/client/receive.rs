@@ -19,7 +19,7 @@ use cairn_protocol::session::{Received, Session, SessionError};
 
 use super::events::ClientEvent;
 use super::sessions::{SessionCache, persist, session_mut};
-use super::{Client, ClientError, ClientResult, handshake_in};
+use super::{Client, ClientError, ClientResult, UNCONFIRMED_AFTER_MS, handshake_in};
 use crate::store::{
     Contact, ContactId, Db, Direction, EventKind, IntegrityRecord, MessageRecord, MessageStatus,
     NewMessage, ReceiptKind, StoreError,
@@ -299,6 +299,9 @@ impl<'d> Batch<'_, '_, 'd> {
             self.event(Some(contact), kind, &detail)?;
         }
         let held = received.from_pending_key;
+        if !held {
+            self.unconfirmed(contact, &received)?;
+        }
         match received.content {
             Content::Text(text) => {
                 let row = self.db.insert_message(&NewMessage {
@@ -440,6 +443,28 @@ impl<'d> Batch<'_, '_, 'd> {
                 contact: contact.id,
                 counters: counters.to_vec(),
                 status,
+            });
+        }
+        Ok(())
+    }
+
+    /// Our messages this one from the peer shows it lacks (PROTOCOL.md §11):
+    /// the relay can withhold the last messages of a conversation, which no
+    /// gap reveals, so the sender is told instead — "may not have reached".
+    fn unconfirmed(&mut self, contact: &Contact, received: &Received) -> ClientResult<()> {
+        let below = match &received.content {
+            Content::Delivered(c) | Content::Read(c) => c.iter().max().copied(),
+            _ => None,
+        };
+        let sent_by = received.sent_at_ms.saturating_sub(UNCONFIRMED_AFTER_MS);
+        let counters =
+            self.db
+                .mark_unconfirmed(contact.id, below, received.ack_counter, sent_by)?;
+        if !counters.is_empty() {
+            self.report.events.push(ClientEvent::StatusChanged {
+                contact: contact.id,
+                counters,
+                status: MessageStatus::Unconfirmed,
             });
         }
         Ok(())

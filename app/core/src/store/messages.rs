@@ -38,6 +38,10 @@ pub enum MessageStatus {
     Pending,
     /// The relay acknowledged it.
     Sent,
+    /// The peer's later messages show it did not have this one when it
+    /// should have (PROTOCOL.md §11): the relay may be withholding it. A
+    /// receipt still raises it to delivered.
+    Unconfirmed,
     /// Incoming, stored, not yet shown to the user.
     Received,
     /// The recipient's device stored it (delivery receipt).
@@ -52,6 +56,7 @@ impl MessageStatus {
         match self {
             Self::Pending => "pending",
             Self::Sent => "sent",
+            Self::Unconfirmed => "unconfirmed",
             Self::Received => "received",
             Self::Delivered => "delivered",
             Self::Read => "read",
@@ -62,6 +67,7 @@ impl MessageStatus {
         Ok(match s {
             "pending" => Self::Pending,
             "sent" => Self::Sent,
+            "unconfirmed" => Self::Unconfirmed,
             "received" => Self::Received,
             "delivered" => Self::Delivered,
             "read" => Self::Read,
@@ -71,16 +77,17 @@ impl MessageStatus {
 }
 
 /// SQL rank of a status, matching the `Ord` of [`MessageStatus`].
-const RANK: &str = "CASE status WHEN 'pending' THEN 0 WHEN 'sent' THEN 1 WHEN 'received' THEN 2 \
-                    WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 5 END";
+const RANK: &str = "CASE status WHEN 'pending' THEN 0 WHEN 'sent' THEN 1 WHEN 'unconfirmed' THEN 2 \
+                    WHEN 'received' THEN 3 WHEN 'delivered' THEN 4 WHEN 'read' THEN 5 ELSE 6 END";
 
 fn rank(s: MessageStatus) -> i64 {
     match s {
         MessageStatus::Pending => 0,
         MessageStatus::Sent => 1,
-        MessageStatus::Received => 2,
-        MessageStatus::Delivered => 3,
-        MessageStatus::Read => 4,
+        MessageStatus::Unconfirmed => 2,
+        MessageStatus::Received => 3,
+        MessageStatus::Delivered => 4,
+        MessageStatus::Read => 5,
     }
 }
 
@@ -317,6 +324,40 @@ impl Db<'_> {
             ])?;
         }
         Ok(changed)
+    }
+
+    /// Marks [`MessageStatus::Unconfirmed`] our messages to `contact` still
+    /// at `sent` that the peer shows it lacks: those below `below` (it
+    /// confirmed a later one), and those after `acked` (its highest received
+    /// counter, `None`: none) that we sent at or before `sent_by_ms`.
+    /// Returns their counters.
+    pub fn mark_unconfirmed(
+        &self,
+        contact: ContactId,
+        below: Option<u64>,
+        acked: Option<u64>,
+        sent_by_ms: u64,
+    ) -> StoreResult<Vec<u64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE messages SET status = 'unconfirmed'
+             WHERE contact_id = ?1 AND direction = 1 AND status = 'sent'
+               AND (counter < ?2 OR (counter > ?3 AND sent_ms <= ?4))
+             RETURNING counter",
+        )?;
+        let rows = stmt.query_map(
+            rusqlite::params![
+                contact.0,
+                below.map_or(0, |c| c as i64),
+                acked.map_or(-1, |c| c as i64),
+                sent_by_ms as i64
+            ],
+            |r| r.get::<_, i64>(0),
+        )?;
+        let mut counters = rows
+            .map(|r| r.map(|c| c as u64))
+            .collect::<Result<Vec<_>, _>>()?;
+        counters.sort_unstable();
+        Ok(counters)
     }
 
     /// Raises one message's status by row id; never lowers it.

@@ -27,6 +27,7 @@ pub fn status_text(status: MessageStatus) -> &'static str {
     match status {
         MessageStatus::Pending => "⏳ pending",
         MessageStatus::Sent => "✔ sent",
+        MessageStatus::Unconfirmed => "⚠ may not have arrived",
         MessageStatus::Delivered => "✔✔ delivered",
         MessageStatus::Read => "✔✔ read",
         MessageStatus::Received => "",

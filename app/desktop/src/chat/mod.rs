@@ -315,7 +315,9 @@ fn bubble(
     let outgoing = m.direction == Direction::Outgoing;
     let (fill, text_color) = bubble_colors(ui, outgoing, highlight == Some(m.id));
     let meta_color = match m.status {
-        MessageStatus::Pending if outgoing => Color32::from_rgb(0xff, 0xd0, 0x80),
+        MessageStatus::Pending | MessageStatus::Unconfirmed if outgoing => {
+            Color32::from_rgb(0xff, 0xd0, 0x80)
+        }
         _ => text_color.gamma_multiply(0.7),
     };
     let lines_h = shape.lines.len() as f32 * shape.line_height;
