@@ -266,8 +266,11 @@ fn a_withheld_last_message_is_unconfirmed_when_the_peer_writes_well_after_it() {
     );
 
     // Delivered after all: Bob's receipt raises it.
-    bob.receive(&[delivery(&due[0], due[0].envelope.to_vec())], later + 2_000)
-        .unwrap();
+    bob.receive(
+        &[delivery(&due[0], due[0].envelope.to_vec())],
+        later + 2_000,
+    )
+    .unwrap();
     pump(&mut bob, &mut alice, later + 3_000);
     assert_eq!(
         statuses(&alice),
