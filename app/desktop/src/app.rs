@@ -13,7 +13,7 @@ use crate::backend::{Backend, BackendConfig, Waker};
 use crate::chat::window::Timeline;
 use crate::chat::{self, ChatAction, ChatUi};
 use crate::clock::{Clock, Zone};
-use crate::commands::{Command, ContactSummary, ProfileInfo, RelayStatus};
+use crate::commands::{Command, ContactSummary, ProfileInfo, RelayHealth, RelayStatus};
 use crate::prefs::{Prefs, ThemeChoice, default_data_dir};
 use crate::screens::add_contact;
 use crate::screens::add_contact::AddContactForm;
@@ -234,6 +234,11 @@ impl CairnApp {
         self.add_contact.invite.as_deref()
     }
 
+    /// The relays we use, with their reachability as last seen.
+    pub fn relays(&self) -> &[RelayStatus] {
+        &self.relays
+    }
+
     /// Why accepting the pasted invite failed, while that is shown.
     pub fn accept_error(&self) -> Option<&str> {
         self.add_contact.accept_error.as_deref()
@@ -437,6 +442,7 @@ impl CairnApp {
             Pane::Chat(id) | Pane::Verify(id) => Some(*id),
             _ => None,
         };
+        self.relay_banner(ui);
         let mut sidebar_action = SidebarAction::None;
         egui::Panel::left("sidebar")
             .default_size(310.0)
@@ -458,6 +464,56 @@ impl CairnApp {
             });
         self.sidebar_action(sidebar_action);
         egui::CentralPanel::default().show(ui, |ui| self.pane_ui(ui));
+    }
+
+    /// A strip over the whole window while a relay our messages depend on
+    /// is unreachable: an outage must read as "waiting", not as tampering,
+    /// and must be seen without opening Settings.
+    fn relay_banner(&mut self, ui: &mut Ui) {
+        let down: Vec<&RelayStatus> = self
+            .relays
+            .iter()
+            .filter(|r| r.in_use && matches!(r.health, RelayHealth::Failed(_)))
+            .collect();
+        let Some(first) = down.first() else {
+            return;
+        };
+        let whose = if first.home {
+            "your home relay"
+        } else {
+            "a contact's relay"
+        };
+        let mut text = format!("⚠ Cannot reach {whose} {}", first.address);
+        if down.len() > 1 {
+            text.push_str(&format!(" (and {} more)", down.len() - 1));
+        }
+        text.push_str(". Cairn keeps trying: ");
+        text.push_str(&match self.outbox {
+            0 => "what you send waits here".to_owned(),
+            n => format!("{n} message(s) wait here"),
+        });
+        text.push_str(" and goes out when it is back; messages to you wait at the relay.");
+        let detail = match &first.health {
+            RelayHealth::Failed(e) => e.clone(),
+            _ => String::new(),
+        };
+        let mut details = false;
+        egui::Panel::top("relay-banner")
+            .frame(
+                egui::Frame::new()
+                    .fill(Color32::from_rgb(0xfd, 0xf0, 0xd5))
+                    .inner_margin(egui::Margin::symmetric(12, 6)),
+            )
+            .show(ui, |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(RichText::new(text).color(Color32::from_rgb(0x6b, 0x45, 0x00)))
+                        .on_hover_text(detail);
+                    details = ui.small_button("Relay details").clicked();
+                });
+            });
+        if details {
+            self.pane = Pane::Settings;
+        }
     }
 
     fn sidebar_action(&mut self, action: SidebarAction) {

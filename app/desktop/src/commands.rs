@@ -226,6 +226,9 @@ pub struct RelayStatus {
     pub home: bool,
     /// Added by the user in settings (can be removed there).
     pub extra: bool,
+    /// Home, or a contact's: messages depend on it (an extra relay only
+    /// offered for invites does not raise the connection banner).
+    pub in_use: bool,
     /// The full address text, pin included, as the user would paste it.
     pub full: String,
     /// Reachability.

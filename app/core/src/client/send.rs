@@ -290,6 +290,13 @@ impl Client {
         })
     }
 
+    /// `relay` is reachable again: everything queued for it is due now.
+    pub fn outbox_retry_now(&mut self, relay: &str, now_ms: u64) -> ClientResult<usize> {
+        Ok(self
+            .store_mut()
+            .write(|db| db.outbox_retry_now(relay, now_ms))?)
+    }
+
     /// Sending `item` failed: schedule a retry with backoff.
     pub fn outbox_failed(
         &mut self,

@@ -389,6 +389,12 @@ impl Engine {
                 self.settled.insert(relay.clone());
                 self.last_activity = Instant::now();
                 self.note_relay(&relay, None);
+                // What waited out an outage goes now, not after its backoff.
+                match self.client.outbox_retry_now(&relay, self.now()) {
+                    Ok(0) => {}
+                    Ok(_) => self.pump(),
+                    Err(e) => self.emit(MessengerEvent::ReceiveFailed(e)),
+                }
             }
             Report::Down {
                 relay,

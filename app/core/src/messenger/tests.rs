@@ -262,6 +262,42 @@ async fn a_relay_outage_delays_but_loses_nothing() {
 }
 
 #[tokio::test]
+async fn messages_written_during_and_after_an_outage_arrive_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let mut p = pair(dir.path(), &address).await;
+
+    relay.stop();
+    p.bob
+        .send_texts(p.to_alice, vec!["one".into()])
+        .await
+        .unwrap();
+    assert!(p.bob.wait_sent(false).await.is_err(), "the send failed");
+    relay.restart().await;
+    // Written at once: it must not overtake "one", which waits for its retry.
+    p.bob
+        .send_texts(p.to_alice, vec!["two".into()])
+        .await
+        .unwrap();
+
+    let mut texts = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while texts.len() < 2 {
+        match tokio::time::timeout_at(deadline, p.alice_events.recv()).await {
+            Ok(Some(MessengerEvent::Client(ClientEvent::Message { message }))) => {
+                texts.push(message.body);
+            }
+            Ok(Some(MessengerEvent::Client(ClientEvent::Integrity { event }))) => {
+                panic!("an outage is not tampering: {event:?} after {texts:?}")
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("only {texts:?} arrived"),
+        }
+    }
+    assert_eq!(texts, ["one", "two"]);
+}
+
+#[tokio::test]
 async fn a_crash_before_the_ack_shows_each_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -263,6 +263,13 @@ CREATE TABLE moves_in (
     contact_id  INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
     old_mailbox BLOB NOT NULL CHECK (length(old_mailbox) = 32)
 );
+"#;
+
+/// V9: the outbox keeps each destination in order (an envelope waits while
+/// an earlier one to the same mailbox waits for its retry): this index finds
+/// the waiting ones of a destination without scanning its whole queue.
+const V9: &str = r#"
+CREATE INDEX outbox_waiting ON outbox (relay, mailbox, next_try_ms);
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`].

@@ -70,11 +70,19 @@ impl Db<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Items whose next try is due, oldest first. `now_ms = u64::MAX` returns everything.
+    /// Items whose next try is due, oldest first, and not behind an earlier
+    /// item to the same mailbox that still waits for its retry: a message
+    /// written after a failed one must not overtake it, or the recipient sees
+    /// a gap and a late arrival for what was only an outage.
+    /// `now_ms = u64::MAX` returns everything.
     pub fn outbox_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, envelope_id, relay, mailbox, envelope, message_id, attempts FROM outbox
-             WHERE next_try_ms <= ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, envelope_id, relay, mailbox, envelope, message_id, attempts FROM outbox o
+             WHERE next_try_ms <= ?1
+               AND NOT EXISTS (SELECT 1 FROM outbox w
+                               WHERE w.relay = o.relay AND w.mailbox = o.mailbox
+                                 AND w.next_try_ms > ?1 AND w.id < o.id)
+             ORDER BY id LIMIT ?2",
         )?;
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let rows = stmt.query_map(rusqlite::params![now, limit as i64], |r| {
@@ -148,6 +156,16 @@ impl Db<'_> {
             rusqlite::params![id, next as i64],
         )?;
         Ok(())
+    }
+
+    /// Makes every item for `relay` due now: it is reachable again, so what
+    /// waited for a retry goes out at once instead of after its backoff.
+    pub fn outbox_retry_now(&self, relay: &str, now_ms: u64) -> StoreResult<usize> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        Ok(self.conn.execute(
+            "UPDATE outbox SET next_try_ms = ?2 WHERE relay = ?1 AND next_try_ms > ?2",
+            rusqlite::params![relay, now],
+        )?)
     }
 
     /// Removes an acknowledged envelope; returns the message row it carried.

@@ -604,6 +604,7 @@ impl Worker {
             .and_then(Result::ok)
             .unwrap_or_default();
         let mut list = vec![open.info.home_relay.clone()];
+        let used: BTreeSet<String> = contacts.iter().map(|c| c.relay.clone()).collect();
         for r in open
             .extra_relays
             .iter()
@@ -627,6 +628,7 @@ impl Worker {
                     pin,
                     home: i == 0,
                     extra: i > 0 && open.extra_relays.contains(&text),
+                    in_use: i == 0 || used.contains(&text),
                     health: open
                         .health
                         .get(&text)

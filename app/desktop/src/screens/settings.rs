@@ -21,6 +21,8 @@ pub struct SettingsForm {
     pub export_path: String,
     /// Passphrase for the backup.
     pub export_pass: Zeroizing<String>,
+    /// The same passphrase again: a typo here would make the backup unreadable.
+    pub export_confirm: Zeroizing<String>,
     /// Our display name being edited (`None`: not touched yet, show the current one).
     pub display_name: Option<String>,
     /// Contact picked for renaming.
@@ -362,16 +364,28 @@ fn backup(ui: &mut Ui, form: &mut SettingsForm) -> Option<Command> {
     if let (Err(weak), false) = (&policy, form.export_pass.is_empty()) {
         ui.label(RichText::new(capitalized(&weak.to_string())).weak());
     }
-    let ready = !form.export_path.trim().is_empty() && policy.is_ok();
-    if ui
+    let confirm = text_field(
+        ui,
+        "Backup passphrase again",
+        &mut form.export_confirm,
+        true,
+    );
+    let enter = confirm.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    let matches = *form.export_pass == *form.export_confirm;
+    if !matches && !form.export_confirm.is_empty() {
+        ui.colored_label(ui.visuals().error_fg_color, "The passphrases do not match.");
+    }
+    let ready = !form.export_path.trim().is_empty() && policy.is_ok() && matches;
+    let clicked = ui
         .add_enabled(ready, egui::Button::new("Export backup"))
-        .clicked()
-    {
+        .clicked();
+    if clicked || (enter && ready) {
         let cmd = Command::Export {
             file: form.export_path.trim().into(),
             passphrase: Zeroizing::new(form.export_pass.to_string()),
         };
         form.export_pass = Zeroizing::default();
+        form.export_confirm = Zeroizing::default();
         return Some(cmd);
     }
     None
