@@ -438,7 +438,12 @@ impl Engine {
         let Some(inbox) = self.inboxes.get(relay) else {
             return;
         };
-        match self.client.receive(&deliveries, now) {
+        let result = self.client.receive(&deliveries, now);
+        // Quiet is counted from the end of the work: a batch that took longer
+        // than a caller's quiet window is not the end of the backlog (the next
+        // one is already waiting in the inbox's buffer).
+        self.last_activity = Instant::now();
+        match result {
             Ok(report) => {
                 let acks = if self.config.ack {
                     report.acks

@@ -298,6 +298,31 @@ async fn messages_written_during_and_after_an_outage_arrive_in_order() {
 }
 
 #[tokio::test]
+async fn waiting_for_the_backlog_does_not_end_while_a_batch_is_being_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let p = pair(dir.path(), &address).await;
+    let alice = p.alice.stop().await.unwrap();
+    drop(p.alice_events);
+    let texts: Vec<String> = (0..3_000).map(|i| format!("backlog {i}")).collect();
+    p.bob.send_texts(p.to_alice, texts).await.unwrap();
+    p.bob.wait_sent(false).await.unwrap();
+
+    // Storing a batch of 1,000 takes longer than the quiet window: the wait
+    // must still cover the whole backlog, not end after the first batch.
+    let batches = MessengerConfig {
+        batch: 1_000,
+        ..config()
+    };
+    let (alice, _events) = Messenger::start(alice, batches);
+    let got = alice
+        .wait_received(Duration::from_millis(200), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(got, 3_000);
+}
+
+#[tokio::test]
 async fn a_crash_before_the_ack_shows_each_message_once() {
     let dir = tempfile::tempdir().unwrap();
     let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;

@@ -266,10 +266,15 @@ CREATE TABLE moves_in (
 "#;
 
 /// V9: the outbox keeps each destination in order (an envelope waits while
-/// an earlier one to the same mailbox waits for its retry): this index finds
-/// the waiting ones of a destination without scanning its whole queue.
+/// an earlier one to the same mailbox waits for its retry): `outbox_waiting`
+/// finds the waiting ones of a destination without scanning its queue.
+/// Every received message checks which of ours are still only `sent`
+/// (unconfirmed marking, PROTOCOL.md §11): `messages_awaiting_receipt`
+/// holds just those, so the check never scans a long history.
 const V9: &str = r#"
 CREATE INDEX outbox_waiting ON outbox (relay, mailbox, next_try_ms);
+CREATE INDEX messages_awaiting_receipt ON messages (contact_id, counter)
+    WHERE direction = 1 AND status = 'sent';
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`].
