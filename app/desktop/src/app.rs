@@ -239,6 +239,11 @@ impl CairnApp {
         &self.relays
     }
 
+    /// Our invites nobody has used yet, as last loaded.
+    pub fn open_invites(&self) -> &[cairn_core::client::OpenInvite] {
+        &self.add_contact.open
+    }
+
     /// Why accepting the pasted invite failed, while that is shown.
     pub fn accept_error(&self) -> Option<&str> {
         self.add_contact.accept_error.as_deref()
@@ -623,7 +628,9 @@ impl CairnApp {
                 }
             }
             Pane::AddContact => {
-                if let Some(cmd) = add_contact::show(ui, &mut self.add_contact, &self.extra_relays)
+                let now_secs = self.clock.now_ms() / 1000;
+                if let Some(cmd) =
+                    add_contact::show(ui, &mut self.add_contact, &self.extra_relays, now_secs)
                 {
                     self.backend.send(cmd);
                 }

@@ -55,6 +55,11 @@ pub enum Command {
         /// One of our extra relays, by address text.
         relay: Option<String>,
     },
+    /// Withdraw one of our unused invites (by invite id).
+    RevokeInvite {
+        /// Invite id.
+        id: [u8; 32],
+    },
     /// Accept someone's invite, naming them `name`.
     AcceptInvite {
         /// The `cairn:` link.
@@ -318,6 +323,9 @@ pub enum Event {
     },
     /// A new invite to show.
     Invite(String),
+    /// Our invites nobody has used yet (after unlock, and whenever one is
+    /// created, used or revoked).
+    Invites(Vec<cairn_core::client::OpenInvite>),
     /// A new contact was added (by us accepting, or them accepting ours).
     ContactAdded {
         /// The contact.

@@ -137,6 +137,7 @@ impl CairnApp {
                 self.settings.rename_to.clear();
                 self.notice(format!("{from} is now called {to}."));
             }
+            Event::Invites(list) => self.add_contact.set_open(list),
             Event::Invite(uri) => {
                 self.add_contact.invite = Some(uri);
                 self.add_contact.creating = false;

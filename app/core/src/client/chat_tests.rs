@@ -709,3 +709,43 @@ fn a_move_is_confirmed_only_after_everything_for_the_old_mailbox_left() {
     assert_eq!(confirm.len(), 1);
     assert_eq!(confirm[0].mailbox, conversation.id.0);
 }
+
+#[test]
+fn open_invites_are_listed_and_a_revoked_one_reaches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = new_client(&tmp.path().join("a"), "Alice");
+    let mut bob = new_client(&tmp.path().join("b"), "Bob");
+    let (mb1, conv1) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let first = alice.create_invite(&mb1, &conv1, 1_000).unwrap();
+    let (mb2, conv2) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let second = alice.create_invite(&mb2, &conv2, 1_001).unwrap();
+    let open = alice.open_invites(2_000).unwrap();
+    let uris: Vec<&str> = open.iter().map(|i| i.uri.as_str()).collect();
+    assert_eq!(uris, [first.uri.as_str(), second.uri.as_str()]);
+
+    // Revoked: no longer listed, its two mailboxes retired for deletion.
+    assert!(alice.revoke_invite(&open[0].id, 3_000).unwrap());
+    assert!(!alice.revoke_invite(&open[0].id, 3_001).unwrap(), "once");
+    let left = alice.open_invites(3_002).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].uri, second.uri);
+    let retired: Vec<[u8; 32]> = alice
+        .mailboxes_to_delete()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(retired.contains(&mb1.id.0) && retired.contains(&conv1.id.0));
+    assert!(!retired.contains(&mb2.id.0));
+
+    // Someone who still uses the revoked link adds nobody.
+    let invite = bob.parse_invite(&first.uri, 4_000).unwrap();
+    bob.accept_invite(&invite, "alice", &bob.mint_mailbox(), 4_000)
+        .unwrap();
+    pump(&mut bob, &mut alice, 5_000);
+    assert!(alice.contacts().unwrap().is_empty());
+
+    // Expired invites are not open either.
+    let after_expiry = (second.expires_at + 1) * 1000;
+    assert!(alice.open_invites(after_expiry).unwrap().is_empty());
+}

@@ -51,6 +51,17 @@ pub struct CreatedInvite {
     pub expires_at: u64,
 }
 
+/// An invite of ours that nobody has used yet and that has not expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenInvite {
+    /// Invite id (names it for [`Client::revoke_invite`]).
+    pub id: [u8; 32],
+    /// The `cairn:` link, to show again.
+    pub uri: String,
+    /// Unix seconds after which it is refused.
+    pub expires_at: u64,
+}
+
 impl Client {
     /// Mints a mailbox on our home relay (random id and auth key; nothing stored yet).
     pub fn mint_mailbox(&self) -> NewMailbox {
@@ -197,6 +208,32 @@ impl Client {
         })?;
         self.sessions.insert(contact.id, accepted.session);
         Ok(contact)
+    }
+
+    /// Our invites still waiting to be used, oldest first (expired ones are
+    /// left out even before housekeeping removes them).
+    pub fn open_invites(&self, now_ms: u64) -> ClientResult<Vec<OpenInvite>> {
+        let now_secs = now_ms / 1000;
+        Ok(self
+            .store()
+            .read()
+            .pending_invites()?
+            .into_iter()
+            .filter(|i| i.expires_at >= now_secs)
+            .map(|i| OpenInvite {
+                id: i.id,
+                uri: i.uri,
+                expires_at: i.expires_at,
+            })
+            .collect())
+    }
+
+    /// Withdraws an invite nobody has used yet: its keys are deleted and its
+    /// mailboxes retired (deleted at the relay by housekeeping), so a
+    /// handshake sent with the link is never answered. False if `id` was not
+    /// open (used, expired or revoked already).
+    pub fn revoke_invite(&mut self, id: &[u8; 32], now_ms: u64) -> ClientResult<bool> {
+        Ok(self.store_mut().write(|db| db.revoke_invite(id, now_ms))?)
     }
 
     /// Drops invites past their expiry (nobody can complete them any more)

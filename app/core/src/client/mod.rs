@@ -37,7 +37,7 @@ pub use history::TimelineItem;
 pub use housekeeping::{
     Housekeeping, MOVE_CONFIRMATION_WAIT_MS, MOVE_GRACE_MS, SEEN_ENVELOPE_RETENTION_MS,
 };
-pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox};
+pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox, OpenInvite};
 pub use names::{MAX_NAME_LEN, looks_alike, validate_name};
 pub use receive::{Delivery, ReceiveReport};
 pub use relays::canonical_relay;

@@ -229,6 +229,14 @@ impl Engine {
                 let _ = reply.send(result.map_err(Into::into));
                 self.pump();
             }
+            Op::RevokeInvite { id, reply } => {
+                let result = self.client.revoke_invite(&id, now);
+                let revoked = matches!(result, Ok(true));
+                let _ = reply.send(result.map_err(Into::into));
+                if revoked {
+                    self.tidy();
+                }
+            }
             Op::WaitSent { receipts, reply } => {
                 self.sent_waiters.push(SentWaiter { receipts, reply });
             }

@@ -178,6 +178,10 @@ enum Op {
         contact: ContactId,
         reply: Reply<usize>,
     },
+    RevokeInvite {
+        id: [u8; 32],
+        reply: Reply<bool>,
+    },
     WaitSent {
         receipts: bool,
         reply: oneshot::Sender<Result<(), NetError>>,
@@ -284,6 +288,12 @@ impl Messenger {
             reply,
         })
         .await
+    }
+
+    /// Withdraws an unused invite and deletes its mailboxes at the relay now
+    /// (`Client::revoke_invite`); false if it was no longer open.
+    pub async fn revoke_invite(&self, id: [u8; 32]) -> Result<bool, MessengerError> {
+        self.ask(|reply| Op::RevokeInvite { id, reply }).await
     }
 
     /// The user looked at the conversation: mark it read (read receipts follow).

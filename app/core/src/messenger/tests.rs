@@ -23,8 +23,27 @@ struct TestRelay {
 
 impl TestRelay {
     async fn start(dir: &Path, port: u16) -> (Self, RelayAddress) {
+        Self::start_with(dir, port, |_| {}).await
+    }
+
+    /// Without the per-connection and per-address send rates, for a test
+    /// that queues a backlog faster than a person would.
+    async fn start_unthrottled(dir: &Path) -> (Self, RelayAddress) {
+        Self::start_with(dir, 0, |c| {
+            c.limits.per_connection.per_second = 0.0;
+            c.limits.per_ip.per_second = 0.0;
+        })
+        .await
+    }
+
+    async fn start_with(
+        dir: &Path,
+        port: u16,
+        adjust: impl FnOnce(&mut RelayConfig),
+    ) -> (Self, RelayAddress) {
         let mut config = RelayConfig::new(format!("127.0.0.1:{port}").parse().unwrap(), dir.into());
         config.transport = TransportConfig::Plaintext;
+        adjust(&mut config);
         let relay = Relay::bind(config).await.unwrap();
         let address = relay.address().clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -300,7 +319,7 @@ async fn messages_written_during_and_after_an_outage_arrive_in_order() {
 #[tokio::test]
 async fn waiting_for_the_backlog_does_not_end_while_a_batch_is_being_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let (_relay, address) = TestRelay::start_unthrottled(&dir.path().join("relay")).await;
     let p = pair(dir.path(), &address).await;
     let alice = p.alice.stop().await.unwrap();
     drop(p.alice_events);

@@ -111,19 +111,34 @@ impl Db<'_> {
     /// them) and retires their mailboxes unless a contact or another invite
     /// still uses them. Returns how many invites were removed.
     pub fn remove_expired_invites(&self, now_secs: u64, now_ms: u64) -> StoreResult<usize> {
+        self.remove_invites("expires_at < ?1", &(now_secs as i64), now_ms)
+    }
+
+    /// Withdraws invite `id` before anyone used it, exactly as if it had
+    /// expired: keys deleted, mailboxes retired. False if it was not open.
+    pub fn revoke_invite(&self, id: &[u8; 32], now_ms: u64) -> StoreResult<bool> {
+        Ok(self.remove_invites("id = ?1", &&id[..], now_ms)? > 0)
+    }
+
+    fn remove_invites(
+        &self,
+        filter: &str,
+        param: &dyn rusqlite::ToSql,
+        now_ms: u64,
+    ) -> StoreResult<usize> {
         let mailboxes: Vec<Vec<u8>> = self
             .conn
-            .prepare(
-                "SELECT mailbox_id FROM pending_invites WHERE expires_at < ?1
+            .prepare(&format!(
+                "SELECT mailbox_id FROM pending_invites WHERE {filter}
                  UNION ALL
                  SELECT conversation_mailbox FROM pending_invites
-                 WHERE expires_at < ?1 AND conversation_mailbox IS NOT NULL",
-            )?
-            .query_map([now_secs as i64], |r| r.get(0))?
+                 WHERE {filter} AND conversation_mailbox IS NOT NULL"
+            ))?
+            .query_map([param], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let removed = self.conn.execute(
-            "DELETE FROM pending_invites WHERE expires_at < ?1",
-            [now_secs as i64],
+            &format!("DELETE FROM pending_invites WHERE {filter}"),
+            [param],
         )?;
         for mailbox in mailboxes {
             self.conn.execute(

@@ -242,6 +242,7 @@ impl Worker {
             extra_relays: Vec::new(),
         });
         self.refresh_contacts(None).await;
+        self.load_invites().await;
         self.move_legacy_relays().await;
         self.load_extra_relays().await;
         self.emit_relays().await;
@@ -277,6 +278,11 @@ impl Worker {
                     .await
                     .map_err(fail(Request::Invite))?;
                 self.emit(Event::Invite(invite.uri));
+                self.load_invites().await;
+            }
+            Command::RevokeInvite { id } => {
+                m.revoke_invite(id).await.map_err(fail(Request::Invite))?;
+                self.load_invites().await;
             }
             Command::AcceptInvite { invite, name } => {
                 // The contact appears through the messenger's ContactAdded event.
@@ -477,9 +483,29 @@ impl Worker {
 
     /// Applies a burst of messenger events: forwards what changed, then
     /// refreshes each touched contact row once.
+    /// Sends the UI our open invites.
+    async fn load_invites(&mut self) {
+        let Some(open) = self.open.as_ref() else {
+            return;
+        };
+        let now = self.now();
+        match open.messenger.query(move |c| c.open_invites(now)).await {
+            Ok(Ok(list)) => self.emit(Event::Invites(list)),
+            Ok(Err(e)) => self.emit(Event::Failed {
+                request: Request::Invite,
+                error: Box::new(Failure::Client(e)),
+            }),
+            Err(e) => self.emit(Event::Failed {
+                request: Request::Invite,
+                error: Box::new(Failure::Messenger(e)),
+            }),
+        }
+    }
+
     async fn on_events(&mut self, first: MessengerEvent) {
         let mut touched: BTreeSet<ContactId> = BTreeSet::new();
         let mut relays_changed = false;
+        let mut invites_changed = false;
         let mut read_open = false;
         let mut next = Some(first);
         while let Some(event) = next {
@@ -488,6 +514,8 @@ impl Worker {
                     if let Some(c) = event.contact() {
                         touched.insert(c);
                     }
+                    // Someone used one of our invites, or we accepted one.
+                    invites_changed |= matches!(event, ClientEvent::ContactAdded { .. });
                     read_open |= self.forward(event);
                 }
                 MessengerEvent::Relay { relay, state } => {
@@ -516,6 +544,9 @@ impl Worker {
         if !touched.is_empty() {
             let touched: Vec<ContactId> = touched.into_iter().collect();
             self.refresh_contacts(Some(&touched)).await;
+        }
+        if invites_changed {
+            self.load_invites().await;
         }
         if relays_changed {
             self.emit_relays().await;

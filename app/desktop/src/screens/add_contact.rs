@@ -1,5 +1,6 @@
 //! Add contact: our invite (text and QR code) and accepting someone else's.
 
+use cairn_core::client::OpenInvite;
 use egui::{RichText, Ui};
 
 use crate::commands::Command;
@@ -27,11 +28,35 @@ pub struct AddContactForm {
     pub accepting: bool,
     /// Why accepting the pasted invite failed (shown under its form).
     pub accept_error: Option<String>,
+    /// Our invites nobody has used yet, oldest first.
+    pub open: Vec<OpenInvite>,
+}
+
+impl AddContactForm {
+    /// The open invites changed: one that was used or revoked leaves the
+    /// screen, and with none shown the newest open one is shown rather
+    /// than a new mailbox created.
+    pub fn set_open(&mut self, open: Vec<OpenInvite>) {
+        if let Some(shown) = &self.invite
+            && !open.iter().any(|i| &i.uri == shown)
+        {
+            self.invite = None;
+        }
+        if self.invite.is_none() && !self.creating {
+            self.invite = open.last().map(|i| i.uri.clone());
+        }
+        self.open = open;
+    }
 }
 
 /// Draws the pane; `extra_relays` can hold the invite's mailbox instead of
 /// the home relay. Returns a command to send.
-pub fn show(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -> Option<Command> {
+pub fn show(
+    ui: &mut Ui,
+    form: &mut AddContactForm,
+    extra_relays: &[String],
+    now_secs: u64,
+) -> Option<Command> {
     let mut out = None;
     if form
         .relay
@@ -54,6 +79,9 @@ pub fn show(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -> 
             ui.columns(2, |cols| {
                 if let [left, right] = cols {
                     if let Some(cmd) = own_invite(left, form, extra_relays) {
+                        out = Some(cmd);
+                    }
+                    if let Some(cmd) = open_invites(left, form, now_secs) {
                         out = Some(cmd);
                     }
                     if let Some(cmd) = accept(right, form) {
@@ -146,6 +174,59 @@ fn own_invite(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -
     out
 }
 
+/// The list of our unused invites: which is shown, when each expires, and
+/// a way to withdraw one (a link sent to the wrong person).
+fn open_invites(ui: &mut Ui, form: &mut AddContactForm, now_secs: u64) -> Option<Command> {
+    if form.open.is_empty() {
+        return None;
+    }
+    let mut out = None;
+    ui.add_space(12.0);
+    ui.label(RichText::new(format!("Open invites ({})", form.open.len())).strong());
+    ui.label(
+        RichText::new(
+            "Each works once. Revoke one you sent to the wrong person: nobody can use it then.",
+        )
+        .weak(),
+    );
+    for invite in &form.open {
+        let short = format!(
+            "{:02x}{:02x}{:02x}",
+            invite.id[0], invite.id[1], invite.id[2]
+        );
+        let shown = form.invite.as_deref() == Some(invite.uri.as_str());
+        ui.horizontal(|ui| {
+            let name = if shown {
+                format!("Invite {short} (shown)")
+            } else {
+                format!("Invite {short}")
+            };
+            ui.monospace(name);
+            ui.label(RichText::new(expires_in(invite.expires_at, now_secs)).weak());
+            if !shown && ui.small_button(format!("Show {short}")).clicked() {
+                form.invite = Some(invite.uri.clone());
+            }
+            if ui.small_button(format!("Revoke {short}")).clicked() {
+                out = Some(Command::RevokeInvite { id: invite.id });
+            }
+        });
+    }
+    out
+}
+
+/// "expires in 6 days", "… in 5 hours", "… in 12 minutes".
+fn expires_in(expires_at: u64, now_secs: u64) -> String {
+    let left = expires_at.saturating_sub(now_secs);
+    let (n, unit) = match left {
+        0..60 => return "expires in under a minute".to_owned(),
+        60..3_600 => (left.div_ceil(60), "minute"),
+        3_600..86_400 => (left.div_ceil(3_600), "hour"),
+        _ => (left.div_ceil(86_400), "day"),
+    };
+    let s = if n == 1 { "" } else { "s" };
+    format!("expires in {n} {unit}{s}")
+}
+
 fn accept(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
     let mut out = None;
     ui.label(RichText::new("Accept an invite").strong());
@@ -181,4 +262,19 @@ fn accept(ui: &mut Ui, form: &mut AddContactForm) -> Option<Command> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expires_in;
+
+    #[test]
+    fn expiry_reads_in_whole_units_rounded_up() {
+        assert_eq!(expires_in(1_000 + 7 * 86_400, 1_000), "expires in 7 days");
+        assert_eq!(expires_in(1_000 + 7 * 86_400, 1_010), "expires in 7 days");
+        assert_eq!(expires_in(1_000 + 86_400, 1_000), "expires in 1 day");
+        assert_eq!(expires_in(1_000 + 3_600, 1_000), "expires in 1 hour");
+        assert_eq!(expires_in(1_000 + 90, 1_000), "expires in 2 minutes");
+        assert_eq!(expires_in(1_000, 2_000), "expires in under a minute");
+    }
 }

@@ -6,6 +6,7 @@ mod chat_layout;
 mod connections;
 mod conversation;
 mod glyphs;
+mod invites;
 mod key_change;
 mod onboarding;
 mod outage;

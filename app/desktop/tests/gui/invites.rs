@@ -1,0 +1,76 @@
+//! Open invites: listed with their expiry, revocable, and a used one leaves
+//! the screen.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use crate::support::{app, click, onboard, type_into, wait_for};
+use egui_kittest::kittest::Queryable;
+
+fn short(id: &[u8; 32]) -> String {
+    format!("{:02x}{:02x}{:02x}", id[0], id[1], id[2])
+}
+
+#[test]
+fn open_invites_are_listed_revocable_and_a_used_one_leaves_the_screen() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut alice = app(dir_a.path());
+    onboard(&mut alice, "Alice", "alice passphrase 123", None);
+    let relay = alice.state().local_relay().unwrap().to_owned();
+
+    alice.get_by_label("➕ Add contact").click();
+    wait_for(&mut alice, "first invite", |h| {
+        h.state().open_invites().len() == 1
+    });
+    let first = alice.state().open_invites()[0].clone();
+    assert_eq!(alice.state().invite(), Some(first.uri.as_str()));
+    click(&mut alice, "New invite");
+    wait_for(&mut alice, "second invite", |h| {
+        h.state().open_invites().len() == 2
+    });
+    let second = alice.state().open_invites()[1].clone();
+    assert_eq!(alice.state().invite(), Some(second.uri.as_str()));
+    // Both listed with their expiry (the pane's own text says it too).
+    assert!(
+        alice
+            .query_by_label(&format!("Invite {} (shown)", short(&second.id)))
+            .is_some()
+    );
+    assert!(
+        alice
+            .query_by_label(&format!("Invite {}", short(&first.id)))
+            .is_some()
+    );
+    assert!(alice.query_all_by_label("expires in 7 days").count() == 2);
+
+    // Opening the pane again shows the same invite: no new mailbox each time.
+    alice.get_by_label("⚙ Settings").click();
+    alice.step();
+    alice.get_by_label("➕ Add contact").click();
+    for _ in 0..20 {
+        alice.step();
+    }
+    assert_eq!(alice.state().open_invites().len(), 2);
+
+    // The first one, sent to the wrong person, is revoked.
+    click(&mut alice, &format!("Revoke {}", short(&first.id)));
+    wait_for(&mut alice, "revoked", |h| {
+        h.state().open_invites().len() == 1
+    });
+    assert_eq!(alice.state().open_invites()[0].uri, second.uri);
+
+    // Bob uses the second: it leaves Alice's screen.
+    let mut bob = app(dir_b.path());
+    onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
+    bob.get_by_label("➕ Add contact").click();
+    bob.step();
+    type_into(&mut bob, "Invite link", &second.uri);
+    type_into(&mut bob, "Contact name", "Alice");
+    click(&mut bob, "Add contact");
+    wait_for(&mut alice, "Bob added", |h| {
+        h.query_by_label_contains("Chat with Bob").is_some()
+    });
+    wait_for(&mut alice, "the used invite gone", |h| {
+        h.state().invite() != Some(second.uri.as_str())
+            && h.state().open_invites().iter().all(|i| i.uri != second.uri)
+    });
+}
