@@ -92,6 +92,11 @@ fn apps(dir: &std::path::Path, relay: &str) -> String {
         h.state().timeline().is_some()
     });
 
+    // Each harness step is 1/60 s of UI time and the loop below steps the
+    // recipient thousands of times a second without input: it would pass
+    // the 15-minute idle lock within a hundred messages.
+    alice.state_mut().prefs_mut().auto_lock_minutes = 0;
+    bob.state_mut().prefs_mut().auto_lock_minutes = 0;
     bob.get_by_label("Message").focus();
     bob.step();
     let mut ms = Vec::with_capacity(N);
