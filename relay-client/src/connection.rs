@@ -9,7 +9,7 @@ use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
 use cairn_protocol::frames::{
     AckEntries, ClientFrame, ClientRequest, ErrorCode, MAX_ACK_BATCH, NONCE_LEN, QUIET_REQUEST_ID,
-    RelayFrame, RelayStats, delete_signing_bytes, subscribe_signing_bytes,
+    RelayFrame, RelayStats, SEND_KEY_LEN, SendKey, delete_signing_bytes, subscribe_signing_bytes,
 };
 use cairn_protocol::relay_address::RelayAddress;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
@@ -202,6 +202,49 @@ impl RelayClient {
             mailbox,
             auth_key: auth_key.to_bytes(),
             access_token: access_token.map(str::as_bytes),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Registers a send-locked mailbox: like [`create_mailbox`], but the
+    /// relay then stores only envelopes sent with [`send_locked`] and the key
+    /// whose SHA-256 is `send_lock` ([`SendKey::lock`]); a plain `send` or a
+    /// wrong key is refused with `SendKeyRefused` (PROTOCOL.md §18.3). Give
+    /// the key to the one contact who sends here; keep only the lock.
+    ///
+    /// [`create_mailbox`]: Self::create_mailbox
+    /// [`send_locked`]: Self::send_locked
+    pub async fn create_locked_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: &VerifyingKey,
+        send_lock: &[u8; SEND_KEY_LEN],
+        access_token: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.call(ClientFrame::CreateLockedMailbox {
+            mailbox,
+            auth_key: auth_key.to_bytes(),
+            send_lock: *send_lock,
+            access_token: access_token.map(str::as_bytes),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Like [`send`](Self::send), presenting the mailbox's send key. Works for
+    /// open mailboxes too (the relay ignores the key there), so a client may
+    /// always send with the key it holds. The encoded frame carrying the key
+    /// is handed to the socket and not zeroized afterwards; the caller's
+    /// [`SendKey`] is.
+    pub async fn send_locked(
+        &self,
+        send_key: &SendKey,
+        envelope: Bytes,
+    ) -> Result<(), ClientError> {
+        self.call(ClientFrame::SendLocked {
+            send_key: send_key.as_bytes(),
+            envelope: &envelope,
         })
         .await
         .map(drop)

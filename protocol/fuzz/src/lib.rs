@@ -561,6 +561,16 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 ClientFrame::Unsubscribe {
                     mailbox: MailboxId([1; 32]),
                 },
+                ClientFrame::CreateLockedMailbox {
+                    mailbox: MailboxId([1; 32]),
+                    auth_key: [2; 32],
+                    send_lock: [6; 32],
+                    access_token: Some(b"token"),
+                },
+                ClientFrame::SendLocked {
+                    send_key: &[6; 32],
+                    envelope: env,
+                },
             ] {
                 v.push(with_mode(0, &ClientRequest { request_id: 7, frame }.encode()));
             }

@@ -4,6 +4,7 @@ use crate::envelope::{MailboxId, MessageId};
 use crate::padding::MAX_ENVELOPE_LEN;
 use crate::wire::{DecodeError, Reader, Writer};
 
+use super::send_lock::SEND_KEY_LEN;
 use super::{FRAME_HEADER_LEN, FrameError, MAX_TOKEN_LEN, read_header, write_header};
 
 const CREATE_MAILBOX: u8 = 0x01;
@@ -15,6 +16,8 @@ const STATS: u8 = 0x06;
 const PURGE: u8 = 0x07;
 const UNSUBSCRIBE: u8 = 0x08;
 const ACK_BATCH: u8 = 0x09;
+const CREATE_LOCKED_MAILBOX: u8 = 0x0A;
+const SEND_LOCKED: u8 = 0x0B;
 
 /// Most entries in one [`ClientFrame::AckBatch`].
 pub const MAX_ACK_BATCH: usize = 1024;
@@ -115,6 +118,29 @@ pub enum ClientFrame<'a> {
     AckBatch {
         /// The entries, undecoded: see [`AckEntries`].
         entries: AckEntries<'a>,
+    },
+    /// Like `CreateMailbox`, for a mailbox only the holder of a send key may
+    /// send to (a conversation mailbox: the key is the contact's).
+    CreateLockedMailbox {
+        /// Random id; knowing it is not enough to send here.
+        mailbox: MailboxId,
+        /// Ed25519 public key that must sign `Subscribe` and `DeleteMailbox`.
+        auth_key: [u8; 32],
+        /// SHA-256 of the send key ([`super::send_lock`]); the relay stores
+        /// this, never the key.
+        send_lock: [u8; SEND_KEY_LEN],
+        /// Access token, required when the relay runs with `--access token`.
+        access_token: Option<&'a [u8]>,
+    },
+    /// Like `Send`, carrying the send key of a locked mailbox. Accepted by
+    /// open mailboxes too (the key is then ignored), so a client may always
+    /// send with a key.
+    SendLocked {
+        /// The secret whose SHA-256 is the mailbox's send lock; borrowed
+        /// from the frame, never copied.
+        send_key: &'a [u8; SEND_KEY_LEN],
+        /// A complete padded envelope (see `envelope`).
+        envelope: &'a [u8],
     },
 }
 
@@ -225,6 +251,28 @@ impl<'a> ClientRequest<'a> {
                     .ok_or(FrameError::Malformed(DecodeError::Invalid("ack batch")))?;
                 ClientFrame::AckBatch { entries }
             }
+            CREATE_LOCKED_MAILBOX => {
+                let mailbox = MailboxId(r.array()?);
+                let auth_key = r.array()?;
+                let send_lock = r.array()?;
+                let token = r.bytes_u8("access token", MAX_TOKEN_LEN)?;
+                ClientFrame::CreateLockedMailbox {
+                    mailbox,
+                    auth_key,
+                    send_lock,
+                    access_token: (!token.is_empty()).then_some(token),
+                }
+            }
+            SEND_LOCKED => {
+                let send_key = r
+                    .take(SEND_KEY_LEN)?
+                    .try_into()
+                    .map_err(|_| FrameError::Malformed(DecodeError::Invalid("send key")))?;
+                ClientFrame::SendLocked {
+                    send_key,
+                    envelope: r.bytes_u32("envelope", MAX_ENVELOPE_LEN)?,
+                }
+            }
             other => return Err(FrameError::UnknownType(other)),
         };
         r.finish()?;
@@ -283,6 +331,22 @@ impl<'a> ClientRequest<'a> {
                 w.u16(u16::try_from(entries.len()).unwrap_or(u16::MAX))
                     .put(entries.as_bytes());
             }
+            ClientFrame::CreateLockedMailbox {
+                mailbox,
+                auth_key,
+                send_lock,
+                access_token,
+            } => {
+                write_header(&mut w, CREATE_LOCKED_MAILBOX, self.request_id);
+                w.put(&mailbox.0)
+                    .put(&auth_key)
+                    .put(&send_lock)
+                    .bytes_u8(clip(access_token.unwrap_or_default()));
+            }
+            ClientFrame::SendLocked { send_key, envelope } => {
+                write_header(&mut w, SEND_LOCKED, self.request_id);
+                w.put(send_key).bytes_u32(envelope);
+            }
         }
         w.into_vec()
     }
@@ -290,6 +354,7 @@ impl<'a> ClientRequest<'a> {
     fn fields_len(&self) -> usize {
         match self.frame {
             ClientFrame::Send { envelope } => 4 + envelope.len(),
+            ClientFrame::SendLocked { envelope, .. } => SEND_KEY_LEN + 4 + envelope.len(),
             ClientFrame::AckBatch { entries } => 2 + entries.as_bytes().len(),
             _ => 32 + 64 + 1 + MAX_TOKEN_LEN,
         }

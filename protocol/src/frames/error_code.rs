@@ -35,6 +35,10 @@ pub enum ErrorCode {
     BadAuthKey,
     /// 205: the mailbox is full (message count or byte quota); retry later.
     QuotaFull,
+    /// 206: the mailbox is send-locked and the request carried no send key
+    /// (a plain `Send`) or one whose SHA-256 is not the mailbox's lock
+    /// (PROTOCOL.md §18.3).
+    SendKeyRefused,
     /// 300: no token, or an empty one, where one is needed: `CreateMailbox` on a relay
     /// running `--access token`, or an admin request (`Stats`, `Purge`).
     TokenRequired,
@@ -56,7 +60,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this implementation defines, in numeric order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::UnsupportedVersion,
@@ -68,6 +72,7 @@ impl ErrorCode {
         ErrorCode::NotSubscribed,
         ErrorCode::BadAuthKey,
         ErrorCode::QuotaFull,
+        ErrorCode::SendKeyRefused,
         ErrorCode::TokenRequired,
         ErrorCode::TokenInvalid,
         ErrorCode::Forbidden,
@@ -91,6 +96,7 @@ impl ErrorCode {
             ErrorCode::NotSubscribed => 203,
             ErrorCode::BadAuthKey => 204,
             ErrorCode::QuotaFull => 205,
+            ErrorCode::SendKeyRefused => 206,
             ErrorCode::TokenRequired => 300,
             ErrorCode::TokenInvalid => 301,
             ErrorCode::Forbidden => 302,
@@ -125,6 +131,7 @@ impl ErrorCode {
             ErrorCode::NotSubscribed => "not_subscribed",
             ErrorCode::BadAuthKey => "bad_auth_key",
             ErrorCode::QuotaFull => "quota_full",
+            ErrorCode::SendKeyRefused => "send_key_refused",
             ErrorCode::TokenRequired => "token_required",
             ErrorCode::TokenInvalid => "token_invalid",
             ErrorCode::Forbidden => "forbidden",

@@ -16,6 +16,7 @@
 mod client_frame;
 mod error_code;
 mod relay_frame;
+mod send_lock;
 mod signing;
 
 pub use client_frame::{
@@ -24,6 +25,7 @@ pub use client_frame::{
 };
 pub use error_code::ErrorCode;
 pub use relay_frame::{RelayFrame, RelayStats};
+pub use send_lock::{SEND_KEY_LEN, SendKey, send_lock};
 pub use signing::{delete_signing_bytes, subscribe_signing_bytes};
 
 use thiserror::Error;
@@ -37,8 +39,9 @@ pub const RELAY_PROTOCOL_VERSION: u8 = 1;
 /// Bytes before the type-specific fields: version, type, request id.
 pub const FRAME_HEADER_LEN: usize = 1 + 1 + 4;
 
-/// Largest frame either side ever sends: a `Send` or `Deliver` of the largest envelope.
-pub const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + 4 + MAX_ENVELOPE_LEN;
+/// Largest frame either side ever sends: a `SendLocked` of the largest
+/// envelope (its send key makes it 32 bytes longer than a `Send` or `Deliver`).
+pub const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + SEND_KEY_LEN + 4 + MAX_ENVELOPE_LEN;
 
 /// Longest access or admin token accepted, in bytes.
 pub const MAX_TOKEN_LEN: usize = 128;

@@ -2,9 +2,27 @@ use super::*;
 use crate::envelope::{MailboxId, MessageId};
 use crate::wire::DecodeError;
 
+const SEND_KEY: [u8; 32] = [0x5c; 32];
+
 fn all_client_frames<'a>(envelope: &'a [u8], acks: &'a [u8]) -> Vec<ClientFrame<'a>> {
     let mailbox = MailboxId([7; 32]);
     vec![
+        ClientFrame::CreateLockedMailbox {
+            mailbox,
+            auth_key: [8; 32],
+            send_lock: [6; 32],
+            access_token: Some(b"tok"),
+        },
+        ClientFrame::CreateLockedMailbox {
+            mailbox,
+            auth_key: [8; 32],
+            send_lock: [6; 32],
+            access_token: None,
+        },
+        ClientFrame::SendLocked {
+            send_key: &SEND_KEY,
+            envelope,
+        },
         ClientFrame::AckBatch {
             entries: AckEntries::new(acks).unwrap(),
         },
@@ -255,4 +273,94 @@ fn only_acks_with_request_id_zero_are_quiet() {
     // Any other request with id 0 is answered as usual.
     assert!(!quiet(0, ClientFrame::Unsubscribe { mailbox }));
     assert!(!quiet(0, ClientFrame::Send { envelope: &[] }));
+}
+
+#[test]
+fn send_locked_wire_format_vector() {
+    let envelope = [0xee; 3];
+    let bytes = ClientRequest {
+        request_id: 0x0102_0304,
+        frame: ClientFrame::SendLocked {
+            send_key: &[0xcc; 32],
+            envelope: &envelope,
+        },
+    }
+    .encode();
+    let mut expected = vec![1, 0x0b, 1, 2, 3, 4];
+    expected.extend([0xcc; 32]);
+    expected.extend([0, 0, 0, 3, 0xee, 0xee, 0xee]);
+    assert_eq!(bytes, expected);
+
+    let bytes = ClientRequest {
+        request_id: 7,
+        frame: ClientFrame::CreateLockedMailbox {
+            mailbox: MailboxId([0xaa; 32]),
+            auth_key: [0xbb; 32],
+            send_lock: send_lock(&[0xcc; 32]),
+            access_token: None,
+        },
+    }
+    .encode();
+    let mut expected = vec![1, 0x0a, 0, 0, 0, 7];
+    expected.extend([0xaa; 32]);
+    expected.extend([0xbb; 32]);
+    expected.extend(send_lock(&[0xcc; 32]));
+    expected.push(0);
+    assert_eq!(bytes, expected);
+
+    let err = RelayFrame::Error {
+        code: ErrorCode::SendKeyRefused,
+        message: "",
+    }
+    .encode(9);
+    assert_eq!(err, vec![1, 0x83, 0, 0, 0, 9, 0x00, 0xce, 0]);
+    assert_eq!(ErrorCode::from_u16(206), ErrorCode::SendKeyRefused);
+    assert!(!ErrorCode::SendKeyRefused.is_retryable());
+}
+
+#[test]
+fn locked_frames_decode_strictly() {
+    // A SendLocked whose envelope length runs past the frame, or that
+    // claims more than the largest envelope, is malformed.
+    let mut raw = vec![1, 0x0b, 0, 0, 0, 1];
+    raw.extend([0xcc; 32]);
+    raw.extend([0, 0, 0, 5, 1, 2, 3]);
+    assert!(matches!(
+        ClientRequest::decode(&raw),
+        Err(FrameError::Malformed(DecodeError::Truncated { .. }))
+    ));
+    let mut raw = vec![1, 0x0b, 0, 0, 0, 1];
+    raw.extend([0xcc; 32]);
+    raw.extend(((crate::padding::MAX_ENVELOPE_LEN + 1) as u32).to_be_bytes());
+    assert!(matches!(
+        ClientRequest::decode(&raw),
+        Err(FrameError::Malformed(DecodeError::TooLong { .. }))
+    ));
+    // A key shorter than 32 bytes cannot be told from a truncated frame.
+    let raw = [1, 0x0b, 0, 0, 0, 1, 0xcc, 0xcc];
+    assert_eq!(
+        ClientRequest::decode(&raw).unwrap_err().code(),
+        ErrorCode::Malformed
+    );
+    // CreateLockedMailbox with a token over the maximum.
+    let mut raw = vec![1, 0x0a, 0, 0, 0, 1];
+    raw.extend([0; 96]);
+    raw.push(129);
+    raw.extend([b'x'; 129]);
+    assert!(matches!(
+        ClientRequest::decode(&raw),
+        Err(FrameError::Malformed(DecodeError::TooLong { .. }))
+    ));
+    // The largest SendLocked fits the maximum frame length exactly.
+    let envelope = vec![0u8; crate::padding::MAX_ENVELOPE_LEN];
+    let bytes = ClientRequest {
+        request_id: 1,
+        frame: ClientFrame::SendLocked {
+            send_key: &SEND_KEY,
+            envelope: &envelope,
+        },
+    }
+    .encode();
+    assert_eq!(bytes.len(), MAX_FRAME_LEN);
+    assert!(ClientRequest::decode(&bytes).is_ok());
 }

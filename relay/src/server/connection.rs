@@ -38,7 +38,7 @@ use super::socket::{Socket, WriteState, WsIo};
 use super::subscriptions::{Fetch, Next, PAGE, Pushed, Subscriptions};
 use super::{Shared, now_unix};
 use crate::limits::Bucket;
-use crate::store::{StoreError, StoredEnvelope};
+use crate::store::{MailboxKeys, StoreError, StoredEnvelope};
 
 /// Relay software name and version sent in the challenge.
 const SERVER: &str = concat!("cairn-relay/", env!("CARGO_PKG_VERSION"));
@@ -144,8 +144,8 @@ impl Conn {
             }
             Done::Subscribed(id, mailbox, result) => {
                 self.reply(id, result.map(|_| ())).await;
-                if let Ok(key) = result {
-                    self.subscribe(mailbox, key);
+                if let Ok(keys) = result {
+                    self.subscribe(mailbox, keys);
                 }
             }
             Done::Deleted(id, mailbox, result) => {
@@ -173,15 +173,16 @@ impl Conn {
 
     /// Registers a subscription proven with `key` with the hub, then (so
     /// nothing sent in between is missed) starts reading its backlog.
-    fn subscribe(&mut self, mailbox: MailboxId, key: [u8; 32]) {
+    fn subscribe(&mut self, mailbox: MailboxId, keys: MailboxKeys) {
         let subscriber = Subscriber {
             conn: self.id,
             pushes: self.live_sender(),
             kick: Arc::clone(&self.kick),
+            send_lock: keys.send_lock,
         };
         let generation = self.shared.hub.subscribe(mailbox, subscriber);
         if let Some(fetch) = self.subs.subscribe(mailbox, generation) {
-            self.read(fetch, Some(key));
+            self.read(fetch, Some(keys));
         }
     }
 
@@ -201,13 +202,14 @@ impl Conn {
     /// stored by other instances reach this one (with a fan-out), then
     /// checks that the mailbox is still the one proven: a deletion between
     /// the proof and the hub registration would otherwise go unnoticed.
-    fn read(&mut self, fetch: Fetch, proven: Option<[u8; 32]>) {
+    fn read(&mut self, fetch: Fetch, proven: Option<MailboxKeys>) {
         let shared = Arc::clone(&self.shared);
         let page: PageFuture = Box::pin(async move {
             let read = async {
-                if let Some(key) = proven {
+                if let Some(keys) = proven {
                     shared.hub.ready(fetch.mailbox).await;
-                    if shared.store.auth_key(fetch.mailbox).await? != Some(key) {
+                    // Auth key and send lock: the hub admits early pushes by this lock.
+                    if shared.store.mailbox_keys(fetch.mailbox).await? != Some(keys) {
                         return Err(StoreError::NoSuchMailbox);
                     }
                 }

@@ -13,6 +13,12 @@
 //! after any push it was already given. Whoever creates the same id next
 //! never feeds a subscription proven with the old owner's key.
 //!
+//! Send locks: an envelope is pushed early only to subscriptions whose
+//! mailbox lock (read with the auth key when the subscription was proven)
+//! admits the send key the sender presented. Held appends whose recipient
+//! acks them are never checked by the store, so this is where the lock
+//! of a live send is enforced; the store checks every append it writes.
+//!
 //! With a [`Fanout`] (several instances on a shared store) the hub pushes
 //! nothing on its own: the store publishes every stored envelope and the
 //! fan-out brings it back to each instance with subscribers, this one
@@ -27,6 +33,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::remote::Remote;
 use crate::fanout::{Fanout, FanoutEvent};
+use crate::store::{SendLock, admits};
 
 /// An envelope on its way to a subscriber.
 #[derive(Debug, Clone)]
@@ -58,6 +65,9 @@ pub(crate) struct Subscriber {
     pub pushes: mpsc::Sender<Arc<Live>>,
     /// Notified when the queue overflowed.
     pub kick: Arc<Notify>,
+    /// The mailbox's send lock as read when the subscription was proven;
+    /// early pushes go only to subscriptions it admits.
+    pub send_lock: Option<SendLock>,
 }
 
 /// Mailbox id → subscribed connections (with the generation they subscribed at).
@@ -137,7 +147,8 @@ impl Hub {
                             .encode(0),
                         ),
                     };
-                    offer(&subs, &push, 0);
+                    // Stored, so the store has checked the send lock.
+                    offer(&subs, &push, 0, |_| true);
                 }
             }
             FanoutEvent::Lost => {
@@ -193,22 +204,40 @@ impl Hub {
     }
 
     /// True if some connection is subscribed to `mailbox`.
+    #[cfg(test)]
     pub(crate) fn has_subscribers(&self, mailbox: &MailboxId) -> bool {
         self.subs
             .lock()
             .is_ok_and(|subs| subs.map.contains_key(mailbox))
     }
 
-    /// Offers the push to every subscriber. Returns how many took it and the
-    /// generation to pass to [`Hub::publish_since`] once the envelope is stored.
-    pub(crate) fn publish(&self, push: &Push) -> (usize, u64) {
+    /// True if some subscription to `mailbox` admits an envelope sent with
+    /// `sent_with` (see [`Hub::publish`]): it will be pushed before it is durable.
+    pub(crate) fn has_admitting_subscribers(
+        &self,
+        mailbox: &MailboxId,
+        sent_with: Option<&SendLock>,
+    ) -> bool {
+        self.subs.lock().is_ok_and(|subs| {
+            subs.map.get(mailbox).is_some_and(|list| {
+                list.iter()
+                    .any(|(_, s)| admits(s.send_lock.as_ref(), sent_with))
+            })
+        })
+    }
+
+    /// Offers the push, sent with `sent_with`, to every subscriber whose
+    /// mailbox lock admits it. Returns how many took it and the generation
+    /// to pass to [`Hub::publish_since`] once the envelope is stored.
+    pub(crate) fn publish(&self, push: &Push, sent_with: Option<&SendLock>) -> (usize, u64) {
         if self.remote.is_some() {
             return (0, 0);
         }
         let Ok(subs) = self.subs.lock() else {
             return (0, 0);
         };
-        (offer(&subs, push, 0), subs.generation)
+        let took = offer(&subs, push, 0, |s| admits(s.send_lock.as_ref(), sent_with));
+        (took, subs.generation)
     }
 
     /// Offers the push only to subscriptions made after `generation`.
@@ -222,17 +251,19 @@ impl Hub {
         if subs.generation <= generation {
             return 0;
         }
-        offer(&subs, push, generation)
+        // Stored, so the store has checked the send lock.
+        offer(&subs, push, generation, |_| true)
     }
 }
 
-fn offer(subs: &Subs, push: &Push, after: u64) -> usize {
+/// Offers `push` to subscriptions made after `after` that `admit` it.
+fn offer(subs: &Subs, push: &Push, after: u64, admit: impl Fn(&Subscriber) -> bool) -> usize {
     let Some(list) = subs.map.get(&push.mailbox) else {
         return 0;
     };
     let push = Arc::new(Live::Push(push.clone()));
     let mut delivered = 0;
-    for (_, sub) in list.iter().filter(|(g, _)| *g > after) {
+    for (_, sub) in list.iter().filter(|(g, s)| *g > after && admit(s)) {
         match sub.pushes.try_send(Arc::clone(&push)) {
             Ok(()) => delivered += 1,
             Err(mpsc::error::TrySendError::Full(_)) => sub.kick.notify_one(),
@@ -266,15 +297,16 @@ mod tests {
                 conn: 1,
                 pushes: tx,
                 kick: Arc::clone(&kick),
+                send_lock: None,
             },
         );
-        assert_eq!(hub.publish(&push(m)).0, 1);
-        assert_eq!(hub.publish(&push(m)).0, 0, "queue full");
+        assert_eq!(hub.publish(&push(m), None).0, 1);
+        assert_eq!(hub.publish(&push(m), None).0, 0, "queue full");
         kick.notified().await;
         assert!(rx.recv().await.is_some());
-        assert_eq!(hub.publish(&push(MailboxId([2; 32]))).0, 0);
+        assert_eq!(hub.publish(&push(MailboxId([2; 32])), None).0, 0);
         hub.unsubscribe(&m, 1);
-        assert_eq!(hub.publish(&push(m)).0, 0);
+        assert_eq!(hub.publish(&push(m), None).0, 0);
     }
 
     #[tokio::test]
@@ -285,10 +317,11 @@ mod tests {
             conn,
             pushes: tx,
             kick: Arc::new(Notify::new()),
+            send_lock: None,
         };
         let (early_tx, mut early_rx) = mpsc::channel(8);
         hub.subscribe(m, sub(1, early_tx));
-        let (took, generation) = hub.publish(&push(m));
+        let (took, generation) = hub.publish(&push(m), None);
         assert_eq!(took, 1);
         assert_eq!(hub.publish_since(&push(m), generation), 0, "nobody new");
         let (late_tx, mut late_rx) = mpsc::channel(8);
@@ -303,6 +336,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn early_pushes_reach_only_subscriptions_whose_lock_admits_the_key() {
+        let hub = Hub::default();
+        let m = MailboxId([1; 32]);
+        let lock = SendLock::of_key(&[5; 32]);
+        let (tx, mut rx) = mpsc::channel(8);
+        hub.subscribe(
+            m,
+            Subscriber {
+                conn: 1,
+                pushes: tx,
+                kick: Arc::new(Notify::new()),
+                send_lock: Some(lock),
+            },
+        );
+        let wrong = SendLock::of_key(&[6; 32]);
+        assert!(!hub.has_admitting_subscribers(&m, None), "plain send");
+        assert!(!hub.has_admitting_subscribers(&m, Some(&wrong)));
+        assert!(hub.has_admitting_subscribers(&m, Some(&lock)));
+        assert_eq!(hub.publish(&push(m), None).0, 0);
+        assert_eq!(hub.publish(&push(m), Some(&wrong)).0, 0);
+        assert!(rx.try_recv().is_err(), "nothing pushed without the key");
+        assert_eq!(hub.publish(&push(m), Some(&lock)).0, 1);
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[tokio::test]
     async fn ending_a_mailbox_tells_each_subscriber_after_its_pushes() {
         let hub = Hub::default();
         let (m, other) = (MailboxId([1; 32]), MailboxId([2; 32]));
@@ -310,6 +369,7 @@ mod tests {
             conn,
             pushes: tx,
             kick: Arc::new(Notify::new()),
+            send_lock: None,
         };
         let (tx, mut rx) = mpsc::channel(8);
         let first = hub.subscribe(m, sub(1, tx.clone()));
@@ -323,7 +383,7 @@ mod tests {
         let full = sub(2, full_tx);
         let kicked = Arc::clone(&full.kick);
         hub.subscribe(m, full);
-        assert_eq!(hub.publish(&push(m)).0, 2);
+        assert_eq!(hub.publish(&push(m), None).0, 2);
 
         hub.end(&m);
         assert!(!hub.has_subscribers(&m));
@@ -335,7 +395,7 @@ mod tests {
             "{ended:?}"
         );
         kicked.notified().await; // its queue was full: a slow reader
-        assert_eq!(hub.publish(&push(m)).0, 0);
+        assert_eq!(hub.publish(&push(m), None).0, 0);
         // A deletion through another instance ends them the same way.
         hub.on_remote(FanoutEvent::Deleted(other));
         assert!(!hub.has_subscribers(&other));

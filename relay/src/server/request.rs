@@ -25,7 +25,7 @@ use super::hub::Push;
 use super::now_unix;
 use super::subscriptions::Subscriptions;
 use crate::config::AccessMode;
-use crate::store::StoreError;
+use crate::store::{MailboxKeys, SendLock, StoreError};
 use crate::tokens::{Role, hash_token};
 
 /// A request being worked on.
@@ -49,9 +49,9 @@ pub(crate) enum Done {
     /// An envelope was stored (or acked by its recipient); publish it to
     /// subscriptions made since the early push (unless a duplicate), then answer.
     Stored(u32, Result<Option<(Push, u64)>, ErrorCode>),
-    /// The subscription was proven with this auth key; answer, then
-    /// register it and start the backlog.
-    Subscribed(u32, MailboxId, Result<[u8; 32], ErrorCode>),
+    /// The subscription was proven with this auth key (the mailbox's send
+    /// lock came with it); answer, then register it and start the backlog.
+    Subscribed(u32, MailboxId, Result<MailboxKeys, ErrorCode>),
     /// A mailbox was deleted (every subscription to it has been ended at the
     /// hub); drop our own, then answer.
     Deleted(u32, MailboxId, Result<(), ErrorCode>),
@@ -73,6 +73,7 @@ pub(crate) fn describe(code: ErrorCode) -> &'static str {
         ErrorCode::NotSubscribed => "not subscribed to this mailbox",
         ErrorCode::BadAuthKey => "invalid auth key",
         ErrorCode::QuotaFull => "mailbox is full; retry later",
+        ErrorCode::SendKeyRefused => "mailbox is send-locked: send key missing or wrong",
         ErrorCode::TokenRequired => "this relay requires an access token",
         ErrorCode::TokenInvalid => "access token unknown, revoked or expired",
         ErrorCode::Forbidden => "admin token required",
@@ -135,7 +136,14 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
     let quiet = request.is_quiet_ack();
     let shared = Arc::clone(ctx.shared);
     match request.frame {
-        ClientFrame::Send { envelope } => send(shared, id, raw.slice_ref(envelope)),
+        ClientFrame::Send { envelope } => send(shared, id, raw.slice_ref(envelope), None),
+        ClientFrame::SendLocked { send_key, envelope } => send(
+            shared,
+            id,
+            raw.slice_ref(envelope),
+            // Hashed in place: the key is never copied out of the frame.
+            Some(SendLock::of_key(send_key)),
+        ),
         ClientFrame::Ack { mailbox, message } => {
             if !ctx.subscriptions.contains(&mailbox) {
                 return refuse(id, ErrorCode::NotSubscribed);
@@ -186,7 +194,25 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
             shared,
             id,
             mailbox,
+            MailboxKeys {
+                auth_key,
+                send_lock: None,
+            },
+            access_token.map(<[u8]>::to_vec),
+        ),
+        ClientFrame::CreateLockedMailbox {
+            mailbox,
             auth_key,
+            send_lock,
+            access_token,
+        } => create_mailbox(
+            shared,
+            id,
+            mailbox,
+            MailboxKeys {
+                auth_key,
+                send_lock: Some(SendLock(send_lock)),
+            },
             access_token.map(<[u8]>::to_vec),
         ),
         ClientFrame::DeleteMailbox { mailbox, signature } => {
@@ -201,30 +227,36 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
     }
 }
 
-/// `Send`: pushed to online recipients at once, before it is durable
-/// (§18.4); the store's write is queued first, so the recipient's ack cannot
-/// overtake it.
-fn send(shared: Arc<Shared>, id: u32, bytes: Bytes) -> InFlight {
+/// `Send` and `SendLocked` (`sent_with`: the lock of its key): pushed to
+/// online recipients at once, before it is durable (§18.4), but only to
+/// subscriptions whose mailbox lock admits the key; the store's write is
+/// queued first, so the recipient's ack cannot overtake it. The store checks
+/// the lock in the lookup that finds the mailbox (no extra round trip).
+fn send(shared: Arc<Shared>, id: u32, bytes: Bytes, sent_with: Option<SendLock>) -> InFlight {
     let Ok(parsed) = Envelope::parse(&bytes) else {
         return refuse(id, ErrorCode::BadEnvelope);
     };
     let (mailbox, message) = (parsed.mailbox, parsed.id);
     let len = bytes.len() as u64;
     let now = now_unix();
-    let live = shared.hub.has_subscribers(&mailbox);
+    let live = shared
+        .hub
+        .has_admitting_subscribers(&mailbox, sent_with.as_ref());
     let stored = if live {
         shared
             .store
-            .append_delivered(mailbox, message, bytes.clone(), now)
+            .append_delivered_keyed(mailbox, message, bytes.clone(), sent_with, now)
     } else {
-        shared.store.append(mailbox, message, bytes.clone(), now)
+        shared
+            .store
+            .append_keyed(mailbox, message, bytes.clone(), sent_with, now)
     };
     let push = Push {
         mailbox,
         message,
         frame: Bytes::from(RelayFrame::Deliver { envelope: &bytes }.encode(0)),
     };
-    let generation = shared.hub.publish(&push).1;
+    let generation = shared.hub.publish(&push, sent_with.as_ref()).1;
     Box::pin(async move {
         let result = stored.await.map_err(store_code).map(|appended| {
             shared.metrics.messages_in.fetch_add(1, Relaxed);
@@ -252,8 +284,8 @@ fn subscribe(
     signature: [u8; 64],
 ) -> InFlight {
     Box::pin(async move {
-        let result = match shared.store.auth_key(mailbox).await {
-            Ok(Some(key)) => verify(&key, &signed, &signature).map(|()| key),
+        let result = match shared.store.mailbox_keys(mailbox).await {
+            Ok(Some(keys)) => verify(&keys.auth_key, &signed, &signature).map(|()| keys),
             Ok(None) => Err(ErrorCode::NoSuchMailbox),
             Err(e) => Err(store_code(e)),
         };
@@ -265,7 +297,7 @@ fn create_mailbox(
     shared: Arc<Shared>,
     id: u32,
     mailbox: MailboxId,
-    auth_key: [u8; 32],
+    keys: MailboxKeys,
     token: Option<Vec<u8>>,
 ) -> InFlight {
     Box::pin(async move {
@@ -274,10 +306,10 @@ fn create_mailbox(
                 check_token(&shared, token.as_deref(), false).await?;
             }
             // A point, canonically encoded, not of small order (PROTOCOL.md §4).
-            check_ed25519_public(&auth_key).map_err(|_| ErrorCode::BadAuthKey)?;
+            check_ed25519_public(&keys.auth_key).map_err(|_| ErrorCode::BadAuthKey)?;
             shared
                 .store
-                .create_mailbox(mailbox, auth_key, now_unix())
+                .create_locked_mailbox(mailbox, keys.auth_key, keys.send_lock, now_unix())
                 .await
                 .map_err(store_code)?;
             shared.metrics.mailboxes_created.fetch_add(1, Relaxed);
@@ -364,6 +396,7 @@ fn store_code(e: StoreError) -> ErrorCode {
         StoreError::NoSuchMailbox => ErrorCode::NoSuchMailbox,
         StoreError::MailboxExists => ErrorCode::MailboxExists,
         StoreError::QuotaFull => ErrorCode::QuotaFull,
+        StoreError::SendKeyRefused => ErrorCode::SendKeyRefused,
         StoreError::Unavailable(e) => {
             tracing::warn!(error = %e, "storage operation failed");
             ErrorCode::Storage

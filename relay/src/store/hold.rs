@@ -36,7 +36,10 @@ use futures_util::future::Shared;
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
-use super::{Appended, MailboxStore, StoreError, StoreFuture, StoreStats, StoredEnvelope};
+use super::{
+    Appended, MailboxKeys, MailboxStore, SendLock, StoreError, StoreFuture, StoreStats,
+    StoredEnvelope,
+};
 
 /// Longest an append waits for its recipient's ack before it is written.
 pub const HOLD: Duration = Duration::from_millis(50);
@@ -61,6 +64,8 @@ enum Outcome {
 /// One held append.
 struct Entry {
     envelope: Bytes,
+    /// The sender's send lock, checked again by the inner store if written.
+    sent_with: Option<SendLock>,
     /// Arrival time (unix seconds), from which the store computes expiry.
     now: u64,
     sender: oneshot::Sender<Outcome>,
@@ -129,7 +134,7 @@ impl Core {
     fn write(&self, (mailbox, message): Key, entry: Entry) -> Written {
         let written = self
             .inner
-            .append(mailbox, message, entry.envelope, entry.now)
+            .append_keyed(mailbox, message, entry.envelope, entry.sent_with, entry.now)
             .shared();
         let _ = entry.sender.send(Outcome::Written(written.clone()));
         written
@@ -237,31 +242,46 @@ async fn flusher(core: Weak<Core>, wake: Arc<Notify>) {
 }
 
 impl MailboxStore for HoldingStore {
-    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()> {
-        self.core.inner.create_mailbox(mailbox, auth_key, now)
+    fn create_locked_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: [u8; 32],
+        send_lock: Option<SendLock>,
+        now: u64,
+    ) -> StoreFuture<()> {
+        self.core
+            .inner
+            .create_locked_mailbox(mailbox, auth_key, send_lock, now)
     }
 
-    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
-        self.core.inner.auth_key(mailbox)
+    fn mailbox_keys(&self, mailbox: MailboxId) -> StoreFuture<Option<MailboxKeys>> {
+        self.core.inner.mailbox_keys(mailbox)
     }
 
-    fn append(
+    fn append_keyed(
         &self,
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        sent_with: Option<SendLock>,
         now: u64,
     ) -> StoreFuture<Appended> {
         let mut held = self.core.lock();
         self.core.flush_mailbox(&mut held, mailbox);
-        self.core.inner.append(mailbox, message, envelope, now)
+        self.core
+            .inner
+            .append_keyed(mailbox, message, envelope, sent_with, now)
     }
 
-    fn append_delivered(
+    /// Holds the append without checking `sent_with`: the caller pushed it
+    /// only to subscriptions whose lock admits it (`Hub::publish`), and the
+    /// inner store checks it again if it is written.
+    fn append_delivered_keyed(
         &self,
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        sent_with: Option<SendLock>,
         now: u64,
     ) -> StoreFuture<Appended> {
         let key = (mailbox, message);
@@ -269,7 +289,10 @@ impl MailboxStore for HoldingStore {
         if held.closed || held.entries.contains_key(&key) {
             // A retry of a held message: write both, the retry second (a duplicate).
             self.core.flush_mailbox(&mut held, mailbox);
-            return self.core.inner.append(mailbox, message, envelope, now);
+            return self
+                .core
+                .inner
+                .append_keyed(mailbox, message, envelope, sent_with, now);
         }
         let (sender, outcome) = oneshot::channel();
         held.drop_stale();
@@ -277,6 +300,7 @@ impl MailboxStore for HoldingStore {
             key,
             Entry {
                 envelope,
+                sent_with,
                 now,
                 sender,
             },

@@ -8,14 +8,15 @@ use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
 
 use super::{
-    Appended, MailboxStore, StoreError, StoreFuture, StoreLimits, StoreStats, StoredEnvelope,
-    TokenStore,
+    Appended, MailboxKeys, MailboxStore, SendLock, StoreError, StoreFuture, StoreLimits,
+    StoreStats, StoredEnvelope, TokenStore, admits,
 };
 use crate::tokens::{Role, TokenRecord};
 
 #[derive(Default)]
 struct Mailbox {
     auth_key: [u8; 32],
+    send_lock: Option<SendLock>,
     messages: BTreeMap<u64, (MessageId, u64, Bytes)>,
     bytes: u64,
 }
@@ -67,7 +68,13 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 impl MailboxStore for MemoryStore {
-    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], _now: u64) -> StoreFuture<()> {
+    fn create_locked_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: [u8; 32],
+        send_lock: Option<SendLock>,
+        _now: u64,
+    ) -> StoreFuture<()> {
         self.run(move |s, _| {
             if s.mailboxes.contains_key(&mailbox) {
                 return Err(StoreError::MailboxExists);
@@ -76,6 +83,7 @@ impl MailboxStore for MemoryStore {
                 mailbox,
                 Mailbox {
                     auth_key,
+                    send_lock,
                     ..Mailbox::default()
                 },
             );
@@ -83,15 +91,21 @@ impl MailboxStore for MemoryStore {
         })
     }
 
-    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
-        self.run(move |s, _| Ok(s.mailboxes.get(&mailbox).map(|m| m.auth_key)))
+    fn mailbox_keys(&self, mailbox: MailboxId) -> StoreFuture<Option<MailboxKeys>> {
+        self.run(move |s, _| {
+            Ok(s.mailboxes.get(&mailbox).map(|m| MailboxKeys {
+                auth_key: m.auth_key,
+                send_lock: m.send_lock,
+            }))
+        })
     }
 
-    fn append(
+    fn append_keyed(
         &self,
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        sent_with: Option<SendLock>,
         now: u64,
     ) -> StoreFuture<Appended> {
         self.run(move |s, limits| {
@@ -100,6 +114,9 @@ impl MailboxStore for MemoryStore {
                 .mailboxes
                 .get_mut(&mailbox)
                 .ok_or(StoreError::NoSuchMailbox)?;
+            if !admits(mb.send_lock.as_ref(), sent_with.as_ref()) {
+                return Err(StoreError::SendKeyRefused);
+            }
             if let Some((&seq, _)) = mb.messages.iter().find(|(_, m)| m.0 == message) {
                 return Ok(Appended {
                     seq,

@@ -14,6 +14,7 @@ pub mod hold;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod send_lock;
 pub mod sqlite;
 
 #[cfg(test)]
@@ -30,6 +31,7 @@ pub use self::hold::HoldingStore;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisOptions, RedisStore};
 pub use memory::MemoryStore;
+pub use send_lock::{SendLock, admits};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use crate::tokens::{Role, TokenRecord};
@@ -50,6 +52,9 @@ pub enum StoreError {
     /// Storing the envelope would exceed the mailbox's count or byte quota.
     #[error("mailbox quota exceeded")]
     QuotaFull,
+    /// The mailbox is send-locked and the append carried no key or a wrong one.
+    #[error("send key missing or wrong")]
+    SendKeyRefused,
     /// The backend failed (disk full, I/O error, corrupt database); nothing was changed.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -98,6 +103,15 @@ pub struct Appended {
     pub duplicate: bool,
 }
 
+/// What a mailbox was created with: who may read it, and who may send to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxKeys {
+    /// Ed25519 public key that signs `Subscribe` and `DeleteMailbox`.
+    pub auth_key: [u8; 32],
+    /// SHA-256 of the send key; `None` for an open mailbox (anyone with the id may send).
+    pub send_lock: Option<SendLock>,
+}
+
 /// Relay-wide totals for the admin `Stats` frame and `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StoreStats {
@@ -118,31 +132,78 @@ pub struct StoreStats {
 /// polled (the connection handler and [`HoldingStore`] rely on it);
 /// a message id is stored at most once per mailbox; `fetch` never returns
 /// expired envelopes; quotas count stored (not yet acknowledged or purged)
-/// envelopes.
+/// envelopes. An append to a send-locked mailbox is refused with
+/// `SendKeyRefused` unless it carries the lock ([`admits`]), checked in the
+/// same lookup that finds the mailbox, after existence and before dedupe
+/// and quota.
 pub trait MailboxStore: Send + Sync + 'static {
-    /// Registers a mailbox and its auth key.
-    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()>;
+    /// Registers a mailbox with its auth key and, if `send_lock` is given,
+    /// locks it: only appends carrying that lock are accepted.
+    fn create_locked_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: [u8; 32],
+        send_lock: Option<SendLock>,
+        now: u64,
+    ) -> StoreFuture<()>;
+
+    /// Registers an open mailbox and its auth key.
+    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()> {
+        self.create_locked_mailbox(mailbox, auth_key, None, now)
+    }
+
+    /// The mailbox's auth key and send lock, or `None` if it does not exist.
+    fn mailbox_keys(&self, mailbox: MailboxId) -> StoreFuture<Option<MailboxKeys>>;
 
     /// The mailbox's auth key, or `None` if it does not exist.
-    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>>;
+    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
+        let keys = self.mailbox_keys(mailbox);
+        Box::pin(async move { Ok(keys.await?.map(|k| k.auth_key)) })
+    }
 
-    /// Durably stores an envelope addressed to `mailbox`.
+    /// Durably stores an envelope addressed to `mailbox`; `sent_with` is
+    /// the lock of the send key the sender presented (`None`: a plain `Send`).
+    fn append_keyed(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        sent_with: Option<SendLock>,
+        now: u64,
+    ) -> StoreFuture<Appended>;
+
+    /// [`MailboxStore::append_keyed`] without a send key (a plain `Send`).
     fn append(
         &self,
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
         now: u64,
-    ) -> StoreFuture<Appended>;
+    ) -> StoreFuture<Appended> {
+        self.append_keyed(mailbox, message, envelope, None, now)
+    }
 
     /// Deletes one envelope after the recipient's ack; `false` if it was not there.
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool>;
 
-    /// Like [`MailboxStore::append`], for an envelope the relay already pushed
-    /// to an online subscriber. [`HoldingStore`] holds it back briefly: if the
-    /// recipient's ack arrives first, the envelope is never written (the
-    /// recipient's ack is what makes it safe), and the future resolves then.
-    /// The default simply appends.
+    /// Like [`MailboxStore::append_keyed`], for an envelope the relay already
+    /// pushed to an online subscriber (so the hub already found `sent_with`
+    /// admitted by the lock the subscription was proven with).
+    /// [`HoldingStore`] holds it back briefly: if the recipient's ack arrives
+    /// first, the envelope is never written (the recipient's ack is what
+    /// makes it safe), and the future resolves then. The default simply appends.
+    fn append_delivered_keyed(
+        &self,
+        mailbox: MailboxId,
+        message: MessageId,
+        envelope: Bytes,
+        sent_with: Option<SendLock>,
+        now: u64,
+    ) -> StoreFuture<Appended> {
+        self.append_keyed(mailbox, message, envelope, sent_with, now)
+    }
+
+    /// [`MailboxStore::append_delivered_keyed`] without a send key.
     fn append_delivered(
         &self,
         mailbox: MailboxId,
@@ -150,7 +211,7 @@ pub trait MailboxStore: Send + Sync + 'static {
         envelope: Bytes,
         now: u64,
     ) -> StoreFuture<Appended> {
-        self.append(mailbox, message, envelope, now)
+        self.append_delivered_keyed(mailbox, message, envelope, None, now)
     }
 
     /// Acks several envelopes at once (a batch-ack frame); returns how many

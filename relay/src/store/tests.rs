@@ -119,9 +119,153 @@ async fn conformance(store: &(impl MailboxStore + TokenStore)) {
     store.shutdown().await.unwrap();
 }
 
+/// Send locks (PROTOCOL.md §18.3): a locked mailbox takes only appends
+/// carrying its lock, checked after existence and before dedupe and quota;
+/// open mailboxes take everything.
+async fn send_lock_conformance(store: &impl MailboxStore) {
+    let locked = MailboxId([3; 32]);
+    let open = MailboxId([4; 32]);
+    let lock = SendLock::of_key(&[7; 32]);
+    let wrong = SendLock::of_key(&[8; 32]);
+    store
+        .create_locked_mailbox(locked, [9; 32], Some(lock), 0)
+        .await
+        .unwrap();
+    store.create_mailbox(open, [9; 32], 0).await.unwrap();
+    assert_eq!(
+        store.create_locked_mailbox(locked, [1; 32], None, 0).await,
+        Err(StoreError::MailboxExists),
+        "an existing id, locked or not, is taken"
+    );
+    assert_eq!(
+        store
+            .create_locked_mailbox(open, [1; 32], Some(lock), 0)
+            .await,
+        Err(StoreError::MailboxExists)
+    );
+    assert_eq!(
+        store.mailbox_keys(locked).await.unwrap(),
+        Some(MailboxKeys {
+            auth_key: [9; 32],
+            send_lock: Some(lock)
+        })
+    );
+    assert_eq!(
+        store.mailbox_keys(open).await.unwrap().map(|k| k.send_lock),
+        Some(None)
+    );
+    assert_eq!(store.auth_key(locked).await.unwrap(), Some([9; 32]));
+
+    let id = MessageId([1; 16]);
+    assert_eq!(
+        store.append(locked, id, env(1), 0).await,
+        Err(StoreError::SendKeyRefused),
+        "plain send to a locked mailbox"
+    );
+    assert_eq!(
+        store.append_keyed(locked, id, env(1), Some(wrong), 0).await,
+        Err(StoreError::SendKeyRefused)
+    );
+    let stored = store
+        .append_keyed(locked, id, env(1), Some(lock), 0)
+        .await
+        .unwrap();
+    assert!(!stored.duplicate);
+    assert_eq!(
+        store.append(locked, id, env(1), 0).await,
+        Err(StoreError::SendKeyRefused),
+        "refused before dedupe: says nothing about stored ids"
+    );
+    assert!(
+        store
+            .append_keyed(locked, id, env(1), Some(lock), 0)
+            .await
+            .unwrap()
+            .duplicate
+    );
+    // Fill the quota (3): a wrong key is still SendKeyRefused, not QuotaFull.
+    for n in 2..=3 {
+        store
+            .append_keyed(locked, MessageId([n; 16]), env(n), Some(lock), 0)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .append_keyed(locked, MessageId([9; 16]), env(9), Some(wrong), 0)
+            .await,
+        Err(StoreError::SendKeyRefused)
+    );
+    assert_eq!(
+        store
+            .append_keyed(locked, MessageId([9; 16]), env(9), Some(lock), 0)
+            .await,
+        Err(StoreError::QuotaFull)
+    );
+    assert_eq!(store.fetch(locked, 0, 10, 1).await.unwrap().len(), 3);
+
+    // An open mailbox ignores a presented key, right or wrong.
+    store.append(open, id, env(1), 0).await.unwrap();
+    store
+        .append_keyed(open, MessageId([2; 16]), env(2), Some(wrong), 0)
+        .await
+        .unwrap();
+    // A missing mailbox is NoSuchMailbox whatever the key, like a plain send.
+    assert_eq!(
+        store
+            .append_keyed(MailboxId([5; 32]), id, env(1), Some(wrong), 0)
+            .await,
+        Err(StoreError::NoSuchMailbox)
+    );
+    // Pipelined appends (one Redis script call, one SQLite batch) are
+    // judged one by one.
+    let batched = MailboxId([6; 32]);
+    store
+        .create_locked_mailbox(batched, [9; 32], Some(lock), 0)
+        .await
+        .unwrap();
+    let keys = [Some(lock), Some(wrong), None, Some(lock)];
+    let calls: Vec<_> = keys
+        .iter()
+        .zip(1u8..)
+        .map(|(key, n)| store.append_keyed(batched, MessageId([n; 16]), env(n), *key, 0))
+        .collect();
+    let results = futures_util::future::join_all(calls).await;
+    assert!(results[0].is_ok() && results[3].is_ok(), "{results:?}");
+    assert_eq!(results[1], Err(StoreError::SendKeyRefused));
+    assert_eq!(results[2], Err(StoreError::SendKeyRefused));
+    let kept: Vec<u8> = store
+        .fetch(batched, 0, 10, 1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.envelope[0])
+        .collect();
+    assert_eq!(kept, vec![1, 4]);
+
+    // Deleted and created again open: the old lock is gone with it.
+    assert!(store.delete_mailbox(locked).await.unwrap());
+    store.create_mailbox(locked, [9; 32], 0).await.unwrap();
+    store.append(locked, id, env(1), 0).await.unwrap();
+}
+
 #[tokio::test]
 async fn memory_store_conforms() {
     conformance(&MemoryStore::new(LIMITS)).await;
+}
+
+#[tokio::test]
+async fn memory_store_enforces_send_locks() {
+    send_lock_conformance(&MemoryStore::new(LIMITS)).await;
+}
+
+#[tokio::test]
+async fn holding_store_enforces_send_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SqliteOptions::in_dir(dir.path());
+    options.limits = LIMITS;
+    let inner = std::sync::Arc::new(SqliteStore::open(&options).unwrap());
+    send_lock_conformance(&HoldingStore::new(inner)).await;
 }
 
 #[tokio::test]
@@ -130,6 +274,49 @@ async fn sqlite_store_conforms() {
     let mut options = SqliteOptions::in_dir(dir.path());
     options.limits = LIMITS;
     conformance(&SqliteStore::open(&options).unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_enforces_send_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = SqliteOptions::in_dir(dir.path());
+    options.limits = LIMITS;
+    send_lock_conformance(&SqliteStore::open(&options).unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_keeps_send_locks_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::in_dir(dir.path());
+    let (locked, open) = (MailboxId([6; 32]), MailboxId([7; 32]));
+    let lock = SendLock::of_key(&[7; 32]);
+    {
+        let store = SqliteStore::open(&options).unwrap();
+        store
+            .create_locked_mailbox(locked, [1; 32], Some(lock), 0)
+            .await
+            .unwrap();
+        store.create_mailbox(open, [1; 32], 0).await.unwrap();
+    }
+    let store = SqliteStore::open(&options).unwrap();
+    assert_eq!(
+        store
+            .mailbox_keys(locked)
+            .await
+            .unwrap()
+            .and_then(|k| k.send_lock),
+        Some(lock)
+    );
+    let id = MessageId([1; 16]);
+    assert_eq!(
+        store.append(locked, id, env(1), 0).await,
+        Err(StoreError::SendKeyRefused)
+    );
+    store
+        .append_keyed(locked, id, env(1), Some(lock), 0)
+        .await
+        .unwrap();
+    store.append(open, id, env(1), 0).await.unwrap();
 }
 
 #[cfg(feature = "redis")]
@@ -144,6 +331,30 @@ async fn redis_store_conforms() {
     let store = RedisStore::connect(&options).await.unwrap();
     assert_eq!(store.durability(), &self::redis::Durability::Always);
     conformance(&store).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis_store_enforces_send_locks() {
+    let server = self::redis::test_server::TestRedis::start();
+    let options = RedisOptions {
+        urls: vec![server.url()],
+        cluster: false,
+        limits: LIMITS,
+    };
+    send_lock_conformance(&RedisStore::connect(&options).await.unwrap()).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn redis_cluster_store_enforces_send_locks() {
+    let cluster = self::redis::test_server::TestCluster::start();
+    let options = RedisOptions {
+        urls: cluster.urls(),
+        cluster: true,
+        limits: LIMITS,
+    };
+    send_lock_conformance(&RedisStore::connect(&options).await.unwrap()).await;
 }
 
 #[cfg(feature = "redis")]

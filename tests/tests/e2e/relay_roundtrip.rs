@@ -1,9 +1,10 @@
 //! Create, send, receive, ack over TLS with the pin; wrong pin refused;
-//! backlog after reconnect; mailbox deletion; stable pin across restarts.
+//! backlog after reconnect; mailbox deletion; stable pin across restarts;
+//! send-locked mailboxes (finding 13.3).
 
 use std::time::Duration;
 
-use cairn_protocol::frames::ErrorCode;
+use cairn_protocol::frames::{ErrorCode, SendKey};
 use cairn_protocol::relay_address::{RelayAddress, Transport};
 use cairn_relay_client::{ClientError, ConnectOptions, Deliveries, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
@@ -188,4 +189,82 @@ async fn pin_and_messages_survive_a_restart() {
     let (c, mut incoming) = connect(relay.address()).await;
     c.subscribe(mbox, &key).await.unwrap();
     assert_eq!(next(&mut incoming).await.message, id);
+}
+
+/// A conversation mailbox takes only what its contact's send key opens: the
+/// right key is delivered, a wrong key and a plain `Send` are refused with
+/// `SendKeyRefused`, before and after a restart (the lock is in the database).
+#[tokio::test]
+async fn locked_mailbox_takes_only_its_send_key_across_a_restart() {
+    let mut relay = RelayProcess::start(RelayOptions::default());
+    let (owner, mut owner_in) = connect(relay.address()).await;
+    let (contact, _contact_in) = connect(relay.address()).await;
+    let (mbox, key) = mailbox();
+    let send_key = SendKey::generate(&mut rand::rng());
+    owner
+        .create_locked_mailbox(mbox, &key.verifying_key(), &send_key.lock(), None)
+        .await
+        .unwrap();
+    let again = owner.create_mailbox(mbox, &key.verifying_key(), None).await;
+    assert_eq!(again.unwrap_err().code(), Some(ErrorCode::MailboxExists));
+    owner.subscribe(mbox, &key).await.unwrap();
+
+    let id = message_id();
+    let env = envelope(mbox, id, 1024, b"locked");
+    contact.send_locked(&send_key, env.clone()).await.unwrap();
+    let got = next(&mut owner_in).await;
+    assert_eq!((got.mailbox, got.message), (mbox, id));
+    assert_eq!(got.envelope, env);
+    owner.ack(mbox, id).await.unwrap();
+
+    let wrong = SendKey::generate(&mut rand::rng());
+    let err = contact
+        .send_locked(&wrong, envelope(mbox, message_id(), 1024, b"x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::SendKeyRefused));
+    let err = contact
+        .send(envelope(mbox, message_id(), 1024, b"x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::SendKeyRefused));
+    // A missing mailbox answers as it does to a plain Send, whatever the key.
+    let (nowhere, _) = mailbox();
+    let err = contact
+        .send_locked(&wrong, envelope(nowhere, message_id(), 1024, b"x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NoSuchMailbox));
+    // An open mailbox ignores a key.
+    let (open, open_key) = mailbox();
+    owner
+        .create_mailbox(open, &open_key.verifying_key(), None)
+        .await
+        .unwrap();
+    contact
+        .send_locked(&wrong, envelope(open, message_id(), 1024, b"x"))
+        .await
+        .unwrap();
+    let refusals = relay.metric("cairn_relay_refusals_total{reason=\"send_key_refused\"}");
+    drop((owner, owner_in, contact, _contact_in));
+
+    assert!(relay.terminate().success());
+    relay.restart();
+    let (owner, mut owner_in) = connect(relay.address()).await;
+    let (contact, _contact_in) = connect(relay.address()).await;
+    let err = contact
+        .send(envelope(mbox, message_id(), 1024, b"x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::SendKeyRefused), "lock kept");
+    let id = message_id();
+    contact
+        .send_locked(&send_key, envelope(mbox, id, 1024, b"after"))
+        .await
+        .unwrap();
+    owner.subscribe(mbox, &key).await.unwrap();
+    assert_eq!(next(&mut owner_in).await.message, id);
+    let nothing = tokio::time::timeout(Duration::from_millis(300), owner_in.recv()).await;
+    assert!(nothing.is_err(), "refused envelopes were never stored");
+    assert_eq!(refusals, Some(2), "both refusals counted");
 }

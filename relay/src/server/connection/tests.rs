@@ -22,7 +22,7 @@ use tokio::time::{Instant, sleep, timeout};
 use crate::config::{Limits, Rate, RelayConfig, TransportConfig};
 use crate::metrics::Metrics;
 use crate::server::Relay;
-use crate::store::{MemoryStore, StoreLimits, TokenStore};
+use crate::store::{MailboxStore, MemoryStore, StoreLimits, TokenStore};
 use crate::tokens::{Role, generate};
 
 /// A relay serving on loopback until dropped.
@@ -327,4 +327,51 @@ async fn a_subscription_proven_just_before_a_delete_ends_with_it() {
     assert_nothing_delivered(&mut inbox_in).await;
     let refused = inbox.ack(mailbox, numbered(2)).await.unwrap_err();
     assert_eq!(refused.code(), Some(ErrorCode::NotSubscribed));
+}
+
+/// Finding 13.3: with the recipient online, an envelope is pushed before the
+/// store sees it, and an acked held write never reaches the store. The lock
+/// must therefore be checked before the push: a plain or wrong-key send to a
+/// locked mailbox reaches neither the subscriber nor the store.
+#[tokio::test(start_paused = true)]
+async fn a_locked_mailbox_pushes_only_what_its_send_key_opens() {
+    use cairn_protocol::frames::SendKey;
+    let relay = TestRelay::start().await;
+    let mailbox = MailboxId([8; 32]);
+    let owner = SigningKey::from_bytes(&[1; 32]);
+    let key = SendKey::from_bytes([4; 32]);
+    let (inbox, mut inbox_in) = relay.connect().await;
+    let (sender, _sender_in) = relay.connect().await;
+    inbox
+        .create_locked_mailbox(mailbox, &owner.verifying_key(), &key.lock(), None)
+        .await
+        .unwrap();
+    inbox.subscribe(mailbox, &owner).await.unwrap();
+
+    let plain = sender.send(envelope(mailbox, numbered(1))).await;
+    assert_eq!(plain.unwrap_err().code(), Some(ErrorCode::SendKeyRefused));
+    let wrong = SendKey::from_bytes([5; 32]);
+    let refused = sender
+        .send_locked(&wrong, envelope(mailbox, numbered(2)))
+        .await;
+    assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::SendKeyRefused));
+    assert_nothing_delivered(&mut inbox_in).await;
+
+    // The right key: pushed at once, and the sender's Ok comes with the ack.
+    let sent = tokio::spawn({
+        let sender = sender.clone();
+        let envelope = envelope(mailbox, numbered(3));
+        let key = key.clone();
+        async move { sender.send_locked(&key, envelope).await }
+    });
+    let delivery = timeout(Duration::from_secs(5), inbox_in.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.message, numbered(3));
+    inbox.ack(mailbox, numbered(3)).await.unwrap();
+    sent.await.unwrap().unwrap();
+    assert_nothing_delivered(&mut inbox_in).await;
+    assert_eq!(relay.store.stats().await.unwrap().messages, 0);
+    assert_eq!(relay.metrics.refusals(ErrorCode::SendKeyRefused), 2);
 }

@@ -40,7 +40,7 @@ use super::conn::RedisConn;
 use super::keys;
 use super::scripts::Scripts;
 use super::{evalsha, int, invoke, to_u64, unavailable};
-use crate::store::{Appended, StoreError, StoreFuture, StoreLimits};
+use crate::store::{Appended, SendLock, StoreError, StoreFuture, StoreLimits};
 
 /// Most envelopes stored by one script call.
 pub(super) const MAX_BATCH: usize = 256;
@@ -58,6 +58,8 @@ struct Job {
     mailbox: MailboxId,
     message: MessageId,
     envelope: Bytes,
+    /// Lock of the send key presented; `None`: a plain `Send`.
+    sent_with: Option<SendLock>,
     expires_at: u64,
     reply: Reply,
 }
@@ -95,6 +97,7 @@ impl Appender {
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        sent_with: Option<SendLock>,
         expires_at: u64,
     ) -> StoreFuture<Appended> {
         let (reply, answer) = oneshot::channel();
@@ -102,6 +105,7 @@ impl Appender {
             mailbox,
             message,
             envelope,
+            sent_with,
             expires_at,
             reply,
         };
@@ -198,16 +202,18 @@ impl Batcher {
         let mut conn = self.conn.clone();
         let scripts = Arc::clone(&self.scripts);
         let keys = keys::mailbox_keys(&mailbox);
-        let bytes: usize = batch.iter().map(|job| job.envelope.len() + 40).sum();
-        let mut cmd = evalsha(&scripts.append, &keys, 4 + 3 * batch.len(), bytes);
+        let bytes: usize = batch.iter().map(|job| job.envelope.len() + 72).sum();
+        let mut cmd = evalsha(&scripts.append, &keys, 4 + 4 * batch.len(), bytes);
         cmd.arg(self.limits.max_messages)
             .arg(self.limits.max_bytes)
             .arg(self.publish)
             .arg(keys::live_channel(&mailbox));
         for job in &batch {
+            let lock: &[u8] = job.sent_with.as_ref().map_or(&[], |l| &l.0[..]);
             cmd.arg(&job.message.0[..])
                 .arg(&job.envelope[..])
-                .arg(job.expires_at);
+                .arg(job.expires_at)
+                .arg(lock);
         }
         Box::pin(async move {
             let reply = match invoke(&mut conn, &scripts.append, &cmd).await {
@@ -259,6 +265,7 @@ fn decode(value: Value, n: usize) -> Result<Vec<Result<Appended, StoreError>>, S
                 duplicate: true,
             }),
             (Some(-2), _) => Err(StoreError::QuotaFull),
+            (Some(-3), _) => Err(StoreError::SendKeyRefused),
             other => Err(StoreError::Unavailable(format!(
                 "unexpected append reply {other:?}"
             ))),

@@ -45,8 +45,8 @@ use cairn_protocol::envelope::{MailboxId, MessageId};
 use redis::{AsyncCommands, Cmd, ErrorKind, RedisResult, Script, ServerErrorKind, Value};
 
 use super::{
-    Appended, MailboxStore, StoreError, StoreFuture, StoreLimits, StoreStats, StoredEnvelope,
-    TokenStore,
+    Appended, MailboxKeys, MailboxStore, SendLock, StoreError, StoreFuture, StoreLimits,
+    StoreStats, StoredEnvelope, TokenStore,
 };
 use crate::tokens::{Role, TokenRecord};
 use appender::Appender;
@@ -215,14 +215,22 @@ impl Scan {
 }
 
 impl MailboxStore for RedisStore {
-    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()> {
+    fn create_locked_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: [u8; 32],
+        send_lock: Option<SendLock>,
+        now: u64,
+    ) -> StoreFuture<()> {
         self.run(move |mut conn, scripts| async move {
             let keys = keys::mailbox_keys(&mailbox);
+            let lock: &[u8] = send_lock.as_ref().map_or(&[], |l| &l.0[..]);
             let created: i64 = scripts
                 .create
                 .key(&keys[0])
                 .arg(&auth_key[..])
                 .arg(now)
+                .arg(lock)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -234,26 +242,40 @@ impl MailboxStore for RedisStore {
         })
     }
 
-    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
+    fn mailbox_keys(&self, mailbox: MailboxId) -> StoreFuture<Option<MailboxKeys>> {
         self.run(move |mut conn, _| async move {
             let keys = keys::mailbox_keys(&mailbox);
-            let key: Option<Vec<u8>> = conn.hget(&keys[0], "k").await.map_err(unavailable)?;
-            Ok(key.and_then(|k| k.try_into().ok()))
+            let (key, lock): (Option<Vec<u8>>, Option<Vec<u8>>) = redis::cmd("HMGET")
+                .arg(&keys[0])
+                .arg("k")
+                .arg("l")
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            Ok(key
+                .and_then(|k| k.try_into().ok())
+                .map(|auth_key| MailboxKeys {
+                    auth_key,
+                    // Not 32 bytes (corruption): a lock no key opens, never open.
+                    send_lock: lock.map(|l| SendLock(l.try_into().unwrap_or([0; 32]))),
+                }))
         })
     }
 
-    fn append(
+    fn append_keyed(
         &self,
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        sent_with: Option<SendLock>,
         now: u64,
     ) -> StoreFuture<Appended> {
         if self.closed.load(Ordering::Acquire) {
             return Box::pin(std::future::ready(Err(StoreError::Closed)));
         }
         let expires_at = now.saturating_add(self.limits.ttl_secs);
-        self.appender.append(mailbox, message, envelope, expires_at)
+        self.appender
+            .append(mailbox, message, envelope, sent_with, expires_at)
     }
 
     fn ack(&self, mailbox: MailboxId, message: MessageId) -> StoreFuture<bool> {

@@ -4,7 +4,8 @@
 //! Cluster slot) and receives all of them in `KEYS`, as Redis Cluster
 //! requires. Layout of a mailbox `{H}` (H = hex of the 32-byte id):
 //!
-//! - `cairn:{H}:mb` hash: `k` auth key, `c` created, `n` envelopes, `b` bytes, `s` last seq
+//! - `cairn:{H}:mb` hash: `k` auth key, `c` created, `n` envelopes, `b` bytes, `s` last seq,
+//!   `l` send lock (SHA-256 of the send key; absent for an open mailbox)
 //! - `cairn:{H}:q`  sorted set: message id scored by seq (delivery order, dedupe)
 //! - `cairn:{H}:m`  hash: message id → envelope
 //! - `cairn:{H}:x`  sorted set: message id scored by expiry (unix seconds)
@@ -13,26 +14,41 @@
 
 use redis::Script;
 
-/// Creates the mailbox record unless it exists. ARGV: auth key, now. Returns 1 if created.
+/// Creates the mailbox record unless it exists. ARGV: auth key, now, send
+/// lock (empty: an open mailbox). Returns 1 if created.
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'k', ARGV[1], 'c', ARGV[2], 'n', 0, 'b', 0, 's', 0)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'l', ARGV[3]) end
 return 1
 ";
 
 /// Stores a batch of envelopes for one mailbox, in order, enforcing quotas
 /// and dedupe, and publishes each stored one.
 /// ARGV: max count, max bytes, publish command (PUBLISH or SPUBLISH),
-/// channel, then per envelope: message id, envelope, expires_at.
+/// channel, then per envelope: message id, envelope, expires_at, the lock
+/// of the send key presented (empty: a plain `Send`).
 /// Returns {-1} if there is no mailbox, else per envelope a pair
 /// {0, seq} stored, {1, seq} duplicate (same id already stored, also
-/// earlier in this batch), {-2, 0} quota full.
+/// earlier in this batch), {-2, 0} quota full, {-3, 0} the mailbox is
+/// send-locked and the lock presented is missing or wrong (checked first,
+/// with a comparison whose time does not depend on where the bytes differ;
+/// the mailbox's lock is read with its counters, in the same `HMGET`).
 /// Everything the call stored is published as one message on the live
 /// channel: per envelope the 16-byte message id, the envelope's length
 /// (u32, big-endian) and the envelope, in storage order.
 const APPEND: &str = r"
-local u = redis.call('HMGET', KEYS[1], 'n', 'b', 's', 'k')
+local u = redis.call('HMGET', KEYS[1], 'n', 'b', 's', 'k', 'l')
 if not u[4] then return {-1} end
+local lock = u[5]
+local function opens(sent)
+  if #sent ~= #lock then return false end
+  local d = 0
+  for j = 1, #lock do
+    d = bit.bor(d, bit.bxor(string.byte(lock, j), string.byte(sent, j)))
+  end
+  return d == 0
+end
 local n = tonumber(u[1]) or 0
 local b = tonumber(u[2]) or 0
 local seq = tonumber(u[3]) or 0
@@ -41,10 +57,14 @@ local maxb = tonumber(ARGV[2])
 local out = {}
 local live = {}
 local stored = 0
-for i = 5, #ARGV, 3 do
+for i = 5, #ARGV, 4 do
   local id = ARGV[i]
-  local old = redis.call('ZSCORE', KEYS[2], id)
-  if old then
+  local refused = lock and not opens(ARGV[i + 3])
+  local old = (not refused) and redis.call('ZSCORE', KEYS[2], id)
+  if refused then
+    out[#out + 1] = -3
+    out[#out + 1] = 0
+  elseif old then
     out[#out + 1] = 1
     out[#out + 1] = tonumber(old)
   else

@@ -12,15 +12,17 @@ use std::collections::HashMap;
 use cairn_protocol::envelope::MailboxId;
 use rusqlite::{OptionalExtension, params};
 
-use super::super::{Appended, StoreError};
+use super::super::{Appended, SendLock, StoreError, admits};
 use super::writer::Key;
 use super::writer::{Finish, WriteOp, Writer};
 
 /// Highest storage position used so far.
 pub(super) const MAX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM messages";
-const LOAD_USAGE: &str = "SELECT num, msg_count, msg_bytes FROM mailboxes WHERE id = ?1";
+/// The send lock comes with the counters: one lookup per mailbox per batch.
+const LOAD_USAGE: &str = "SELECT num, msg_count, msg_bytes, send_lock FROM mailboxes WHERE id = ?1";
 const WRITE_USAGE: &str = "UPDATE mailboxes SET msg_count = ?2, msg_bytes = ?3 WHERE num = ?1";
-const CREATE_MAILBOX: &str = "INSERT INTO mailboxes (id, auth_key, created_at) VALUES (?1, ?2, ?3)";
+const CREATE_MAILBOX: &str =
+    "INSERT INTO mailboxes (id, auth_key, created_at, send_lock) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_MESSAGE: &str = "INSERT INTO messages (seq, mailbox, msg_id, expires_at, envelope) \
      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (mailbox, msg_id) DO NOTHING";
 const DELETE_ACKED: &str = "DELETE FROM messages WHERE mailbox = ?1 AND msg_id = ?2 \
@@ -60,6 +62,8 @@ pub(super) struct Usage {
     count: u64,
     bytes: u64,
     dirty: bool,
+    /// SHA-256 of the send key; `None`: open.
+    send_lock: Option<SendLock>,
 }
 
 /// Mailboxes the current batch touched; `None`: the mailbox does not exist.
@@ -72,6 +76,7 @@ impl Writer {
             WriteOp::Create {
                 mailbox,
                 auth_key,
+                send_lock,
                 now,
                 reply,
             } => {
@@ -81,13 +86,15 @@ impl Writer {
                     self.conn.prepare_cached(CREATE_MAILBOX)?.execute(params![
                         &mailbox.0[..],
                         &auth_key[..],
-                        now as i64
+                        now as i64,
+                        send_lock.as_ref().map(|l| &l.0[..]),
                     ])?;
                     let created = Usage {
                         num: self.conn.last_insert_rowid(),
                         count: 0,
                         bytes: 0,
                         dirty: false,
+                        send_lock,
                     };
                     usage.insert(mailbox, Some(created));
                     Ok(())
@@ -98,12 +105,18 @@ impl Writer {
                 mailbox,
                 message,
                 envelope,
+                sent_with,
                 expires_at,
                 seq,
                 reply,
-                ..
             } => {
-                let result = self.append(usage, (mailbox, message), seq, &envelope, expires_at)?;
+                let result = self.append(
+                    usage,
+                    (mailbox, message),
+                    seq,
+                    (&envelope, sent_with),
+                    expires_at,
+                )?;
                 Finish::Appended(reply, result)
             }
             WriteOp::Ack {
@@ -191,12 +204,15 @@ impl Writer {
         usage: &mut UsageMap,
         (mailbox, message): Key,
         seq: u64,
-        envelope: &[u8],
+        (envelope, sent_with): (&[u8], Option<SendLock>),
         expires_at: u64,
     ) -> rusqlite::Result<Result<Appended, StoreError>> {
         let Some(current) = self.usage(usage, mailbox)? else {
             return Ok(Err(StoreError::NoSuchMailbox));
         };
+        if !admits(current.send_lock.as_ref(), sent_with.as_ref()) {
+            return Ok(Err(StoreError::SendKeyRefused));
+        }
         let len = envelope.len() as u64;
         if current.count >= self.limits.max_messages
             || current.bytes.saturating_add(len) > self.limits.max_bytes
@@ -290,11 +306,13 @@ impl Writer {
             .conn
             .prepare_cached(LOAD_USAGE)?
             .query_row(params![&mailbox.0[..]], |r| {
+                let send_lock = super::lock_column(r.get(3)?);
                 Ok(Usage {
                     num: r.get(0)?,
                     count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
                     bytes: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                     dirty: false,
+                    send_lock,
                 })
             })
             .optional()?;

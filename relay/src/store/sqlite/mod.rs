@@ -31,8 +31,8 @@ use rusqlite::{OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    Appended, MailboxStore, StoreError, StoreFuture, StoreLimits, StoreStats, StoredEnvelope,
-    TokenStore,
+    Appended, MailboxKeys, MailboxStore, SendLock, StoreError, StoreFuture, StoreLimits,
+    StoreStats, StoredEnvelope, TokenStore,
 };
 use crate::tokens::{Role, TokenRecord};
 use reader::Readers;
@@ -41,7 +41,7 @@ use writer::{Counters, WriteOp, Writer};
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "relay.db";
 
-const AUTH_KEY: &str = "SELECT auth_key FROM mailboxes WHERE id = ?1";
+const MAILBOX_KEYS: &str = "SELECT auth_key, send_lock FROM mailboxes WHERE id = ?1";
 /// The mailbox's number is looked up once; the range scan then runs on
 /// `messages_by_mailbox` (mailbox, seq).
 const FETCH: &str = "SELECT seq, envelope FROM messages \
@@ -179,31 +179,51 @@ fn blob32(v: Vec<u8>) -> Option<[u8; 32]> {
     v.try_into().ok()
 }
 
+/// Reads `mailboxes.send_lock`: NULL is an open mailbox. A value that is
+/// not 32 bytes (corruption) becomes an all-zero lock, which no key is known
+/// to hash to: a damaged lock never opens a mailbox.
+pub(super) fn lock_column(v: Option<Vec<u8>>) -> Option<SendLock> {
+    v.map(|v| SendLock(blob32(v).unwrap_or([0; 32])))
+}
+
 impl MailboxStore for SqliteStore {
-    fn create_mailbox(&self, mailbox: MailboxId, auth_key: [u8; 32], now: u64) -> StoreFuture<()> {
+    fn create_locked_mailbox(
+        &self,
+        mailbox: MailboxId,
+        auth_key: [u8; 32],
+        send_lock: Option<SendLock>,
+        now: u64,
+    ) -> StoreFuture<()> {
         self.write(|reply| WriteOp::Create {
             mailbox,
             auth_key,
+            send_lock,
             now,
             reply,
         })
     }
 
-    fn auth_key(&self, mailbox: MailboxId) -> StoreFuture<Option<[u8; 32]>> {
+    fn mailbox_keys(&self, mailbox: MailboxId) -> StoreFuture<Option<MailboxKeys>> {
         self.read(move |conn| {
-            let key: Option<Vec<u8>> = conn
-                .prepare_cached(AUTH_KEY)?
-                .query_row(params![&mailbox.0[..]], |r| r.get(0))
+            let row: Option<(Vec<u8>, Option<Vec<u8>>)> = conn
+                .prepare_cached(MAILBOX_KEYS)?
+                .query_row(params![&mailbox.0[..]], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            Ok(key.and_then(blob32))
+            Ok(row.and_then(|(auth_key, lock)| {
+                Some(MailboxKeys {
+                    auth_key: blob32(auth_key)?,
+                    send_lock: lock_column(lock),
+                })
+            }))
         })
     }
 
-    fn append(
+    fn append_keyed(
         &self,
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        sent_with: Option<SendLock>,
         now: u64,
     ) -> StoreFuture<Appended> {
         let expires_at = now.saturating_add(self.limits.ttl_secs);
@@ -211,6 +231,7 @@ impl MailboxStore for SqliteStore {
             mailbox,
             message,
             envelope,
+            sent_with,
             expires_at,
             seq: 0,
             reply,

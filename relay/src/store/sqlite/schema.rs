@@ -9,6 +9,12 @@
 //! group commit rewrites far fewer index pages into the WAL and each insert
 //! compares integers instead of 32-byte blobs. Version 1 databases are
 //! converted on open ([`migrate`]), in one transaction.
+//!
+//! Schema version 3 adds `mailboxes.send_lock`: SHA-256 of the send key of
+//! a send-locked mailbox, NULL for an open one (PROTOCOL.md §18.3). It sits
+//! in the row the writer already reads for quota counters, so checking it
+//! costs no extra query per append. Version 2 databases gain the column on
+//! open (every existing mailbox stays open).
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +24,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::Synchronous;
 
 /// The schema version this code reads and writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 2;
+pub(super) const VERSION: i64 = 3;
 
 /// Page size of new databases. 8 KiB pages hold seven 1 KiB envelopes
 /// (4 KiB pages waste a fifth of each page on three) and keep 2 KiB and
@@ -32,7 +38,8 @@ CREATE TABLE mailboxes (
     auth_key   BLOB NOT NULL,
     created_at INTEGER NOT NULL,
     msg_count  INTEGER NOT NULL DEFAULT 0,
-    msg_bytes  INTEGER NOT NULL DEFAULT 0
+    msg_bytes  INTEGER NOT NULL DEFAULT 0,
+    send_lock  BLOB
 );
 CREATE TABLE messages (
     seq        INTEGER PRIMARY KEY,
@@ -79,6 +86,9 @@ INSERT INTO messages (seq, mailbox, msg_id, expires_at, envelope)
 DROP TABLE messages_v1;
 DROP TABLE mailboxes_v1;
 ";
+
+/// Version 2 → 3: mailboxes may carry a send lock; existing ones stay open.
+const FROM_V2: &str = "ALTER TABLE mailboxes ADD COLUMN send_lock BLOB;";
 
 /// Opens (creating if needed) the database with the relay's pragmas.
 pub(super) fn open(path: &Path, sync: Synchronous) -> rusqlite::Result<Connection> {
@@ -128,6 +138,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
             tx.execute_batch(INDEXES)?;
             tracing::info!("relay database upgraded from schema version 1");
         }
+        2 => {
+            tx.execute_batch(FROM_V2)?;
+            tracing::info!("relay database upgraded from schema version 2");
+        }
         VERSION => return Ok(()),
         newer => return Err(MigrateError::TooNew(newer)),
     }
@@ -170,4 +184,36 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked    INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 PRAGMA user_version = 1;
+";
+
+/// The version 2 schema, exactly as relays before send locks created it.
+#[cfg(test)]
+pub(super) const V2_SCHEMA: &str = "
+CREATE TABLE mailboxes (
+    num        INTEGER PRIMARY KEY,
+    id         BLOB NOT NULL UNIQUE,
+    auth_key   BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    msg_count  INTEGER NOT NULL DEFAULT 0,
+    msg_bytes  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+    seq        INTEGER PRIMARY KEY,
+    mailbox    INTEGER NOT NULL,
+    msg_id     BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    envelope   BLOB NOT NULL
+);
+CREATE UNIQUE INDEX messages_by_id ON messages (mailbox, msg_id);
+CREATE INDEX messages_by_mailbox ON messages (mailbox, seq);
+CREATE INDEX messages_by_expiry ON messages (expires_at);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash       BLOB PRIMARY KEY,
+    id         TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
 ";

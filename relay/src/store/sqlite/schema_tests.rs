@@ -147,7 +147,7 @@ fn every_statement_on_messages_uses_an_index() {
     let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
     let statements = apply::STATEMENTS
         .iter()
-        .chain([AUTH_KEY, FETCH, STATS, CHECK_TOKEN, LIST_TOKENS].iter());
+        .chain([MAILBOX_KEYS, FETCH, STATS, CHECK_TOKEN, LIST_TOKENS].iter());
     for sql in statements {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let mut rows = stmt.raw_query();
@@ -177,4 +177,65 @@ fn every_statement_on_messages_uses_an_index() {
             assert!(plan.contains("messages_by_expiry"), "{sql}\n  plan: {plan}");
         }
     }
+}
+
+#[tokio::test]
+async fn version_2_database_gains_send_locks_and_keeps_its_mailboxes_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(schema::V2_SCHEMA).unwrap();
+        conn.execute(
+            "INSERT INTO mailboxes (id, auth_key, created_at, msg_count, msg_bytes) \
+             VALUES (?1, ?2, 5, 1, 10)",
+            params![&A.0[..], &[9u8; 32][..]],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO messages (seq, mailbox, msg_id, expires_at, envelope) \
+             VALUES (4, 1, ?1, 1000, ?2)",
+            params![&[1u8; 16][..], &[7u8; 10][..]],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&SqliteOptions::in_dir(dir.path())).unwrap();
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::VERSION);
+    let keys = store.mailbox_keys(A).await.unwrap().unwrap();
+    assert_eq!(
+        (keys.auth_key, keys.send_lock),
+        ([9; 32], None),
+        "still open"
+    );
+    assert_eq!(store.fetch(A, 0, 10, 0).await.unwrap().len(), 1);
+    store
+        .append(A, MessageId([2; 16]), env(2, 10), 0)
+        .await
+        .unwrap();
+    let lock = crate::store::SendLock::of_key(&[3; 32]);
+    store
+        .create_locked_mailbox(B, [8; 32], Some(lock), 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.append(B, MessageId([1; 16]), env(1, 10), 0).await,
+        Err(StoreError::SendKeyRefused)
+    );
+    drop(store);
+    // Opening again changes nothing.
+    let store = SqliteStore::open(&SqliteOptions::in_dir(dir.path())).unwrap();
+    assert_eq!(store.stats().await.unwrap().messages, 2);
+    assert_eq!(
+        store
+            .mailbox_keys(B)
+            .await
+            .unwrap()
+            .and_then(|k| k.send_lock),
+        Some(lock)
+    );
 }

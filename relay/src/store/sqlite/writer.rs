@@ -22,7 +22,7 @@ use cairn_protocol::envelope::{MailboxId, MessageId};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::{Appended, StoreError, StoreLimits};
+use super::super::{Appended, SendLock, StoreError, StoreLimits};
 use super::apply::UsageMap;
 use crate::tokens::TokenRecord;
 
@@ -40,6 +40,7 @@ pub(super) enum WriteOp {
     Create {
         mailbox: MailboxId,
         auth_key: [u8; 32],
+        send_lock: Option<SendLock>,
         now: u64,
         reply: Reply<()>,
     },
@@ -47,6 +48,8 @@ pub(super) enum WriteOp {
         mailbox: MailboxId,
         message: MessageId,
         envelope: Bytes,
+        /// Lock of the send key the sender presented; `None`: a plain `Send`.
+        sent_with: Option<SendLock>,
         expires_at: u64,
         /// Storage position, given by the writer on arrival (callers pass 0):
         /// a mailbox's backlog is in arrival order.

@@ -21,11 +21,8 @@ pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> 
         let token = args.token.as_deref();
         let subscribed: Vec<Result<()>> = stream::iter(&conns)
             .map(|(client, _)| async move {
-                let pair = Pair::random();
-                client
-                    .create_mailbox(pair.mailbox, &pair.key.verifying_key(), token)
-                    .await
-                    .context("creating mailbox")?;
+                let pair = Pair::random(args.locked);
+                pair.create(client, token).await?;
                 client
                     .subscribe(pair.mailbox, &pair.key)
                     .await

@@ -10,6 +10,9 @@
 //! - `idle`: open `--connections` connections and hold them, to measure memory
 //!   (`--subscribe`: each with a subscribed mailbox, like a waiting client).
 //!
+//! `--locked` creates send-locked mailboxes (PROTOCOL.md §18.3) and sends
+//! with `SendLocked` and each mailbox's key, to compare with open mailboxes.
+//!
 //! `--send-relay ADDRESS` puts the senders on a second instance (several
 //! relays on one Redis), so every envelope crosses instances.
 //!
@@ -96,6 +99,10 @@ pub struct Args {
     /// Access token, for relays in token mode.
     #[arg(long)]
     token: Option<String>,
+    /// Send-locked mailboxes: created with a send lock, sent to with
+    /// `SendLocked` and the mailbox's send key.
+    #[arg(long)]
+    locked: bool,
 }
 
 /// Load shape.

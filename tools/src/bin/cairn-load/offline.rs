@@ -10,18 +10,11 @@ use crate::report::Outcome;
 use crate::{Args, stall_limit};
 
 pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> {
-    let pairs: Vec<Pair> = (0..args.pairs).map(|_| Pair::random()).collect();
+    let pairs: Vec<Pair> = (0..args.pairs).map(|_| Pair::random(args.locked)).collect();
     let (senders, t1) =
         connect_many(args.send_relay.as_ref().unwrap_or(address), args.pairs).await?;
     for ((client, _), pair) in senders.iter().zip(&pairs) {
-        client
-            .create_mailbox(
-                pair.mailbox,
-                &pair.key.verifying_key(),
-                args.token.as_deref(),
-            )
-            .await
-            .context("creating mailbox")?;
+        pair.create(client, args.token.as_deref()).await?;
     }
     let start = Instant::now();
     let sending: Vec<_> = senders
@@ -31,7 +24,7 @@ pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> 
         .map(|(i, ((client, _), pair))| {
             tokio::spawn(send_all(
                 client,
-                pair.mailbox,
+                (pair.mailbox, pair.send_key.clone()),
                 i,
                 args.clone(),
                 Duration::ZERO,

@@ -1,11 +1,12 @@
 //! Online pairs: receivers subscribed while senders send; per-envelope latency.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient};
 use ed25519_dalek::SigningKey;
@@ -28,19 +29,35 @@ fn now_us() -> u64 {
     clock().elapsed().as_micros() as u64
 }
 
-/// One mailbox and its auth key.
+/// One mailbox, its auth key and, if send-locked, its send key.
 pub(crate) struct Pair {
     pub mailbox: MailboxId,
     pub key: SigningKey,
+    pub send_key: Option<Arc<SendKey>>,
 }
 
 impl Pair {
-    pub(crate) fn random() -> Self {
+    pub(crate) fn random(locked: bool) -> Self {
         let mut rng = rand::rng();
         Self {
             mailbox: MailboxId(rng.random()),
             key: SigningKey::from_bytes(&rng.random()),
+            send_key: locked.then(|| Arc::new(SendKey::generate(&mut rng))),
         }
+    }
+
+    /// Creates the mailbox on the relay, locked if the pair has a send key.
+    pub(crate) async fn create(&self, client: &RelayClient, token: Option<&str>) -> Result<()> {
+        let auth = self.key.verifying_key();
+        match &self.send_key {
+            Some(send_key) => {
+                client
+                    .create_locked_mailbox(self.mailbox, &auth, &send_key.lock(), token)
+                    .await
+            }
+            None => client.create_mailbox(self.mailbox, &auth, token).await,
+        }
+        .context("creating mailbox")
     }
 }
 
@@ -86,7 +103,7 @@ pub(crate) async fn connect_many(
 /// Sends `count` envelopes to `pair`'s mailbox, windowed or paced.
 pub(crate) async fn send_all(
     client: RelayClient,
-    mailbox: MailboxId,
+    (mailbox, send_key): (MailboxId, Option<Arc<SendKey>>),
     pair: usize,
     args: Args,
     offset: Duration,
@@ -122,7 +139,14 @@ pub(crate) async fn send_all(
         }
         let c = client.clone();
         let env = envelope(mailbox, pair, seq, args.size);
-        in_flight.push(async move { c.send(env).await.context("send") });
+        let key = send_key.clone();
+        in_flight.push(async move {
+            match key {
+                Some(key) => c.send_locked(&key, env).await,
+                None => c.send(env).await,
+            }
+            .context("send")
+        });
     }
     while let Some(done) = in_flight.next().await {
         done?;
@@ -180,19 +204,12 @@ pub(crate) async fn receive_all(
 
 pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> {
     clock();
-    let pairs: Vec<Pair> = (0..args.pairs).map(|_| Pair::random()).collect();
+    let pairs: Vec<Pair> = (0..args.pairs).map(|_| Pair::random(args.locked)).collect();
     let (receivers, t1) = connect_many(address, args.pairs).await?;
     let (senders, t2) =
         connect_many(args.send_relay.as_ref().unwrap_or(address), args.pairs).await?;
     for ((client, _), pair) in receivers.iter().zip(&pairs) {
-        client
-            .create_mailbox(
-                pair.mailbox,
-                &pair.key.verifying_key(),
-                args.token.as_deref(),
-            )
-            .await
-            .context("creating mailbox")?;
+        pair.create(client, args.token.as_deref()).await?;
         client
             .subscribe(pair.mailbox, &pair.key)
             .await
@@ -225,7 +242,8 @@ pub(crate) async fn run(args: &Args, address: &RelayAddress) -> Result<Outcome> 
             } else {
                 Duration::ZERO
             };
-            tokio::spawn(send_all(client, pair.mailbox, i, args.clone(), offset))
+            let to = (pair.mailbox, pair.send_key.clone());
+            tokio::spawn(send_all(client, to, i, args.clone(), offset))
         })
         .collect();
     let mut outcome = Outcome {

@@ -111,7 +111,11 @@ pub(crate) fn print(
     } else {
         "plaintext"
     };
-    println!("cairn-load {:?} against {address} ({transport})", args.mode);
+    let mailboxes = if args.locked { "locked" } else { "open" };
+    println!(
+        "cairn-load {:?} against {address} ({transport}, {mailboxes} mailboxes)",
+        args.mode
+    );
     println!(
         "  pairs {} x messages {} x {} B, rate {}",
         args.pairs,
@@ -154,7 +158,7 @@ pub(crate) fn print(
     let steal = steal.map_or("n/a".to_owned(), |s| format!("{s:.1}"));
     println!("  CPU stolen by the hypervisor meanwhile: {steal} %");
     println!(
-        "RESULT mode={:?} transport={transport} pairs={} messages={} size={} rate={} sent={} delivered={} lost={} msgs_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2} connect_ms={:.1} connections={} relay_peak_rss_mib={rss} relay_cpu_s={cpu} relay_cpu_us_per_msg={per_msg} steal_pct={steal}",
+        "RESULT mode={:?} transport={transport} mailboxes={mailboxes} pairs={} messages={} size={} rate={} sent={} delivered={} lost={} msgs_per_s={rate:.0} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2} connect_ms={:.1} connections={} relay_peak_rss_mib={rss} relay_cpu_s={cpu} relay_cpu_us_per_msg={per_msg} steal_pct={steal}",
         args.mode,
         args.pairs,
         args.messages,
