@@ -155,15 +155,7 @@ impl Client {
 
     fn from_profile(profile: Profile) -> ClientResult<Self> {
         let db = profile.store().read();
-        let seed = db
-            .setting(keys::IDENTITY_SEED)?
-            .ok_or(ClientError::Incomplete("identity"))?;
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
-            seed.as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Malformed("identity seed"))?,
-        );
-        let identity = Identity::from_seed(*seed);
+        let identity = stored_identity(&db)?;
         let name = db
             .setting_text(keys::PROFILE_NAME)?
             .ok_or(ClientError::Incomplete("profile name"))?;
@@ -218,6 +210,19 @@ impl Client {
     pub(crate) fn store_mut(&mut self) -> &mut Store {
         self.profile.store_mut()
     }
+}
+
+/// Our identity key pair, from the seed the profile stores.
+pub(crate) fn stored_identity(db: &crate::store::Db<'_>) -> ClientResult<Identity> {
+    let seed = db
+        .setting(keys::IDENTITY_SEED)?
+        .ok_or(ClientError::Incomplete("identity"))?;
+    let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
+        seed.as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Malformed("identity seed"))?,
+    );
+    Ok(Identity::from_seed(*seed))
 }
 
 #[cfg(test)]

@@ -8,27 +8,17 @@
 //! ([`crate::profile::Profile::import_with`]). Anything sent later follows
 //! the notice in the new chain.
 
-use cairn_protocol::identity::Identity;
 use cairn_protocol::session::Session;
-use zeroize::Zeroizing;
 
+use super::ClientResult;
 use super::send::queue_sealed;
-use super::{ClientError, ClientResult, keys};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// Renews every session of a restored database and queues each notice;
 /// returns how many sessions were renewed. One transaction: all or nothing.
 pub(super) fn renew_sessions(store: &mut Store, now_ms: u64) -> ClientResult<usize> {
     store.write(|db| {
-        let seed = db
-            .setting(keys::IDENTITY_SEED)?
-            .ok_or(ClientError::Incomplete("identity"))?;
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(
-            seed.as_slice()
-                .try_into()
-                .map_err(|_| StoreError::Malformed("identity seed"))?,
-        );
-        let identity = Identity::from_seed(*seed);
+        let identity = super::stored_identity(db)?;
         let mut renewed = 0;
         for contact in db.contacts()? {
             let Some(bytes) = db.session(contact.id)? else {
