@@ -57,6 +57,27 @@ pub fn builtin_listen(lan: bool, port: u16) -> String {
     format!("{host}:{port}")
 }
 
+/// Who can reach the built-in relay, in plain words (onboarding and
+/// Settings say the same): it lives in this process, so only while Cairn
+/// runs, and on loopback unless the user opened it to the local network.
+pub fn builtin_reach(local_network: bool) -> &'static str {
+    if local_network {
+        "Reachable from this computer and your local network, only while Cairn is open. \
+         Contacts elsewhere need a relay on a server they can reach."
+    } else {
+        "Reachable only from this computer, and only while Cairn is open: good for trying \
+         Cairn out. Contacts on other computers need a relay on a server they can reach \
+         (README, “Self-hosting a relay”)."
+    }
+}
+
+/// Whether a built-in relay address accepts more than this computer.
+pub fn builtin_on_network(address: &str) -> bool {
+    !["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|local| address.contains(local))
+}
+
 fn card(ui: &mut Ui, add: impl FnOnce(&mut Ui)) {
     ui.vertical_centered(|ui| {
         ui.set_max_width(560.0);
@@ -87,6 +108,7 @@ pub fn show_create(
             match form.relay_choice {
                 RelayChoice::BuiltIn => match local_relay {
                     Some(address) => {
+                        ui.label(RichText::new(builtin_reach(builtin_on_network(address))).weak());
                         ui.label("Built-in relay running. Others connect with:");
                         ui.horizontal(|ui| {
                             crate::widgets::copy_button(ui, "Copy", address, true);
@@ -95,7 +117,8 @@ pub fn show_create(
                         });
                     }
                     None => {
-                        ui.checkbox(&mut form.lan, "Let people on my local network use it");
+                        ui.label(RichText::new(builtin_reach(form.lan)).weak());
+                        ui.checkbox(&mut form.lan, "Also accept devices on my local network");
                         if ui.add_enabled(!form.busy, egui::Button::new("Start built-in relay")).clicked() {
                             form.busy = true;
                             out = Some(Command::StartLocalRelay { listen: builtin_listen(form.lan, form.port) });

@@ -344,6 +344,8 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
             ui.monospace(address);
             crate::widgets::copy_button(ui, "Copy", address, true);
         });
+        let local_network = super::onboarding::builtin_on_network(address);
+        ui.label(RichText::new(super::onboarding::builtin_reach(local_network)).weak());
     }
     out
 }

@@ -40,8 +40,13 @@ fn create_needs_matching_passphrases() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = app(dir.path());
     wait_for(&mut h, "first run", |h| h.state().phase() == Phase::Create);
+    // What the built-in relay can and cannot do is said before it starts…
+    let reach = "Reachable only from this computer, and only while Cairn is open";
+    assert!(h.query_by_label_contains(reach).is_some());
     click(&mut h, "Start built-in relay");
     wait_for(&mut h, "relay", |h| h.state().local_relay().is_some());
+    // …and while it runs.
+    assert!(h.query_by_label_contains(reach).is_some());
     type_into(
         &mut h,
         "Your name (sent when you accept an invite)",
