@@ -55,10 +55,27 @@ impl BackendConfig {
     }
 }
 
-/// The UI's end of the backend.
+/// The UI's end of the backend. Dropping it stops the backend and waits
+/// (at most [`CLOSE_WAIT`]) until the profile database is closed: a process
+/// that exits while the backend thread is still closing SQLCipher crashes in
+/// its codec teardown (seen as a SIGSEGV at the end of the GUI tests).
 pub struct Backend {
-    commands: UnboundedSender<Command>,
+    commands: Option<UnboundedSender<Command>>,
     events: mpsc::Receiver<Event>,
+    closed: Option<mpsc::Receiver<()>>,
+}
+
+/// How long dropping the backend waits for it to close the profile.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // No more commands: the worker closes the messenger and the profile.
+        self.commands.take();
+        if let Some(closed) = self.closed.take() {
+            let _ = closed.recv_timeout(CLOSE_WAIT);
+        }
+    }
 }
 
 impl std::fmt::Debug for Backend {
@@ -72,6 +89,7 @@ impl Backend {
     pub fn spawn(config: BackendConfig, waker: Waker) -> std::io::Result<Self> {
         let (cmd_tx, cmd_rx) = unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel();
+        let (closed_tx, closed_rx) = mpsc::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("cairn-backend-worker")
@@ -83,17 +101,21 @@ impl Backend {
                 let worker = worker::Worker::new(config, event_tx, waker);
                 runtime.block_on(worker.run(cmd_rx));
                 runtime.shutdown_timeout(Duration::from_secs(2));
+                let _ = closed_tx.send(());
             })?;
         Ok(Self {
-            commands: cmd_tx,
+            commands: Some(cmd_tx),
             events: event_rx,
+            closed: Some(closed_rx),
         })
     }
 
     /// Queues a command; never blocks. A stopped backend drops it silently
     /// (the UI then simply sees no answer).
     pub fn send(&self, command: Command) {
-        let _ = self.commands.send(command);
+        if let Some(commands) = &self.commands {
+            let _ = commands.send(command);
+        }
     }
 
     /// The next pending event, if any; never blocks.

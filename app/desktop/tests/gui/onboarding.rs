@@ -149,3 +149,22 @@ fn create_checks_a_pasted_relay_first_and_keeps_the_form_on_a_wrong_pin() {
     click(&mut h, "Create profile");
     wait_for(&mut h, "main window", |h| h.state().phase() == Phase::Main);
 }
+
+/// Closing the window closes the profile before the process may exit: no
+/// write-ahead log is left open (a process exiting while the backend thread
+/// still closed SQLCipher crashed in its teardown).
+#[test]
+fn dropping_the_app_closes_the_profile_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = app(dir.path());
+    crate::support::onboard(&mut h, "Alice", PASS, None);
+    let wal = |dir: &std::path::Path| {
+        std::fs::read_dir(dir.join("profile"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+    };
+    assert!(wal(dir.path()), "an open profile has its write-ahead log");
+    drop(h);
+    assert!(!wal(dir.path()), "closed before the app was gone");
+}
