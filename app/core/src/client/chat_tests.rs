@@ -437,7 +437,7 @@ fn long_backlog_with_tampering_and_duplicates_is_stored_exactly_once() {
 /// `name` accepts a fresh invite from `inviter`; the inviter completes the
 /// handshake and returns what it reported.
 fn accept_as(tmp: &std::path::Path, inviter: &mut Client, dir: &str, name: &str) -> ReceiveReport {
-    let mut other = new_client(&tmp.join(dir), "placeholder");
+    let mut other = new_client(&tmp.join(dir), "Renamed below");
     // Written straight into the profile: what a modified client could send.
     other
         .store_mut()
