@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use cairn_protocol::content::Content;
 use cairn_protocol::crypto::{hkdf, hmac, xopen, xseal};
 use cairn_protocol::envelope::{Envelope, MailboxId};
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
@@ -35,6 +36,7 @@ fn pair(rng: &mut ChaCha20Rng) -> (Identity, Identity, Session, Session) {
     let reply = AcceptorReply {
         relay: relay(),
         mailbox: MailboxId([2; 32]),
+        send_key: SendKey::from_bytes([3; 32]),
         name: "a".into(),
     };
     let acc = accept_invite(&invite, &alice, reply, NOW, rng).unwrap();

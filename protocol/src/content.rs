@@ -7,6 +7,7 @@
 use thiserror::Error;
 
 use crate::envelope::MailboxId;
+use crate::frames::SendKey;
 use crate::identity::{Identity, IdentityError, PublicIdentity};
 use crate::labels;
 use crate::relay_address::RelayAddress;
@@ -66,6 +67,9 @@ pub enum Content {
         relay: RelayAddress,
         /// The new mailbox.
         mailbox: MailboxId,
+        /// The key that opens it for sending (§18.3): it is send-locked, so
+        /// only the peer, who alone learns this key, can write to it.
+        send_key: SendKey,
     },
     /// "Nothing more of mine goes to your old mailbox" (§10.4): the answer to
     /// a [`Content::MailboxMove`] once every envelope sealed for the old
@@ -166,10 +170,14 @@ impl Content {
                     .put(&k.new_identity.to_bytes())
                     .put(&k.signature);
             }
-            Content::MailboxMove { relay, mailbox } => {
+            Content::MailboxMove {
+                relay,
+                mailbox,
+                send_key,
+            } => {
                 let mut body = Writer::default();
                 relay.encode(&mut body);
-                body.put(&mailbox.0);
+                body.put(&mailbox.0).put(send_key.as_bytes());
                 w.u8(KIND_MAILBOX_MOVE).bytes_u32(&body.into_vec());
             }
             Content::MailboxMoved { mailbox } => {
@@ -212,6 +220,7 @@ impl Content {
                 relay: RelayAddress::decode(&mut inner)
                     .map_err(|_| DecodeError::Invalid("mailbox move relay"))?,
                 mailbox: MailboxId(inner.array()?),
+                send_key: SendKey::from_bytes(inner.array()?),
             },
             KIND_MAILBOX_MOVED => Content::MailboxMoved {
                 mailbox: MailboxId(inner.array()?),
@@ -278,6 +287,7 @@ mod tests {
                     .parse()
                     .unwrap(),
                 mailbox: MailboxId([9; 32]),
+                send_key: SendKey::from_bytes([3; 32]),
             },
             Content::MailboxMoved {
                 mailbox: MailboxId([8; 32]),
@@ -296,11 +306,13 @@ mod tests {
         let c = Content::MailboxMove {
             relay: "ws://[::1]:7447/".parse().unwrap(),
             mailbox: MailboxId([0xab; 32]),
+            send_key: SendKey::from_bytes([0x5e; 32]),
         };
         let mut w = Writer::default();
         c.encode(&mut w);
-        let mut expected = vec![6, 0, 0, 0, 39, 0, 3, b':', b':', b'1', 0x1d, 0x17];
+        let mut expected = vec![6, 0, 0, 0, 71, 0, 3, b':', b':', b'1', 0x1d, 0x17];
         expected.extend([0xab; 32]);
+        expected.extend([0x5e; 32]);
         assert_eq!(w.into_vec(), expected);
         let c = Content::MailboxMoved {
             mailbox: MailboxId([0xcd; 32]),

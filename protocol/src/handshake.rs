@@ -6,7 +6,8 @@
 //! 1. `(ct, ss) = ML-KEM-768.Encaps(K_I)`; `th = SHA-256("Cairn v1 handshake transcript" ‖ invite ‖ E_A ‖ ct)`
 //! 2. `DH2 = X25519(E_A, IX_I)`, `DH3 = X25519(E_A, E_I)`;
 //!    `payload_key ‖ chain = HKDF(salt=th, ikm=0xFF×32 ‖ DH2 ‖ DH3 ‖ ss, "Cairn v1 handshake stage 1", 64)`
-//! 3. The payload (A's identity, first ratchet key, reply mailbox, name, signature over `th`) is
+//! 3. The payload (A's identity, first ratchet key, reply mailbox and its send key, name,
+//!    signature over `th`) is
 //!    sealed under `payload_key` — the relay never sees who is connecting.
 //! 4. `DH1 = X25519(IX_A, E_I)`; `th2 = SHA-256("Cairn v1 handshake transcript" ‖ th ‖ payload)`;
 //!    `root ‖ hk_a ‖ nhk_i ‖ conversation = HKDF(salt=th2, ikm=chain ‖ DH1, "Cairn v1 handshake stage 2", 128)`.
@@ -22,6 +23,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{CryptoError, dh, hkdf, open, seal, sha256};
 use crate::envelope::{BodyKind, Envelope, HEADER_LEN, MailboxId, MessageId, write_header};
+use crate::frames::SendKey;
 use crate::identity::{Identity, IdentityError, PublicIdentity};
 use crate::invite::{Invite, PendingInvite};
 use crate::labels;
@@ -91,6 +93,9 @@ pub struct AcceptorReply {
     pub relay: RelayAddress,
     /// The acceptor's mailbox for this contact (created on `relay` beforehand).
     pub mailbox: MailboxId,
+    /// The key that opens `mailbox` for sending: it is send-locked (§18.3),
+    /// so only the inviter, who alone learns this key, can write to it.
+    pub send_key: SendKey,
     /// Profile name shown to the inviter (≤ 64 bytes).
     pub name: String,
 }
@@ -117,6 +122,8 @@ pub struct Completed {
     pub relay: RelayAddress,
     /// Their mailbox.
     pub mailbox: MailboxId,
+    /// The key their mailbox wants with every send.
+    pub send_key: SendKey,
     /// The name they introduced themselves with.
     pub name: String,
     /// Their clock when accepting (Unix seconds).
@@ -206,6 +213,7 @@ pub fn accept_invite<R: CryptoRng + ?Sized>(
     reply.relay.encode(&mut fields);
     fields
         .put(&reply.mailbox.0)
+        .put(reply.send_key.as_bytes())
         .bytes_u8(reply.name.as_bytes())
         .u64(now);
     let signature = me.sign(&accept_signed(&th, fields.as_slice()));
@@ -319,6 +327,7 @@ impl PendingInvite {
         let peer_ratchet: [u8; 32] = r.array()?;
         let relay = RelayAddress::decode(&mut r)?;
         let mailbox = MailboxId(r.array()?);
+        let send_key = SendKey::from_bytes(r.array()?);
         let name = r.str_u8("name", MAX_NAME_LEN)?.to_owned();
         let sent_at = r.u64()?;
         r.finish()?;
@@ -349,6 +358,7 @@ impl PendingInvite {
             peer,
             relay,
             mailbox,
+            send_key,
             name,
             sent_at,
         })

@@ -157,7 +157,7 @@ fn content_hint(c: &Content) -> usize {
         Content::Delivered(v) | Content::Read(v) => v.len() * 8,
         Content::Unknown { bytes, .. } => bytes.len(),
         Content::KeyUpdate(_) => 128,
-        Content::MailboxMove { .. } => 4 + 253 + 2 + 32 + 32,
+        Content::MailboxMove { .. } => 4 + 253 + 2 + 32 + 32 + 32,
         Content::MailboxMoved { .. } => 32,
         Content::SessionRestored { .. } => 8,
     }

@@ -19,9 +19,11 @@
 //! let (invite, pending) = Invite::create(&bob, relay.clone(), MailboxId([1; 32]), now + 3600, &mut rng);
 //! let link = invite.to_uri(); // shared out of band, e.g. as a QR code
 //!
-//! // Alice accepts and sends the handshake envelope to Bob's mailbox.
+//! // Alice accepts and sends the handshake envelope to Bob's mailbox. Her
+//! // reply mailbox is send-locked: only Bob learns the key that writes to it.
 //! let invite = Invite::from_uri(&link, now)?;
-//! let reply = AcceptorReply { relay, mailbox: MailboxId([2; 32]), name: "Alice".into() };
+//! let send_key = cairn_protocol::frames::SendKey::generate(&mut rng);
+//! let reply = AcceptorReply { relay, mailbox: MailboxId([2; 32]), send_key, name: "Alice".into() };
 //! let accepted = accept_invite(&invite, &alice, reply, now, &mut rng)?;
 //! let mut alice_session = accepted.session;
 //!

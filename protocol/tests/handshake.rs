@@ -3,6 +3,7 @@
 mod common;
 
 use cairn_protocol::envelope::{Envelope, MailboxId};
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, HandshakeError, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::{Invite, PendingInvite};
@@ -22,6 +23,7 @@ fn reply() -> AcceptorReply {
     AcceptorReply {
         relay: relay(2),
         mailbox: MailboxId([2; 32]),
+        send_key: SendKey::from_bytes([0x5E; 32]),
         name: "Alice".into(),
     }
 }

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use cairn_protocol::content::Content;
 use cairn_protocol::crypto::{dh, hkdf, hmac, open, sha256, xopen};
 use cairn_protocol::envelope::{Envelope, MailboxId};
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
@@ -208,6 +209,7 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
     let reply = AcceptorReply {
         relay: relay_a.clone(),
         mailbox: MailboxId([0xA0; 32]),
+        send_key: SendKey::from_bytes([0x5E; 32]),
         name: "Alice".into(),
     };
     let mut rng = mode.rng("handshake.json", "/rng", 2);
@@ -239,6 +241,7 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
             "acceptor_seed": hex::encode(seed(0x00)),
             "reply_relay": relay_a.to_string(),
             "reply_mailbox": hex::encode([0xA0; 32]),
+            "reply_send_key": hex::encode([0x5E; 32]),
             "name": "Alice",
             "now": now,
             "sent_at": now,
@@ -844,6 +847,7 @@ fn padding_vectors_match_real_envelopes() {
     let reply = AcceptorReply {
         relay,
         mailbox: MailboxId([2; 32]),
+        send_key: SendKey::from_bytes([3; 32]),
         name: String::new(),
     };
     let mut s = accept_invite(&invite, &alice, reply, 0, &mut rng)

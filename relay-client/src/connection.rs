@@ -269,12 +269,39 @@ impl RelayClient {
     ///
     /// [`send`]: Self::send
     pub async fn send_many(&self, envelopes: &[Bytes]) -> Vec<Result<(), ClientError>> {
-        let mut queued = Vec::with_capacity(envelopes.len());
-        for envelope in envelopes {
+        self.send_pipelined(envelopes.iter().map(|e| (None, e)))
+            .await
+    }
+
+    /// Like [`send_many`](Self::send_many), each envelope with the send key
+    /// of its mailbox where it has one (sent as `SendLocked`, a plain `Send`
+    /// otherwise): a sender writing to several mailboxes, locked and open,
+    /// keeps one order for all of them.
+    pub async fn send_many_keyed(
+        &self,
+        sends: &[(Option<&SendKey>, Bytes)],
+    ) -> Vec<Result<(), ClientError>> {
+        self.send_pipelined(sends.iter().map(|(k, e)| (*k, e)))
+            .await
+    }
+
+    async fn send_pipelined<'a>(
+        &self,
+        sends: impl ExactSizeIterator<Item = (Option<&'a SendKey>, &'a Bytes)>,
+    ) -> Vec<Result<(), ClientError>> {
+        let mut queued = Vec::with_capacity(sends.len());
+        for (key, envelope) in sends {
+            let frame = match key {
+                Some(key) => ClientFrame::SendLocked {
+                    send_key: key.as_bytes(),
+                    envelope,
+                },
+                None => ClientFrame::Send { envelope },
+            };
             // Once one cannot be queued (closed) the rest fail too, in order.
             let result = match queued.last() {
                 Some(Err(_)) => Err(ClientError::Closed),
-                _ => self.enqueue(ClientFrame::Send { envelope }).await,
+                _ => self.enqueue(frame).await,
             };
             queued.push(result);
         }

@@ -71,7 +71,7 @@ pub fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
 pub fn pair(dir: &Path, now: u64) -> (Client, Client) {
     let mut alice = new_client_at(&dir.join("a"), "Alice", now);
     let mut bob = new_client_at(&dir.join("b"), "Bob", now);
-    let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let (mb, conversation) = (alice.mint_invite_mailbox_on(None), alice.mint_mailbox());
     let created = alice.create_invite(&mb, &conversation, now).unwrap();
     let invite = bob.parse_invite(&created.uri, now).unwrap();
     let reply = bob.mint_mailbox();
@@ -181,8 +181,8 @@ impl FrameLog {
 fn frame_kind(bytes: &[u8]) -> &'static str {
     use cairn_protocol::frames::{ClientFrame, ClientRequest};
     match ClientRequest::decode(bytes).map(|r| r.frame) {
-        Ok(ClientFrame::CreateMailbox { .. }) => "create",
-        Ok(ClientFrame::Send { .. }) => "send",
+        Ok(ClientFrame::CreateMailbox { .. } | ClientFrame::CreateLockedMailbox { .. }) => "create",
+        Ok(ClientFrame::Send { .. } | ClientFrame::SendLocked { .. }) => "send",
         Ok(ClientFrame::Subscribe { .. }) => "subscribe",
         Ok(ClientFrame::Unsubscribe { .. }) => "unsubscribe",
         Ok(ClientFrame::Ack { .. } | ClientFrame::AckBatch { .. }) => "ack",

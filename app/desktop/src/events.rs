@@ -123,6 +123,12 @@ impl CairnApp {
                     t.set_status(&counters, status);
                 }
             }
+            // Tied to no conversation (someone else's traffic on an invite
+            // mailbox, a refused handshake): said once, in the banner.
+            Event::IntegrityAdded(event) if event.contact.is_none() => {
+                let (text, _) = crate::chat::format::event_text(&event, &self.zone);
+                self.notice(text);
+            }
             Event::IntegrityAdded(event) => {
                 if let Some(t) = self
                     .timeline

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use cairn_protocol::envelope::{Envelope, MailboxId};
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
@@ -42,6 +43,7 @@ pub(crate) fn pair(seed: u64) -> Pair {
     let reply = AcceptorReply {
         relay: relay(2),
         mailbox: MailboxId([0xA0; 32]),
+        send_key: SendKey::from_bytes([0x5E; 32]),
         name: "Alice".into(),
     };
     let accepted = accept_invite(&invite, &alice, reply, NOW, &mut rng).unwrap();

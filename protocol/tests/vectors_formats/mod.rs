@@ -3,6 +3,7 @@
 
 use cairn_protocol::content::Content;
 use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::wire::{Reader, Writer};
 use serde_json::{Value, json};
@@ -85,6 +86,9 @@ pub(crate) fn content_vectors() -> Value {
                 mailbox: MailboxId(d32(
                     "4141414141414141414141414141414141414141414141414141414141414141",
                 )),
+                send_key: SendKey::from_bytes(d32(
+                    "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e",
+                )),
             },
         ),
         (
@@ -93,6 +97,9 @@ pub(crate) fn content_vectors() -> Value {
                 relay: "ws://[::1]:7447/".parse().unwrap(),
                 mailbox: MailboxId(d32(
                     "4242424242424242424242424242424242424242424242424242424242424242",
+                )),
+                send_key: SendKey::from_bytes(d32(
+                    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
                 )),
             },
         ),
@@ -119,9 +126,15 @@ pub(crate) fn content_vectors() -> Value {
             assert_eq!(&Content::decode(&mut r).unwrap(), c);
             r.finish().unwrap();
             let fields = match c {
-                Content::MailboxMove { relay, mailbox } => {
-                    json!({ "relay": relay.to_string(), "mailbox": hex::encode(mailbox.0) })
-                }
+                Content::MailboxMove {
+                    relay,
+                    mailbox,
+                    send_key,
+                } => json!({
+                    "relay": relay.to_string(),
+                    "mailbox": hex::encode(mailbox.0),
+                    "send_key": hex::encode(send_key.as_bytes()),
+                }),
                 Content::MailboxMoved { mailbox } => json!({ "mailbox": hex::encode(mailbox.0) }),
                 Content::SessionRestored { from } => json!({ "from": from }),
                 _ => Value::Null,
@@ -131,6 +144,6 @@ pub(crate) fn content_vectors() -> Value {
         .collect();
     json!({
         "contents": encoded,
-        "note": "kind u8 ‖ length u32 ‖ bytes (PROTOCOL.md §10.2). Mailbox move (kind 6): relay address in binary form (§6) ‖ mailbox id (32). Mailbox moved (kind 7): mailbox id (32). Session restored (kind 5): from u64.",
+        "note": "kind u8 ‖ length u32 ‖ bytes (PROTOCOL.md §10.2). Mailbox move (kind 6): relay address in binary form (§6) ‖ mailbox id (32) ‖ send key (32). Mailbox moved (kind 7): mailbox id (32). Session restored (kind 5): from u64.",
     })
 }

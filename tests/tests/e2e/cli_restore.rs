@@ -55,7 +55,9 @@ impl EnvelopeLog {
                         while let Some(Ok(m)) = client_rx.next().await {
                             if let Message::Binary(b) = &m
                                 && let Ok(ClientRequest {
-                                    frame: ClientFrame::Send { envelope, .. },
+                                    frame:
+                                        ClientFrame::Send { envelope }
+                                        | ClientFrame::SendLocked { envelope, .. },
                                     ..
                                 }) = ClientRequest::decode(b)
                             {

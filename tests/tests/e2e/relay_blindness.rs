@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use cairn_protocol::content::Content;
 use cairn_protocol::envelope::Envelope;
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::invite::Invite;
@@ -43,8 +44,10 @@ async fn relay_files_and_logs_hold_no_plaintext_or_identifiers() {
         .create_mailbox(a_box, &a_key.verifying_key(), None)
         .await
         .unwrap();
+    // Bob's reply mailbox is send-locked, as every conversation mailbox.
+    let b_send = SendKey::generate(&mut rng);
     client
-        .create_mailbox(b_box, &b_key.verifying_key(), None)
+        .create_locked_mailbox(b_box, &b_key.verifying_key(), &b_send.lock(), None)
         .await
         .unwrap();
 
@@ -54,6 +57,7 @@ async fn relay_files_and_logs_hold_no_plaintext_or_identifiers() {
     let reply = AcceptorReply {
         relay: relay.address().clone(),
         mailbox: b_box,
+        send_key: b_send.clone(),
         name: "bob".into(),
     };
     let mut accepted = accept_invite(&invite, &bob, reply, now, &mut rng).unwrap();
@@ -82,6 +86,15 @@ async fn relay_files_and_logs_hold_no_plaintext_or_identifiers() {
         .decrypt(&Envelope::parse(&msg.envelope).unwrap(), 0)
         .unwrap();
     assert_eq!(received.content, Content::Text(marker.clone()));
+    // Alice answers on Bob's locked mailbox with the key from the handshake.
+    let answer = completed
+        .session
+        .encrypt(&alice, &Content::Text(marker.clone()), now * 1000, &mut rng)
+        .unwrap();
+    client
+        .send_locked(&completed.send_key, answer.envelope.into())
+        .await
+        .unwrap();
     // Leave the second message un-acked so its ciphertext is still stored on disk.
     client.ack(a_box, hs.message).await.unwrap();
     drop((client, incoming));
@@ -96,6 +109,15 @@ async fn relay_files_and_logs_hold_no_plaintext_or_identifiers() {
     assert!(
         files_contain(&dir, marker.as_bytes()).is_empty(),
         "marker found in relay files"
+    );
+    // The relay keeps the lock, never the key that opens the mailbox (§2).
+    assert!(
+        !files_contain(&dir, &b_send.lock()).is_empty(),
+        "the lock is stored (sanity check of this test)"
+    );
+    assert!(
+        files_contain(&dir, b_send.as_bytes()).is_empty(),
+        "a send key found in relay files"
     );
     let logs = relay.logs() + &relay.stdout();
     assert!(!logs.contains(&marker), "marker in relay logs");

@@ -25,7 +25,7 @@ fn pair() -> (tempfile::TempDir, Client, Client) {
     let tmp = tempfile::tempdir().unwrap();
     let mut alice = new_client(&tmp.path().join("a"), "Alice");
     let mut bob = new_client(&tmp.path().join("b"), "Bob");
-    let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
+    let (mb, conversation) = (alice.mint_invite_mailbox_on(None), alice.mint_mailbox());
     let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
     let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
     let reply = bob.mint_mailbox();
@@ -147,6 +147,90 @@ fn redelivery_is_acked_not_shown_and_tampering_is_reported() {
     );
     let timeline = bob.timeline(id(&bob, "alice")).unwrap();
     assert_eq!(timeline.len(), 2, "message + rejected event: {timeline:?}");
+}
+
+/// Each side writes to the other's send-locked mailbox with the key only
+/// they were given (PROTOCOL.md §8.1, §10.4, §18.3): the inviter's from the
+/// handshake payload, the acceptor's from the inviter's mailbox move.
+#[test]
+fn each_side_sends_with_the_key_the_other_registered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut alice = new_client(&tmp.path().join("a"), "Alice");
+    let mut bob = new_client(&tmp.path().join("b"), "Bob");
+    let (mb, conversation) = (alice.mint_invite_mailbox_on(None), alice.mint_mailbox());
+    assert!(
+        matches!(
+            alice.create_invite(&mb, &mb, 1_000),
+            Err(ClientError::OpenConversationMailbox)
+        ),
+        "a conversation never starts on an open mailbox"
+    );
+    let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
+    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let reply = bob.mint_mailbox();
+    bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
+    // The handshake goes to the invite's open mailbox, without a key.
+    let handshake = bob.outbox_due(u64::MAX, 10).unwrap();
+    assert_eq!(handshake[0].mailbox, mb.id.0);
+    assert_eq!(handshake[0].send_key, None);
+    pump(&mut bob, &mut alice, 3_000);
+    // Alice's first message, the move, goes to Bob's reply mailbox with its key.
+    let to_bob = alice.outbox_due(u64::MAX, 10).unwrap();
+    assert_eq!(to_bob[0].mailbox, reply.id.0);
+    assert_eq!(to_bob[0].send_key, reply.send_key);
+    pump(&mut alice, &mut bob, 3_001);
+    bob.send_text(id(&bob, "alice"), "hi", 4_000).unwrap();
+    let to_alice = bob.outbox_due(u64::MAX, 10).unwrap();
+    let last = to_alice.last().unwrap();
+    assert_eq!(last.mailbox, conversation.id.0);
+    assert_eq!(last.send_key, conversation.send_key);
+}
+
+/// On a mailbox anyone holding its id can write to (here a conversation
+/// mailbox from before send locks), junk is someone else's traffic: one
+/// notice a day outside the chat, not a warning per envelope inside it.
+#[test]
+fn junk_on_an_open_mailbox_is_one_notice_outside_the_chat() {
+    let (_tmp, mut alice, mut bob) = pair();
+    let bobs = bob.contact(id(&bob, "alice")).unwrap().my_mailbox;
+    bob.store_mut()
+        .write(|db| db.drop_send_lock_for_tests(&bobs))
+        .unwrap();
+    let mut junk = |at: u64| {
+        alice.send_text(id(&alice, "Bob"), "x", at).unwrap();
+        let due = alice.outbox_due(u64::MAX, 10).unwrap();
+        alice.outbox_sent(&due).unwrap();
+        let item = due.last().unwrap();
+        let mut bytes = item.envelope.to_vec();
+        bytes[60] ^= 1;
+        let mut d = delivery(item, bytes);
+        d.message = MessageId(rand::random());
+        d
+    };
+    let notices = |r: &ReceiveReport| {
+        r.events
+            .iter()
+            .filter(|e| matches!(e, ClientEvent::Integrity { event } if event.kind == EventKind::Unauthenticated && event.contact.is_none()))
+            .count()
+    };
+    let first = bob.receive(&[junk(5_000), junk(5_001)], 6_000).unwrap();
+    let second = bob.receive(&[junk(5_002)], 7_000).unwrap();
+    let next_day = bob
+        .receive(
+            &[junk(5_003)],
+            7_000 + super::receive::UNAUTHENTICATED_NOTICE_EVERY_MS,
+        )
+        .unwrap();
+    assert_eq!(
+        (notices(&first), notices(&second), notices(&next_day)),
+        (1, 0, 1)
+    );
+    assert_eq!(first.acks.len(), 2, "junk is acked: it can never succeed");
+    let chat = bob.timeline(id(&bob, "alice")).unwrap();
+    assert!(
+        chat.iter().all(|i| !matches!(i, TimelineItem::Event(_))),
+        "nothing in the chat: {chat:?}"
+    );
 }
 
 #[test]

@@ -98,6 +98,10 @@ pub enum ClientError {
     /// The invite is our own.
     #[error("this is your own invite")]
     OwnInvite,
+    /// A conversation mailbox (the inviter's, the acceptor's reply mailbox) must be send-locked (minted by `Client::mint_mailbox`):
+    /// an open one would let anyone who learns its id write to the conversation.
+    #[error("a conversation mailbox must be send-locked")]
+    OpenConversationMailbox,
     /// Text over the protocol's limit or empty.
     #[error("message text must be 1 to {max} bytes (got {len})")]
     BadText {

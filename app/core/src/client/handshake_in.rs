@@ -6,6 +6,7 @@ use cairn_protocol::safety_number::SafetyNumber;
 
 use cairn_protocol::content::Content;
 use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::relay_address::RelayAddress;
 
 use super::ClientResult;
@@ -41,10 +42,14 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     let safety = SafetyNumber::new(&batch.identity.public(), &done.peer);
     let relay = done.relay.to_string();
     batch.db.ensure_relay(&relay, batch.now_ms)?;
+    // Everything to the acceptor goes out with the key of its reply mailbox.
+    batch
+        .db
+        .set_send_key(&done.mailbox.0, &done.send_key, batch.now_ms)?;
     // The conversation moves off the invite's mailbox at once (§10.4): whoever
     // else has the link can no longer write into it.
     let conversation = match record.conversation_mailbox {
-        Some(m) => Some((m, mailbox_relay(batch, &m)?)),
+        Some(m) => Some((m, conversation_mailbox(batch, &m)?)),
         None => None,
     };
     let id = batch.db.add_contact(
@@ -63,12 +68,13 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     batch.db.remove_pending_invite(&record.id)?;
     batch.sessions.insert(id, done.session);
     batch.touched.insert(id);
-    if let Some((mailbox, at)) = conversation {
+    if let Some((mailbox, (at, send_key))) = conversation {
         batch.db.add_move_out(id, &record.mailbox, batch.now_ms)?;
         let contact = batch.db.contact(id)?;
         let content = Content::MailboxMove {
             relay: at,
             mailbox: MailboxId(mailbox),
+            send_key,
         };
         let session = batch
             .sessions
@@ -96,15 +102,18 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     Ok(())
 }
 
-/// The relay a mailbox of ours lives on.
-fn mailbox_relay(batch: &Batch<'_, '_, '_>, mailbox: &[u8; 32]) -> ClientResult<RelayAddress> {
-    let text = batch
-        .db
-        .mailbox_relay(mailbox)?
-        .ok_or(StoreError::Malformed(
-            "conversation mailbox without a relay",
-        ))?;
-    Ok(text.parse()?)
+/// The relay our conversation mailbox lives on and the key that opens it.
+fn conversation_mailbox(
+    batch: &Batch<'_, '_, '_>,
+    mailbox: &[u8; 32],
+) -> ClientResult<(RelayAddress, SendKey)> {
+    let record = batch.db.mailbox(mailbox)?;
+    // Invites from before send-locked mailboxes: their conversation mailbox
+    // is open and no key can make it otherwise (a lock is set at creation).
+    let key = record.send_key.ok_or(StoreError::Malformed(
+        "conversation mailbox without a send key",
+    ))?;
+    Ok((record.relay.parse()?, key))
 }
 
 /// The acceptor's chosen (sanitized) name, made unique among our contacts.

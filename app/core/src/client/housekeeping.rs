@@ -1,7 +1,7 @@
 //! Forgetting what has outlived its use: expired invites, old seen-envelope
 //! ids (and, with them, anything a stranger could make the profile grow by),
-//! skipped message keys past their 30 days, and old mailboxes of moves no
-//! confirmation came for.
+//! skipped message keys past their 30 days, old mailboxes of moves no
+//! confirmation came for, and the send keys of contacts' old mailboxes.
 
 use super::sessions::{persist, session_mut};
 use super::{Client, ClientResult};
@@ -93,6 +93,8 @@ impl Client {
                 }
             }
             persist(sessions, db, &changed, now_ms)?;
+            // Keys of contacts' old mailboxes, once nothing is owed there.
+            db.prune_send_keys()?;
             Ok(done)
         })
     }

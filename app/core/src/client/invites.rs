@@ -6,6 +6,7 @@
 //! the relay.
 
 use cairn_protocol::envelope::MailboxId;
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::invite::Invite;
 use cairn_protocol::relay_address::RelayAddress;
@@ -31,6 +32,11 @@ pub struct NewMailbox {
     pub relay: RelayAddress,
     /// Seed of the Ed25519 key that proves ownership to the relay. Secret.
     pub auth_seed: Zeroizing<[u8; 32]>,
+    /// For a conversation mailbox, the key that opens it for sending: it is
+    /// created send-locked and only the contact learns the key (PROTOCOL.md
+    /// §18.3). `None` for an invite mailbox, which anyone with the link may
+    /// write to. Secret.
+    pub send_key: Option<SendKey>,
 }
 
 impl std::fmt::Debug for NewMailbox {
@@ -63,13 +69,23 @@ pub struct OpenInvite {
 }
 
 impl Client {
-    /// Mints a mailbox on our home relay (random id and auth key; nothing stored yet).
+    /// Mints a send-locked conversation mailbox on our home relay (random
+    /// id, auth key and send key; nothing stored yet).
     pub fn mint_mailbox(&self) -> NewMailbox {
         self.mint_mailbox_on(None)
     }
 
-    /// Mints a mailbox on `relay`, or on the home relay if `None`.
+    /// Mints a send-locked conversation mailbox on `relay`, or on the home
+    /// relay if `None`.
     pub fn mint_mailbox_on(&self, relay: Option<RelayAddress>) -> NewMailbox {
+        let mut mailbox = self.mint_invite_mailbox_on(relay);
+        mailbox.send_key = Some(SendKey::generate(&mut rand::rng()));
+        mailbox
+    }
+
+    /// Mints an open mailbox for an invite on `relay` (or the home relay):
+    /// whoever holds the link may write the handshake to it.
+    pub fn mint_invite_mailbox_on(&self, relay: Option<RelayAddress>) -> NewMailbox {
         let mut rng = rand::rng();
         let mut id = [0u8; 32];
         rng.fill_bytes(&mut id);
@@ -79,6 +95,7 @@ impl Client {
             id: MailboxId(id),
             relay: relay.unwrap_or_else(|| self.home_relay.clone()),
             auth_seed: seed,
+            send_key: None,
         }
     }
 
@@ -92,6 +109,9 @@ impl Client {
         conversation: &NewMailbox,
         now_ms: u64,
     ) -> ClientResult<CreatedInvite> {
+        if conversation.send_key.is_none() {
+            return Err(ClientError::OpenConversationMailbox);
+        }
         let expires_at = now_ms / 1000 + INVITE_TTL_SECS;
         let (invite, pending) = Invite::create(
             &self.identity,
@@ -110,7 +130,13 @@ impl Client {
         };
         self.store_mut().write(|db| {
             for m in [mailbox, conversation] {
-                db.add_mailbox(&m.id.0, &m.relay.to_string(), m.auth_seed.as_ref(), now_ms)?;
+                db.add_mailbox(
+                    &m.id.0,
+                    &m.relay.to_string(),
+                    m.auth_seed.as_ref(),
+                    m.send_key.as_ref(),
+                    now_ms,
+                )?;
             }
             db.add_pending_invite(&record, now_ms)
         })?;
@@ -146,12 +172,17 @@ impl Client {
     ) -> ClientResult<Contact> {
         let name = validate_name(name)?;
         check_remote_relay(&self.store().read(), invite.relay())?;
+        let send_key = reply_mailbox
+            .send_key
+            .clone()
+            .ok_or(ClientError::OpenConversationMailbox)?;
         let accepted = accept_invite(
             invite,
             &self.identity,
             AcceptorReply {
                 relay: reply_mailbox.relay.clone(),
                 mailbox: reply_mailbox.id,
+                send_key,
                 name: self.name.clone(),
             },
             now_ms / 1000,
@@ -173,6 +204,7 @@ impl Client {
                 &reply_mailbox.id.0,
                 &my_relay,
                 reply_mailbox.auth_seed.as_ref(),
+                reply_mailbox.send_key.as_ref(),
                 now_ms,
             )?;
             db.ensure_relay(&their_relay, now_ms)?;

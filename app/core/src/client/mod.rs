@@ -12,6 +12,7 @@ mod handshake_in;
 mod history;
 mod housekeeping;
 mod invites;
+mod mailbox_move;
 mod names;
 mod people;
 mod receive;

@@ -98,6 +98,7 @@ fn handshake_naming_remote_plaintext_reply_relay_is_rejected() {
         id: MailboxId([9; 32]),
         relay: remote(),
         auth_seed: Zeroizing::new([5; 32]),
+        send_key: Some(cairn_protocol::frames::SendKey::from_bytes([6; 32])),
     };
     bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
     let report = pump(&mut bob, &mut alice, 3_000);

@@ -125,6 +125,7 @@ fn a_handshake_naming_a_private_reply_relay_is_rejected_until_allowed() {
             id: bob.mint_mailbox().id,
             relay: private.parse().unwrap(),
             auth_seed: Zeroizing::new([5; 32]),
+            send_key: Some(cairn_protocol::frames::SendKey::from_bytes([6; 32])),
         };
         bob.accept_invite(&invite, &format!("alice{n}"), &reply, 2_000)
             .unwrap();

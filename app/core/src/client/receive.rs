@@ -34,6 +34,11 @@ enum MailboxChange {
 /// Conversation messages decrypted (and batch-verified) per step of a pipelined run.
 const DECRYPT_CHUNK: usize = 256;
 
+/// How often at most the same "unauthenticated traffic" notice is recorded
+/// for one mailbox: someone flooding an open mailbox gets one line a day,
+/// not a line per envelope.
+pub(crate) const UNAUTHENTICATED_NOTICE_EVERY_MS: u64 = 24 * 3600 * 1000;
+
 /// One envelope as a relay delivered it: the relay client has already read
 /// the mailbox and message id from its header (PROTOCOL.md §12), so they
 /// are carried along instead of being parsed again.
@@ -261,11 +266,14 @@ impl<'d> Batch<'_, '_, 'd> {
                 // keys, or older than 30 days): say so, never drop it silently.
                 return self.event(Some(contact), EventKind::Lost, &e.to_string());
             }
-            Err(_) if env.mailbox.0 != contact.my_mailbox => {
-                // Our old mailbox (the invite's, after the conversation moved):
-                // anyone with the link can still write there until it is
-                // deleted. Not the contact's doing: one notice, not in their chat.
-                return self.unauthenticated(&env.mailbox);
+            Err(_) if env.mailbox.0 != contact.my_mailbox || self.open(&env.mailbox)? => {
+                // A mailbox anyone with its id may write to: our old one (the
+                // invite's, after the conversation moved), or a conversation
+                // mailbox from before send locks. Not the contact's doing: one
+                // notice, not in their chat. (A locked mailbox only takes
+                // envelopes from the key holder, so a failure there is the
+                // relay's or the key holder's: rejected, in the chat, below.)
+                return self.unauthenticated(contact, &env.mailbox);
             }
             Err(e) => return self.reject(Some(contact), &format!("message rejected: {e}")),
         };
@@ -359,8 +367,12 @@ impl<'d> Batch<'_, '_, 'd> {
                      compare the new safety number and accept the change",
                 )?;
             }
-            Content::MailboxMove { relay, mailbox } if !held => {
-                self.moved(contact, &relay, &mailbox)?;
+            Content::MailboxMove {
+                relay,
+                mailbox,
+                send_key,
+            } if !held => {
+                self.moved(contact, &relay, &mailbox, &send_key)?;
             }
             Content::MailboxMoved { mailbox } if !held => {
                 self.db.confirm_move_out(contact, &mailbox.0, self.now_ms)?;
@@ -385,6 +397,7 @@ impl<'d> Batch<'_, '_, 'd> {
         contact: &Contact,
         relay: &cairn_protocol::relay_address::RelayAddress,
         mailbox: &MailboxId,
+        send_key: &cairn_protocol::frames::SendKey,
     ) -> ClientResult<()> {
         if let Err(refused) = super::relays::check_remote_relay(self.db, relay) {
             return self.reject(
@@ -394,7 +407,8 @@ impl<'d> Batch<'_, '_, 'd> {
         }
         let text = relay.to_string();
         self.db.ensure_relay(&text, self.now_ms)?;
-        self.db.move_in(contact, &text, &mailbox.0)?;
+        self.db
+            .move_in(contact, &text, &mailbox.0, send_key, self.now_ms)?;
         self.mailbox_changes
             .push((contact.id, MailboxChange::Peer(*mailbox)));
         self.invalidate_contacts();
@@ -415,17 +429,41 @@ impl<'d> Batch<'_, '_, 'd> {
         Ok(m)
     }
 
-    /// One notice per old mailbox and batch for envelopes nobody we know sent.
-    fn unauthenticated(&mut self, mailbox: &MailboxId) -> ClientResult<()> {
+    /// True if our mailbox `mailbox` takes envelopes from anyone holding its
+    /// id (created without a send lock).
+    fn open(&self, mailbox: &MailboxId) -> ClientResult<bool> {
+        Ok(self.db.mailbox(&mailbox.0)?.send_key.is_none())
+    }
+
+    /// Envelopes nobody we know sent, on a mailbox of ours anyone holding its
+    /// id may write to: one notice per mailbox and day, outside the chat.
+    fn unauthenticated(&mut self, contact: &Contact, mailbox: &MailboxId) -> ClientResult<()> {
         if self.unauthenticated.contains(&mailbox.0) {
             return Ok(());
         }
         self.unauthenticated.push(mailbox.0);
-        self.reject(
-            None,
-            "unauthenticated traffic on an invite mailbox that is being retired: someone \
-             else has the invite link; nothing reached your conversation",
-        )
+        let name = &contact.name;
+        let detail = if mailbox.0 == contact.my_mailbox {
+            format!(
+                "envelopes on your mailbox for {name} did not come from {name}: the mailbox \
+                 predates send-locked mailboxes, so anyone who learns its id can write to it; \
+                 nothing reached your conversation"
+            )
+        } else {
+            format!(
+                "envelopes on the invite mailbox your conversation with {name} is leaving did \
+                 not come from {name}: someone else has the invite link; nothing reached your \
+                 conversation"
+            )
+        };
+        let since = self.now_ms.saturating_sub(UNAUTHENTICATED_NOTICE_EVERY_MS);
+        if self
+            .db
+            .has_event_since(None, EventKind::Unauthenticated, &detail, since)?
+        {
+            return Ok(());
+        }
+        self.event(None, EventKind::Unauthenticated, &detail)
     }
 
     fn status(

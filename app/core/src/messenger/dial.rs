@@ -50,10 +50,25 @@ pub async fn create_mailbox(
     let text = mailbox.relay.to_string();
     let (client, _deliveries) = dial(&mailbox.relay, options).await?;
     let key = SigningKey::from_bytes(&mailbox.auth_seed);
-    let result = client
-        .create_mailbox(mailbox.id, &key.verifying_key(), access_token)
-        .await
-        .map_err(|e| NetError::from_client(&text, e));
+    let result = match &mailbox.send_key {
+        // A conversation mailbox: only the holder of the send key writes to it.
+        Some(send_key) => {
+            client
+                .create_locked_mailbox(
+                    mailbox.id,
+                    &key.verifying_key(),
+                    &send_key.lock(),
+                    access_token,
+                )
+                .await
+        }
+        None => {
+            client
+                .create_mailbox(mailbox.id, &key.verifying_key(), access_token)
+                .await
+        }
+    }
+    .map_err(|e| NetError::from_client(&text, e));
     client.close().await;
     result
 }

@@ -17,7 +17,7 @@ use super::lanes::Report;
 use super::sender::Sender;
 use super::{Clock, MessengerConfig, MessengerEvent, NetError, Op, RelayState, Reply, dial};
 use crate::client::{Client, ClientEvent, CreatedInvite, Delivery, NewMailbox};
-use crate::store::{Contact, OutboxItem};
+use crate::store::{Contact, ContactId, OutboxItem};
 
 /// Where a sender task sends: relay address text and mailbox (one per contact).
 type Destination = (String, [u8; 32]);
@@ -44,6 +44,8 @@ enum Then {
     },
     /// A mailbox the relay forgot was created again: subscribe.
     Recreated,
+    /// A send-locked mailbox for a conversation still on an open one: move there.
+    Lock(ContactId),
 }
 
 struct SentWaiter {
@@ -72,6 +74,8 @@ pub(crate) struct Engine {
     senders: HashMap<Destination, Sender>,
     in_flight: HashSet<i64>,
     deleting: HashSet<[u8; 32]>,
+    /// Conversations whose move to a send-locked mailbox is under way.
+    locking: HashSet<ContactId>,
     /// Last known state per relay, to report only changes.
     health: HashMap<String, bool>,
     queued: Option<usize>,
@@ -112,6 +116,7 @@ impl Engine {
             senders: HashMap::new(),
             in_flight: HashSet::new(),
             deleting: HashSet::new(),
+            locking: HashSet::new(),
             health: HashMap::new(),
             queued: None,
             wake: None,
@@ -184,9 +189,10 @@ impl Engine {
                 }
             }
             Op::CreateInvite { relay, reply } => {
-                // The invite's mailbox, and the one the conversation moves to
-                // when the handshake arrives (PROTOCOL.md §10.4).
-                let invite = self.client.mint_mailbox_on(relay.clone());
+                // The invite's mailbox (open: anyone with the link answers
+                // it), and the send-locked one the conversation moves to when
+                // the handshake arrives (PROTOCOL.md §10.4, §18.3).
+                let invite = self.client.mint_invite_mailbox_on(relay.clone());
                 let conversation = self.client.mint_mailbox_on(relay);
                 self.create_then(vec![invite, conversation], Then::Invite(reply));
             }
@@ -290,7 +296,10 @@ impl Engine {
         };
         let relay = first.relay.to_string();
         if let Err(e) = result {
-            self.note_relay(&relay, Some(&e));
+            // A refusal of one request says nothing about the relay's health.
+            if e.is_connection() || !matches!(then, Then::Lock(_)) {
+                self.note_relay(&relay, Some(&e));
+            }
             match then {
                 Then::Invite(reply) => {
                     let _ = reply.send(Err(e.into()));
@@ -299,6 +308,10 @@ impl Engine {
                     let _ = reply.send(Err(e.into()));
                 }
                 Then::Recreated => {}
+                // Tried again at the next tidy.
+                Then::Lock(contact) => {
+                    self.locking.remove(&contact);
+                }
             }
             return;
         }
@@ -332,6 +345,31 @@ impl Engine {
                 self.pump();
             }
             Then::Recreated => self.subscribe(first),
+            Then::Lock(contact) => {
+                self.locking.remove(&contact);
+                match self.client.move_my_mailbox(contact, first, now) {
+                    Ok(()) => {
+                        self.subscribe(first);
+                        self.pump();
+                    }
+                    Err(e) => self.emit(MessengerEvent::ReceiveFailed(e)),
+                }
+            }
+        }
+    }
+
+    /// Conversations from before send-locked mailboxes move to a locked one
+    /// (PROTOCOL.md §10.4, §19), so knowing the old id no longer lets anyone
+    /// write to them: a fresh mailbox on the same relay, then the move.
+    fn lock_open_mailboxes(&mut self) {
+        let Ok(open) = self.client.conversations_on_open_mailboxes() else {
+            return;
+        };
+        for (contact, relay) in open {
+            if self.locking.insert(contact) {
+                let mailbox = self.client.mint_mailbox_on(Some(relay));
+                self.create_then(vec![mailbox], Then::Lock(contact));
+            }
         }
     }
 
@@ -491,18 +529,22 @@ impl Engine {
             id: mailbox,
             relay,
             auth_seed: Zeroizing::new(seed),
+            // The same lock again: the contact holds the key already.
+            send_key: record.send_key,
         };
         self.create_then(vec![new], Then::Recreated);
     }
 
-    /// Housekeeping (expired invites, old seen ids, expired skipped keys), then
-    /// deletes mailboxes nothing uses any more at their relays.
+    /// Housekeeping (expired invites, old seen ids, expired skipped keys),
+    /// moves conversations off open mailboxes, then deletes mailboxes nothing
+    /// uses any more at their relays.
     fn tidy(&mut self) {
         let now = self.now();
         if let Err(e) = self.client.housekeeping(now) {
             self.emit(MessengerEvent::ReceiveFailed(e));
             return;
         }
+        self.lock_open_mailboxes();
         let Ok(unused) = self.client.mailboxes_to_delete() else {
             return;
         };

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_relay_client::RelayClient;
 use tokio::sync::mpsc;
@@ -91,8 +92,14 @@ async fn run(
         let Some(client) = conn.as_ref() else {
             continue;
         };
-        let envelopes: Vec<Bytes> = items.iter().map(|i| i.envelope.clone()).collect();
-        let outcomes = client.send_many(&envelopes).await;
+        // Locked mailboxes (every conversation's, PROTOCOL.md §18.3) get
+        // their send key with each envelope; an invite's open mailbox none.
+        let sends: Vec<(Option<&SendKey>, Bytes)> = items
+            .iter()
+            .map(|i| (i.send_key.as_ref(), i.envelope.clone()))
+            .collect();
+        let outcomes = client.send_many_keyed(&sends).await;
+        drop(sends);
         let mut lost = false;
         let results: Vec<_> = items
             .into_iter()

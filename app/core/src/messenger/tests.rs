@@ -406,3 +406,166 @@ async fn a_crash_before_the_ack_shows_each_message_once() {
         "nothing left at the relay"
     );
 }
+
+/// Every conversation mailbox is send-locked (PROTOCOL.md §2, §18.3): its id —
+/// which the relay, and anyone who ever saw an envelope, knows — does not let
+/// a stranger write to it; the two contacts still do.
+#[tokio::test]
+async fn conversation_mailboxes_refuse_senders_without_the_key() {
+    use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
+    use cairn_protocol::frames::{ErrorCode, SendKey};
+    use cairn_relay_client::{ConnectOptions, RelayClient};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let mut p = pair(dir.path(), &address).await;
+    // One message each way: Alice has moved off the invite's mailbox and Bob
+    // follows her there.
+    p.bob
+        .send_texts(p.to_alice, vec!["b".into()])
+        .await
+        .unwrap();
+    expect(&mut p.alice_events, "Bob's message", message_text).await;
+    p.alice
+        .send_texts(p.to_bob, vec!["a".into()])
+        .await
+        .unwrap();
+    expect(&mut p.bob_events, "Alice's message", message_text).await;
+    let (to_alice, to_bob) = (p.to_alice, p.to_bob);
+    let alices = p
+        .bob
+        .query(move |c| c.contact(to_alice).map(|c| c.their_mailbox))
+        .await
+        .unwrap()
+        .unwrap();
+    let bobs = p
+        .alice
+        .query(move |c| c.contact(to_bob).map(|c| c.their_mailbox))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let (stranger, _deliveries) = RelayClient::connect(&address, ConnectOptions::default())
+        .await
+        .unwrap();
+    for mailbox in [alices, bobs] {
+        let mut junk = Vec::new();
+        write_header(
+            &mut junk,
+            &MailboxId(mailbox),
+            &MessageId(rand::random()),
+            BodyKind::Ratchet,
+        );
+        junk.resize(1024, 0x5a);
+        let plain = stranger.send(junk.clone().into()).await.unwrap_err();
+        assert_eq!(plain.code(), Some(ErrorCode::SendKeyRefused), "{plain}");
+        let guessed = SendKey::generate(&mut rand::rng());
+        let wrong = stranger
+            .send_locked(&guessed, junk.into())
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.code(), Some(ErrorCode::SendKeyRefused), "{wrong}");
+    }
+
+    // The contacts themselves, holding the keys, go on writing.
+    p.bob
+        .send_texts(p.to_alice, vec!["still here".into()])
+        .await
+        .unwrap();
+    expect(&mut p.alice_events, "Bob's message", |e| {
+        message_text(e).filter(|t| t == "still here")
+    })
+    .await;
+    p.alice
+        .send_texts(p.to_bob, vec!["me too".into()])
+        .await
+        .unwrap();
+    expect(&mut p.bob_events, "Alice's message", |e| {
+        message_text(e).filter(|t| t == "me too")
+    })
+    .await;
+}
+
+/// A conversation from before send-locked mailboxes (its receiving mailbox
+/// open) moves to a locked one by itself when the messenger tidies up, and
+/// the contact follows: from then on a stranger who knows the mailbox in use
+/// cannot write to it (PROTOCOL.md §10.4, §19).
+#[tokio::test]
+async fn a_conversation_on_an_open_mailbox_moves_to_a_locked_one() {
+    use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
+    use cairn_protocol::frames::ErrorCode;
+    use cairn_relay_client::{ConnectOptions, RelayClient};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let mut p = pair(dir.path(), &address).await;
+    p.bob
+        .send_texts(p.to_alice, vec!["b".into()])
+        .await
+        .unwrap();
+    expect(&mut p.alice_events, "Bob's message", message_text).await;
+    p.alice.wait_sent(true).await.unwrap();
+    let (to_alice, to_bob) = (p.to_alice, p.to_bob);
+    let mut alice = p.alice.stop().await.unwrap();
+    // Alice's mailbox for Bob as a conversation from before send locks has it.
+    let old = alice.contact(to_bob).unwrap().my_mailbox;
+    alice
+        .store_mut()
+        .write(|db| db.drop_send_lock_for_tests(&old))
+        .unwrap();
+    // Later than the end of the move off the invite's mailbox.
+    let later = (system_clock())() + 2 * crate::client::MOVE_GRACE_MS;
+    let (alice, mut alice_events) = Messenger::start(
+        alice,
+        MessengerConfig {
+            clock: std::sync::Arc::new(move || later),
+            ..config()
+        },
+    );
+    // Alice moves when she tidies up at start...
+    let mut new = old;
+    for _ in 0..200 {
+        new = alice
+            .query(move |c| c.contact(to_bob).map(|c| c.my_mailbox))
+            .await
+            .unwrap()
+            .unwrap();
+        if new != old {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_ne!(new, old, "Alice never moved");
+    // ...and Bob follows.
+    expect(&mut p.bob_events, "Alice's move", |e| match e {
+        MessengerEvent::Client(ClientEvent::ContactChanged { contact })
+            if contact.their_mailbox == new =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    p.bob
+        .send_texts(to_alice, vec!["on the locked one".into()])
+        .await
+        .unwrap();
+    expect(&mut alice_events, "Bob's message", |e| {
+        message_text(e).filter(|t| t == "on the locked one")
+    })
+    .await;
+
+    let (stranger, _deliveries) = RelayClient::connect(&address, ConnectOptions::default())
+        .await
+        .unwrap();
+    let mut junk = Vec::new();
+    write_header(
+        &mut junk,
+        &MailboxId(new),
+        &MessageId(rand::random()),
+        BodyKind::Ratchet,
+    );
+    junk.resize(1024, 0x5a);
+    let refused = stranger.send(junk.into()).await.unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::SendKeyRefused), "{refused}");
+}

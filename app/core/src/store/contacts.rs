@@ -260,7 +260,7 @@ pub(crate) mod tests {
     pub(crate) fn add(store: &mut Store, name: &str, seed: u8) -> ContactId {
         store
             .write(|db| {
-                db.add_mailbox(&[seed; 32], "ws://127.0.0.1:1/", b"s", 1)?;
+                db.add_mailbox(&[seed; 32], "ws://127.0.0.1:1/", b"s", None, 1)?;
                 db.add_contact(
                     &NewContact {
                         name,

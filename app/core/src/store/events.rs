@@ -34,6 +34,11 @@ pub enum EventKind {
     /// The contact restored their profile from a backup and renewed the
     /// session (PROTOCOL.md §2, §10.2).
     Restored,
+    /// Envelopes on a mailbox of ours that anyone holding its id may write to
+    /// (an invite's, or a conversation's from before send-locked mailboxes)
+    /// did not come from the contact: someone else's traffic, dropped, and
+    /// reported once a day per mailbox, outside the conversation.
+    Unauthenticated,
 }
 
 impl EventKind {
@@ -51,6 +56,7 @@ impl EventKind {
             Self::LookAlikeName => "look_alike_name",
             Self::Lost => "lost",
             Self::Restored => "restored",
+            Self::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -67,6 +73,7 @@ impl EventKind {
             "look_alike_name" => Self::LookAlikeName,
             "lost" => Self::Lost,
             "restored" => Self::Restored,
+            "unauthenticated" => Self::Unauthenticated,
             _ => return Err(StoreError::Malformed("event kind")),
         })
     }
@@ -101,6 +108,23 @@ impl Db<'_> {
             rusqlite::params![contact.map(|c| c.0), kind.as_str(), detail, at_ms as i64],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// True if an event with exactly this contact, kind and detail was
+    /// recorded at or after `since_ms`: a repeated notice can be skipped.
+    pub fn has_event_since(
+        &self,
+        contact: Option<ContactId>,
+        kind: EventKind,
+        detail: &str,
+        since_ms: u64,
+    ) -> StoreResult<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM integrity_events
+                            WHERE contact_id IS ?1 AND kind = ?2 AND detail = ?3 AND at_ms >= ?4)",
+            rusqlite::params![contact.map(|c| c.0), kind.as_str(), detail, since_ms as i64],
+            |r| r.get(0),
+        )?)
     }
 
     /// Events of one conversation (or, with `None`, those tied to none), oldest first.

@@ -178,7 +178,7 @@ mod tests {
         };
         store
             .write(|db| {
-                db.add_mailbox(&[6; 32], "ws://127.0.0.1:1/", b"s", 1)?;
+                db.add_mailbox(&[6; 32], "ws://127.0.0.1:1/", b"s", None, 1)?;
                 db.add_pending_invite(&rec, 2)
             })
             .unwrap();
@@ -207,7 +207,7 @@ mod tests {
         store
             .write(|db| {
                 for mb in [1u8, 2, 3] {
-                    db.add_mailbox(&[mb; 32], "ws://127.0.0.1:1/", b"s", 1)?;
+                    db.add_mailbox(&[mb; 32], "ws://127.0.0.1:1/", b"s", None, 1)?;
                 }
                 db.add_pending_invite(&invite(10, 1, 100), 1)?; // expires
                 db.add_pending_invite(&invite(11, 2, 100), 1)?; // expires, mailbox shared...

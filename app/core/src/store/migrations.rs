@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -275,6 +275,23 @@ const V9: &str = r#"
 CREATE INDEX outbox_waiting ON outbox (relay, mailbox, next_try_ms);
 CREATE INDEX messages_awaiting_receipt ON messages (contact_id, counter)
     WHERE direction = 1 AND status = 'sent';
+"#;
+
+/// V10: send-locked conversation mailboxes (PROTOCOL.md §18.3, §8.1, §10.4).
+/// - `mailboxes.send_key`: the key that opens a mailbox of ours for sending,
+///   kept to hand to the contact (handshake, move) and to register the lock
+///   again if the relay forgot the mailbox. NULL for open (invite) mailboxes.
+/// - `send_keys`: the keys the contacts gave us for *their* mailboxes, by
+///   mailbox, so an envelope sealed for an old mailbox still goes out with
+///   that mailbox's key after a move. Rows go once no contact writes there
+///   and nothing for it is queued.
+const V10: &str = r#"
+ALTER TABLE mailboxes ADD COLUMN send_key BLOB CHECK (send_key IS NULL OR length(send_key) = 32);
+CREATE TABLE send_keys (
+    mailbox    BLOB PRIMARY KEY CHECK (length(mailbox) = 32),
+    send_key   BLOB NOT NULL CHECK (length(send_key) = 32),
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`].

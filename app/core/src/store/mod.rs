@@ -25,6 +25,7 @@ mod moves;
 mod outbox;
 mod receipts;
 mod relays;
+mod send_keys;
 mod settings;
 mod timeline;
 

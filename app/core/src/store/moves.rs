@@ -1,6 +1,7 @@
 //! Mailbox moves (PROTOCOL.md §10.4) and handshake confirmation: which old
 //! mailboxes still count for a contact, and which moves await confirmation.
 
+use cairn_protocol::frames::SendKey;
 use rusqlite::OptionalExtension;
 
 use super::{Contact, ContactId, Db, StoreResult};
@@ -35,6 +36,32 @@ impl Db<'_> {
             rusqlite::params![contact.0, &old[..], now_ms as i64],
         )?;
         Ok(())
+    }
+
+    /// Points the conversation with `contact` at our new receiving mailbox.
+    pub fn set_my_mailbox(&self, contact: ContactId, mailbox: &[u8; 32]) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE contacts SET my_mailbox = ?2 WHERE id = ?1",
+            rusqlite::params![contact.0, &mailbox[..]],
+        )?;
+        Ok(())
+    }
+
+    /// Conversations we still receive on an open mailbox (created before
+    /// send-locked mailboxes), with no move of ours open and no identity
+    /// change of the contact's waiting: each should move to a locked one.
+    /// Returns the contact and the relay its mailbox is on.
+    pub fn contacts_on_open_mailboxes(&self) -> StoreResult<Vec<(ContactId, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, r.address FROM contacts c
+               JOIN mailboxes m ON m.id = c.my_mailbox
+               JOIN relays r ON r.id = m.relay_id
+             WHERE m.send_key IS NULL AND c.pending_identity IS NULL
+               AND NOT EXISTS (SELECT 1 FROM moves_out o WHERE o.contact_id = c.id)
+             ORDER BY c.id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((ContactId(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The contact confirmed our move to `mailbox`: nothing more of theirs
@@ -97,9 +124,18 @@ impl Db<'_> {
             .is_some())
     }
 
-    /// The contact moved to `relay`/`mailbox`: write there from now on, and
-    /// confirm once nothing sealed for their old mailbox is still queued.
-    pub fn move_in(&self, contact: &Contact, relay: &str, mailbox: &[u8; 32]) -> StoreResult<()> {
+    /// The contact moved to `relay`/`mailbox` (send-locked with `send_key`):
+    /// write there from now on, and confirm once nothing sealed for their
+    /// old mailbox is still queued.
+    pub fn move_in(
+        &self,
+        contact: &Contact,
+        relay: &str,
+        mailbox: &[u8; 32],
+        send_key: &SendKey,
+        now_ms: u64,
+    ) -> StoreResult<()> {
+        self.set_send_key(mailbox, send_key, now_ms)?;
         self.conn.execute(
             "UPDATE contacts SET relay = ?2, their_mailbox = ?3 WHERE id = ?1",
             rusqlite::params![contact.id.0, relay, &mailbox[..]],

@@ -4,6 +4,9 @@
 //! retried, so the relay can dedupe by message id and a crash between "sent"
 //! and "acked" at worst resends an envelope the recipient will drop as seen.
 
+use cairn_protocol::frames::SendKey;
+
+use super::send_keys::send_key_from;
 use super::{Db, StoreResult, blob};
 
 /// First retry delay after a failure.
@@ -43,6 +46,10 @@ pub struct OutboxItem {
     pub message_id: Option<i64>,
     /// Failed attempts so far.
     pub attempts: u32,
+    /// The key the destination mailbox wants (PROTOCOL.md §18.3), if it is
+    /// send-locked: looked up by mailbox when the item is read, so it is the
+    /// key of the mailbox this envelope was sealed for.
+    pub send_key: Option<SendKey>,
 }
 
 /// Delay before the next try after `attempts` failures: 1 s, 2 s, 4 s … capped at 5 min.
@@ -77,12 +84,14 @@ impl Db<'_> {
     /// `now_ms = u64::MAX` returns everything.
     pub fn outbox_due(&self, now_ms: u64, limit: usize) -> StoreResult<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, envelope_id, relay, mailbox, envelope, message_id, attempts FROM outbox o
-             WHERE next_try_ms <= ?1
+            "SELECT o.id, o.envelope_id, o.relay, o.mailbox, o.envelope, o.message_id, o.attempts,
+                    k.send_key
+             FROM outbox o LEFT JOIN send_keys k ON k.mailbox = o.mailbox
+             WHERE o.next_try_ms <= ?1
                AND NOT EXISTS (SELECT 1 FROM outbox w
                                WHERE w.relay = o.relay AND w.mailbox = o.mailbox
                                  AND w.next_try_ms > ?1 AND w.id < o.id)
-             ORDER BY id LIMIT ?2",
+             ORDER BY o.id LIMIT ?2",
         )?;
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let rows = stmt.query_map(rusqlite::params![now, limit as i64], |r| {
@@ -94,10 +103,11 @@ impl Db<'_> {
                 r.get::<_, Vec<u8>>(4)?,
                 r.get::<_, Option<i64>>(5)?,
                 r.get::<_, u32>(6)?,
+                r.get::<_, Option<Vec<u8>>>(7)?,
             ))
         })?;
         rows.map(|r| {
-            let (id, envelope_id, relay, mailbox, envelope, message_id, attempts) = r?;
+            let (id, envelope_id, relay, mailbox, envelope, message_id, attempts, key) = r?;
             Ok(OutboxItem {
                 id,
                 envelope_id: blob(envelope_id, "outbox envelope id")?,
@@ -106,6 +116,7 @@ impl Db<'_> {
                 envelope: envelope.into(),
                 message_id,
                 attempts,
+                send_key: key.map(send_key_from).transpose()?,
             })
         })
         .collect()

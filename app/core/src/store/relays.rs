@@ -3,7 +3,32 @@
 use rusqlite::OptionalExtension;
 use zeroize::Zeroizing;
 
+use cairn_protocol::frames::SendKey;
+
+use super::send_keys::send_key_from;
 use super::{Db, StoreError, StoreResult, blob};
+
+/// The columns [`record`] reads, in its order.
+const MAILBOX_COLUMNS: &str = "m.id, r.address, m.auth_seed, m.send_key";
+
+/// A mailbox row selected with [`MAILBOX_COLUMNS`].
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreResult<MailboxRecord>> {
+    let (id, relay, seed, key) = (
+        r.get::<_, Vec<u8>>(0)?,
+        r.get::<_, String>(1)?,
+        r.get::<_, Vec<u8>>(2)?,
+        r.get::<_, Option<Vec<u8>>>(3)?,
+    );
+    let seed = Zeroizing::new(seed);
+    Ok((|| {
+        Ok(MailboxRecord {
+            id: blob(id, "mailbox id")?,
+            relay,
+            auth_seed: seed,
+            send_key: key.map(send_key_from).transpose()?,
+        })
+    })())
+}
 
 /// Row id of a relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +43,9 @@ pub struct MailboxRecord {
     pub relay: String,
     /// Seed of the key that proves ownership to the relay. Secret.
     pub auth_seed: Zeroizing<Vec<u8>>,
+    /// The key that opens it for sending, for a send-locked mailbox (a
+    /// conversation's); `None` for an open one (an invite's). Secret.
+    pub send_key: Option<SendKey>,
 }
 
 impl std::fmt::Debug for MailboxRecord {
@@ -86,103 +114,66 @@ impl Db<'_> {
         id: &[u8; 32],
         relay: &str,
         auth_seed: &[u8],
+        send_key: Option<&SendKey>,
         now_ms: u64,
     ) -> StoreResult<()> {
         let relay_id = self.ensure_relay(relay, now_ms)?;
         self.conn.execute(
-            "INSERT INTO mailboxes (id, relay_id, auth_seed, created_ms) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![&id[..], relay_id.0, auth_seed, now_ms as i64],
+            "INSERT INTO mailboxes (id, relay_id, auth_seed, send_key, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![
+                &id[..],
+                relay_id.0,
+                auth_seed,
+                send_key.map(|k| &k.as_bytes()[..]),
+                now_ms as i64
+            ],
         )?;
         Ok(())
     }
 
     /// Mailboxes still in use (not retired), to poll on every sync.
     pub fn active_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT m.id, r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
-             WHERE m.retired_ms IS NULL ORDER BY r.id, m.created_ms",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, relay, seed) = row?;
-            Ok(MailboxRecord {
-                id: blob(id, "mailbox id")?,
-                relay,
-                auth_seed: Zeroizing::new(seed),
-            })
-        })
-        .collect()
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m JOIN relays r ON r.id = m.relay_id
+             WHERE m.retired_ms IS NULL ORDER BY r.id, m.created_ms"
+        ))?;
+        let rows = stmt.query_map([], record)?;
+        rows.map(|row| row?).collect()
     }
 
     /// One mailbox by id.
     pub fn mailbox(&self, id: &[u8; 32]) -> StoreResult<MailboxRecord> {
-        let row = self
-            .conn
+        self.conn
             .query_row(
-                "SELECT r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
-                 WHERE m.id = ?1",
+                &format!(
+                    "SELECT {MAILBOX_COLUMNS} FROM mailboxes m JOIN relays r ON r.id = m.relay_id
+                     WHERE m.id = ?1"
+                ),
                 [&id[..]],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                record,
             )
-            .optional()?;
-        let (relay, seed) = row.ok_or_else(|| StoreError::NotFound {
-            what: "mailbox",
-            key: hex::encode(id),
-        })?;
-        Ok(MailboxRecord {
-            id: *id,
-            relay,
-            auth_seed: Zeroizing::new(seed),
-        })
-    }
-
-    /// The relay address text of our mailbox `id`, if we have it.
-    pub fn mailbox_relay(&self, id: &[u8; 32]) -> StoreResult<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT r.address FROM mailboxes m JOIN relays r ON r.id = m.relay_id WHERE m.id = ?1",
-                [&id[..]],
-                |r| r.get(0),
-            )
-            .optional()?)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound {
+                what: "mailbox",
+                key: hex::encode(id),
+            })?
     }
 
     /// Retired mailboxes that no contact, invite or open move refers to any
     /// more: to be deleted at their relay (so it stops holding anything for
     /// them), then forgotten.
     pub fn unused_retired_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT m.id, r.address, m.auth_seed FROM mailboxes m JOIN relays r ON r.id = m.relay_id
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m JOIN relays r ON r.id = m.relay_id
              WHERE m.retired_ms IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.my_mailbox = m.id)
                AND NOT EXISTS (SELECT 1 FROM pending_invites p WHERE p.mailbox_id = m.id)
                AND NOT EXISTS (SELECT 1 FROM moves_out o WHERE o.old_mailbox = m.id)
-             ORDER BY m.retired_ms",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (id, relay, seed) = row?;
-            Ok(MailboxRecord {
-                id: blob(id, "mailbox id")?,
-                relay,
-                auth_seed: Zeroizing::new(seed),
-            })
-        })
-        .collect()
+             ORDER BY m.retired_ms"
+        ))?;
+        let rows = stmt.query_map([], record)?;
+        rows.map(|row| row?).collect()
     }
 
     /// Forgets a retired, unused mailbox (after its relay deleted it); does
@@ -218,8 +209,8 @@ mod tests {
             .write(|db| {
                 let a = db.ensure_relay("ws://127.0.0.1:1/", 1)?;
                 assert_eq!(db.ensure_relay("ws://127.0.0.1:1/", 2)?, a);
-                db.add_mailbox(&[1; 32], "ws://127.0.0.1:1/", b"seed", 3)?;
-                db.add_mailbox(&[2; 32], "ws://127.0.0.2:1/", b"seed2", 4)
+                db.add_mailbox(&[1; 32], "ws://127.0.0.1:1/", b"seed", None, 3)?;
+                db.add_mailbox(&[2; 32], "ws://127.0.0.2:1/", b"seed2", None, 4)
             })
             .unwrap();
         let db = store.read();

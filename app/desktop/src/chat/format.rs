@@ -48,6 +48,7 @@ pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
         EventKind::LookAlikeName => ("Name looks like another contact's", true),
         EventKind::Lost => ("Message could not be read", true),
         EventKind::Restored => ("Contact restored from a backup", false),
+        EventKind::Unauthenticated => ("Someone else's traffic ignored", false),
     };
     let icon = if warn { "⚠" } else { "ℹ" };
     let time = zone.format_time(e.at_ms);
