@@ -18,7 +18,7 @@ use super::names::look_alike_notice;
 use super::relays::check_remote_relay;
 use super::{Client, ClientError, ClientResult, validate_name};
 use crate::store::{
-    Contact, EventKind, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord,
+    Contact, Db, EventKind, MailboxRecord, NewContact, NewOutboxItem, PendingInviteRecord,
 };
 
 /// Default invite lifetime.
@@ -37,6 +37,19 @@ pub struct NewMailbox {
     /// §18.3). `None` for an invite mailbox, which anyone with the link may
     /// write to. Secret.
     pub send_key: Option<SendKey>,
+}
+
+impl NewMailbox {
+    /// Records the mailbox (registered at its relay by now) as ours.
+    pub(super) fn store(&self, db: &Db<'_>, now_ms: u64) -> ClientResult<()> {
+        Ok(db.add_mailbox(
+            &self.id.0,
+            &self.relay.to_string(),
+            self.auth_seed.as_ref(),
+            self.send_key.as_ref(),
+            now_ms,
+        )?)
+    }
 }
 
 impl std::fmt::Debug for NewMailbox {
@@ -130,15 +143,9 @@ impl Client {
         };
         self.store_mut().write(|db| {
             for m in [mailbox, conversation] {
-                db.add_mailbox(
-                    &m.id.0,
-                    &m.relay.to_string(),
-                    m.auth_seed.as_ref(),
-                    m.send_key.as_ref(),
-                    now_ms,
-                )?;
+                m.store(db, now_ms)?;
             }
-            db.add_pending_invite(&record, now_ms)
+            Ok::<_, ClientError>(db.add_pending_invite(&record, now_ms)?)
         })?;
         Ok(CreatedInvite {
             uri: record.uri,
@@ -191,7 +198,6 @@ impl Client {
         let safety = SafetyNumber::new(&self.identity.public(), &invite.identity());
         let peer = invite.identity().to_bytes();
         let their_relay = invite.relay().to_string();
-        let my_relay = reply_mailbox.relay.to_string();
         let session = accepted.session.to_bytes();
         let contact = self.store_mut().write(|db| {
             if !db.mark_invite_accepted(&invite.id(), now_ms)? {
@@ -200,13 +206,7 @@ impl Client {
             if db.contact_name_taken(&name)? {
                 return Err(ClientError::NameTaken(name.clone()));
             }
-            db.add_mailbox(
-                &reply_mailbox.id.0,
-                &my_relay,
-                reply_mailbox.auth_seed.as_ref(),
-                reply_mailbox.send_key.as_ref(),
-                now_ms,
-            )?;
+            reply_mailbox.store(db, now_ms)?;
             db.ensure_relay(&their_relay, now_ms)?;
             let id = db.add_contact(
                 &NewContact {

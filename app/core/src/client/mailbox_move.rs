@@ -42,7 +42,6 @@ impl Client {
             .send_key
             .clone()
             .ok_or(ClientError::OpenConversationMailbox)?;
-        let relay = mailbox.relay.to_string();
         let content = Content::MailboxMove {
             relay: mailbox.relay.clone(),
             mailbox: mailbox.id,
@@ -50,13 +49,7 @@ impl Client {
         };
         self.write_with_sessions(|db, identity, sessions| {
             let old = db.contact(contact)?;
-            db.add_mailbox(
-                &mailbox.id.0,
-                &relay,
-                mailbox.auth_seed.as_ref(),
-                mailbox.send_key.as_ref(),
-                now_ms,
-            )?;
+            mailbox.store(db, now_ms)?;
             db.add_move_out(contact, &old.my_mailbox, now_ms)?;
             db.set_my_mailbox(contact, &mailbox.id.0)?;
             let moved = db.contact(contact)?;

@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
+use cairn_protocol::frames::{ErrorCode, SendKey};
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_relay::Relay;
 use cairn_relay::config::{RelayConfig, TransportConfig};
+use cairn_relay_client::{ConnectOptions, RelayClient};
 use tokio::sync::oneshot;
 
 use super::*;
@@ -123,6 +126,31 @@ fn status(e: &MessengerEvent) -> Option<MessageStatus> {
         MessengerEvent::Client(ClientEvent::StatusChanged { status, .. }) => Some(*status),
         _ => None,
     }
+}
+
+/// Someone who knows `mailbox`'s id writes an envelope-shaped 1 KiB to it
+/// on a connection of their own (with `key`, if any): the relay's error code,
+/// `None` if it stored it.
+async fn stranger_sends(
+    relay: &RelayAddress,
+    mailbox: [u8; 32],
+    key: Option<&SendKey>,
+) -> Option<ErrorCode> {
+    let (stranger, _deliveries) = RelayClient::connect(relay, ConnectOptions::default())
+        .await
+        .unwrap();
+    let mut junk = Vec::new();
+    let id = MessageId(rand::random());
+    write_header(&mut junk, &MailboxId(mailbox), &id, BodyKind::Ratchet);
+    junk.resize(1024, 0x5a);
+    let result = match key {
+        Some(key) => stranger.send_locked(key, junk.into()).await,
+        None => stranger.send(junk.into()).await,
+    };
+    stranger.close().await;
+    result
+        .err()
+        .map(|e| e.code().expect("a refusal, not a lost connection"))
 }
 
 struct Pair {
@@ -412,10 +440,6 @@ async fn a_crash_before_the_ack_shows_each_message_once() {
 /// a stranger write to it; the two contacts still do.
 #[tokio::test]
 async fn conversation_mailboxes_refuse_senders_without_the_key() {
-    use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
-    use cairn_protocol::frames::{ErrorCode, SendKey};
-    use cairn_relay_client::{ConnectOptions, RelayClient};
-
     let dir = tempfile::tempdir().unwrap();
     let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
     let mut p = pair(dir.path(), &address).await;
@@ -445,26 +469,12 @@ async fn conversation_mailboxes_refuse_senders_without_the_key() {
         .unwrap()
         .unwrap();
 
-    let (stranger, _deliveries) = RelayClient::connect(&address, ConnectOptions::default())
-        .await
-        .unwrap();
     for mailbox in [alices, bobs] {
-        let mut junk = Vec::new();
-        write_header(
-            &mut junk,
-            &MailboxId(mailbox),
-            &MessageId(rand::random()),
-            BodyKind::Ratchet,
-        );
-        junk.resize(1024, 0x5a);
-        let plain = stranger.send(junk.clone().into()).await.unwrap_err();
-        assert_eq!(plain.code(), Some(ErrorCode::SendKeyRefused), "{plain}");
         let guessed = SendKey::generate(&mut rand::rng());
-        let wrong = stranger
-            .send_locked(&guessed, junk.into())
-            .await
-            .unwrap_err();
-        assert_eq!(wrong.code(), Some(ErrorCode::SendKeyRefused), "{wrong}");
+        for key in [None, Some(&guessed)] {
+            let refused = stranger_sends(&address, mailbox, key).await;
+            assert_eq!(refused, Some(ErrorCode::SendKeyRefused));
+        }
     }
 
     // The contacts themselves, holding the keys, go on writing.
@@ -492,10 +502,6 @@ async fn conversation_mailboxes_refuse_senders_without_the_key() {
 /// cannot write to it (PROTOCOL.md §10.4, §19).
 #[tokio::test]
 async fn a_conversation_on_an_open_mailbox_moves_to_a_locked_one() {
-    use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
-    use cairn_protocol::frames::ErrorCode;
-    use cairn_relay_client::{ConnectOptions, RelayClient};
-
     let dir = tempfile::tempdir().unwrap();
     let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
     let mut p = pair(dir.path(), &address).await;
@@ -554,18 +560,8 @@ async fn a_conversation_on_an_open_mailbox_moves_to_a_locked_one() {
         message_text(e).filter(|t| t == "on the locked one")
     })
     .await;
-
-    let (stranger, _deliveries) = RelayClient::connect(&address, ConnectOptions::default())
-        .await
-        .unwrap();
-    let mut junk = Vec::new();
-    write_header(
-        &mut junk,
-        &MailboxId(new),
-        &MessageId(rand::random()),
-        BodyKind::Ratchet,
+    assert_eq!(
+        stranger_sends(&address, new, None).await,
+        Some(ErrorCode::SendKeyRefused)
     );
-    junk.resize(1024, 0x5a);
-    let refused = stranger.send(junk.into()).await.unwrap_err();
-    assert_eq!(refused.code(), Some(ErrorCode::SendKeyRefused), "{refused}");
 }
