@@ -9,6 +9,7 @@
 //! - [`run::run_binary`] runs any workspace binary (e.g. `cairn-cli`) with
 //!   arguments and environment and captures its output.
 //! - [`fixtures`] makes mailboxes, keys and valid envelopes.
+//! - [`wire`] connects to a relay, waits for and drains deliveries, encodes raw requests.
 //! - [`cli::CliUser`] drives `cairn-cli` on one profile, reading `--json` lines.
 //! - [`redis`], [`redis_lb`], [`redis_fleet`]: real redis-server processes
 //!   (single or 3-primary cluster), a TCP load balancer, and several relay
@@ -22,6 +23,7 @@ pub mod redis_fleet;
 pub mod redis_lb;
 pub mod relay;
 pub mod run;
+pub mod wire;
 
 /// Paths of the TLS certificate and key a relay generated in its data directory.
 pub fn tls_files(data_dir: &std::path::Path) -> (String, String) {

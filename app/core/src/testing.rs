@@ -11,6 +11,7 @@ use cairn_protocol::relay_address::RelayAddress;
 
 use crate::client::{Client, Delivery, InitOptions, ReceiveReport};
 use crate::profile::kdf::KdfParams;
+use crate::store::ContactId;
 
 /// A fresh client named `name` in `dir`, homed on a loopback relay address,
 /// with the test-only KDF cost. Panics on failure (it is a fixture).
@@ -71,13 +72,50 @@ pub fn pump(from: &mut Client, to: &mut Client, now: u64) -> ReceiveReport {
 pub fn pair(dir: &Path, now: u64) -> (Client, Client) {
     let mut alice = new_client_at(&dir.join("a"), "Alice", now);
     let mut bob = new_client_at(&dir.join("b"), "Bob", now);
-    let (mb, conversation) = (alice.mint_invite_mailbox_on(None), alice.mint_mailbox());
-    let created = alice.create_invite(&mb, &conversation, now).unwrap();
-    let invite = bob.parse_invite(&created.uri, now).unwrap();
-    let reply = bob.mint_mailbox();
-    bob.accept_invite(&invite, "alice", &reply, now).unwrap();
-    settle(&mut bob, &mut alice, now + 1);
+    introduce(&mut alice, &mut bob, "alice", now);
     (alice, bob)
+}
+
+/// `inviter` invites, `acceptor` accepts (calling the inviter `name`), the
+/// inviter completes and moves off the invite's mailbox, the acceptor
+/// confirms: two contacts with nothing left to carry, envelopes carried by
+/// hand. Returns (the inviter's contact, the acceptor's contact).
+pub fn introduce(
+    inviter: &mut Client,
+    acceptor: &mut Client,
+    name: &str,
+    now: u64,
+) -> (ContactId, ContactId) {
+    let (mb, conversation) = (inviter.mint_invite_mailbox_on(None), inviter.mint_mailbox());
+    let created = inviter.create_invite(&mb, &conversation, now).unwrap();
+    let invite = acceptor.parse_invite(&created.uri, now).unwrap();
+    let reply = acceptor.mint_mailbox();
+    let theirs = acceptor.accept_invite(&invite, name, &reply, now).unwrap();
+    settle(acceptor, inviter, now + 1);
+    let mine = inviter
+        .contacts()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.their_mailbox == reply.id.0)
+        .unwrap();
+    (mine.id, theirs.id)
+}
+
+/// A contact as the store would return it, for views and benches that need
+/// one without a conversation behind it: verified, confirmed, no key change.
+pub fn sample_contact(id: ContactId, name: &str) -> crate::store::Contact {
+    crate::store::Contact {
+        id,
+        name: name.into(),
+        identity: [1; 64],
+        relay: "wss://127.0.0.1:1/#x".into(),
+        their_mailbox: [2; 32],
+        my_mailbox: [3; 32],
+        safety_number: "1".repeat(60),
+        verified: true,
+        pending_identity: None,
+        confirmed: true,
+    }
 }
 
 /// Carries envelopes both ways until neither side has anything to send.
@@ -89,12 +127,22 @@ pub fn settle(a: &mut Client, b: &mut Client, now: u64) {
 }
 
 /// A WebSocket proxy in front of a plaintext loopback relay that records, per
-/// client connection, the kind of every frame the client sends: the
-/// relay's-eye view of which connection did what (PROTOCOL.md §2).
+/// client connection, the kind of every frame the client sends, and every
+/// envelope sent: the relay's-eye view of which connection did what and of
+/// the ciphertexts (PROTOCOL.md §2).
 #[cfg(any(test, feature = "test-support"))]
 pub struct FrameLog {
     address: RelayAddress,
-    log: std::sync::Arc<std::sync::Mutex<Vec<Vec<&'static str>>>>,
+    log: std::sync::Arc<std::sync::Mutex<Seen>>,
+}
+
+/// What a [`FrameLog`] has seen so far.
+#[derive(Default)]
+struct Seen {
+    /// Frame kinds per connection, in connection order.
+    connections: Vec<Vec<&'static str>>,
+    /// Envelopes of `Send` and `SendLocked` frames, in the order they passed.
+    envelopes: Vec<Vec<u8>>,
 }
 
 impl FrameLog {
@@ -105,7 +153,7 @@ impl FrameLog {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let address: RelayAddress = format!("ws://127.0.0.1:{port}/").parse().unwrap();
-        let log: std::sync::Arc<std::sync::Mutex<Vec<Vec<&'static str>>>> = Default::default();
+        let log: std::sync::Arc<std::sync::Mutex<Seen>> = Default::default();
         let url = relay.websocket_url();
         let shared = std::sync::Arc::clone(&log);
         tokio::spawn(async move {
@@ -122,8 +170,8 @@ impl FrameLog {
                     };
                     let index = {
                         let mut log = log.lock().unwrap();
-                        log.push(Vec::new());
-                        log.len() - 1
+                        log.connections.push(Vec::new());
+                        log.connections.len() - 1
                     };
                     let (mut client_tx, mut client_rx) = client.split();
                     let (mut up_tx, mut up_rx) = upstream.split();
@@ -138,8 +186,10 @@ impl FrameLog {
                     let up = async move {
                         while let Some(Ok(m)) = client_rx.next().await {
                             if let tokio_tungstenite::tungstenite::Message::Binary(b) = &m {
-                                let kind = frame_kind(b);
-                                log.lock().unwrap()[index].push(kind);
+                                let (kind, envelope) = frame_kind(b);
+                                let mut log = log.lock().unwrap();
+                                log.connections[index].push(kind);
+                                log.envelopes.extend(envelope);
                             }
                             if up_tx.send(m).await.is_err() {
                                 break;
@@ -161,7 +211,12 @@ impl FrameLog {
 
     /// Frame kinds per connection, in connection order.
     pub fn connections(&self) -> Vec<Vec<&'static str>> {
-        self.log.lock().unwrap().clone()
+        self.log.lock().unwrap().connections.clone()
+    }
+
+    /// Every envelope clients sent (`Send` or `SendLocked`), in order.
+    pub fn envelopes(&self) -> Vec<Vec<u8>> {
+        self.log.lock().unwrap().envelopes.clone()
     }
 
     /// Connections that subscribed and also sent an envelope or created a
@@ -177,17 +232,21 @@ impl FrameLog {
     }
 }
 
-/// The name of a client frame's kind, as the relay sees it.
-fn frame_kind(bytes: &[u8]) -> &'static str {
+/// The name of a client frame's kind, as the relay sees it, and the
+/// envelope it carries if it sends one.
+fn frame_kind(bytes: &[u8]) -> (&'static str, Option<Vec<u8>>) {
     use cairn_protocol::frames::{ClientFrame, ClientRequest};
-    match ClientRequest::decode(bytes).map(|r| r.frame) {
+    let kind = match ClientRequest::decode(bytes).map(|r| r.frame) {
         Ok(ClientFrame::CreateMailbox { .. } | ClientFrame::CreateLockedMailbox { .. }) => "create",
-        Ok(ClientFrame::Send { .. } | ClientFrame::SendLocked { .. }) => "send",
+        Ok(ClientFrame::Send { envelope } | ClientFrame::SendLocked { envelope, .. }) => {
+            return ("send", Some(envelope.to_vec()));
+        }
         Ok(ClientFrame::Subscribe { .. }) => "subscribe",
         Ok(ClientFrame::Unsubscribe { .. }) => "unsubscribe",
         Ok(ClientFrame::Ack { .. } | ClientFrame::AckBatch { .. }) => "ack",
         Ok(ClientFrame::DeleteMailbox { .. }) => "delete",
         Ok(_) => "other",
         Err(_) => "malformed",
-    }
+    };
+    (kind, None)
 }

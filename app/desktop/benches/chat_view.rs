@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use cairn_core::client::{Client, InitOptions, TimelineItem};
 use cairn_core::profile::kdf::KdfParams;
-use cairn_core::store::{Contact, ContactId, Direction, MessageRecord, MessageStatus};
-use cairn_core::testing::pump;
+use cairn_core::store::{ContactId, Direction, MessageRecord, MessageStatus};
+use cairn_core::testing::{introduce, pump, sample_contact};
 use cairn_desktop::backend::BackendConfig;
 use cairn_desktop::chat::window::Timeline;
 use cairn_desktop::clock::Clock;
@@ -138,18 +138,7 @@ fn synthetic_frames() -> String {
 
 fn summary() -> ContactSummary {
     ContactSummary {
-        contact: Contact {
-            id: ContactId(1),
-            name: "Bob".into(),
-            identity: [1; 64],
-            relay: "wss://127.0.0.1:1/#x".into(),
-            their_mailbox: [2; 32],
-            my_mailbox: [3; 32],
-            safety_number: "1".repeat(60),
-            verified: true,
-            pending_identity: None,
-            confirmed: true,
-        },
+        contact: sample_contact(ContactId(1), "Bob"),
         unread: 0,
         last_preview: Some("message 99999".into()),
         last_at_ms: START_MS,
@@ -308,19 +297,7 @@ fn generate(root: &Path) {
     };
     let mut alice = init(&root.join("alice"), "Alice", KdfParams::INSECURE_FOR_TESTS);
     let mut bob = init(&root.join("bob"), "Bob", KdfParams::DEFAULT);
-    let mb = alice.mint_mailbox();
-    let invite = alice
-        .create_invite(&mb, &alice.mint_mailbox(), START_MS)
-        .unwrap();
-    let invite = bob.parse_invite(&invite.uri, START_MS).unwrap();
-    let reply = bob.mint_mailbox();
-    bob.accept_invite(&invite, "Alice", &reply, START_MS)
-        .unwrap();
-    pump(&mut bob, &mut alice, START_MS);
-    let (to_bob, to_alice) = (
-        alice.contact_named("Bob").unwrap().id,
-        bob.contact_named("Alice").unwrap().id,
-    );
+    let (to_bob, to_alice) = introduce(&mut alice, &mut bob, "Alice", START_MS);
     // Alice writes 2/3 of the messages, Bob 1/3, over about 50 days.
     let mut now = START_MS;
     for i in 0..N {

@@ -5,90 +5,18 @@
 //! messages share a keystream), and Bob receives m2 — with the restore shown — or, when
 //! he cannot follow the renewal, records the fork.
 
-use std::sync::{Arc, Mutex};
-
-use cairn_protocol::envelope::Envelope;
-use cairn_protocol::frames::{ClientFrame, ClientRequest};
-use cairn_protocol::relay_address::RelayAddress;
+use cairn_core::testing::FrameLog;
+use cairn_protocol::envelope::{BodyKind, Envelope};
 use cairn_tests::cli::{CliUser, texts};
 use cairn_tests::{RelayOptions, RelayProcess};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
-/// A WebSocket proxy in front of a plaintext loopback relay that keeps every
-/// envelope a client sends (the relay's view of the ciphertexts).
-struct EnvelopeLog {
-    address: RelayAddress,
-    sent: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl EnvelopeLog {
-    async fn start(relay: &RelayAddress) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let address: RelayAddress = format!("ws://127.0.0.1:{port}/").parse().unwrap();
-        let sent: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-        let url = relay.websocket_url();
-        let log = Arc::clone(&sent);
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (url, log) = (url.clone(), Arc::clone(&log));
-                tokio::spawn(async move {
-                    let Ok(client) = tokio_tungstenite::accept_async(tcp).await else {
-                        return;
-                    };
-                    let Ok((upstream, _)) = tokio_tungstenite::connect_async(url.as_str()).await
-                    else {
-                        return;
-                    };
-                    let (mut client_tx, mut client_rx) = client.split();
-                    let (mut up_tx, mut up_rx) = upstream.split();
-                    let down = async move {
-                        while let Some(Ok(m)) = up_rx.next().await {
-                            if client_tx.send(m).await.is_err() {
-                                break;
-                            }
-                        }
-                        let _ = client_tx.close().await;
-                    };
-                    let up = async move {
-                        while let Some(Ok(m)) = client_rx.next().await {
-                            if let Message::Binary(b) = &m
-                                && let Ok(ClientRequest {
-                                    frame:
-                                        ClientFrame::Send { envelope }
-                                        | ClientFrame::SendLocked { envelope, .. },
-                                    ..
-                                }) = ClientRequest::decode(b)
-                            {
-                                log.lock().unwrap().push(envelope.to_vec());
-                            }
-                            if up_tx.send(m).await.is_err() {
-                                break;
-                            }
-                        }
-                        let _ = up_tx.close().await;
-                    };
-                    tokio::join!(down, up);
-                });
-            }
-        });
-        Self { address, sent }
-    }
-
-    /// Conversation envelopes (kind 2) sent so far, in order.
-    fn ratchet_envelopes(&self) -> Vec<Vec<u8>> {
-        self.sent
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| {
-                Envelope::parse(e)
-                    .is_ok_and(|e| e.kind == cairn_protocol::envelope::BodyKind::Ratchet)
-            })
-            .cloned()
-            .collect()
-    }
+/// Conversation envelopes (kind 2) the proxy saw so far, in order.
+fn ratchet_envelopes(proxy: &FrameLog) -> Vec<Vec<u8>> {
+    proxy
+        .envelopes()
+        .into_iter()
+        .filter(|e| Envelope::parse(e).is_ok_and(|e| e.kind == BodyKind::Ratchet))
+        .collect()
 }
 
 /// Runs a command with the development flag that allows the loopback `ws://` proxy.
@@ -134,10 +62,10 @@ fn scenario(first_from_bob: bool) -> Outcome {
         .enable_all()
         .build()
         .unwrap();
-    let proxy = rt.block_on(EnvelopeLog::start(relay.address()));
+    let proxy = rt.block_on(FrameLog::start(relay.address()));
     let tmp = tempfile::tempdir().unwrap();
-    let alice = CliUser::new(tmp.path(), "Alice", &proxy.address);
-    let bob = CliUser::new(tmp.path(), "Bob", &proxy.address);
+    let alice = CliUser::new(tmp.path(), "Alice", proxy.address());
+    let bob = CliUser::new(tmp.path(), "Bob", proxy.address());
     let invite = ok(&alice, &["invite"]);
     ok(&bob, &["accept", invite.trim(), "--name", "alice"]);
     assert!(ok(&alice, &["recv"]).contains("Bob accepted your invite"));
@@ -154,9 +82,9 @@ fn scenario(first_from_bob: bool) -> Outcome {
     let backup = tmp.path().join("alice.backup");
     ok(&alice, &["export", &backup.to_string_lossy()]);
     assert_eq!(M1.len(), M2.len());
-    let before = proxy.ratchet_envelopes().len();
+    let before = ratchet_envelopes(&proxy).len();
     ok(&alice, &["send", "Bob", M1]);
-    let after_m1 = proxy.ratchet_envelopes();
+    let after_m1 = ratchet_envelopes(&proxy);
     let from_original = after_m1[before..].to_vec();
     assert_eq!(from_original.len(), 1, "m1 alone");
 
@@ -165,7 +93,7 @@ fn scenario(first_from_bob: bool) -> Outcome {
     };
     ok(&restored, &["import", &backup.to_string_lossy()]);
     ok(&restored, &["send", "Bob", M2]);
-    let from_restored = proxy.ratchet_envelopes()[after_m1.len()..].to_vec();
+    let from_restored = ratchet_envelopes(&proxy)[after_m1.len()..].to_vec();
     assert!(!from_restored.is_empty(), "the restored profile sent m2");
 
     // No envelope of the restored profile shares a keystream with m1's.

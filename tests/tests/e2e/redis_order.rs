@@ -5,13 +5,11 @@
 //! mailboxes, so the relay has many appends in flight together.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use cairn_protocol::envelope::{MailboxId, MessageId};
-use cairn_relay_client::{ConnectOptions, Deliveries, Delivery, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
 use cairn_tests::redis::RedisBackend;
+use cairn_tests::wire::{connect, next};
 use cairn_tests::{RelayOptions, RelayProcess};
 use ed25519_dalek::SigningKey;
 
@@ -25,19 +23,6 @@ fn relay_on(redis: &RedisBackend) -> RelayProcess {
     RelayProcess::start(RelayOptions::default().args(args))
 }
 
-async fn connect(relay: &RelayProcess) -> (RelayClient, Deliveries) {
-    RelayClient::connect(relay.address(), ConnectOptions::default())
-        .await
-        .unwrap()
-}
-
-async fn next(deliveries: &mut Deliveries) -> Delivery {
-    tokio::time::timeout(Duration::from_secs(30), deliveries.recv())
-        .await
-        .expect("delivery in time")
-        .expect("connection open")
-}
-
 /// One sender's two mailboxes and the ids it sent to each, in send order.
 struct Sent {
     mailboxes: [(MailboxId, SigningKey); 2],
@@ -47,7 +32,7 @@ struct Sent {
 /// Creates two mailboxes and sends `PER_MAILBOX` envelopes to each from one
 /// connection, in pipelined bursts that alternate between the mailboxes.
 async fn send_interleaved(relay: &RelayProcess) -> Sent {
-    let (sender, _in) = connect(relay).await;
+    let (sender, _in) = connect(relay.address()).await;
     let mailboxes = [mailbox(), mailbox()];
     for (m, k) in &mailboxes {
         sender
@@ -81,7 +66,7 @@ async fn read(
     n: usize,
     ack: usize,
 ) -> Vec<MessageId> {
-    let (client, mut incoming) = connect(relay).await;
+    let (client, mut incoming) = connect(relay.address()).await;
     client.subscribe(*mbox, key).await.unwrap();
     let mut got = Vec::with_capacity(n);
     for i in 0..n {
@@ -122,8 +107,8 @@ async fn backlog_in_send_order(cluster: bool) {
 async fn live_in_send_order(cluster: bool) {
     let redis = RedisBackend::start(cluster);
     let relay = relay_on(&redis);
-    let (sender, _in) = connect(&relay).await;
-    let (recipient, mut incoming) = connect(&relay).await;
+    let (sender, _in) = connect(relay.address()).await;
+    let (recipient, mut incoming) = connect(relay.address()).await;
     let boxes = [mailbox(), mailbox()];
     for (m, k) in &boxes {
         sender

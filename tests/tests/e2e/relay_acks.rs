@@ -8,35 +8,13 @@ use std::time::Duration;
 
 use cairn_protocol::envelope::{MailboxId, MessageId};
 use cairn_protocol::frames::ErrorCode;
-use cairn_relay_client::{ConnectOptions, Deliveries, Delivery, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
+use cairn_tests::wire::{connect, drain, next};
 use cairn_tests::{RelayOptions, RelayProcess};
-
-async fn connect(relay: &RelayProcess) -> (RelayClient, Deliveries) {
-    RelayClient::connect(relay.address(), ConnectOptions::default())
-        .await
-        .unwrap()
-}
-
-async fn next(deliveries: &mut Deliveries) -> Delivery {
-    tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
-        .await
-        .expect("a delivery within 10 s")
-        .expect("connection open")
-}
-
-/// Everything delivered within `quiet` of the previous delivery.
-async fn drain(deliveries: &mut Deliveries, quiet: Duration) -> Vec<Delivery> {
-    let mut got = Vec::new();
-    while let Ok(Some(d)) = tokio::time::timeout(quiet, deliveries.recv()).await {
-        got.push(d);
-    }
-    got
-}
 
 /// Stores `n` envelopes in `mbox` while nobody is subscribed; returns their ids.
 async fn store(relay: &RelayProcess, mbox: MailboxId, n: usize) -> Vec<MessageId> {
-    let (sender, _in) = connect(relay).await;
+    let (sender, _in) = connect(relay.address()).await;
     let mut ids = Vec::new();
     for _ in 0..n {
         let id = message_id();
@@ -52,7 +30,7 @@ async fn store(relay: &RelayProcess, mbox: MailboxId, n: usize) -> Vec<MessageId
 #[tokio::test]
 async fn batch_ack_deletes_every_listed_envelope() {
     let relay = RelayProcess::start(RelayOptions::default());
-    let (c, mut incoming) = connect(&relay).await;
+    let (c, mut incoming) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
@@ -71,7 +49,7 @@ async fn batch_ack_deletes_every_listed_envelope() {
     assert_eq!(relay.metric("cairn_relay_acks_total"), Some(10));
 
     // Nothing comes back on a new subscription.
-    let (again, mut again_in) = connect(&relay).await;
+    let (again, mut again_in) = connect(relay.address()).await;
     again.subscribe(mbox, &key).await.unwrap();
     assert!(
         drain(&mut again_in, Duration::from_millis(300))
@@ -83,7 +61,7 @@ async fn batch_ack_deletes_every_listed_envelope() {
 #[tokio::test]
 async fn batch_ack_naming_an_unsubscribed_mailbox_changes_nothing() {
     let relay = RelayProcess::start(RelayOptions::default());
-    let (c, mut incoming) = connect(&relay).await;
+    let (c, mut incoming) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     let (other, _) = mailbox();
     c.create_mailbox(mbox, &key.verifying_key(), None)
@@ -104,8 +82,8 @@ async fn batch_ack_naming_an_unsubscribed_mailbox_changes_nothing() {
 #[tokio::test]
 async fn live_envelope_acked_by_its_recipient_is_safe_and_gone() {
     let relay = RelayProcess::start(RelayOptions::default());
-    let (alice, mut alice_in) = connect(&relay).await;
-    let (bob, _bob_in) = connect(&relay).await;
+    let (alice, mut alice_in) = connect(relay.address()).await;
+    let (bob, _bob_in) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     alice
         .create_mailbox(mbox, &key.verifying_key(), None)
@@ -134,7 +112,7 @@ async fn live_envelope_acked_by_its_recipient_is_safe_and_gone() {
     assert_eq!(relay.metric("cairn_relay_stored_messages"), Some(0));
 
     // Nothing is redelivered to a new subscription.
-    let (again, mut again_in) = connect(&relay).await;
+    let (again, mut again_in) = connect(relay.address()).await;
     again.subscribe(mbox, &key).await.unwrap();
     assert!(
         drain(&mut again_in, Duration::from_millis(300))
@@ -146,8 +124,8 @@ async fn live_envelope_acked_by_its_recipient_is_safe_and_gone() {
 #[tokio::test]
 async fn live_envelope_not_acked_is_stored_and_redelivered() {
     let relay = RelayProcess::start(RelayOptions::default());
-    let (alice, mut alice_in) = connect(&relay).await;
-    let (bob, _bob_in) = connect(&relay).await;
+    let (alice, mut alice_in) = connect(relay.address()).await;
+    let (bob, _bob_in) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     alice
         .create_mailbox(mbox, &key.verifying_key(), None)
@@ -160,7 +138,7 @@ async fn live_envelope_not_acked_is_stored_and_redelivered() {
     // No ack: Bob's Ok means it is in the database.
     assert_eq!(relay.metric("cairn_relay_stored_messages"), Some(1));
     drop((alice, alice_in));
-    let (again, mut again_in) = connect(&relay).await;
+    let (again, mut again_in) = connect(relay.address()).await;
     again.subscribe(mbox, &key).await.unwrap();
     assert_eq!(next(&mut again_in).await.message, id, "redelivered");
 }
@@ -176,7 +154,7 @@ async fn acks_have_their_own_rate_limit_bucket() {
         "0",
     ]));
     let (mbox, key) = mailbox();
-    let (c, mut incoming) = connect(&relay).await;
+    let (c, mut incoming) = connect(relay.address()).await;
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
         .unwrap();
@@ -213,12 +191,12 @@ async fn acks_have_their_own_rate_limit_bucket() {
 #[tokio::test]
 async fn resending_an_envelope_is_idempotent_only_until_it_is_acked() {
     let relay = RelayProcess::start(RelayOptions::default());
-    let (c, mut incoming) = connect(&relay).await;
+    let (c, mut incoming) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
         .unwrap();
-    let (sender, _in) = connect(&relay).await;
+    let (sender, _in) = connect(relay.address()).await;
     let id = message_id();
     let env = envelope(mbox, id, 1024, b"again");
     sender.send(env.clone()).await.unwrap();

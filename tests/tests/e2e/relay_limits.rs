@@ -3,15 +3,10 @@
 use std::time::Duration;
 
 use cairn_protocol::frames::ErrorCode;
-use cairn_relay_client::{ClientError, ConnectOptions, RelayClient};
+use cairn_relay_client::ClientError;
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
+use cairn_tests::wire::connect;
 use cairn_tests::{RelayOptions, RelayProcess};
-
-async fn connect(relay: &RelayProcess) -> (RelayClient, cairn_relay_client::Deliveries) {
-    RelayClient::connect(relay.address(), ConnectOptions::default())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn full_mailbox_refuses_senders_until_acked() {
@@ -21,7 +16,7 @@ async fn full_mailbox_refuses_senders_until_acked() {
         "--quota-bytes",
         "1M",
     ]));
-    let (c, mut incoming) = connect(&relay).await;
+    let (c, mut incoming) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
@@ -55,7 +50,7 @@ async fn full_mailbox_refuses_senders_until_acked() {
 #[tokio::test]
 async fn byte_quota_counts_envelope_sizes() {
     let relay = RelayProcess::start(RelayOptions::plaintext().args(["--quota-bytes", "20K"]));
-    let (c, _in) = connect(&relay).await;
+    let (c, _in) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
@@ -83,7 +78,7 @@ async fn rate_limit_triggers_and_recovers() {
         "--rate-per-ip",
         "0",
     ]));
-    let (c, _in) = connect(&relay).await;
+    let (c, _in) = connect(relay.address()).await;
     let (mbox, _) = mailbox();
     // 60 requests at once: the burst of 10 passes, most of the rest are refused.
     let calls = (0..60).map(|_| c.unsubscribe(mbox));
@@ -97,7 +92,7 @@ async fn rate_limit_triggers_and_recovers() {
     assert!(results.iter().any(Result::is_ok), "the burst passes");
 
     // Another connection has its own bucket.
-    let (other, _o) = connect(&relay).await;
+    let (other, _o) = connect(relay.address()).await;
     other.unsubscribe(mbox).await.unwrap();
 
     // The bucket refills: within a few seconds requests pass again.
@@ -127,7 +122,7 @@ async fn expired_messages_are_purged() {
         "--purge-interval",
         "1s",
     ]));
-    let (c, _in) = connect(&relay).await;
+    let (c, _in) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     c.create_mailbox(mbox, &key.verifying_key(), None)
         .await
@@ -148,7 +143,7 @@ async fn expired_messages_are_purged() {
     }
     assert!(purged, "expired envelopes were not purged");
     assert!(relay.logs().contains("deleted expired envelopes"));
-    let (r, mut incoming) = connect(&relay).await;
+    let (r, mut incoming) = connect(relay.address()).await;
     r.subscribe(mbox, &key).await.unwrap();
     let nothing = tokio::time::timeout(Duration::from_millis(300), incoming.recv()).await;
     assert!(nothing.is_err(), "nothing expired is delivered");

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cairn_protocol::frames::{ClientFrame, ClientRequest, ErrorCode, RelayFrame};
+use cairn_protocol::frames::{ClientFrame, ErrorCode, RelayFrame};
 use cairn_relay_client::{ConnectOptions, RelayClient, RelaySocket, connect_websocket};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
+use cairn_tests::wire::request;
 use cairn_tests::{RelayOptions, RelayProcess};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -57,14 +58,6 @@ impl Raw {
         self.send(Message::Binary(Bytes::from(frame))).await;
         assert_eq!(self.answer().await, (id, Some(code)));
     }
-}
-
-fn request(id: u32, frame: ClientFrame<'_>) -> Vec<u8> {
-    ClientRequest {
-        request_id: id,
-        frame,
-    }
-    .encode()
 }
 
 #[tokio::test]

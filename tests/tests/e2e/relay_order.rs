@@ -6,22 +6,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MessageId;
-use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient};
+use cairn_relay_client::{Deliveries, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
+use cairn_tests::wire::{connect, next};
 use cairn_tests::{RelayOptions, RelayProcess};
-
-async fn next(deliveries: &mut Deliveries) -> cairn_relay_client::Delivery {
-    tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
-        .await
-        .expect("delivery in time")
-        .expect("connection open")
-}
-
-async fn connect(relay: &RelayProcess) -> (RelayClient, Deliveries) {
-    RelayClient::connect(relay.address(), ConnectOptions::default())
-        .await
-        .unwrap()
-}
 
 /// Reads `n` deliveries and acks each; returns their message ids in arrival order.
 async fn receive(client: &RelayClient, incoming: &mut Deliveries, n: usize) -> Vec<MessageId> {
@@ -51,7 +39,7 @@ async fn pipelined_sends_are_stored_and_delivered_in_send_order() {
         "--rate-per-ip",
         "0",
     ]));
-    let (sender, _s) = connect(&relay).await;
+    let (sender, _s) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     sender
         .create_mailbox(mbox, &key.verifying_key(), None)
@@ -78,7 +66,7 @@ async fn pipelined_sends_are_stored_and_delivered_in_send_order() {
 
     // First subscriber takes part of the backlog and disappears without
     // acking the rest; the next one must still see the remainder in order.
-    let (first, mut first_in) = connect(&relay).await;
+    let (first, mut first_in) = connect(relay.address()).await;
     first.subscribe(mbox, &key).await.unwrap();
     let head = receive(&first, &mut first_in, 300).await;
     assert_eq!(
@@ -88,7 +76,7 @@ async fn pipelined_sends_are_stored_and_delivered_in_send_order() {
     );
     drop((first, first_in));
 
-    let (again, mut again_in) = connect(&relay).await;
+    let (again, mut again_in) = connect(relay.address()).await;
     again.subscribe(mbox, &key).await.unwrap();
     let rest = receive(&again, &mut again_in, ids.len() - 300).await;
     let moved = out_of_order(&rest, &ids[300..]);
@@ -105,7 +93,7 @@ async fn pipelined_sends_are_stored_and_delivered_in_send_order() {
 #[tokio::test]
 async fn send_many_reports_each_envelope() {
     let relay = RelayProcess::start(RelayOptions::default());
-    let (sender, _s) = connect(&relay).await;
+    let (sender, _s) = connect(relay.address()).await;
     let (mbox, key) = mailbox();
     sender
         .create_mailbox(mbox, &key.verifying_key(), None)

@@ -6,22 +6,10 @@ use std::time::Duration;
 
 use cairn_protocol::frames::{ErrorCode, SendKey};
 use cairn_protocol::relay_address::{RelayAddress, Transport};
-use cairn_relay_client::{ClientError, ConnectOptions, Deliveries, RelayClient};
+use cairn_relay_client::{ClientError, ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, mailbox, message_id};
+use cairn_tests::wire::{connect, next};
 use cairn_tests::{RelayOptions, RelayProcess};
-
-async fn connect(address: &RelayAddress) -> (RelayClient, Deliveries) {
-    RelayClient::connect(address, ConnectOptions::default())
-        .await
-        .expect("connect")
-}
-
-async fn next(deliveries: &mut Deliveries) -> cairn_relay_client::Delivery {
-    tokio::time::timeout(Duration::from_secs(10), deliveries.recv())
-        .await
-        .expect("a delivery within 10 s")
-        .expect("connection open")
-}
 
 #[tokio::test]
 async fn round_trip_over_tls_with_pin() {

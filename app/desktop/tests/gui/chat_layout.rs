@@ -5,6 +5,7 @@
 use crate::support::{START_MS, app, wait_for};
 use cairn_core::client::TimelineItem;
 use cairn_core::store::{Contact, ContactId, Direction, MessageRecord, MessageStatus};
+use cairn_core::testing::sample_contact;
 use cairn_desktop::chat::layout::{Block, PAD_X};
 use cairn_desktop::chat::window::Timeline;
 use cairn_desktop::commands::ContactSummary;
@@ -31,16 +32,8 @@ fn msg(id: i64, direction: Direction, body: &str) -> TimelineItem {
 fn bob() -> ContactSummary {
     ContactSummary {
         contact: Contact {
-            id: ContactId(1),
-            name: "Bob".into(),
-            identity: [1; 64],
-            relay: "wss://127.0.0.1:1/#x".into(),
-            their_mailbox: [2; 32],
-            my_mailbox: [3; 32],
-            safety_number: "1".repeat(60),
             verified: false,
-            pending_identity: None,
-            confirmed: true,
+            ..sample_contact(ContactId(1), "Bob")
         },
         unread: 0,
         last_preview: None,

@@ -10,7 +10,7 @@ use cairn_relay::Relay;
 use cairn_relay::config::{RelayConfig, TransportConfig};
 use egui_kittest::kittest::Queryable;
 
-use crate::support::{app_with, onboard, type_into, wait_for};
+use crate::support::{accept_invite, app_with, onboard, show_invite, type_into, wait_for};
 
 /// A plaintext loopback relay and a logging proxy in front of it, on a runtime
 /// of the test's own (the apps run their own backends).
@@ -53,17 +53,8 @@ fn connections_are_separate_and_a_send_updates_the_chat_once() {
     let mut bob = app_with(&dir.path().join("b"), true);
     onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
 
-    alice.get_by_label("➕ Add contact").click();
-    wait_for(&mut alice, "invite", |h| h.state().invite().is_some());
-    let invite = alice.state().invite().unwrap().to_owned();
-    bob.get_by_label("➕ Add contact").click();
-    bob.step();
-    type_into(&mut bob, "Invite link", &invite);
-    type_into(&mut bob, "Contact name", "Alice");
-    crate::support::click(&mut bob, "Add contact");
-    wait_for(&mut bob, "Alice listed", |h| {
-        h.query_by_label("Chat with Alice").is_some()
-    });
+    let invite = show_invite(&mut alice);
+    accept_invite(&mut bob, &invite, "Alice");
     wait_for(&mut alice, "Bob listed", |h| {
         h.query_by_label_contains("Chat with Bob").is_some()
     });

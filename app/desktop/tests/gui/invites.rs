@@ -2,7 +2,7 @@
 //! the screen.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{app, click, onboard, type_into, wait_for};
+use crate::support::{accept_invite, app, click, onboard, wait_for};
 use egui_kittest::kittest::Queryable;
 
 fn short(id: &[u8; 32]) -> String {
@@ -61,11 +61,7 @@ fn open_invites_are_listed_revocable_and_a_used_one_leaves_the_screen() {
     // Bob uses the second: it leaves Alice's screen.
     let mut bob = app(dir_b.path());
     onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
-    bob.get_by_label("➕ Add contact").click();
-    bob.step();
-    type_into(&mut bob, "Invite link", &second.uri);
-    type_into(&mut bob, "Contact name", "Alice");
-    click(&mut bob, "Add contact");
+    accept_invite(&mut bob, &second.uri, "Alice");
     wait_for(&mut alice, "Bob added", |h| {
         h.query_by_label_contains("Chat with Bob").is_some()
     });

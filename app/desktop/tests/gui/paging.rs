@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::support::{START_MS, app, type_into, wait_for};
 use cairn_core::client::{Client, InitOptions, TimelineItem};
 use cairn_core::profile::kdf::KdfParams;
-use cairn_core::testing::pump;
+use cairn_core::testing::{introduce, pump};
 use cairn_desktop::Phase;
 use cairn_desktop::backend::PAGE;
 use egui_kittest::kittest::Queryable;
@@ -37,16 +37,7 @@ fn history(dir: &Path) {
     let scratch = tempfile::tempdir().unwrap();
     let mut alice = init(&scratch.path().join("alice"), "Alice");
     let mut bob = init(&dir.join("profile"), "Bob");
-    let mb = alice.mint_mailbox();
-    let invite = alice
-        .create_invite(&mb, &alice.mint_mailbox(), START_MS)
-        .unwrap();
-    let invite = bob.parse_invite(&invite.uri, START_MS).unwrap();
-    let reply = bob.mint_mailbox();
-    bob.accept_invite(&invite, "Alice", &reply, START_MS)
-        .unwrap();
-    pump(&mut bob, &mut alice, START_MS);
-    let to_bob = alice.contact_named("Bob").unwrap().id;
+    let (to_bob, _) = introduce(&mut alice, &mut bob, "Alice", START_MS);
     for i in 0..N {
         let text = if i == NEEDLE {
             "the needle in the haystack".to_owned()

@@ -2,7 +2,9 @@
 //! relays (refused when malformed, checked, removable), theme saved.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{app, click, click_label, onboard, type_into, wait_for};
+use crate::support::{
+    accept_invite, app, click, click_label, onboard, show_invite, type_into, wait_for,
+};
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
 
@@ -16,17 +18,8 @@ fn rename_contact_and_self_and_manage_relays() {
     let mut bob = app(dir_b.path());
     onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
 
-    alice.get_by_label("➕ Add contact").click();
-    wait_for(&mut alice, "invite", |h| h.state().invite().is_some());
-    let invite = alice.state().invite().unwrap().to_owned();
-    bob.get_by_label("➕ Add contact").click();
-    bob.step();
-    type_into(&mut bob, "Invite link", &invite);
-    type_into(&mut bob, "Contact name", "Alice");
-    click(&mut bob, "Add contact");
-    wait_for(&mut bob, "Alice listed", |h| {
-        h.query_by_label("Chat with Alice").is_some()
-    });
+    let invite = show_invite(&mut alice);
+    accept_invite(&mut bob, &invite, "Alice");
 
     // Rename the contact: the list and an open chat follow.
     bob.get_by_label("Chat with Alice").click();

@@ -118,3 +118,24 @@ pub(crate) fn onboard(
     click(h, "Create profile");
     wait_for(h, "main window", |h| h.state().phase() == Phase::Main);
 }
+
+/// Opens "Add contact" and returns the invite link it shows.
+pub(crate) fn show_invite(h: &mut Harness<'static, CairnApp>) -> String {
+    h.get_by_label("➕ Add contact").click();
+    wait_for(h, "invite", |h| h.state().invite().is_some());
+    h.state().invite().unwrap_or_default().to_owned()
+}
+
+/// Accepts `invite` in "Add contact", calling its sender `name`, and waits
+/// until the contact is listed.
+pub(crate) fn accept_invite(h: &mut Harness<'static, CairnApp>, invite: &str, name: &str) {
+    h.get_by_label("➕ Add contact").click();
+    h.step();
+    type_into(h, "Invite link", invite);
+    type_into(h, "Contact name", name);
+    click(h, "Add contact");
+    let row = format!("Chat with {name}");
+    wait_for(h, "the new contact listed", |h| {
+        h.query_by_label(&row).is_some()
+    });
+}
