@@ -8,8 +8,8 @@ use thiserror::Error;
 
 use crate::envelope::MailboxId;
 use crate::frames::SendKey;
-use crate::identity::{Identity, IdentityError, PublicIdentity};
-use crate::labels;
+use crate::identity::{IdentityError, PublicIdentity};
+pub use crate::key_update::KeyUpdate;
 use crate::relay_address::RelayAddress;
 use crate::wire::{DecodeError, Reader, Writer};
 
@@ -93,52 +93,6 @@ pub enum Content {
         /// Undecoded bytes.
         bytes: Vec<u8>,
     },
-}
-
-/// A move to a new identity: signed by the old key (as the message) and by the new key (here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeyUpdate {
-    /// The sender's new public identity.
-    pub new_identity: PublicIdentity,
-    /// New key's signature over `label ‖ conversation ‖ old identity ‖ new identity`.
-    pub signature: [u8; 64],
-}
-
-impl KeyUpdate {
-    /// Builds an update from `old` to `new` for one conversation.
-    pub fn create(conversation: &[u8; 32], old: &PublicIdentity, new: &Identity) -> Self {
-        let new_identity = new.public();
-        let signature = new.sign(&Self::signed_bytes(conversation, old, &new_identity));
-        Self {
-            new_identity,
-            signature,
-        }
-    }
-
-    /// Checks the new key's signature.
-    pub fn verify(
-        &self,
-        conversation: &[u8; 32],
-        old: &PublicIdentity,
-    ) -> Result<(), IdentityError> {
-        self.new_identity.verify(
-            &Self::signed_bytes(conversation, old, &self.new_identity),
-            &self.signature,
-        )
-    }
-
-    fn signed_bytes(
-        conversation: &[u8; 32],
-        old: &PublicIdentity,
-        new: &PublicIdentity,
-    ) -> Vec<u8> {
-        let mut v = Vec::with_capacity(labels::KEY_UPDATE_SIGNATURE.len() + 32 + 128);
-        v.extend_from_slice(labels::KEY_UPDATE_SIGNATURE);
-        v.extend_from_slice(conversation);
-        v.extend_from_slice(&old.to_bytes());
-        v.extend_from_slice(&new.to_bytes());
-        v
-    }
 }
 
 impl Content {
@@ -258,6 +212,7 @@ fn decode_counters(r: &mut Reader<'_>) -> Result<Vec<u64>, ContentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Identity;
 
     fn round(c: &Content) -> Content {
         let mut w = Writer::default();

@@ -52,6 +52,7 @@ pub mod identity;
 pub mod inner;
 pub mod integrity;
 pub mod invite;
+pub mod key_update;
 pub mod labels;
 pub mod padding;
 pub mod ratchet;
