@@ -150,8 +150,10 @@ impl CairnApp {
         let clock = options.backend.clock.clone();
         let backend = Backend::spawn(options.backend, waker)?;
         if let Some(listen) = &prefs.builtin_relay {
+            // Contacts know it by this port: it may not move.
             backend.send(Command::StartLocalRelay {
                 listen: listen.clone(),
+                any_port: false,
             });
         }
         if !prefs.extra_relays.is_empty() {
@@ -339,7 +341,6 @@ impl CairnApp {
                         &mut self.onboarding,
                         self.local_relay.as_deref(),
                     ) {
-                        self.remember_builtin(&cmd);
                         self.backend.send(cmd);
                     }
                 });
@@ -358,13 +359,6 @@ impl CairnApp {
             Phase::Main => self.main_layout(ui),
         }
         self.toast(ui);
-    }
-
-    fn remember_builtin(&mut self, cmd: &Command) {
-        if let Command::StartLocalRelay { listen } = cmd {
-            self.prefs.builtin_relay = Some(listen.clone());
-            self.save_prefs();
-        }
     }
 
     pub(crate) fn save_prefs(&self) {

@@ -26,6 +26,10 @@ pub enum Command {
     StartLocalRelay {
         /// Socket address to bind.
         listen: String,
+        /// If that port is taken, take the next free one (first start: no
+        /// contact knows the address yet). Off for a relay contacts already
+        /// write to, whose port cannot change under them.
+        any_port: bool,
     },
     /// Create a new profile whose home relay is `relay`.
     CreateProfile {
@@ -201,6 +205,17 @@ pub enum Failure {
     /// The built-in relay could not start.
     #[error("could not start the built-in relay: {0}")]
     Relay(String),
+    /// The built-in relay's port is used by another program, and it cannot
+    /// move: contacts know the relay by this address.
+    #[error(
+        "the built-in relay cannot start: port {port} is used by another program (another \
+         Cairn, or a relay you run yourself). Quit that program and open Cairn again; your \
+         contacts reach you at this port, so it cannot change"
+    )]
+    BuiltinPortTaken {
+        /// The port.
+        port: u16,
+    },
     /// A file could not be written.
     #[error("{0}")]
     File(String),
@@ -269,8 +284,14 @@ pub struct ProfileInfo {
 pub enum Event {
     /// Whether a profile already exists (sent once at start).
     ProfileExists(bool),
-    /// The built-in relay is listening at this address.
-    LocalRelayStarted(String),
+    /// The built-in relay is running.
+    LocalRelayStarted {
+        /// The address others paste (`wss://host:port/#pin`).
+        address: String,
+        /// What it listens on (the port it really got): remembered for the
+        /// next launch.
+        listen: String,
+    },
     /// The profile is open.
     Unlocked(ProfileInfo),
     /// The profile was closed.

@@ -54,9 +54,15 @@ impl CairnApp {
             Event::ProfileExists(exists) => {
                 self.phase = if exists { Phase::Unlock } else { Phase::Create };
             }
-            Event::LocalRelayStarted(address) => {
+            Event::LocalRelayStarted { address, listen } => {
                 self.local_relay = Some(address);
                 self.onboarding.busy = false;
+                // Remembered once it runs (a failed start is not), with the
+                // port it really got.
+                if self.prefs.builtin_relay.as_deref() != Some(listen.as_str()) {
+                    self.prefs.builtin_relay = Some(listen);
+                    self.save_prefs();
+                }
             }
             Event::Unlocked(info) => {
                 self.phase = Phase::Main;

@@ -75,7 +75,8 @@ pub struct Prefs {
     pub notifications: NotificationContent,
     /// Lock the profile after this many minutes without input (0: never).
     pub auto_lock_minutes: u32,
-    /// Start the built-in relay on launch, listening here (`127.0.0.1:7447`).
+    /// Start the built-in relay on launch, listening here (`127.0.0.1:17447`:
+    /// the port it really got when first started, which contacts now use).
     pub builtin_relay: Option<String>,
     /// Legacy: extra relays saved by older versions, read only to move them
     /// into the encrypted profile on the next unlock; never written again.

@@ -21,7 +21,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 mod extra_relays;
 
-use super::local_relay::LocalRelay;
+use super::local_relay::{LocalRelay, StartError};
 use super::summaries::Summaries;
 use super::{BackendConfig, PAGE, Waker};
 use crate::commands::{Command, Event, Failure, ProfileInfo, RelayHealth, RelayStatus, Request};
@@ -107,8 +107,8 @@ impl Worker {
 
     async fn handle(&mut self, command: Command) -> Outcome {
         match command {
-            Command::StartLocalRelay { listen } => self
-                .start_relay(&listen)
+            Command::StartLocalRelay { listen, any_port } => self
+                .start_relay(&listen, any_port)
                 .await
                 .map_err(|e| (Request::StartRelay, e)),
             Command::CreateProfile {
@@ -185,19 +185,25 @@ impl Worker {
         }
     }
 
-    async fn start_relay(&mut self, listen: &str) -> Result<(), Failure> {
-        if let Some(relay) = &self.relay {
-            self.emit(Event::LocalRelayStarted(relay.address().to_owned()));
-            return Ok(());
+    async fn start_relay(&mut self, listen: &str, any_port: bool) -> Result<(), Failure> {
+        if self.relay.is_none() {
+            let addr: SocketAddr = listen
+                .parse()
+                .map_err(|_| Failure::Relay(format!("{listen:?} is not an IP address and port")))?;
+            let relay = LocalRelay::start(addr, &self.config.relay_dir, any_port)
+                .await
+                .map_err(|e| match e {
+                    StartError::PortTaken(port) => Failure::BuiltinPortTaken { port },
+                    StartError::Relay(e) => Failure::Relay(e.to_string()),
+                })?;
+            self.relay = Some(relay);
         }
-        let addr: SocketAddr = listen
-            .parse()
-            .map_err(|_| Failure::Relay(format!("{listen:?} is not an IP address and port")))?;
-        let relay = LocalRelay::start(addr, &self.config.relay_dir)
-            .await
-            .map_err(|e| Failure::Relay(e.to_string()))?;
-        self.emit(Event::LocalRelayStarted(relay.address().to_owned()));
-        self.relay = Some(relay);
+        if let Some(relay) = &self.relay {
+            self.emit(Event::LocalRelayStarted {
+                address: relay.address().to_owned(),
+                listen: relay.listen().to_string(),
+            });
+        }
         Ok(())
     }
 

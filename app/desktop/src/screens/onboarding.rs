@@ -11,7 +11,7 @@ use cairn_core::profile::passphrase_policy;
 use crate::widgets::{strength_hint, text_field};
 
 /// Default port of the built-in relay, so its address survives restarts.
-pub const BUILTIN_PORT: u16 = 7447;
+pub const BUILTIN_PORT: u16 = 17447;
 
 /// Where the new profile's relay comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -121,7 +121,7 @@ pub fn show_create(
                         ui.checkbox(&mut form.lan, "Also accept devices on my local network");
                         if ui.add_enabled(!form.busy, egui::Button::new("Start built-in relay")).clicked() {
                             form.busy = true;
-                            out = Some(Command::StartLocalRelay { listen: builtin_listen(form.lan, form.port) });
+                            out = Some(Command::StartLocalRelay { listen: builtin_listen(form.lan, form.port), any_port: true });
                         }
                     }
                 },

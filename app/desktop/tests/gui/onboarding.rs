@@ -1,7 +1,7 @@
 //! First run, lock, wrong passphrase, unlock: driven through the real UI.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{app, click, onboard, type_into, wait_for};
+use crate::support::{app, app_with_prefs, click, onboard, type_into, wait_for};
 use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
 
@@ -167,4 +167,52 @@ fn dropping_the_app_closes_the_profile_database() {
     assert!(wal(dir.path()), "an open profile has its write-ahead log");
     drop(h);
     assert!(!wal(dir.path()), "closed before the app was gone");
+}
+
+/// The built-in relay's port is taken (another Cairn, a relay run by hand):
+/// the first start takes the next free port and remembers that one, not the
+/// one that failed; a later launch whose remembered port is taken says so in
+/// plain words and does not move (contacts know the relay by that port).
+#[test]
+fn a_taken_builtin_port_is_skipped_on_first_start_and_explained_later() {
+    use cairn_desktop::prefs::Prefs;
+    let dir = tempfile::tempdir().unwrap();
+    let prefs = dir.path().join("prefs.json");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+
+    let mut h = app_with_prefs(&dir.path().join("first"), &prefs, port);
+    wait_for(&mut h, "first-run screen", |h| {
+        h.state().phase() == Phase::Create
+    });
+    click(&mut h, "Start built-in relay");
+    wait_for(&mut h, "built-in relay", |h| {
+        h.state().local_relay().is_some()
+    });
+    let address: cairn_protocol::relay_address::RelayAddress =
+        h.state().local_relay().unwrap().parse().unwrap();
+    assert_ne!(address.port(), port);
+    let listen = format!("127.0.0.1:{}", address.port());
+    wait_for(&mut h, "the port it got remembered", |_| {
+        Prefs::load(&prefs).builtin_relay.as_deref() == Some(listen.as_str())
+    });
+    drop(h);
+
+    // A later launch whose relay's port another program now holds.
+    let remembered = Prefs {
+        builtin_relay: Some(format!("127.0.0.1:{port}")),
+        ..Prefs::load(&prefs)
+    };
+    remembered.save(&prefs).unwrap();
+    let mut h = app_with_prefs(&dir.path().join("second"), &prefs, port);
+    let said = format!("port {port} is used by another program");
+    wait_for(&mut h, "the explanation", |h| {
+        h.query_by_label_contains(&said).is_some()
+    });
+    assert!(h.state().local_relay().is_none());
+    assert_eq!(
+        Prefs::load(&prefs).builtin_relay,
+        Some(format!("127.0.0.1:{port}")),
+        "not moved"
+    );
 }

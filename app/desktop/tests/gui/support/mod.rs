@@ -25,12 +25,32 @@ pub(crate) fn app_with(dir: &Path, plaintext_loopback: bool) -> Harness<'static,
     let mut backend = BackendConfig::new(dir.to_path_buf(), Clock::stepping(START_MS));
     backend.kdf = KdfParams::INSECURE_FOR_TESTS;
     backend.allow_plaintext_loopback = plaintext_loopback;
-    let options = AppOptions {
+    harness(AppOptions {
         backend,
         prefs_path: None,
         builtin_port: 0,
         zone: cairn_desktop::clock::Zone::utc(),
-    };
+    })
+}
+
+/// [`app`] with preferences kept in `prefs` and the built-in relay's
+/// first-start port `builtin_port`, as a real launch has them.
+pub(crate) fn app_with_prefs(
+    dir: &Path,
+    prefs: &Path,
+    builtin_port: u16,
+) -> Harness<'static, CairnApp> {
+    let mut backend = BackendConfig::new(dir.to_path_buf(), Clock::stepping(START_MS));
+    backend.kdf = KdfParams::INSECURE_FOR_TESTS;
+    harness(AppOptions {
+        backend,
+        prefs_path: Some(prefs.to_path_buf()),
+        builtin_port,
+        zone: cairn_desktop::clock::Zone::utc(),
+    })
+}
+
+fn harness(options: AppOptions) -> Harness<'static, CairnApp> {
     let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
     Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))
