@@ -161,6 +161,18 @@ pub(crate) enum RelaysAction {
         /// Relay address.
         address: String,
     },
+    /// Make ADDRESS your home relay: new invites and mailboxes go there, and
+    /// every conversation on the old home relay moves with a signed mailbox
+    /// move its contact follows when they next receive. The old relay is
+    /// still read until each contact has followed. Nothing changes if the
+    /// new relay cannot be reached or refuses the access token.
+    Home {
+        /// Relay address: wss://HOST:PORT/#PIN.
+        address: String,
+        /// Access token, if the new relay requires one to create mailboxes.
+        #[arg(long, env = "CAIRN_ACCESS_TOKEN")]
+        access_token: Option<String>,
+    },
     /// Whether invites and handshakes may name relays on private or local
     /// networks (192.168.x.x, 10.x.x.x, link-local, ...): off by default,
     /// since dialling one reveals your address to a host on your own network

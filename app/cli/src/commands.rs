@@ -9,7 +9,7 @@ use cairn_core::profile::passphrase_policy;
 use cairn_protocol::relay_address::RelayAddress;
 use serde_json::json;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, RelaysAction};
 use crate::network::{self, NetCommand};
 use crate::output::{self, Out};
 use crate::passphrase;
@@ -57,6 +57,19 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
                     follow,
                 },
                 Command::RotateIdentity => NetCommand::RotateIdentity,
+                Command::Relays {
+                    action:
+                        RelaysAction::Home {
+                            address,
+                            access_token,
+                        },
+                } => NetCommand::Home {
+                    relay: address
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("{address:?} is not a relay address"))?,
+                    access_token,
+                },
                 other => return with_client(&out, &mut client, other, &pass),
             };
             network::run(&out, client, net, cli.allow_plaintext_loopback)

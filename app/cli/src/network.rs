@@ -40,6 +40,13 @@ pub(crate) enum NetCommand {
     },
     /// New identity key, announced to every contact.
     RotateIdentity,
+    /// Move to another home relay, taking the conversations along.
+    Home {
+        /// The new home relay.
+        relay: RelayAddress,
+        /// Its access token, if it needs one.
+        access_token: Option<String>,
+    },
     /// Receive, waiting up to `wait` for something new; with `follow`, keep
     /// printing until interrupted.
     Recv {
@@ -188,6 +195,28 @@ impl<'o> Session<'o> {
                     self.print_message(&contact.name, message);
                 }
                 self.finish(result).await?;
+            }
+            NetCommand::Home {
+                relay,
+                access_token,
+            } => {
+                let address = relay.to_string();
+                let moving = m
+                    .change_home_relay(relay, access_token)
+                    .await
+                    .with_context(|| format!("moving to {address}"))?;
+                let sent = m.wait_sent(false).await;
+                self.drain_events();
+                self.out.emit(
+                    json!({"type": "home_relay", "address": address, "moving": moving}),
+                    || {
+                        format!(
+                            "home relay is now {address}; {moving} conversation(s) move there as \
+                             their contacts next receive"
+                        )
+                    },
+                );
+                self.finish(sent).await?;
             }
             NetCommand::RotateIdentity => {
                 let notified = m.update(|c| c.rotate_identity(now_ms())).await??;

@@ -40,6 +40,8 @@ pub(crate) fn run(out: &Out, client: &mut Client, action: RelaysAction) -> anyho
                 format!("extra relay {address} removed")
             });
         }
+        // Needs the network: run by `network` before a profile is used offline.
+        RelaysAction::Home { .. } => bail!("internal: handled earlier"),
         RelaysAction::AllowPrivate { value } => {
             if let Some(value) = value {
                 client.set_allow_private_relays(value == "on")?;

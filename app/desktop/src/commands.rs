@@ -107,6 +107,9 @@ pub enum Command {
     AdoptLegacyRelays(Vec<String>),
     /// Add a relay besides the home relay: checked in settings, offered for invites.
     AddExtraRelay(String),
+    /// Make this relay (full address) the home relay, moving every
+    /// conversation there with a signed notice to each contact.
+    ChangeHomeRelay(String),
     /// Remove an extra relay (full address text).
     RemoveExtraRelay(String),
     /// Allow (or refuse again) relays on private and local networks in

@@ -6,6 +6,7 @@ mod cli_chat;
 mod cli_connections;
 mod cli_crash;
 mod cli_faults;
+mod cli_home_relay;
 mod cli_invite_once;
 mod cli_relays;
 mod cli_restore;

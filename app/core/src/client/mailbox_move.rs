@@ -2,29 +2,96 @@
 //!
 //! The inviter's first message is such a move (see `handshake_in`); this is
 //! the same step on its own, for a conversation whose mailbox should change:
-//! today, conversations from before send-locked mailboxes (§19), which move
-//! to a locked one so that knowing the old id no longer lets anyone write.
+//! one on a former home relay (the user changed relays) moves to the home
+//! relay, and one from before send-locked mailboxes (§19) to a locked one,
+//! so that knowing the old id no longer lets anyone write.
 
 use cairn_protocol::content::Content;
 use cairn_protocol::relay_address::RelayAddress;
 
+use super::relays::check_transport;
 use super::send::seal_and_queue;
 use super::sessions::{persist, session_mut};
-use super::{Client, ClientError, ClientResult, NewMailbox};
-use crate::store::ContactId;
+use super::{Client, ClientError, ClientResult, NewMailbox, keys};
+use crate::store::{ContactId, Db, StoreResult};
+
+/// Former home relays whose conversations still move to the home relay.
+fn former_homes(db: &Db<'_>) -> StoreResult<Vec<String>> {
+    Ok(db
+        .setting_text(keys::FORMER_HOME_RELAYS)?
+        .map(|t| t.lines().map(str::to_owned).collect())
+        .unwrap_or_default())
+}
 
 impl Client {
-    /// Conversations that still receive on an open mailbox and can move now
-    /// (no move of ours open, no identity change of theirs waiting), with
-    /// the relay their mailbox is on: the messenger moves each one to a fresh
-    /// send-locked mailbox on that relay.
-    pub fn conversations_on_open_mailboxes(&self) -> ClientResult<Vec<(ContactId, RelayAddress)>> {
-        self.store()
+    /// Conversations that should move and can now (no move of ours open, no
+    /// identity change of theirs waiting), with the relay to move to: those
+    /// on a former home relay go to the home relay; those on an open mailbox
+    /// to a locked one on the same relay. The messenger mints the mailbox
+    /// there, registers it and calls [`Client::move_my_mailbox`].
+    pub fn conversations_to_move(&self) -> ClientResult<Vec<(ContactId, RelayAddress)>> {
+        let db = self.store().read();
+        let former = former_homes(&db)?;
+        let mut out = Vec::new();
+        for (id, relay, locked) in db.movable_conversations()? {
+            if former.contains(&relay) {
+                out.push((id, self.home_relay.clone()));
+            } else if !locked {
+                out.push((id, relay.parse()?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Conversations receiving on `relay` that can move now (no move of
+    /// ours open, no identity change of theirs waiting).
+    pub fn conversations_on(&self, relay: &RelayAddress) -> ClientResult<Vec<ContactId>> {
+        let relay = relay.to_string();
+        Ok(self
+            .store()
             .read()
-            .contacts_on_open_mailboxes()?
+            .movable_conversations()?
             .into_iter()
-            .map(|(id, relay)| Ok((id, relay.parse()?)))
-            .collect()
+            .filter(|(_, on, _)| *on == relay)
+            .map(|(id, _, _)| id)
+            .collect())
+    }
+
+    /// Makes `relay` the home relay (new invites and mailboxes go there; the
+    /// access token, if any, is for it) and moves every conversation that
+    /// receives on the current home relay there, each with a signed mailbox
+    /// move the contact follows (PROTOCOL.md §10.4) — as the messenger gets
+    /// to it; conversations in the middle of another move follow once that
+    /// ends. The old relay keeps being read until each contact confirms.
+    /// Returns how many conversations will move. Nothing changes if `relay`
+    /// is refused ([`check_transport`]) or already the home relay.
+    pub fn change_home_relay(
+        &mut self,
+        relay: &RelayAddress,
+        access_token: Option<&str>,
+    ) -> ClientResult<usize> {
+        check_transport(relay)?;
+        let new = relay.to_string();
+        let old = self.home_relay.to_string();
+        if new == old {
+            return Err(ClientError::RelayListed(new));
+        }
+        let moving = self.store_mut().write(|db| {
+            let mut former = former_homes(db)?;
+            former.retain(|r| *r != new);
+            former.push(old.clone());
+            db.set_setting(keys::FORMER_HOME_RELAYS, former.join("\n").as_bytes())?;
+            db.set_setting(keys::HOME_RELAY, new.as_bytes())?;
+            match access_token {
+                Some(token) => db.set_setting(keys::HOME_RELAY_TOKEN, token.as_bytes())?,
+                None => db.delete_setting(keys::HOME_RELAY_TOKEN)?,
+            }
+            // The home relay is not also an extra relay.
+            db.remove_extra_relay(&new)?;
+            Ok::<_, ClientError>(db.conversations_on(&old)?)
+        })?;
+        self.home_relay = relay.clone();
+        Ok(moving)
     }
 
     /// Moves the conversation with `contact` to `mailbox` (already registered
@@ -79,19 +146,19 @@ mod tests {
         // The move off the invite's mailbox has ended.
         let t = 2_000 + MOVE_GRACE_MS;
         alice.housekeeping(t).unwrap();
-        assert!(alice.conversations_on_open_mailboxes().unwrap().is_empty());
+        assert!(alice.conversations_to_move().unwrap().is_empty());
         alice
             .store_mut()
             .write(|db| db.drop_send_lock_for_tests(&old))
             .unwrap();
-        let open = alice.conversations_on_open_mailboxes().unwrap();
+        let open = alice.conversations_to_move().unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].0, to_bob);
 
         let new = alice.mint_mailbox_on(Some(open[0].1.clone()));
         alice.move_my_mailbox(to_bob, &new, t).unwrap();
         assert!(
-            alice.conversations_on_open_mailboxes().unwrap().is_empty(),
+            alice.conversations_to_move().unwrap().is_empty(),
             "a move is open: not moved twice"
         );
         pump(&mut alice, &mut bob, t + 1);

@@ -58,6 +58,9 @@ pub(crate) mod keys {
     pub(crate) const HOME_RELAY_TOKEN: &str = "home_relay_token";
     /// `1` if relays on private networks may be used when others name them.
     pub(crate) const ALLOW_PRIVATE_RELAYS: &str = "allow_private_relays";
+    /// Former home relays (address text, one per line) whose conversations
+    /// still move to the home relay (`Client::change_home_relay`).
+    pub(crate) const FORMER_HOME_RELAYS: &str = "former_home_relays";
 }
 
 /// An unlocked profile with its identity loaded.

@@ -19,6 +19,9 @@ use super::{Clock, MessengerConfig, MessengerEvent, NetError, Op, RelayState, Re
 use crate::client::{Client, ClientEvent, CreatedInvite, Delivery, NewMailbox};
 use crate::store::{Contact, ContactId, OutboxItem};
 
+mod moves;
+pub(crate) use moves::HomeReady;
+
 /// Where a sender task sends: relay address text and mailbox (one per contact).
 type Destination = (String, [u8; 32]);
 
@@ -44,8 +47,8 @@ enum Then {
     },
     /// A mailbox the relay forgot was created again: subscribe.
     Recreated,
-    /// A send-locked mailbox for a conversation still on an open one: move there.
-    Lock(ContactId),
+    /// A fresh mailbox for a conversation that moves (`Client::conversations_to_move`).
+    Move(ContactId),
 }
 
 struct SentWaiter {
@@ -243,6 +246,12 @@ impl Engine {
                     self.tidy();
                 }
             }
+            Op::ChangeHome {
+                relay,
+                token,
+                reply,
+            } => self.change_home(relay, token, reply),
+            Op::HomeReady(ready) => self.home_ready(*ready),
             Op::WaitSent { receipts, reply } => {
                 self.sent_waiters.push(SentWaiter { receipts, reply });
             }
@@ -297,7 +306,7 @@ impl Engine {
         let relay = first.relay.to_string();
         if let Err(e) = result {
             // A refusal of one request says nothing about the relay's health.
-            if e.is_connection() || !matches!(then, Then::Lock(_)) {
+            if e.is_connection() || !matches!(then, Then::Move(_)) {
                 self.note_relay(&relay, Some(&e));
             }
             match then {
@@ -309,7 +318,7 @@ impl Engine {
                 }
                 Then::Recreated => {}
                 // Tried again at the next tidy.
-                Then::Lock(contact) => {
+                Then::Move(contact) => {
                     self.locking.remove(&contact);
                 }
             }
@@ -345,30 +354,9 @@ impl Engine {
                 self.pump();
             }
             Then::Recreated => self.subscribe(first),
-            Then::Lock(contact) => {
-                self.locking.remove(&contact);
-                match self.client.move_my_mailbox(contact, first, now) {
-                    Ok(()) => {
-                        self.subscribe(first);
-                        self.pump();
-                    }
-                    Err(e) => self.emit(MessengerEvent::ReceiveFailed(e)),
-                }
-            }
-        }
-    }
-
-    /// Conversations from before send-locked mailboxes move to a locked one
-    /// (PROTOCOL.md §10.4, §19), so knowing the old id no longer lets anyone
-    /// write to them: a fresh mailbox on the same relay, then the move.
-    fn lock_open_mailboxes(&mut self) {
-        let Ok(open) = self.client.conversations_on_open_mailboxes() else {
-            return;
-        };
-        for (contact, relay) in open {
-            if self.locking.insert(contact) {
-                let mailbox = self.client.mint_mailbox_on(Some(relay));
-                self.create_then(vec![mailbox], Then::Lock(contact));
+            Then::Move(contact) => {
+                self.move_to(contact, first, now);
+                self.pump();
             }
         }
     }
@@ -544,7 +532,7 @@ impl Engine {
             self.emit(MessengerEvent::ReceiveFailed(e));
             return;
         }
-        self.lock_open_mailboxes();
+        self.move_conversations();
         let Ok(unused) = self.client.mailboxes_to_delete() else {
             return;
         };

@@ -182,6 +182,13 @@ enum Op {
         id: [u8; 32],
         reply: Reply<bool>,
     },
+    ChangeHome {
+        relay: RelayAddress,
+        token: Option<String>,
+        reply: Reply<usize>,
+    },
+    /// Internal: the new home relay holds the conversations' new mailboxes (or not).
+    HomeReady(Box<engine::HomeReady>),
     WaitSent {
         receipts: bool,
         reply: oneshot::Sender<Result<(), NetError>>,
@@ -294,6 +301,27 @@ impl Messenger {
     /// (`Client::revoke_invite`); false if it was no longer open.
     pub async fn revoke_invite(&self, id: [u8; 32]) -> Result<bool, MessengerError> {
         self.ask(|reply| Op::RevokeInvite { id, reply }).await
+    }
+
+    /// Makes `relay` the home relay and moves every conversation from the
+    /// old home relay there, each with a signed mailbox move its contact
+    /// follows (`Client::change_home_relay`). The new mailboxes are created
+    /// at `relay` first (with `access_token`, if it needs one): if that
+    /// fails — unreachable, wrong pin, token refused — nothing changes.
+    /// Resolves once the moves are queued (`wait_sent` sends them); returns
+    /// how many conversations move (those in the middle of another move
+    /// follow when it ends).
+    pub async fn change_home_relay(
+        &self,
+        relay: RelayAddress,
+        access_token: Option<String>,
+    ) -> Result<usize, MessengerError> {
+        self.ask(|reply| Op::ChangeHome {
+            relay,
+            token: access_token,
+            reply,
+        })
+        .await
     }
 
     /// The user looked at the conversation: mark it read (read receipts follow).

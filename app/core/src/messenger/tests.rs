@@ -510,7 +510,12 @@ async fn a_conversation_on_an_open_mailbox_moves_to_a_locked_one() {
         .await
         .unwrap();
     expect(&mut p.alice_events, "Bob's message", message_text).await;
-    p.alice.wait_sent(true).await.unwrap();
+    // Bob's confirmation of the move off the invite's mailbox is in.
+    p.bob.wait_sent(true).await.unwrap();
+    p.alice
+        .wait_received(Duration::from_millis(300), Duration::from_secs(2))
+        .await
+        .unwrap();
     let (to_alice, to_bob) = (p.to_alice, p.to_bob);
     let mut alice = p.alice.stop().await.unwrap();
     // Alice's mailbox for Bob as a conversation from before send locks has it.
@@ -564,4 +569,83 @@ async fn a_conversation_on_an_open_mailbox_moves_to_a_locked_one() {
         stranger_sends(&address, new, None).await,
         Some(ErrorCode::SendKeyRefused)
     );
+}
+
+/// Changing the home relay moves the conversation: the contact follows a
+/// signed mailbox move to the new relay, and with the old relay gone the
+/// contact's messages still arrive (PROTOCOL.md §10.4).
+#[tokio::test]
+async fn a_new_home_relay_takes_the_conversations_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut old_relay, old) = TestRelay::start(&dir.path().join("old"), 0).await;
+    let (_new_relay, new) = TestRelay::start(&dir.path().join("new"), 0).await;
+    let mut p = pair(dir.path(), &old).await;
+    p.bob
+        .send_texts(p.to_alice, vec!["b".into()])
+        .await
+        .unwrap();
+    expect(&mut p.alice_events, "Bob's message", message_text).await;
+
+    // A relay that does not answer changes nothing.
+    let nowhere: RelayAddress = "ws://127.0.0.1:9/".parse().unwrap();
+    assert!(p.alice.change_home_relay(nowhere, None).await.is_err());
+    assert_eq!(
+        p.alice.query(|c| c.home_relay().clone()).await.unwrap(),
+        old
+    );
+
+    // The move off the invite's mailbox has to end first (Bob's confirmation
+    // in, and its grace period over); then the change.
+    p.bob.wait_sent(true).await.unwrap();
+    p.alice
+        .wait_received(Duration::from_millis(300), Duration::from_secs(2))
+        .await
+        .unwrap();
+    let later = (system_clock())() + 2 * crate::client::MOVE_GRACE_MS;
+    let (to_alice, to_bob) = (p.to_alice, p.to_bob);
+    let alice = p.alice.stop().await.unwrap();
+    let (alice, mut alice_events) = Messenger::start(
+        alice,
+        MessengerConfig {
+            clock: std::sync::Arc::new(move || later),
+            ..config()
+        },
+    );
+    assert_eq!(alice.change_home_relay(new.clone(), None).await.unwrap(), 1);
+    let new_text = new.to_string();
+    expect(&mut p.bob_events, "Alice's move", |e| match e {
+        MessengerEvent::Client(ClientEvent::ContactChanged { contact })
+            if contact.relay == new_text =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    // Bob confirms once nothing of his waits for the old mailbox.
+    p.bob.wait_sent(true).await.unwrap();
+
+    old_relay.stop();
+    p.bob
+        .send_texts(to_alice, vec!["through the new relay".into()])
+        .await
+        .unwrap();
+    expect(&mut alice_events, "Bob's message", |e| {
+        message_text(e).filter(|t| t == "through the new relay")
+    })
+    .await;
+    let mine = alice
+        .query(move |c| c.contact(to_bob).map(|c| c.my_mailbox))
+        .await
+        .unwrap()
+        .unwrap();
+    let on = alice
+        .query(move |c| {
+            c.active_mailboxes()
+                .map(|all| all.into_iter().find(|m| m.id == mine).map(|m| m.relay))
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(on.as_deref(), Some(new_text.as_str()));
 }

@@ -47,20 +47,32 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Conversations we still receive on an open mailbox (created before
-    /// send-locked mailboxes), with no move of ours open and no identity
-    /// change of the contact's waiting: each should move to a locked one.
-    /// Returns the contact and the relay its mailbox is on.
-    pub fn contacts_on_open_mailboxes(&self) -> StoreResult<Vec<(ContactId, String)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT c.id, r.address FROM contacts c
+    /// How many conversations receive on a mailbox of ours on `relay`.
+    pub fn conversations_on(&self, relay: &str) -> StoreResult<usize> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM contacts c
                JOIN mailboxes m ON m.id = c.my_mailbox
                JOIN relays r ON r.id = m.relay_id
-             WHERE m.send_key IS NULL AND c.pending_identity IS NULL
+             WHERE r.address = ?1",
+            [relay],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
+    /// Conversations whose receiving mailbox could move now: no move of
+    /// ours open and no identity change of the contact's waiting. Returns
+    /// the contact, the relay its mailbox is on, and whether that mailbox is
+    /// send-locked.
+    pub fn movable_conversations(&self) -> StoreResult<Vec<(ContactId, String, bool)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, r.address, m.send_key IS NOT NULL FROM contacts c
+               JOIN mailboxes m ON m.id = c.my_mailbox
+               JOIN relays r ON r.id = m.relay_id
+             WHERE c.pending_identity IS NULL
                AND NOT EXISTS (SELECT 1 FROM moves_out o WHERE o.contact_id = c.id)
              ORDER BY c.id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((ContactId(r.get(0)?), r.get(1)?)))?;
+        let rows = stmt.query_map([], |r| Ok((ContactId(r.get(0)?), r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -27,6 +27,13 @@ impl Db<'_> {
         }
     }
 
+    /// Removes a setting (nothing if it is not there).
+    pub fn delete_setting(&self, key: &str) -> StoreResult<()> {
+        self.conn
+            .execute("DELETE FROM settings WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     /// Inserts or replaces a setting.
     pub fn set_setting(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         self.conn.execute(

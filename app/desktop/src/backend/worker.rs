@@ -16,7 +16,7 @@ use cairn_core::messenger::{
 };
 use cairn_core::profile::{Profile, ProfileError};
 use cairn_core::store::{ContactId, Direction};
-use cairn_protocol::relay_address::RelayAddress;
+use cairn_protocol::relay_address::{AddressError, RelayAddress};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 mod extra_relays;
@@ -223,11 +223,7 @@ impl Worker {
 
     /// Starts the messenger on a freshly opened profile and shows it.
     async fn opened(&mut self, client: Client) {
-        let info = ProfileInfo {
-            name: client.name().to_owned(),
-            home_relay: client.home_relay().to_string(),
-            dir: client.dir().to_path_buf(),
-        };
+        let info = profile_info(&client);
         let config = MessengerConfig {
             dial: self.dial(),
             clock: {
@@ -339,13 +335,7 @@ impl Worker {
             Command::CloseChat => open.open_chat = None,
             Command::SetProfileName { name } => {
                 let info = m
-                    .update(move |c| {
-                        c.set_name(&name).map(|()| ProfileInfo {
-                            name: c.name().to_owned(),
-                            home_relay: c.home_relay().to_string(),
-                            dir: c.dir().to_path_buf(),
-                        })
-                    })
+                    .update(move |c| c.set_name(&name).map(|()| profile_info(c)))
                     .await
                     .and_then(|r| r.map_err(Into::into))
                     .map_err(fail(Request::Settings))?;
@@ -421,6 +411,27 @@ impl Worker {
                     .map_err(fail(Request::Settings))?;
                 self.load_extra_relays().await;
                 self.probe_extra_relays().await;
+            }
+            Command::ChangeHomeRelay(text) => {
+                let relay: RelayAddress = text.parse().map_err(|e: AddressError| {
+                    (Request::Settings, Failure::Address(e.to_string()))
+                })?;
+                let moving = m
+                    .change_home_relay(relay, None)
+                    .await
+                    .map_err(fail(Request::Settings))?;
+                let info = m
+                    .query(profile_info)
+                    .await
+                    .map_err(fail(Request::Settings))?;
+                open.info = info.clone();
+                self.emit(Event::Profile(info));
+                self.load_extra_relays().await;
+                self.emit_relays().await;
+                self.emit(Event::Notice(format!(
+                    "{text} is your home relay now. {moving} conversation(s) move there: each \
+                     contact follows the next time they are online."
+                )));
             }
             Command::RemoveExtraRelay(text) => {
                 let gone = text.clone();
@@ -684,5 +695,14 @@ async fn next_event(open: &mut Option<Open>) -> Option<MessengerEvent> {
     match open {
         Some(open) => open.events.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Who we are, as the UI shows it.
+fn profile_info(client: &Client) -> ProfileInfo {
+    ProfileInfo {
+        name: client.name().to_owned(),
+        home_relay: client.home_relay().to_string(),
+        dir: client.dir().to_path_buf(),
     }
 }

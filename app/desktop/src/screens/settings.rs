@@ -33,6 +33,8 @@ pub struct SettingsForm {
     pub new_relay: String,
     /// Why the relay address was refused.
     pub relay_error: Option<String>,
+    /// An extra relay the user asked to make home: waiting for "Move".
+    pub make_home: Option<String>,
 }
 
 /// Inputs of the settings pane.
@@ -260,9 +262,14 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
                     status.on_hover_text(full);
                 }
                 if r.extra {
-                    if ui.small_button("Remove").clicked() {
-                        remove = Some(r.full.clone());
-                    }
+                    ui.horizontal(|ui| {
+                        if ui.small_button("Make home").clicked() {
+                            form.make_home = Some(r.full.clone());
+                        }
+                        if ui.small_button("Remove").clicked() {
+                            remove = Some(r.full.clone());
+                        }
+                    });
                 } else {
                     ui.label("");
                 }
@@ -271,6 +278,28 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
         });
     if let Some(gone) = remove {
         out = Some(Command::RemoveExtraRelay(gone));
+    }
+    if let Some(target) = form.make_home.clone() {
+        ui.group(|ui| {
+            ui.label(format!("Make {target} your home relay?"));
+            ui.label(
+                RichText::new(
+                    "New invites go there, and every conversation on your current home relay \
+                     moves there: each contact gets a signed notice and follows it the next \
+                     time they are online. Your current relay keeps being read until they have.",
+                )
+                .weak(),
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Move my conversations").clicked() {
+                    out = Some(Command::ChangeHomeRelay(target.clone()));
+                    form.make_home = None;
+                }
+                if ui.button("Cancel").clicked() {
+                    form.make_home = None;
+                }
+            });
+        });
     }
     if view.outbox > 0 {
         ui.label(format!(

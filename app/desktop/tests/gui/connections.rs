@@ -6,28 +6,17 @@
 use cairn_core::client::TimelineItem;
 use cairn_core::store::MessageStatus;
 use cairn_core::testing::FrameLog;
-use cairn_relay::Relay;
-use cairn_relay::config::{RelayConfig, TransportConfig};
 use egui_kittest::kittest::Queryable;
 
-use crate::support::{accept_invite, app_with, onboard, show_invite, type_into, wait_for};
+use crate::support::{
+    accept_invite, app_with, loopback_relays, onboard, show_invite, type_into, wait_for,
+};
 
 /// A plaintext loopback relay and a logging proxy in front of it, on a runtime
 /// of the test's own (the apps run their own backends).
 fn relay_behind_proxy(dir: &std::path::Path) -> (tokio::runtime::Runtime, FrameLog) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let proxy = rt.block_on(async {
-        let mut config = RelayConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
-        config.transport = TransportConfig::Plaintext;
-        let relay = Relay::bind(config).await.unwrap();
-        let address = relay.address().clone();
-        tokio::spawn(relay.run(std::future::pending()));
-        FrameLog::start(&address).await
-    });
+    let (rt, relays) = loopback_relays(dir, 1);
+    let proxy = rt.block_on(FrameLog::start(&relays[0]));
     (rt, proxy)
 }
 

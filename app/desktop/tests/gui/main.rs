@@ -6,6 +6,7 @@ mod chat_layout;
 mod connections;
 mod conversation;
 mod glyphs;
+mod home_relay;
 mod invites;
 mod key_change;
 mod onboarding;

@@ -159,3 +159,35 @@ pub(crate) fn accept_invite(h: &mut Harness<'static, CairnApp>, invite: &str, na
         h.query_by_label(&row).is_some()
     });
 }
+
+/// Plaintext loopback relays running on a runtime of the test's own (the
+/// apps run their own backends); keep the runtime alive while they are used.
+pub(crate) fn loopback_relays(
+    dir: &Path,
+    n: usize,
+) -> (
+    tokio::runtime::Runtime,
+    Vec<cairn_protocol::relay_address::RelayAddress>,
+) {
+    use cairn_relay::Relay;
+    use cairn_relay::config::{RelayConfig, TransportConfig};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let addresses = (0..n)
+        .map(|i| {
+            rt.block_on(async {
+                let data = dir.join(format!("relay{i}"));
+                let mut config = RelayConfig::new("127.0.0.1:0".parse().unwrap(), data);
+                config.transport = TransportConfig::Plaintext;
+                let relay = Relay::bind(config).await.unwrap();
+                let address = relay.address().clone();
+                tokio::spawn(relay.run(std::future::pending()));
+                address
+            })
+        })
+        .collect();
+    (rt, addresses)
+}
