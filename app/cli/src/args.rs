@@ -110,13 +110,23 @@ pub(crate) enum Command {
         /// Contact name.
         name: String,
     },
-    /// Mark a contact verified if the safety number matches.
+    /// Mark a contact verified: with the 60 digits read from their device
+    /// (checked here), or with --they-match after comparing both screens
+    /// side by side (see `fingerprint`).
     Verify {
         /// Contact name.
         name: String,
         /// The 60 digits read from the contact's device (spaces and dashes are ignored).
-        #[arg(long, value_name = "DIGITS")]
-        safety_number: String,
+        #[arg(long, value_name = "DIGITS", required_unless_present = "they_match")]
+        safety_number: Option<String>,
+        /// You compared the whole number on both screens and it is the same.
+        #[arg(long, conflicts_with = "safety_number")]
+        they_match: bool,
+    },
+    /// Withdraw a contact's verification (compare the number again later).
+    Unverify {
+        /// Contact name.
+        name: String,
     },
     /// Rename a contact.
     Rename {

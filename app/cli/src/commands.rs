@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use cairn_core::client::{Client, ClientError, InitOptions};
+use cairn_core::client::{Client, ClientError, InitOptions, Verification};
 use cairn_core::profile::kdf::KdfParams;
 use cairn_core::profile::passphrase_policy;
 use cairn_protocol::relay_address::RelayAddress;
@@ -126,11 +126,22 @@ fn with_client(out: &Out, client: &mut Client, command: Command, pass: &str) -> 
         Command::Verify {
             name,
             safety_number,
+            they_match,
         } => {
             let contact = client.contact_named(&name)?;
-            client.verify(contact.id, &safety_number, now_ms())?;
+            match safety_number {
+                Some(digits) if !they_match => client.verify(contact.id, &digits, now_ms())?,
+                _ => client.set_verification(contact.id, Verification::Compared, now_ms())?,
+            }
             out.emit(json!({"type": "verified", "contact": name}), || {
                 format!("{name} is now verified")
+            });
+        }
+        Command::Unverify { name } => {
+            let contact = client.contact_named(&name)?;
+            client.set_verification(contact.id, Verification::Cleared, now_ms())?;
+            out.emit(json!({"type": "unverified", "contact": name}), || {
+                format!("{name} is no longer verified")
             });
         }
         Command::Rename { name, new_name } => {

@@ -131,6 +131,13 @@ pub enum Command {
         /// What the user typed or pasted.
         digits: String,
     },
+    /// Mark the contact verified after comparing both screens, or clear it.
+    SetVerification {
+        /// The contact.
+        contact: ContactId,
+        /// Compared (they match) or cleared.
+        how: cairn_core::client::Verification,
+    },
     /// Accept a contact's new identity key.
     AcceptKeyChange {
         /// The contact.
@@ -366,8 +373,13 @@ pub enum Event {
     },
     /// Search results, newest first.
     SearchResults(Vec<MessageRecord>),
-    /// The contact is now verified.
-    Verified(ContactId),
+    /// The contact's verification changed.
+    Verified {
+        /// The contact.
+        contact: ContactId,
+        /// Verified now (false: the verification was cleared).
+        verified: bool,
+    },
     /// Relay reachability after a sync.
     Relays(Vec<RelayStatus>),
     /// The profile's extra relays (full address text), after unlock or a change.

@@ -177,14 +177,18 @@ impl CairnApp {
                 }
             }
             Event::SearchResults(results) => self.results = results,
-            Event::Verified(contact) => {
+            Event::Verified { contact, verified } => {
                 self.verify.error = None;
                 self.verify.theirs.clear();
                 let name = self
                     .contact(contact)
                     .map(|c| c.contact.name.clone())
                     .unwrap_or_default();
-                self.notice(format!("{name} is verified."));
+                self.notice(if verified {
+                    format!("{name} is verified.")
+                } else {
+                    format!("{name} is no longer verified.")
+                });
             }
             Event::Relays(relays) => self.relays = relays,
             Event::ExtraRelays(list) => self.extra_relays = list,

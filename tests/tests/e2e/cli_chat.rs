@@ -78,6 +78,16 @@ fn safety_numbers_match_and_wrong_digits_do_not_verify() {
 
     bob.ok(&["verify", "alice", "--safety-number", &text]);
     assert_eq!(bob.json(&["contacts"])[0].get("verified"), "true");
+    // Withdrawn, then marked after comparing both screens.
+    bob.ok(&["unverify", "alice"]);
+    assert_eq!(bob.json(&["contacts"])[0].get("verified"), "false");
+    alice.ok(&["verify", "Bob", "--they-match"]);
+    assert_eq!(alice.json(&["contacts"])[0].get("verified"), "true");
+    let history = bob.json(&["history", "alice"]);
+    assert!(
+        history.iter().any(|e| e.get("kind") == "unverified"),
+        "{history:?}"
+    );
 }
 
 #[test]

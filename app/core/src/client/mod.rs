@@ -40,6 +40,7 @@ pub use housekeeping::{
 };
 pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox, OpenInvite};
 pub use names::{MAX_NAME_LEN, looks_alike, validate_name};
+pub use people::Verification;
 pub use receive::{Delivery, ReceiveReport};
 pub use relays::canonical_relay;
 

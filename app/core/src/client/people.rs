@@ -75,18 +75,49 @@ impl Client {
                 });
             }
         }
-        self.store_mut().write(|db| {
-            db.set_verified(contact.id, true)?;
-            db.add_event(
-                Some(contact.id),
+        self.set_verification(contact.id, Verification::Typed, now_ms)
+    }
+
+    /// Marks or clears `contact` as verified without typing the number: the
+    /// user compared both screens side by side (or on a call) and says they
+    /// match, or withdraws an earlier verification. Recorded in the chat.
+    pub fn set_verification(
+        &mut self,
+        contact: ContactId,
+        how: Verification,
+        now_ms: u64,
+    ) -> ClientResult<()> {
+        let (verified, kind, detail) = match how {
+            Verification::Typed => (true, EventKind::Verified, "safety number verified"),
+            Verification::Compared => (
+                true,
                 EventKind::Verified,
-                "safety number verified",
-                now_ms,
-            )?;
+                "safety number compared and marked as matching",
+            ),
+            Verification::Cleared => (
+                false,
+                EventKind::VerificationCleared,
+                "verification cleared: compare the safety number again",
+            ),
+        };
+        self.store_mut().write(|db| {
+            db.set_verified(contact, verified)?;
+            db.add_event(Some(contact), kind, detail, now_ms)?;
             Ok::<_, StoreError>(())
         })?;
         Ok(())
     }
+}
+
+/// How a contact's verification changes ([`Client::set_verification`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The number they read out was typed and matched ([`Client::verify`]).
+    Typed,
+    /// Both screens were compared and the user says they match.
+    Compared,
+    /// The user withdrew the verification.
+    Cleared,
 }
 
 impl Client {

@@ -39,6 +39,8 @@ pub enum EventKind {
     /// did not come from the contact: someone else's traffic, dropped, and
     /// reported once a day per mailbox, outside the conversation.
     Unauthenticated,
+    /// The user withdrew a contact's verification.
+    VerificationCleared,
 }
 
 impl EventKind {
@@ -57,6 +59,7 @@ impl EventKind {
             Self::Lost => "lost",
             Self::Restored => "restored",
             Self::Unauthenticated => "unauthenticated",
+            Self::VerificationCleared => "unverified",
         }
     }
 
@@ -74,6 +77,7 @@ impl EventKind {
             "lost" => Self::Lost,
             "restored" => Self::Restored,
             "unauthenticated" => Self::Unauthenticated,
+            "unverified" => Self::VerificationCleared,
             _ => return Err(StoreError::Malformed("event kind")),
         })
     }

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
-use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions};
+use cairn_core::client::{Client, ClientError, ClientEvent, InitOptions, Verification};
 use cairn_core::messenger::{
     DialOptions, Events, Messenger, MessengerConfig, MessengerError, MessengerEvent, RelayState,
     probe,
@@ -370,7 +370,22 @@ impl Worker {
                     .await
                     .and_then(|r| r.map_err(Into::into))
                     .map_err(fail(Request::Verify))?;
-                self.emit(Event::Verified(contact));
+                self.emit(Event::Verified {
+                    contact,
+                    verified: true,
+                });
+                self.refresh_contacts(Some(&[contact])).await;
+                self.show_new_events(contact).await;
+            }
+            Command::SetVerification { contact, how } => {
+                m.update(move |c| c.set_verification(contact, how, now))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Verify))?;
+                self.emit(Event::Verified {
+                    contact,
+                    verified: how != Verification::Cleared,
+                });
                 self.refresh_contacts(Some(&[contact])).await;
                 self.show_new_events(contact).await;
             }

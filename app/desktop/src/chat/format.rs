@@ -49,6 +49,7 @@ pub fn event_text(e: &IntegrityRecord, zone: &Zone) -> (String, bool) {
         EventKind::Lost => ("Message could not be read", true),
         EventKind::Restored => ("Contact restored from a backup", false),
         EventKind::Unauthenticated => ("Someone else's traffic ignored", false),
+        EventKind::VerificationCleared => ("Verification cleared", true),
     };
     let icon = if warn { "⚠" } else { "ℹ" };
     let time = zone.format_time(e.at_ms);

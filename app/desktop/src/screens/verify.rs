@@ -1,8 +1,12 @@
-//! Verify a contact: the shared safety number in groups and as a QR code, and
-//! a field for the number the other side reads out. "Mark as verified" only
-//! succeeds when they match (the core compares, in constant time).
+//! Verify a contact: the shared safety number in groups and as a QR code;
+//! "They match" after comparing both screens side by side, or a field for
+//! the number the other side reads out ("Mark as verified" only succeeds
+//! when it matches: the core compares, in constant time); and a way to
+//! clear a verification.
 
 use egui::{Color32, RichText, Ui};
+
+use cairn_core::client::Verification;
 
 use crate::commands::{Command, ContactSummary};
 use crate::widgets::{QrTexture, group_digits, qr, text_field};
@@ -50,7 +54,15 @@ pub fn show(ui: &mut Ui, contact: &ContactSummary, form: &mut VerifyForm) -> Ver
         );
         ui.add_space(10.0);
         if c.verified {
-            ui.label(RichText::new("✔ Verified").strong().color(Color32::from_rgb(0x2e, 0x9b, 0x57)));
+            ui.horizontal(|ui| {
+                ui.label(RichText::new("✔ Verified").strong().color(Color32::from_rgb(0x2e, 0x9b, 0x57)));
+                if ui.small_button("Clear verification").clicked() {
+                    action = VerifyAction::Command(Command::SetVerification {
+                        contact: c.id,
+                        how: Verification::Cleared,
+                    });
+                }
+            });
         } else {
             ui.label(RichText::new("Not verified yet").strong());
         }
@@ -73,7 +85,21 @@ pub fn show(ui: &mut Ui, contact: &ContactSummary, form: &mut VerifyForm) -> Ver
             let texture = form.qr.get(ui.ctx(), "safety-qr", &c.safety_number);
             qr(ui, texture, 170.0, "QR code of the safety number");
         });
+        if !c.verified {
+            ui.add_space(10.0);
+            ui.label(format!(
+                "Side by side with {}'s screen: is every group of digits the same?",
+                c.name
+            ));
+            if ui.button("✔ They match").clicked() {
+                action = VerifyAction::Command(Command::SetVerification {
+                    contact: c.id,
+                    how: Verification::Compared,
+                });
+            }
+        }
         ui.add_space(14.0);
+        ui.label(RichText::new("Or type the number they read out to you:").weak());
         let theirs = text_field(ui, "Their safety number", &mut form.theirs, false);
         let enter = theirs.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         if let Some(error) = &form.error {

@@ -154,6 +154,18 @@ fn invite_accept_send_receive_and_verify() {
         h.state().contacts().iter().any(|c| c.contact.verified)
     });
     assert!(bob.query_by_label("✔ Verified").is_some());
+    // A verification can be withdrawn, and is said so in the chat.
+    click(&mut bob, "Clear verification");
+    wait_for(&mut bob, "not verified", |h| {
+        h.state().contacts().iter().all(|c| !c.contact.verified)
+    });
+    assert!(bob.query_by_label("Not verified yet").is_some());
+
+    // Alice compares both screens side by side: "They match" is enough.
+    click(&mut alice, "✔ They match");
+    wait_for(&mut alice, "verified by comparison", |h| {
+        h.state().contacts().iter().any(|c| c.contact.verified)
+    });
 
     // Search finds the message.
     type_into(&mut alice, "Search messages", "hello");
