@@ -263,6 +263,11 @@ impl CairnApp {
         self.pane = pane;
     }
 
+    /// The message highlighted in the open chat (a search hit), if any.
+    pub fn highlighted(&self) -> Option<i64> {
+        self.chat_ui.highlight
+    }
+
     /// How many times the open chat was replaced by a page from the backend
     /// (opening a chat does it once; new messages never should).
     pub fn timeline_loads(&self) -> u32 {
@@ -522,7 +527,7 @@ impl CairnApp {
             SidebarAction::OpenAt(contact, id) => self.open_chat_at(contact, id),
             SidebarAction::Search(query) => {
                 if query.is_empty() {
-                    self.results.clear();
+                    self.clear_search();
                 } else {
                     self.backend.send(Command::Search { query });
                 }
@@ -530,6 +535,13 @@ impl CairnApp {
             SidebarAction::AddContact => self.pane = Pane::AddContact,
             SidebarAction::Settings => self.pane = Pane::Settings,
         }
+    }
+
+    /// Empties the search: no results, and no message left highlighted.
+    pub(crate) fn clear_search(&mut self) {
+        self.query.clear();
+        self.results.clear();
+        self.chat_ui.highlight = None;
     }
 
     /// Opens `contact`'s conversation (loads its history, marks it read).

@@ -73,6 +73,14 @@ impl CairnApp {
                 self.onboarding.confirm.clear();
             }
             Event::Locked => {
+                // Unsent drafts survive the lock (in memory only, never on
+                // screen while locked): unlocking gives back what was typed.
+                if let Pane::Chat(current) = self.pane {
+                    let draft = std::mem::take(&mut self.chat_ui.draft);
+                    if !draft.is_empty() {
+                        self.drafts.insert(current, draft);
+                    }
+                }
                 self.phase = Phase::Unlock;
                 self.onboarding.focused_once = false;
                 self.profile = None;
@@ -82,7 +90,6 @@ impl CairnApp {
                 self.pane = Pane::Empty;
                 self.results.clear();
                 self.query.clear();
-                self.drafts.clear();
                 self.add_contact = Default::default();
                 self.verify = Default::default();
                 self.chat_ui = Default::default();

@@ -36,8 +36,7 @@ impl CairnApp {
         }
         if escape {
             if !self.query.is_empty() {
-                self.query.clear();
-                self.results.clear();
+                self.clear_search();
             } else if let Pane::Verify(contact) = self.pane.clone() {
                 self.open_chat(contact);
             } else if matches!(self.pane, Pane::AddContact | Pane::Settings) {

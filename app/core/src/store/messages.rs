@@ -416,11 +416,12 @@ impl Db<'_> {
     }
 }
 
-/// Turns free text into an FTS5 query: each word a quoted phrase, all required.
+/// Turns free text into an FTS5 query: each word a quoted prefix ("lou"
+/// finds "loud", as a search box typed into should), all required.
 fn fts_query(query: &str) -> String {
     query
         .split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -549,6 +550,10 @@ mod tests {
         db.insert_message(&msg(a, Direction::Outgoing, 2, "the café is closed", 2))
             .unwrap();
         assert_eq!(db.search("harbour", 10).unwrap().len(), 1);
+        // What has been typed so far finds the word it begins.
+        assert_eq!(db.search("harb", 10).unwrap().len(), 1);
+        assert_eq!(db.search("caf clo", 10).unwrap().len(), 1);
+        assert!(db.search("arbour", 10).unwrap().is_empty());
         assert_eq!(db.search("THE", 10).unwrap().len(), 2);
         assert_eq!(db.search("café closed", 10).unwrap()[0].counter, 2);
         assert!(db.search("\"unbalanced AND (", 10).unwrap().is_empty());

@@ -5,7 +5,7 @@
 use crate::support::{app, click, onboard, type_into, wait_for};
 use cairn_core::client::TimelineItem;
 use cairn_core::store::MessageStatus;
-use cairn_desktop::Pane;
+use cairn_desktop::{Pane, Phase};
 use egui_kittest::kittest::Queryable;
 
 fn has_message(
@@ -167,9 +167,41 @@ fn invite_accept_send_receive_and_verify() {
         h.state().contacts().iter().any(|c| c.contact.verified)
     });
 
-    // Search finds the message.
-    type_into(&mut alice, "Search messages", "hello");
+    // Search finds the message from what is typed so far; the hit opens
+    // the chat with the message highlighted, and clearing the search
+    // clears the highlight.
+    type_into(&mut alice, "Search messages", "hel");
     wait_for(&mut alice, "search hit", |h| {
         h.query_by_label_contains("hello from bob").is_some()
+    });
+    alice.get_by_label_contains("hello from bob").click();
+    wait_for(&mut alice, "the hit highlighted", |h| {
+        h.state().highlighted().is_some()
+    });
+    alice.get_by_label("Search messages").focus();
+    alice.step();
+    alice.key_press(egui::Key::Escape);
+    wait_for(&mut alice, "the highlight gone", |h| {
+        h.state().highlighted().is_none()
+    });
+
+    // A draft survives locking and unlocking.
+    alice.get_by_label_contains("Chat with Bob").click();
+    alice.step();
+    type_into(&mut alice, "Message", "half-written thought");
+    alice.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    wait_for(&mut alice, "locked", |h| h.state().phase() == Phase::Unlock);
+    type_into(&mut alice, "Passphrase", "alice passphrase 123");
+    click(&mut alice, "Unlock");
+    wait_for(&mut alice, "unlocked", |h| h.state().phase() == Phase::Main);
+    wait_for(&mut alice, "Bob listed", |h| {
+        h.query_by_label_contains("Chat with Bob").is_some()
+    });
+    alice.get_by_label_contains("Chat with Bob").click();
+    wait_for(&mut alice, "the draft back", |h| {
+        h.query_by_label("Message")
+            .and_then(|n| n.value())
+            .as_deref()
+            == Some("half-written thought")
     });
 }
