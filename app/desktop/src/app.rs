@@ -113,6 +113,10 @@ pub struct CairnApp {
     pub(crate) settings: SettingsForm,
     pub(crate) chat_ui: ChatUi,
     pub(crate) drafts: HashMap<ContactId, String>,
+    /// The pointer is on the contact list (its order is then kept still).
+    pub(crate) pointer_on_contacts: bool,
+    /// A row changed while the list was kept still: sort when the pointer leaves.
+    pub(crate) contacts_unsorted: bool,
     pub(crate) query: String,
     pub(crate) results: Vec<MessageRecord>,
     pub(crate) relays: Vec<RelayStatus>,
@@ -182,6 +186,8 @@ impl CairnApp {
             settings: SettingsForm::default(),
             chat_ui: ChatUi::default(),
             drafts: HashMap::new(),
+            pointer_on_contacts: false,
+            contacts_unsorted: false,
             query: String::new(),
             results: Vec::new(),
             relays: Vec::new(),
@@ -462,10 +468,15 @@ impl CairnApp {
                         focus_search: std::mem::take(&mut self.focus_search),
                         zone: &self.zone,
                         today: self.zone.day_of(self.clock.now_ms()),
+                        list_hovered: &mut self.pointer_on_contacts,
                     },
                 );
                 ui.add_space(4.0);
             });
+        // Rows that changed while the pointer was on the list move now.
+        if self.contacts_unsorted && !self.pointer_on_contacts {
+            self.sort_contacts();
+        }
         self.sidebar_action(sidebar_action);
         egui::CentralPanel::default().show(ui, |ui| self.pane_ui(ui));
     }

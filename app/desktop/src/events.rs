@@ -210,7 +210,9 @@ impl CairnApp {
         }
     }
 
-    /// Replaces (or adds) one contact row, keeping the list newest first.
+    /// Replaces (or adds) one contact row. The list is kept newest first,
+    /// but not re-sorted while the pointer is on it: a row must not move
+    /// away just as the user clicks it (see [`CairnApp::sort_contacts`]).
     fn update_row(&mut self, row: ContactSummary) {
         match self
             .contacts
@@ -220,11 +222,20 @@ impl CairnApp {
             Some(existing) => *existing = row,
             None => self.contacts.push(row),
         }
+        self.contacts_unsorted = true;
+        if !self.pointer_on_contacts {
+            self.sort_contacts();
+        }
+    }
+
+    /// Puts the contact list in order again, newest first.
+    pub(crate) fn sort_contacts(&mut self) {
         self.contacts.sort_by(|a, b| {
             b.last_at_ms
                 .cmp(&a.last_at_ms)
                 .then_with(|| a.contact.name.cmp(&b.contact.name))
         });
+        self.contacts_unsorted = false;
     }
 
     /// Shows a failure where it was asked for.

@@ -39,6 +39,8 @@ pub struct Sidebar<'a> {
     pub zone: &'a Zone,
     /// Local day of "now" (older activity shows a date, not a time).
     pub today: i64,
+    /// Set to whether the pointer is on the contact list this frame.
+    pub list_hovered: &'a mut bool,
 }
 
 /// Draws the sidebar.
@@ -78,7 +80,7 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
         action = SidebarAction::Search(s.query.trim().to_owned());
     }
     ui.separator();
-    egui::ScrollArea::vertical()
+    let list = egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             if !s.query.trim().is_empty() {
@@ -110,6 +112,7 @@ pub fn show(ui: &mut Ui, s: Sidebar<'_>) -> SidebarAction {
                 }
             }
         });
+    *s.list_hovered = ui.rect_contains_pointer(list.inner_rect);
     action
 }
 

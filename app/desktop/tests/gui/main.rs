@@ -4,6 +4,7 @@
 mod backup;
 mod chat_layout;
 mod connections;
+mod contact_list;
 mod conversation;
 mod glyphs;
 mod home_relay;
