@@ -49,6 +49,9 @@ impl AddContactForm {
     }
 }
 
+/// Narrower than this, the pane shows one column instead of two.
+const STACK_BELOW: f32 = 640.0;
+
 /// Draws the pane; `extra_relays` can hold the invite's mailbox instead of
 /// the home relay. Returns a command to send.
 pub fn show(
@@ -76,19 +79,27 @@ pub fn show(
         .show(ui, |ui| {
             ui.heading("Add contact");
             ui.add_space(8.0);
-            ui.columns(2, |cols| {
-                if let [left, right] = cols {
-                    if let Some(cmd) = own_invite(left, form, extra_relays) {
-                        out = Some(cmd);
+            let mut cmds = Vec::new();
+            if ui.available_width() >= STACK_BELOW {
+                ui.columns(2, |cols| {
+                    if let [left, right] = cols {
+                        cmds.push(own_invite(left, form, extra_relays));
+                        cmds.push(open_invites(left, form, now_secs));
+                        cmds.push(accept(right, form));
                     }
-                    if let Some(cmd) = open_invites(left, form, now_secs) {
-                        out = Some(cmd);
-                    }
-                    if let Some(cmd) = accept(right, form) {
-                        out = Some(cmd);
-                    }
-                }
-            });
+                });
+            } else {
+                // A small window: one column, so the code keeps its size
+                // (a dense QR needs room to be scanned).
+                cmds.push(own_invite(ui, form, extra_relays));
+                ui.add_space(12.0);
+                cmds.push(accept(ui, form));
+                ui.add_space(12.0);
+                cmds.push(open_invites(ui, form, now_secs));
+            }
+            if let Some(cmd) = cmds.into_iter().flatten().last() {
+                out = Some(cmd);
+            }
         });
     out
 }

@@ -217,65 +217,58 @@ fn rename_contact(
 fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Option<Command> {
     let mut out = None;
     let mut remove = None;
-    egui::Grid::new("relays")
-        .striped(true)
-        .spacing([14.0, 6.0])
-        .show(ui, |ui| {
-            ui.label(RichText::new("Relay").weak());
-            ui.label(RichText::new("Certificate pin").weak());
-            ui.label(RichText::new("Status").weak());
-            ui.label("");
-            ui.end_row();
-            for r in view.relays {
-                let name = match (r.home, r.extra) {
-                    (true, _) => format!("{} (home)", r.address),
-                    (false, true) => format!("{} (extra)", r.address),
-                    (false, false) => format!("{} (a contact's)", r.address),
-                };
-                ui.monospace(name);
-                let pin: String = r.pin.chars().take(16).collect();
-                ui.monospace(if pin.is_empty() {
-                    "—".to_owned()
-                } else {
-                    format!("{pin}…")
-                })
+    // One block per relay, each line fitted to the width: a long address
+    // is cut short (the whole one on hover), never pushing the pane wider
+    // than the window.
+    for r in view.relays {
+        let name = match (r.home, r.extra) {
+            (true, _) => format!("{} (home)", r.address),
+            (false, true) => format!("{} (extra)", r.address),
+            (false, false) => format!("{} (a contact's)", r.address),
+        };
+        ui.add(egui::Label::new(RichText::new(name).monospace()).truncate())
+            .on_hover_text(&r.full);
+        ui.horizontal_wrapped(|ui| {
+            let pin: String = r.pin.chars().take(16).collect();
+            let pin = if pin.is_empty() {
+                "no pin (plain ws://)".to_owned()
+            } else {
+                format!("pin {pin}…")
+            };
+            ui.label(RichText::new(pin).monospace().weak())
                 .on_hover_text(&r.pin);
-                let (text, color, full) = match &r.health {
-                    RelayHealth::Connected => (
-                        "✔ connected".to_owned(),
-                        Color32::from_rgb(0x2e, 0x9b, 0x57),
-                        None,
-                    ),
-                    RelayHealth::Unknown => (
-                        "… not contacted yet".to_owned(),
-                        ui.visuals().weak_text_color(),
-                        None,
-                    ),
-                    RelayHealth::Failed(e) => (
-                        "✖ unreachable".to_owned(),
-                        ui.visuals().error_fg_color,
-                        Some(e.clone()),
-                    ),
-                };
-                let status = ui.colored_label(color, text);
-                if let Some(full) = full {
-                    status.on_hover_text(full);
+            let (text, color, full) = match &r.health {
+                RelayHealth::Connected => (
+                    "✔ connected".to_owned(),
+                    Color32::from_rgb(0x2e, 0x9b, 0x57),
+                    None,
+                ),
+                RelayHealth::Unknown => (
+                    "… not contacted yet".to_owned(),
+                    ui.visuals().weak_text_color(),
+                    None,
+                ),
+                RelayHealth::Failed(e) => (
+                    "✖ unreachable".to_owned(),
+                    ui.visuals().error_fg_color,
+                    Some(e.clone()),
+                ),
+            };
+            let status = ui.colored_label(color, text);
+            if let Some(full) = full {
+                status.on_hover_text(full);
+            }
+            if r.extra {
+                if ui.small_button("Make home").clicked() {
+                    form.make_home = Some(r.full.clone());
                 }
-                if r.extra {
-                    ui.horizontal(|ui| {
-                        if ui.small_button("Make home").clicked() {
-                            form.make_home = Some(r.full.clone());
-                        }
-                        if ui.small_button("Remove").clicked() {
-                            remove = Some(r.full.clone());
-                        }
-                    });
-                } else {
-                    ui.label("");
+                if ui.small_button("Remove").clicked() {
+                    remove = Some(r.full.clone());
                 }
-                ui.end_row();
             }
         });
+        ui.add_space(4.0);
+    }
     if let Some(gone) = remove {
         out = Some(Command::RemoveExtraRelay(gone));
     }
@@ -311,11 +304,12 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
     let label = ui.label(
         "Add a relay (wss://host:port/#pin): checked here, and offered when you create an invite",
     );
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
+        let width = (ui.available_width() - 8.0).clamp(120.0, 360.0);
         ui.add(
             egui::TextEdit::singleline(&mut form.new_relay)
                 .hint_text("wss://relay.example.org:7447/#pin")
-                .desired_width(360.0),
+                .desired_width(width),
         )
         .labelled_by(label.id);
         if ui
@@ -370,9 +364,10 @@ fn relays(ui: &mut Ui, view: &SettingsView<'_>, form: &mut SettingsForm) -> Opti
     if let Some(address) = view.local_relay {
         ui.horizontal(|ui| {
             ui.label("Built-in relay, for others to use:");
-            ui.monospace(address);
             crate::widgets::copy_button(ui, "Copy", address, true);
         });
+        ui.add(egui::Label::new(RichText::new(address).monospace()).truncate())
+            .on_hover_text(address);
         let local_network = super::onboarding::builtin_on_network(address);
         ui.label(RichText::new(super::onboarding::builtin_reach(local_network)).weak());
     }

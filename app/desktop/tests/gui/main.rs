@@ -15,4 +15,5 @@ mod outage;
 mod paging;
 mod screenshot_coords;
 mod settings;
+mod small_window;
 mod support;

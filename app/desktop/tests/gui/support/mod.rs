@@ -51,9 +51,28 @@ pub(crate) fn app_with_prefs(
 }
 
 fn harness(options: AppOptions) -> Harness<'static, CairnApp> {
+    harness_sized(options, egui::vec2(1100.0, 720.0))
+}
+
+/// [`app`] in a window of `size` (the app's minimum is 720×480).
+pub(crate) fn app_sized(dir: &Path, size: egui::Vec2) -> Harness<'static, CairnApp> {
+    let mut backend = BackendConfig::new(dir.to_path_buf(), Clock::stepping(START_MS));
+    backend.kdf = KdfParams::INSECURE_FOR_TESTS;
+    harness_sized(
+        AppOptions {
+            backend,
+            prefs_path: None,
+            builtin_port: 0,
+            zone: cairn_desktop::clock::Zone::utc(),
+        },
+        size,
+    )
+}
+
+fn harness_sized(options: AppOptions, size: egui::Vec2) -> Harness<'static, CairnApp> {
     let app = CairnApp::new(options, Arc::new(|| {})).unwrap();
     Harness::builder()
-        .with_size(egui::vec2(1100.0, 720.0))
+        .with_size(size)
         .build_ui_state(|ui, app: &mut CairnApp| app.frame(ui), app)
 }
 
