@@ -371,11 +371,9 @@ fn bubble(
         bubble.bottom() - PAD_Y - meta_size.y + 1.0,
     );
     painter.galley(meta_pos, rendered.meta.clone(), meta_color);
-    let response = ui.interact(
-        bubble,
-        ui.scope_id().with(("message", m.id)),
-        Sense::click(),
-    );
+    // Clickable for its context menu, but not a Tab stop: Tab goes from
+    // the message box to the controls, not through hundreds of bubbles.
+    let response = ui.interact(bubble, ui.scope_id().with(("message", m.id)), Sense::CLICK);
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, body));
     response.context_menu(|ui| {
         if ui.button("Copy text").clicked() {

@@ -132,6 +132,15 @@ fn contact_row(ui: &mut Ui, c: &ContactSummary, selected: bool, zone: &Zone, tod
         ui.painter()
             .rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
     }
+    // Reached with Tab: show where the keyboard is (Enter or Space opens it).
+    if response.has_focus() {
+        ui.painter().rect_stroke(
+            rect.shrink(1.0),
+            6.0,
+            visuals.selection.stroke,
+            egui::StrokeKind::Inside,
+        );
+    }
     let painter = ui.painter();
     let initial = name
         .chars()

@@ -73,3 +73,35 @@ fn the_contact_list_does_not_reorder_under_the_pointer() {
     alice.get_by_label("⚙ Settings").hover();
     wait_for(&mut alice, "reordered", |h| order(h)[0] == last);
 }
+
+/// The contact list works from the keyboard: Tab from the search box reaches
+/// a contact row (drawn with a focus ring), Enter opens that chat.
+#[test]
+fn tab_reaches_a_contact_and_enter_opens_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut alice = app(&dir.path().join("a"));
+    onboard(&mut alice, "Alice", "alice passphrase 123", None);
+    let relay = alice.state().local_relay().unwrap().to_owned();
+    let mut bob = app(&dir.path().join("b"));
+    onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
+    let invite = show_invite(&mut alice);
+    accept_invite(&mut bob, &invite, "Alice");
+    wait_for(&mut alice, "Bob listed", |h| order(h).len() == 1);
+
+    alice.get_by_label("Search messages").focus();
+    alice.step();
+    let mut reached = false;
+    for _ in 0..8 {
+        alice.key_press(egui::Key::Tab);
+        alice.step();
+        if alice.get_by_label_contains("Chat with Bob").is_focused() {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached the contact row");
+    alice.key_press(egui::Key::Enter);
+    wait_for(&mut alice, "the chat open", |h| {
+        matches!(h.state().pane(), cairn_desktop::Pane::Chat(_))
+    });
+}
