@@ -13,6 +13,7 @@ pub mod chat;
 pub mod clock;
 pub mod commands;
 mod events;
+pub mod fonts;
 pub mod icon;
 mod notify;
 pub mod prefs;
@@ -43,6 +44,7 @@ pub fn run(options: AppOptions) -> eframe::Result<()> {
         native,
         Box::new(move |cc| {
             let ctx = cc.egui_ctx.clone();
+            fonts::load_in_background(ctx.clone());
             let app = CairnApp::new(options, Arc::new(move || ctx.request_repaint()))?;
             Ok(Box::new(app))
         }),

@@ -38,3 +38,27 @@ fn all_symbols_have_glyphs() {
     });
     harness.step();
 }
+
+/// Text in the scripts a user may type renders with real glyphs once the
+/// system fallbacks are installed (egui panics on a glyph no font has).
+#[test]
+fn cjk_hebrew_and_arabic_have_glyphs_from_the_system_fallbacks() {
+    let defs = cairn_desktop::fonts::with_system_fallbacks().expect(
+        "fallback fonts: run scripts/setup (fonts-droid-fallback, fonts-nanum, fonts-dejavu-core)",
+    );
+    let mut harness = Harness::new_ui(move |ui| {
+        ui.ctx().set_fonts(defs.clone());
+        for t in [
+            "日本語のテキスト",
+            "中文消息",
+            "한국어 메시지",
+            "שלום עולם",
+            "مرحبا بالعالم",
+        ] {
+            ui.label(t);
+            ui.monospace(t);
+        }
+    });
+    harness.step();
+    harness.step();
+}
