@@ -92,7 +92,7 @@ fn nothing_secret_on_disk_open_or_closed() {
     let p = Profile::open(&dir, PW).unwrap();
     let a = p.store().read().contact_by_name("alice").unwrap();
     assert_eq!(p.store().read().history(a.id).unwrap().len(), 200);
-    assert_eq!(p.store().read().search("message 7", 5).unwrap().len(), 1);
+    assert_eq!(p.store().read().search("message 199", 5).unwrap().len(), 1);
     assert_eq!(p.store().read().extra_relays().unwrap().len(), 1);
 }
 
