@@ -164,6 +164,30 @@ struct Pair {
     to_bob: ContactId,
 }
 
+impl Pair {
+    /// Bob writes `text`; returns once Alice has it.
+    async fn bob_writes(&mut self, text: &str) {
+        self.bob
+            .send_texts(self.to_alice, vec![text.into()])
+            .await
+            .unwrap();
+        expect(&mut self.alice_events, "Bob's message", |e| {
+            message_text(e).filter(|t| t == text)
+        })
+        .await;
+    }
+
+    /// Bob has sent everything and Alice has read it all: his confirmation
+    /// of her move off the invite's mailbox included.
+    async fn quiet(&self) {
+        self.bob.wait_sent(true).await.unwrap();
+        self.alice
+            .wait_received(Duration::from_millis(300), Duration::from_secs(2))
+            .await
+            .unwrap();
+    }
+}
+
 /// Alice invites through `relay` (or `via`, a proxy in front of it), Bob accepts.
 async fn pair(dir: &Path, relay: &RelayAddress) -> Pair {
     let (alice, mut alice_events) =
@@ -445,11 +469,7 @@ async fn conversation_mailboxes_refuse_senders_without_the_key() {
     let mut p = pair(dir.path(), &address).await;
     // One message each way: Alice has moved off the invite's mailbox and Bob
     // follows her there.
-    p.bob
-        .send_texts(p.to_alice, vec!["b".into()])
-        .await
-        .unwrap();
-    expect(&mut p.alice_events, "Bob's message", message_text).await;
+    p.bob_writes("b").await;
     p.alice
         .send_texts(p.to_bob, vec!["a".into()])
         .await
@@ -505,17 +525,8 @@ async fn a_conversation_on_an_open_mailbox_moves_to_a_locked_one() {
     let dir = tempfile::tempdir().unwrap();
     let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
     let mut p = pair(dir.path(), &address).await;
-    p.bob
-        .send_texts(p.to_alice, vec!["b".into()])
-        .await
-        .unwrap();
-    expect(&mut p.alice_events, "Bob's message", message_text).await;
-    // Bob's confirmation of the move off the invite's mailbox is in.
-    p.bob.wait_sent(true).await.unwrap();
-    p.alice
-        .wait_received(Duration::from_millis(300), Duration::from_secs(2))
-        .await
-        .unwrap();
+    p.bob_writes("b").await;
+    p.quiet().await;
     let (to_alice, to_bob) = (p.to_alice, p.to_bob);
     let mut alice = p.alice.stop().await.unwrap();
     // Alice's mailbox for Bob as a conversation from before send locks has it.
@@ -580,11 +591,7 @@ async fn a_new_home_relay_takes_the_conversations_along() {
     let (mut old_relay, old) = TestRelay::start(&dir.path().join("old"), 0).await;
     let (_new_relay, new) = TestRelay::start(&dir.path().join("new"), 0).await;
     let mut p = pair(dir.path(), &old).await;
-    p.bob
-        .send_texts(p.to_alice, vec!["b".into()])
-        .await
-        .unwrap();
-    expect(&mut p.alice_events, "Bob's message", message_text).await;
+    p.bob_writes("b").await;
 
     // A relay that does not answer changes nothing.
     let nowhere: RelayAddress = "ws://127.0.0.1:9/".parse().unwrap();
@@ -596,11 +603,7 @@ async fn a_new_home_relay_takes_the_conversations_along() {
 
     // The move off the invite's mailbox has to end first (Bob's confirmation
     // in, and its grace period over); then the change.
-    p.bob.wait_sent(true).await.unwrap();
-    p.alice
-        .wait_received(Duration::from_millis(300), Duration::from_secs(2))
-        .await
-        .unwrap();
+    p.quiet().await;
     let later = (system_clock())() + 2 * crate::client::MOVE_GRACE_MS;
     let (to_alice, to_bob) = (p.to_alice, p.to_bob);
     let alice = p.alice.stop().await.unwrap();

@@ -9,7 +9,7 @@ use egui_kittest::kittest::Queryable;
 
 use crate::support::{accept_invite, app, onboard, show_invite, type_into, wait_for};
 
-fn order(h: &egui_kittest::Harness<'static, cairn_desktop::CairnApp>) -> Vec<String> {
+fn order(h: &App) -> Vec<String> {
     h.state()
         .contacts()
         .iter()
@@ -17,20 +17,28 @@ fn order(h: &egui_kittest::Harness<'static, cairn_desktop::CairnApp>) -> Vec<Str
         .collect()
 }
 
-#[test]
-fn the_contact_list_does_not_reorder_under_the_pointer() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut alice = app(&dir.path().join("a"));
+type App = egui_kittest::Harness<'static, cairn_desktop::CairnApp>;
+
+/// Alice on her built-in relay, Bob added through her invite (returned).
+fn alice_and_bob(dir: &std::path::Path) -> (App, App, String) {
+    let mut alice = app(&dir.join("a"));
     onboard(&mut alice, "Alice", "alice passphrase 123", None);
     let relay = alice.state().local_relay().unwrap().to_owned();
-    let mut bob = app(&dir.path().join("b"));
+    let mut bob = app(&dir.join("b"));
     onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
-    let mut carol = app(&dir.path().join("c"));
-    onboard(&mut carol, "Carol", "carol passphrase 789", Some(&relay));
-
     let invite = show_invite(&mut alice);
     accept_invite(&mut bob, &invite, "Alice");
     wait_for(&mut alice, "Bob listed", |h| order(h).len() == 1);
+    (alice, bob, invite)
+}
+
+#[test]
+fn the_contact_list_does_not_reorder_under_the_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice, mut bob, invite) = alice_and_bob(dir.path());
+    let relay = alice.state().local_relay().unwrap().to_owned();
+    let mut carol = app(&dir.path().join("c"));
+    onboard(&mut carol, "Carol", "carol passphrase 789", Some(&relay));
     wait_for(&mut alice, "the used invite gone", |h| {
         h.state().invite() != Some(invite.as_str())
     });
@@ -79,14 +87,7 @@ fn the_contact_list_does_not_reorder_under_the_pointer() {
 #[test]
 fn tab_reaches_a_contact_and_enter_opens_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut alice = app(&dir.path().join("a"));
-    onboard(&mut alice, "Alice", "alice passphrase 123", None);
-    let relay = alice.state().local_relay().unwrap().to_owned();
-    let mut bob = app(&dir.path().join("b"));
-    onboard(&mut bob, "Bob", "bob passphrase 456", Some(&relay));
-    let invite = show_invite(&mut alice);
-    accept_invite(&mut bob, &invite, "Alice");
-    wait_for(&mut alice, "Bob listed", |h| order(h).len() == 1);
+    let (mut alice, _bob, _) = alice_and_bob(dir.path());
 
     alice.get_by_label("Search messages").focus();
     alice.step();
