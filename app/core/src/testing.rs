@@ -118,6 +118,16 @@ pub fn sample_contact(id: ContactId, name: &str) -> crate::store::Contact {
     }
 }
 
+/// Ids of the retired mailboxes `client` would delete at their relays now.
+pub fn retired_mailboxes(client: &Client) -> Vec<[u8; 32]> {
+    client
+        .mailboxes_to_delete()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 /// Carries envelopes both ways until neither side has anything to send.
 pub fn settle(a: &mut Client, b: &mut Client, now: u64) {
     for _ in 0..4 {

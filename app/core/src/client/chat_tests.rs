@@ -4,7 +4,7 @@ use cairn_protocol::envelope::{MailboxId, MessageId};
 
 use super::*;
 use crate::store::{ContactId, EventKind, IntegrityRecord, MessageStatus, OutboxItem};
-use crate::testing::{new_client, pump};
+use crate::testing::{new_client, pump, retired_mailboxes};
 
 /// The id of `client`'s contact called `name`.
 fn id(client: &Client, name: &str) -> ContactId {
@@ -724,12 +724,7 @@ fn the_conversation_moves_off_the_invite_mailbox_and_the_link_reaches_nothing() 
     );
     let done = alice.housekeeping(5_000 + MOVE_GRACE_MS + 1).unwrap();
     assert_eq!(done.moves, 1);
-    let retired: Vec<[u8; 32]> = alice
-        .mailboxes_to_delete()
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
+    let retired = retired_mailboxes(&alice);
     assert_eq!(retired, vec![mb.id.0]);
 
     // Eve has the link too. Her handshake is refused and shows in no chat.
@@ -813,12 +808,7 @@ fn open_invites_are_listed_and_a_revoked_one_reaches_nothing() {
     let left = alice.open_invites(3_002).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].uri, second.uri);
-    let retired: Vec<[u8; 32]> = alice
-        .mailboxes_to_delete()
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
+    let retired = retired_mailboxes(&alice);
     assert!(retired.contains(&mb1.id.0) && retired.contains(&conv1.id.0));
     assert!(!retired.contains(&mb2.id.0));
 

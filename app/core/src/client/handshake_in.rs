@@ -49,7 +49,7 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
     // The conversation moves off the invite's mailbox at once (§10.4): whoever
     // else has the link can no longer write into it.
     let conversation = match record.conversation_mailbox {
-        Some(m) => Some((m, conversation_mailbox(batch, &m)?)),
+        Some(m) => conversation_mailbox(batch, &m)?.map(|at| (m, at)),
         None => None,
     };
     let id = batch.db.add_contact(
@@ -103,17 +103,20 @@ pub(super) fn complete(batch: &mut Batch<'_, '_, '_>, env: &Envelope<'_>) -> Cli
 }
 
 /// The relay our conversation mailbox lives on and the key that opens it.
+/// `None` for an invite made before send-locked mailboxes: its conversation
+/// mailbox is open and no lock can be added to it, so it is retired unused
+/// and the conversation stays on the invite's mailbox for now (also open);
+/// the messenger then moves it to a locked one like any open mailbox.
 fn conversation_mailbox(
     batch: &Batch<'_, '_, '_>,
     mailbox: &[u8; 32],
-) -> ClientResult<(RelayAddress, SendKey)> {
+) -> ClientResult<Option<(RelayAddress, SendKey)>> {
     let record = batch.db.mailbox(mailbox)?;
-    // Invites from before send-locked mailboxes: their conversation mailbox
-    // is open and no key can make it otherwise (a lock is set at creation).
-    let key = record.send_key.ok_or(StoreError::Malformed(
-        "conversation mailbox without a send key",
-    ))?;
-    Ok((record.relay.parse()?, key))
+    let Some(key) = record.send_key else {
+        batch.db.retire_mailbox(mailbox, batch.now_ms)?;
+        return Ok(None);
+    };
+    Ok(Some((record.relay.parse()?, key)))
 }
 
 /// The acceptor's chosen (sanitized) name, made unique among our contacts.

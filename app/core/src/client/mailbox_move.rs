@@ -45,7 +45,7 @@ impl Client {
 
     /// Conversations receiving on `relay` that can move now (no move of
     /// ours open, no identity change of theirs waiting).
-    pub fn conversations_on(&self, relay: &RelayAddress) -> ClientResult<Vec<ContactId>> {
+    pub fn movable_conversations_on(&self, relay: &RelayAddress) -> ClientResult<Vec<ContactId>> {
         let relay = relay.to_string();
         Ok(self
             .store()
@@ -131,7 +131,36 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::super::housekeeping::MOVE_GRACE_MS;
-    use crate::testing::{pair, pump, settle};
+    use crate::testing::{new_client, pair, pump, retired_mailboxes, settle};
+
+    /// An invite made before send-locked mailboxes (its conversation mailbox
+    /// open, without a key) still completes: the conversation stays on the
+    /// invite's mailbox, is due to move to a locked one, and the unused open
+    /// mailbox is retired.
+    #[test]
+    fn an_invite_from_before_send_locks_still_completes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut alice = new_client(&tmp.path().join("a"), "Alice");
+        let mut bob = new_client(&tmp.path().join("b"), "Bob");
+        let (mb, conversation) = (alice.mint_invite_mailbox_on(None), alice.mint_mailbox());
+        let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
+        alice
+            .store_mut()
+            .write(|db| db.drop_send_lock_for_tests(&conversation.id.0))
+            .unwrap();
+        let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+        bob.accept_invite(&invite, "alice", &bob.mint_mailbox(), 2_000)
+            .unwrap();
+        pump(&mut bob, &mut alice, 3_000);
+        let contact = alice.contacts().unwrap().remove(0);
+        assert_eq!(contact.my_mailbox, mb.id.0);
+        assert_eq!(
+            alice.conversations_to_move().unwrap(),
+            vec![(contact.id, mb.relay.clone())]
+        );
+        let retired = retired_mailboxes(&alice);
+        assert_eq!(retired, vec![conversation.id.0]);
+    }
 
     /// A conversation from before send locks moves to a locked mailbox; the
     /// contact follows with the new key, confirms, and the old mailbox is
@@ -173,12 +202,7 @@ mod tests {
         assert!(format!("{chat:?}").contains("after the move"));
         // Confirmed: after the grace period the open mailbox goes.
         alice.housekeeping(t + 4 + MOVE_GRACE_MS).unwrap();
-        let retired: Vec<[u8; 32]> = alice
-            .mailboxes_to_delete()
-            .unwrap()
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
+        let retired = retired_mailboxes(&alice);
         assert!(retired.contains(&old), "{retired:?}");
     }
 }

@@ -99,7 +99,6 @@ async fn run(
             .map(|i| (i.send_key.as_ref(), i.envelope.clone()))
             .collect();
         let outcomes = client.send_many_keyed(&sends).await;
-        drop(sends);
         let mut lost = false;
         let results: Vec<_> = items
             .into_iter()

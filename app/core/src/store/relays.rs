@@ -1,34 +1,11 @@
 //! Relays we know and the mailboxes we own on them.
 
-use rusqlite::OptionalExtension;
 use zeroize::Zeroizing;
 
 use cairn_protocol::frames::SendKey;
 
 use super::send_keys::send_key_from;
 use super::{Db, StoreError, StoreResult, blob};
-
-/// The columns [`record`] reads, in its order.
-const MAILBOX_COLUMNS: &str = "m.id, r.address, m.auth_seed, m.send_key";
-
-/// A mailbox row selected with [`MAILBOX_COLUMNS`].
-fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoreResult<MailboxRecord>> {
-    let (id, relay, seed, key) = (
-        r.get::<_, Vec<u8>>(0)?,
-        r.get::<_, String>(1)?,
-        r.get::<_, Vec<u8>>(2)?,
-        r.get::<_, Option<Vec<u8>>>(3)?,
-    );
-    let seed = Zeroizing::new(seed);
-    Ok((|| {
-        Ok(MailboxRecord {
-            id: blob(id, "mailbox id")?,
-            relay,
-            auth_seed: seed,
-            send_key: key.map(send_key_from).transpose()?,
-        })
-    })())
-}
 
 /// Row id of a relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +35,34 @@ impl std::fmt::Debug for MailboxRecord {
 }
 
 impl Db<'_> {
+    /// Our mailboxes matching `filter` (SQL after `WHERE`, over `m` the
+    /// mailbox and `r` its relay), with their keys.
+    fn mailboxes_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> StoreResult<Vec<MailboxRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT m.id, r.address, m.auth_seed, m.send_key
+             FROM mailboxes m JOIN relays r ON r.id = m.relay_id WHERE {filter}"
+        ))?;
+        let mut rows = stmt.query(params)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let seed = Zeroizing::new(r.get::<_, Vec<u8>>(2)?);
+            out.push(MailboxRecord {
+                id: blob(r.get(0)?, "mailbox id")?,
+                relay: r.get(1)?,
+                auth_seed: seed,
+                send_key: r
+                    .get::<_, Option<Vec<u8>>>(3)?
+                    .map(send_key_from)
+                    .transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Returns the relay's row id, adding it if new.
     pub fn ensure_relay(&self, address: &str, now_ms: u64) -> StoreResult<RelayId> {
         self.conn.execute(
@@ -134,46 +139,31 @@ impl Db<'_> {
 
     /// Mailboxes still in use (not retired), to poll on every sync.
     pub fn active_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m JOIN relays r ON r.id = m.relay_id
-             WHERE m.retired_ms IS NULL ORDER BY r.id, m.created_ms"
-        ))?;
-        let rows = stmt.query_map([], record)?;
-        rows.map(|row| row?).collect()
+        self.mailboxes_where("m.retired_ms IS NULL ORDER BY r.id, m.created_ms", [])
     }
 
     /// One mailbox by id.
     pub fn mailbox(&self, id: &[u8; 32]) -> StoreResult<MailboxRecord> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {MAILBOX_COLUMNS} FROM mailboxes m JOIN relays r ON r.id = m.relay_id
-                     WHERE m.id = ?1"
-                ),
-                [&id[..]],
-                record,
-            )
-            .optional()?
+        self.mailboxes_where("m.id = ?1", [&id[..]])?
+            .pop()
             .ok_or_else(|| StoreError::NotFound {
                 what: "mailbox",
                 key: hex::encode(id),
-            })?
+            })
     }
 
     /// Retired mailboxes that no contact, invite or open move refers to any
     /// more: to be deleted at their relay (so it stops holding anything for
     /// them), then forgotten.
     pub fn unused_retired_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {MAILBOX_COLUMNS} FROM mailboxes m JOIN relays r ON r.id = m.relay_id
-             WHERE m.retired_ms IS NOT NULL
+        self.mailboxes_where(
+            "m.retired_ms IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.my_mailbox = m.id)
                AND NOT EXISTS (SELECT 1 FROM pending_invites p WHERE p.mailbox_id = m.id)
                AND NOT EXISTS (SELECT 1 FROM moves_out o WHERE o.old_mailbox = m.id)
-             ORDER BY m.retired_ms"
-        ))?;
-        let rows = stmt.query_map([], record)?;
-        rows.map(|row| row?).collect()
+             ORDER BY m.retired_ms",
+            [],
+        )
     }
 
     /// Forgets a retired, unused mailbox (after its relay deleted it); does

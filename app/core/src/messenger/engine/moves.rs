@@ -55,7 +55,7 @@ impl Engine {
         reply: Reply<usize>,
     ) {
         let home = self.client.home_relay().clone();
-        let movable = match self.client.conversations_on(&home) {
+        let movable = match self.client.movable_conversations_on(&home) {
             Ok(m) => m,
             Err(e) => {
                 let _ = reply.send(Err(e.into()));
@@ -70,7 +70,13 @@ impl Engine {
         let options = self.config.dial.clone();
         let ops = self.ops.clone();
         tokio::spawn(async move {
-            let mut result = dial::probe(&relay, &options).await;
+            // Creating the mailboxes proves the relay (pin, token); with
+            // none to create, a connection that hangs up at once does.
+            let mut result = if moves.is_empty() {
+                dial::probe(&relay, &options).await
+            } else {
+                Ok(())
+            };
             for (_, mailbox) in &moves {
                 if result.is_err() {
                     break;
