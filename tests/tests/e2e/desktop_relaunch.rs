@@ -128,20 +128,27 @@ fn relaunch_into_unlock_types_the_passphrase_and_opens_the_profile() {
     x.xdotool(&["windowfocus", "--sync", &window]);
     x.xdotool(&["type", "--delay", "30", "pw"]);
     x.xdotool(&["key", "Return"]);
-    // Unlocked: the app holds the profile open (an exclusive lock).
+    // Unlocked: the app has the profile open — its write-ahead log appears
+    // (watched without opening the profile: an open here would race the
+    // app's own and could make its unlock fail) — and holds it exclusively.
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Client::open(&profile, b"pw") {
-            Ok(c) => drop(c),
-            // "profile is in use by another Cairn process"
-            Err(e) if e.to_string().contains("in use") => break,
-            Err(e) => panic!("unexpected: {e}"),
-        }
+    let wal_exists = || {
+        std::fs::read_dir(&profile)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().ends_with("-wal"))
+    };
+    while !wal_exists() {
         assert!(
             Instant::now() < deadline,
             "typing the passphrase and Enter did not unlock the profile"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+    match Client::open(&profile, b"pw") {
+        Ok(_) => panic!("the unlocked profile is not held by the app"),
+        // "profile is in use by another Cairn process"
+        Err(e) => assert!(e.to_string().contains("in use"), "unexpected: {e}"),
     }
 
     // "Copy invite" reaches the system clipboard (issue 15 item 2). The window
