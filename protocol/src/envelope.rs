@@ -7,7 +7,7 @@
 //! | 0 | 1 | version = 1 |
 //! | 1 | 32 | recipient mailbox id |
 //! | 33 | 16 | random message id |
-//! | 49 | 1 | body kind: 1 = handshake, 2 = ratchet message |
+//! | 49 | 1 | body kind: 1 = handshake, 2 = ratchet message, 3 = sealed invite |
 //! | 50 | rest | body (ciphertext, opaque to the relay) |
 //!
 //! The first [`HEADER_LEN`] bytes are bound into the body's AEAD associated
@@ -58,6 +58,9 @@ pub enum BodyKind {
     Handshake = 1,
     /// A double-ratchet message with encrypted header (see `ratchet`).
     Ratchet = 2,
+    /// An invite sealed under its short link's key, waiting in the link
+    /// mailbox (see `invite::link`).
+    SealedInvite = 3,
 }
 
 impl BodyKind {
@@ -65,6 +68,7 @@ impl BodyKind {
         match value {
             1 => Ok(Self::Handshake),
             2 => Ok(Self::Ratchet),
+            3 => Ok(Self::SealedInvite),
             value => Err(DecodeError::UnknownTag {
                 field: "envelope body kind",
                 value,

@@ -11,6 +11,10 @@ pub const IDENTITY_X25519: &[u8] = b"Cairn v1 identity x25519";
 pub const INVITE_SIGNATURE: &[u8] = b"Cairn v1 invite";
 /// Hash prefix for an invite's id.
 pub const INVITE_ID: &[u8] = b"Cairn v1 invite id";
+/// Hash prefix of an invite's bytes: the secret of its short link (§7.1).
+pub const INVITE_LINK: &[u8] = b"Cairn v1 invite link";
+/// HKDF info: link mailbox, its auth seed and the seal key from a link secret (§7.1).
+pub const INVITE_LINK_KEYS: &[u8] = b"Cairn v1 invite link keys";
 /// Hash prefix for the handshake transcript.
 pub const HANDSHAKE_TRANSCRIPT: &[u8] = b"Cairn v1 handshake transcript";
 /// HKDF info: stage 1 of the handshake (payload key).

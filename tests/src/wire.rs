@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use cairn_protocol::frames::{ClientFrame, ClientRequest};
+use cairn_protocol::invite::{Invite, InviteText};
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_relay_client::{ConnectOptions, Deliveries, Delivery, RelayClient};
 
@@ -33,6 +34,25 @@ pub async fn drain(deliveries: &mut Deliveries, quiet: Duration) -> Vec<Delivery
         got.push(d);
     }
     got
+}
+
+/// The invite a short `cairn:` link names, fetched from its relay as an
+/// acceptor does (PROTOCOL.md §7.1), its expiry not checked.
+pub async fn fetch_invite(text: &str) -> Invite {
+    let Ok(InviteText::Link(link)) = InviteText::parse(text, 0) else {
+        panic!("not a short invite link: {text}");
+    };
+    let keys = link.keys();
+    let (client, mut deliveries) = connect(link.relay()).await;
+    let auth = ed25519_dalek::SigningKey::from_bytes(&keys.auth_seed);
+    client
+        .subscribe(keys.mailbox, &auth)
+        .await
+        .expect("the link mailbox exists");
+    let sealed = next(&mut deliveries).await;
+    client.close().await;
+    link.open(&sealed.envelope, 0)
+        .expect("the sealed invite opens")
 }
 
 /// The bytes of one client request, for a raw WebSocket.

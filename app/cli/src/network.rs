@@ -156,9 +156,10 @@ impl<'o> Session<'o> {
             }
             NetCommand::Accept { invite, name } => {
                 let contact = m.accept_invite(&invite, &name).await.map_err(|e| match e {
-                    MessengerError::Net(net) => {
-                        anyhow::Error::new(net).context("creating your reply mailbox on your relay")
-                    }
+                    MessengerError::Net(net) => anyhow::Error::new(net).context(
+                        "accepting the invite (fetching it from the inviter's relay, then \
+                         creating your reply mailbox on yours)",
+                    ),
                     other => other.into(),
                 })?;
                 self.names.insert(contact.id, contact.name.clone());

@@ -7,9 +7,12 @@
 use std::path::Path;
 
 use cairn_protocol::envelope::{MailboxId, MessageId};
+use cairn_protocol::invite::{Invite, InviteText};
 use cairn_protocol::relay_address::RelayAddress;
 
-use crate::client::{Client, Delivery, InitOptions, ReceiveReport};
+use crate::client::{
+    Client, ClientError, CreatedInvite, Delivery, InitOptions, InvitePublication, ReceiveReport,
+};
 use crate::profile::kdf::KdfParams;
 use crate::store::ContactId;
 
@@ -88,7 +91,7 @@ pub fn introduce(
 ) -> (ContactId, ContactId) {
     let (mb, conversation) = (inviter.mint_invite_mailbox_on(None), inviter.mint_mailbox());
     let created = inviter.create_invite(&mb, &conversation, now).unwrap();
-    let invite = acceptor.parse_invite(&created.uri, now).unwrap();
+    let invite = carry_invite(acceptor, &created, now).unwrap();
     let reply = acceptor.mint_mailbox();
     let theirs = acceptor.accept_invite(&invite, name, &reply, now).unwrap();
     settle(acceptor, inviter, now + 1);
@@ -99,6 +102,45 @@ pub fn introduce(
         .find(|c| c.their_mailbox == reply.id.0)
         .unwrap();
     (mine.id, theirs.id)
+}
+
+/// The acceptor's side of a short invite link (PROTOCOL.md §7.1), the sealed
+/// invite carried by hand instead of fetched from the relay: parses the link
+/// and opens what the relay would hold for it.
+pub fn carry_invite(
+    acceptor: &Client,
+    (created, publication): &(CreatedInvite, InvitePublication),
+    now: u64,
+) -> Result<Invite, ClientError> {
+    match acceptor.parse_invite(&created.uri, now)? {
+        InviteText::Link(link) => acceptor.open_invite_link(&link, &publication.envelope, now),
+        InviteText::Full(invite) => Ok(invite),
+    }
+}
+
+/// Whether the relay of short link `uri` still holds its link mailbox
+/// (PROTOCOL.md §7.1): what the next acceptor would find. Blocking, on a
+/// runtime of its own; for tests that must wait until a used or withdrawn
+/// invite is gone before someone else tries the link.
+pub fn sealed_invite_waits(uri: &str) -> bool {
+    let Ok(InviteText::Link(link)) = InviteText::parse(uri, 0) else {
+        panic!("not a short invite link: {uri}");
+    };
+    let keys = link.keys();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let options = cairn_relay_client::ConnectOptions::default();
+        let (client, _deliveries) = cairn_relay_client::RelayClient::connect(link.relay(), options)
+            .await
+            .unwrap();
+        let auth = ed25519_dalek::SigningKey::from_bytes(&keys.auth_seed);
+        let subscribed = client.subscribe(keys.mailbox, &auth).await;
+        client.close().await;
+        subscribed.is_ok()
+    })
 }
 
 /// A contact as the store would return it, for views and benches that need

@@ -163,6 +163,35 @@ mod tests {
         assert_eq!(g[0], "12345");
     }
 
+    /// PROTOCOL.md §7.1: a short link is 120 characters with a 16-byte relay
+    /// host, QR version 7 (45 × 45 modules) at level M; the longest host
+    /// (253 bytes) gives version 16. A full invite needs version 37 to 40.
+    #[test]
+    fn a_short_invite_link_is_a_small_qr_code() {
+        use cairn_protocol::envelope::MailboxId;
+        use cairn_protocol::identity::Identity;
+        use cairn_protocol::invite::{Invite, InviteLink};
+        use cairn_protocol::relay_address::{RelayAddress, Transport};
+        let long_host = "h".repeat(253);
+        for (host, chars, version) in [("relay.example.or", 120, 7), (&long_host[..], 436, 16)] {
+            let relay = RelayAddress::new(host, 443, Transport::Tls { pin: [7; 32] }).unwrap();
+            let identity = Identity::generate(&mut rand::rng());
+            let (invite, _) =
+                Invite::create(&identity, relay, MailboxId([1; 32]), 9, &mut rand::rng());
+            let uri = InviteLink::of(&invite).to_uri();
+            assert_eq!(uri.len(), chars);
+            let code = qrcode::QrCode::new(uri.as_bytes()).unwrap();
+            assert_eq!(code.version(), qrcode::Version::Normal(version), "{host}");
+            assert_eq!(code.error_correction_level(), qrcode::EcLevel::M);
+            let full = qrcode::QrCode::new(invite.to_uri().as_bytes()).unwrap();
+            assert!(
+                matches!(full.version(), qrcode::Version::Normal(v) if v >= 37),
+                "{:?}",
+                full.version()
+            );
+        }
+    }
+
     #[test]
     fn qr_has_quiet_zone() {
         let img = qr_image("cairn:test").unwrap();

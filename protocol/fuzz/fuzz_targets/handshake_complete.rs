@@ -19,6 +19,7 @@ use cairn_fuzz::{Input, NOW, fixtures, hand_built_handshake, wrap_envelope};
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::content::Content;
 use cairn_protocol::envelope::{BodyKind, Envelope, MailboxId};
+use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, Completed, HandshakeError, accept_invite};
 use cairn_protocol::invite::{Invite, PendingInvite};
 use cairn_protocol::wire::Reader;
@@ -53,6 +54,7 @@ fn legit(rest: &[u8]) {
     };
     let mut input = Input(tail);
     let mailbox = MailboxId(input.array());
+    let send_key: [u8; 32] = input.array();
     let mut name = String::from_utf8_lossy(input.rest()).into_owned();
     let mut cut = name.len().min(64);
     while !name.is_char_boundary(cut) {
@@ -62,6 +64,7 @@ fn legit(rest: &[u8]) {
     let reply = AcceptorReply {
         relay: relay.clone(),
         mailbox,
+        send_key: SendKey::from_bytes(send_key),
         name: name.clone(),
     };
     let mut rng = ChaCha20Rng::seed_from_u64(0);
@@ -79,6 +82,7 @@ fn legit(rest: &[u8]) {
     assert_eq!(done.peer, f.alice.public());
     assert_eq!(done.relay, relay);
     assert_eq!(done.mailbox, mailbox);
+    assert_eq!(done.send_key.as_bytes(), &send_key);
     assert_eq!(done.name, name);
     assert_eq!(done.sent_at, NOW);
     let mut a = accepted.session;

@@ -20,7 +20,7 @@ use cairn_protocol::invite::{Invite, KEM_PUBLIC_LEN, PendingInvite};
 use cairn_protocol::labels;
 use cairn_protocol::inner::{Inner, NO_ACK};
 use cairn_protocol::padding::{bucket_for, pad_in_place};
-use cairn_protocol::frames::{ClientFrame, ClientRequest, ErrorCode, RelayFrame, RelayStats};
+use cairn_protocol::frames::{ClientFrame, ClientRequest, ErrorCode, RelayFrame, RelayStats, SendKey};
 use cairn_protocol::session::Session;
 use cairn_protocol::wire::{Reader, Writer};
 use ml_kem::{Encapsulate, EncapsulationKey, MlKem768, TryKeyInit};
@@ -128,6 +128,7 @@ fn build() -> Fixtures {
     let reply = AcceptorReply {
         relay: relay(2),
         mailbox: MailboxId([0xA1; 32]),
+        send_key: SendKey::from_bytes([0x5E; 32]),
         name: "Alice".into(),
     };
     let accepted = accept_invite(&invite, &alice, reply, NOW, &mut rng).unwrap();
@@ -155,7 +156,7 @@ fn build() -> Fixtures {
     };
     // The hand-built acceptor below must agree with the real one, or the structured
     // handshake mode would only ever exercise the "tampered" path.
-    let fields = acceptor_fields(&f, [9; 32], &relay(2), &[0xA1; 32], b"Alice", NOW);
+    let fields = acceptor_fields(&f, [9; 32], &relay(2), &[0xA1; 32], &[0x5E; 32], b"Alice", NOW);
     let env = hand_built_handshake(&f, &fields, true, &mut ChaCha20Rng::seed_from_u64(1));
     let p = PendingInvite::from_bytes(&f.pending).unwrap();
     p.complete(&f.bob, &Envelope::parse(&env).unwrap(), NOW)
@@ -237,6 +238,7 @@ pub fn acceptor_fields(
     ratchet_secret: [u8; 32],
     relay: &RelayAddress,
     mailbox: &[u8; 32],
+    send_key: &[u8; 32],
     name: &[u8],
     now: u64,
 ) -> Vec<u8> {
@@ -245,7 +247,7 @@ pub fn acceptor_fields(
         .put(&f.alice.public().to_bytes())
         .put(PublicKey::from(&StaticSecret::from(ratchet_secret)).as_bytes());
     relay.encode(&mut w);
-    w.put(mailbox).bytes_u8(name).u64(now);
+    w.put(mailbox).put(send_key).bytes_u8(name).u64(now);
     w.into_vec()
 }
 
@@ -522,7 +524,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             s.extend_from_slice(b"Alice");
             v.push(with_mode(1, &s));
             // mode 2: sign flag ‖ payload fields
-            let fields = acceptor_fields(f, [9; 32], &relay(2), &[0xA1; 32], b"Alice", NOW);
+            let fields = acceptor_fields(f, [9; 32], &relay(2), &[0xA1; 32], &[0x5E; 32], b"Alice", NOW);
             v.push(with_mode(2, &with_mode(1, &fields)));
             v
         }

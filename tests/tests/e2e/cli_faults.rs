@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use crate::cli_support::{User, texts};
-use cairn_protocol::invite::Invite;
 use cairn_relay::store::{MailboxStore, SqliteOptions, SqliteStore};
 use cairn_relay_client::{ConnectOptions, RelayClient};
 use cairn_tests::fixtures::{envelope, id_of, message_id};
+use cairn_tests::wire::fetch_invite;
 use cairn_tests::{RelayOptions, RelayProcess};
 
 #[test]
@@ -83,15 +83,15 @@ fn junk_on_the_invite_mailbox_is_reported_outside_the_conversation() {
     let bob = User::new(tmp.path(), "Bob", relay.address());
     let invite = alice.ok(&["invite"]);
     let invite = invite.trim().to_owned();
-    bob.ok(&["accept", &invite, "--name", "alice"]);
-    alice.ok(&["recv"]);
-
-    // Anyone who has the invite link knows its mailbox and can inject there.
-    let mailbox = Invite::from_uri(&invite, 0).unwrap().mailbox();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
+    // Anyone who has the invite link knows its mailbox and can inject there.
+    let mailbox = runtime.block_on(fetch_invite(&invite)).mailbox();
+    bob.ok(&["accept", &invite, "--name", "alice"]);
+    alice.ok(&["recv"]);
+
     runtime.block_on(async {
         let (client, _deliveries) =
             RelayClient::connect(relay.address(), ConnectOptions::default())
@@ -179,6 +179,11 @@ fn message_dropped_by_the_relay_is_reported_as_a_gap() {
     let bob = User::new(tmp.path(), "Bob", relay.address());
     let invite = alice.ok(&["invite"]);
     let invite = invite.trim().to_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mailbox = runtime.block_on(fetch_invite(&invite)).mailbox();
     bob.ok(&["accept", &invite, "--name", "alice"]);
     alice.ok(&["recv"]);
     for text in ["first", "second", "third"] {
@@ -187,11 +192,6 @@ fn message_dropped_by_the_relay_is_reported_as_a_gap() {
 
     // A misbehaving relay silently drops "second" (the 2nd stored envelope).
     relay.terminate();
-    let mailbox = Invite::from_uri(&invite, 0).unwrap().mailbox();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     runtime.block_on(async {
         let store = SqliteStore::open(&SqliteOptions::in_dir(relay.data_dir())).unwrap();
         let stored = store.fetch(mailbox, 0, 10, 0).await.unwrap();

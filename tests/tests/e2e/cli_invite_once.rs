@@ -1,9 +1,12 @@
 //! An invite link is a way to start one conversation, not a way into it
-//! (PROTOCOL.md §2, §8.2, §10.4): after the handshake the conversation has
-//! moved off the invite's mailbox; a second person using the link is refused
-//! at the inviter, stays "waiting for confirmation", and reaches no chat.
+//! (PROTOCOL.md §2, §7.1, §8.2, §10.4): once used, the short link finds
+//! nothing and a second person is told so on their own side; someone who
+//! fetched the invite before is refused at the inviter, stays "waiting for
+//! confirmation", and reaches no chat, since the conversation has moved off
+//! the invite's mailbox.
 
 use crate::cli_support::{User, texts};
+use cairn_tests::wire::fetch_invite;
 use cairn_tests::{RelayOptions, RelayProcess};
 
 #[test]
@@ -16,6 +19,13 @@ fn a_used_invite_reaches_no_conversation() {
 
     let invite = alice.ok(&["invite"]);
     let invite = invite.trim();
+    assert!(invite.len() < 130, "a short link: {invite}");
+    // Mallory fetches the invite itself while it is still there.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fetched = runtime.block_on(fetch_invite(invite)).to_uri();
     bob.ok(&["accept", invite, "--name", "alice"]);
     let contacts = bob.json(&["contacts"]);
     assert_eq!(contacts[0].get("confirmed"), "false", "{contacts:?}");
@@ -28,8 +38,19 @@ fn a_used_invite_reaches_no_conversation() {
     let contacts = bob.json(&["contacts"]);
     assert_eq!(contacts[0].get("confirmed"), "true", "{contacts:?}");
 
-    // Eve uses the same link: refused at Alice, nothing in Bob's conversation.
-    eve.ok(&["accept", invite, "--name", "alice"]);
+    // Eve uses the same link: it finds nothing, and she is told why.
+    let refused = eve.run(&["accept", invite, "--name", "alice"]);
+    assert!(!refused.success());
+    assert!(
+        refused.stderr.contains("already used"),
+        "{}",
+        refused.stderr
+    );
+    assert!(eve.json(&["contacts"]).is_empty());
+
+    // With the fetched invite she gets further: refused at Alice, nothing in
+    // Bob's conversation.
+    eve.ok(&["accept", &fetched, "--name", "alice"]);
     eve.ok(&["send", "alice", "let me in"]);
     let got = alice.json(&["recv"]);
     assert!(texts(&got).is_empty(), "{got:?}");

@@ -4,7 +4,7 @@ use cairn_protocol::envelope::{MailboxId, MessageId};
 
 use super::*;
 use crate::store::{ContactId, EventKind, IntegrityRecord, MessageStatus, OutboxItem};
-use crate::testing::{new_client, pump, retired_mailboxes};
+use crate::testing::{carry_invite, new_client, pump, retired_mailboxes};
 
 /// The id of `client`'s contact called `name`.
 fn id(client: &Client, name: &str) -> ContactId {
@@ -27,7 +27,7 @@ fn pair() -> (tempfile::TempDir, Client, Client) {
     let mut bob = new_client(&tmp.path().join("b"), "Bob");
     let (mb, conversation) = (alice.mint_invite_mailbox_on(None), alice.mint_mailbox());
     let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
-    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let invite = carry_invite(&bob, &created, 2_000).unwrap();
     let reply = bob.mint_mailbox();
     let c = bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
     assert_eq!(c.name, "alice");
@@ -166,7 +166,7 @@ fn each_side_sends_with_the_key_the_other_registered() {
         "a conversation never starts on an open mailbox"
     );
     let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
-    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let invite = carry_invite(&bob, &created, 2_000).unwrap();
     let reply = bob.mint_mailbox();
     bob.accept_invite(&invite, "alice", &reply, 2_000).unwrap();
     // The handshake goes to the invite's open mailbox, without a key.
@@ -534,7 +534,7 @@ fn accept_as(tmp: &std::path::Path, inviter: &mut Client, dir: &str, name: &str)
     let created = inviter
         .create_invite(&mb, &inviter.mint_mailbox(), 10_000)
         .unwrap();
-    let invite = other.parse_invite(&created.uri, 10_000).unwrap();
+    let invite = carry_invite(&other, &created, 10_000).unwrap();
     let reply = other.mint_mailbox();
     other
         .accept_invite(&invite, "inviter", &reply, 10_000)
@@ -681,7 +681,7 @@ fn the_conversation_moves_off_the_invite_mailbox_and_the_link_reaches_nothing() 
     let mut eve = new_client(&tmp.path().join("e"), "Eve");
     let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
     let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
-    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let invite = carry_invite(&bob, &created, 2_000).unwrap();
     let to_alice = bob
         .accept_invite(&invite, "alice", &bob.mint_mailbox(), 2_000)
         .unwrap();
@@ -696,6 +696,11 @@ fn the_conversation_moves_off_the_invite_mailbox_and_the_link_reaches_nothing() 
         at_alice.my_mailbox, conversation.id.0,
         "Alice moved at once"
     );
+    // The sealed invite goes at once: a second acceptor of the short link
+    // finds nothing to fetch (PROTOCOL.md §7.1).
+    let link_mailbox = created.1.mailbox.id.0;
+    assert_eq!(retired_mailboxes(&alice), vec![link_mailbox]);
+    alice.mailbox_deleted(&link_mailbox).unwrap();
 
     // Alice's first message tells Bob where she receives now: he is confirmed and follows.
     let r = pump(&mut alice, &mut bob, 4_000);
@@ -728,7 +733,7 @@ fn the_conversation_moves_off_the_invite_mailbox_and_the_link_reaches_nothing() 
     assert_eq!(retired, vec![mb.id.0]);
 
     // Eve has the link too. Her handshake is refused and shows in no chat.
-    let late = eve.parse_invite(&created.uri, 5_500).unwrap();
+    let late = carry_invite(&eve, &created, 5_500).unwrap();
     // (The invite's mailbox is deleted at the relay by now; were it not, ...)
     let to_alice_eve = eve
         .accept_invite(&late, "alice", &eve.mint_mailbox(), 5_500)
@@ -761,7 +766,7 @@ fn a_move_is_confirmed_only_after_everything_for_the_old_mailbox_left() {
     let mut bob = new_client(&tmp.path().join("b"), "Bob");
     let (mb, conversation) = (alice.mint_mailbox(), alice.mint_mailbox());
     let created = alice.create_invite(&mb, &conversation, 1_000).unwrap();
-    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let invite = carry_invite(&bob, &created, 2_000).unwrap();
     let to_alice = bob
         .accept_invite(&invite, "alice", &bob.mint_mailbox(), 2_000)
         .unwrap();
@@ -800,26 +805,26 @@ fn open_invites_are_listed_and_a_revoked_one_reaches_nothing() {
     let second = alice.create_invite(&mb2, &conv2, 1_001).unwrap();
     let open = alice.open_invites(2_000).unwrap();
     let uris: Vec<&str> = open.iter().map(|i| i.uri.as_str()).collect();
-    assert_eq!(uris, [first.uri.as_str(), second.uri.as_str()]);
+    assert_eq!(uris, [first.0.uri.as_str(), second.0.uri.as_str()]);
 
     // Revoked: no longer listed, its two mailboxes retired for deletion.
     assert!(alice.revoke_invite(&open[0].id, 3_000).unwrap());
     assert!(!alice.revoke_invite(&open[0].id, 3_001).unwrap(), "once");
     let left = alice.open_invites(3_002).unwrap();
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].uri, second.uri);
+    assert_eq!(left[0].uri, second.0.uri);
     let retired = retired_mailboxes(&alice);
     assert!(retired.contains(&mb1.id.0) && retired.contains(&conv1.id.0));
     assert!(!retired.contains(&mb2.id.0));
 
     // Someone who still uses the revoked link adds nobody.
-    let invite = bob.parse_invite(&first.uri, 4_000).unwrap();
+    let invite = carry_invite(&bob, &first, 4_000).unwrap();
     bob.accept_invite(&invite, "alice", &bob.mint_mailbox(), 4_000)
         .unwrap();
     pump(&mut bob, &mut alice, 5_000);
     assert!(alice.contacts().unwrap().is_empty());
 
     // Expired invites are not open either.
-    let after_expiry = (second.expires_at + 1) * 1000;
+    let after_expiry = (second.0.expires_at + 1) * 1000;
     assert!(alice.open_invites(after_expiry).unwrap().is_empty());
 }

@@ -8,7 +8,7 @@
 use cairn_protocol::envelope::MailboxId;
 use cairn_protocol::frames::SendKey;
 use cairn_protocol::handshake::{AcceptorReply, accept_invite};
-use cairn_protocol::invite::Invite;
+use cairn_protocol::invite::{Invite, InviteLink, InviteText};
 use cairn_protocol::relay_address::RelayAddress;
 use cairn_protocol::safety_number::SafetyNumber;
 use rand::Rng;
@@ -64,10 +64,34 @@ impl std::fmt::Debug for NewMailbox {
 /// An invite we created.
 #[derive(Debug, Clone)]
 pub struct CreatedInvite {
-    /// The `cairn:` link to hand to the other person.
+    /// Invite id (names it for [`Client::revoke_invite`]).
+    pub id: [u8; 32],
+    /// The short `cairn:` link to hand to the other person (PROTOCOL.md §7.1).
     pub uri: String,
     /// Unix seconds after which it is refused.
     pub expires_at: u64,
+}
+
+/// What must reach the relay before a new invite's link works: its sealed
+/// invite, in the link mailbox the link derives (PROTOCOL.md §7.1).
+pub struct InvitePublication {
+    /// The link mailbox (recorded as ours, retired from the start: nobody
+    /// reads it but acceptors, and it is deleted at the relay once the invite
+    /// is used, withdrawn or expired).
+    pub mailbox: NewMailbox,
+    /// Its send key, used once for the sealed invite and then dropped, so
+    /// nothing else can ever be stored there. Secret.
+    pub send_key: SendKey,
+    /// The sealed invite (a kind-3 envelope).
+    pub envelope: bytes::Bytes,
+}
+
+impl std::fmt::Debug for InvitePublication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitePublication")
+            .field("mailbox", &self.mailbox)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An invite of ours that nobody has used yet and that has not expired.
@@ -116,48 +140,92 @@ impl Client {
     /// mailbox the conversation moves to when the handshake arrives (both
     /// already registered on their relay; PROTOCOL.md §8.2, §10.4). The
     /// invite's mailbox is then only a way to *start* the conversation.
+    ///
+    /// The link handed out is the short one (§7.1): publish the returned
+    /// [`InvitePublication`] at the relay before showing it.
     pub fn create_invite(
         &mut self,
         mailbox: &NewMailbox,
         conversation: &NewMailbox,
         now_ms: u64,
-    ) -> ClientResult<CreatedInvite> {
+    ) -> ClientResult<(CreatedInvite, InvitePublication)> {
         if conversation.send_key.is_none() {
             return Err(ClientError::OpenConversationMailbox);
         }
         let expires_at = now_ms / 1000 + INVITE_TTL_SECS;
+        let mut rng = rand::rng();
         let (invite, pending) = Invite::create(
             &self.identity,
             mailbox.relay.clone(),
             mailbox.id,
             expires_at,
-            &mut rand::rng(),
+            &mut rng,
         );
+        let (link, envelope) = InviteLink::seal(&invite, &mut rng)?;
+        let keys = link.keys();
+        let publication = InvitePublication {
+            mailbox: NewMailbox {
+                id: keys.mailbox,
+                relay: mailbox.relay.clone(),
+                auth_seed: keys.auth_seed,
+                send_key: None,
+            },
+            send_key: SendKey::generate(&mut rng),
+            envelope: envelope.into(),
+        };
         let record = PendingInviteRecord {
             id: invite.id(),
             mailbox: mailbox.id.0,
             conversation_mailbox: Some(conversation.id.0),
+            link_mailbox: Some(keys.mailbox.0),
             pending: pending.to_bytes(),
-            uri: invite.to_uri(),
+            uri: link.to_uri(),
             expires_at,
         };
         self.store_mut().write(|db| {
-            for m in [mailbox, conversation] {
+            for m in [mailbox, conversation, &publication.mailbox] {
                 m.store(db, now_ms)?;
             }
+            // Never read by us: only kept to delete it at the relay later.
+            db.retire_mailbox(&keys.mailbox.0, now_ms)?;
             Ok::<_, ClientError>(db.add_pending_invite(&record, now_ms)?)
         })?;
-        Ok(CreatedInvite {
+        let created = CreatedInvite {
+            id: record.id,
             uri: record.uri,
             expires_at,
-        })
+        };
+        Ok((created, publication))
     }
 
-    /// Parses and checks an invite link before any network work: signature,
-    /// expiry, not our own, and its relay allowed (not plain `ws://` off
+    /// Parses an invite text before any network work. A full invite
+    /// (§7) is checked completely ([`Client::check_invite`]); a short link
+    /// (§7.1) only for its relay, and its invite once fetched
+    /// ([`Client::open_invite_link`]).
+    pub fn parse_invite(&self, uri: &str, now_ms: u64) -> ClientResult<InviteText> {
+        match InviteText::parse(uri, now_ms / 1000)? {
+            InviteText::Full(invite) => self.check_invite(invite).map(InviteText::Full),
+            InviteText::Link(link) => {
+                check_remote_relay(&self.store().read(), link.relay())?;
+                Ok(InviteText::Link(link))
+            }
+        }
+    }
+
+    /// Opens the sealed invite fetched for `link` and checks it at `now_ms`.
+    pub fn open_invite_link(
+        &self,
+        link: &InviteLink,
+        envelope: &[u8],
+        now_ms: u64,
+    ) -> ClientResult<Invite> {
+        self.check_invite(link.open(envelope, now_ms / 1000)?)
+    }
+
+    /// Not our own invite, and its relay allowed (not plain `ws://` off
     /// loopback, not on a private network unless allowed: [`check_remote_relay`]).
-    pub fn parse_invite(&self, uri: &str, now_ms: u64) -> ClientResult<Invite> {
-        let invite = Invite::from_uri(uri, now_ms / 1000)?;
+    /// Signature and expiry were checked when it was decoded.
+    fn check_invite(&self, invite: Invite) -> ClientResult<Invite> {
         if invite.identity() == self.identity.public() {
             return Err(ClientError::OwnInvite);
         }

@@ -131,7 +131,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::super::housekeeping::MOVE_GRACE_MS;
-    use crate::testing::{new_client, pair, pump, retired_mailboxes, settle};
+    use crate::testing::{carry_invite, new_client, pair, pump, retired_mailboxes, settle};
 
     /// An invite made before send-locked mailboxes (its conversation mailbox
     /// open, without a key) still completes: the conversation stays on the
@@ -148,7 +148,7 @@ mod tests {
             .store_mut()
             .write(|db| db.drop_send_lock_for_tests(&conversation.id.0))
             .unwrap();
-        let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+        let invite = carry_invite(&bob, &created, 2_000).unwrap();
         bob.accept_invite(&invite, "alice", &bob.mint_mailbox(), 2_000)
             .unwrap();
         pump(&mut bob, &mut alice, 3_000);
@@ -158,8 +158,14 @@ mod tests {
             alice.conversations_to_move().unwrap(),
             vec![(contact.id, mb.relay.clone())]
         );
-        let retired = retired_mailboxes(&alice);
-        assert_eq!(retired, vec![conversation.id.0]);
+        let mut retired = retired_mailboxes(&alice);
+        retired.sort();
+        let mut expected = vec![conversation.id.0, created.1.mailbox.id.0];
+        expected.sort();
+        assert_eq!(
+            retired, expected,
+            "the unused open mailbox and the link mailbox"
+        );
     }
 
     /// A conversation from before send locks moves to a locked mailbox; the

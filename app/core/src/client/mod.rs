@@ -38,7 +38,7 @@ pub use history::TimelineItem;
 pub use housekeeping::{
     Housekeeping, MOVE_CONFIRMATION_WAIT_MS, MOVE_GRACE_MS, SEEN_ENVELOPE_RETENTION_MS,
 };
-pub use invites::{CreatedInvite, INVITE_TTL_SECS, NewMailbox, OpenInvite};
+pub use invites::{CreatedInvite, INVITE_TTL_SECS, InvitePublication, NewMailbox, OpenInvite};
 pub use names::{MAX_NAME_LEN, looks_alike, validate_name};
 pub use people::Verification;
 pub use receive::{Delivery, ReceiveReport};

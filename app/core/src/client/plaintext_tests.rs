@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::tests::new_client;
 use super::*;
 use crate::store::EventKind;
-use crate::testing::pump;
+use crate::testing::{carry_invite, pump};
 
 const REMOTE: &str = "ws://203.0.113.9:7447/";
 
@@ -92,7 +92,7 @@ fn handshake_naming_remote_plaintext_reply_relay_is_rejected() {
     let created = alice
         .create_invite(&mb, &alice.mint_mailbox(), 1_000)
         .unwrap();
-    let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+    let invite = carry_invite(&bob, &created, 2_000).unwrap();
     // A modified acceptor names a remote plaintext relay for Alice's replies.
     let reply = NewMailbox {
         id: MailboxId([9; 32]),

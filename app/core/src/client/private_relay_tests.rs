@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::tests::new_client;
 use super::*;
 use crate::store::EventKind;
-use crate::testing::pump;
+use crate::testing::{carry_invite, pump};
 
 const PIN: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -119,7 +119,7 @@ fn a_handshake_naming_a_private_reply_relay_is_rejected_until_allowed() {
         let created = alice
             .create_invite(&mb, &alice.mint_mailbox(), 1_000)
             .unwrap();
-        let invite = bob.parse_invite(&created.uri, 2_000).unwrap();
+        let invite = carry_invite(bob, &created, 2_000).unwrap();
         // A modified acceptor names a host on Alice's network for her replies.
         let reply = NewMailbox {
             id: bob.mint_mailbox().id,

@@ -145,6 +145,15 @@ impl<'d> Batch<'_, '_, 'd> {
                 handshake_in::complete(self, &env)
             }
             BodyKind::Ratchet => self.queue_ratchet(env),
+            // Sealed invites wait in link mailboxes, which only acceptors
+            // fetch from (PROTOCOL.md §7.1): never one of ours to read.
+            BodyKind::SealedInvite => {
+                self.flush_run()?;
+                self.reject(
+                    None,
+                    "a sealed invite arrived on a mailbox of ours: dropped",
+                )
+            }
         }
     }
 

@@ -19,7 +19,9 @@ use super::{Clock, MessengerConfig, MessengerEvent, NetError, Op, RelayState, Re
 use crate::client::{Client, ClientEvent, CreatedInvite, Delivery, NewMailbox};
 use crate::store::{Contact, ContactId, OutboxItem};
 
+mod invites;
 mod moves;
+pub(crate) use invites::InviteStep;
 pub(crate) use moves::HomeReady;
 
 /// Where a sender task sends: relay address text and mailbox (one per contact).
@@ -37,6 +39,9 @@ pub(crate) struct Pending {
     result: Result<(), NetError>,
     then: Then,
 }
+
+/// How long stopping waits for deletions in flight ([`Engine::finish_deletions`]).
+const DELETION_WAIT: Duration = Duration::from_secs(2);
 
 enum Then {
     Invite(Reply<CreatedInvite>),
@@ -157,6 +162,7 @@ impl Engine {
                 op = ops.recv() => match op {
                     None => break,
                     Some(Op::Stop { reply }) => {
+                        self.finish_deletions().await;
                         self.shutdown();
                         let _ = reply.send(self.client);
                         return;
@@ -174,6 +180,23 @@ impl Engine {
             self.settle_waiters();
         }
         self.shutdown();
+    }
+
+    /// Waits (at most [`DELETION_WAIT`]) for the deletions already asked of
+    /// the relays, so a short session — a CLI `recv` that completed a
+    /// handshake — does not leave a used invite's sealed copy behind for the
+    /// next acceptor (PROTOCOL.md §7.1). Deliveries meanwhile are left to
+    /// the next session.
+    async fn finish_deletions(&mut self) {
+        let deadline = Instant::now() + DELETION_WAIT;
+        while !self.deleting.is_empty() {
+            match tokio::time::timeout_at(deadline, self.reports_rx.recv()).await {
+                // Unacknowledged, so the relay delivers them again next time.
+                Ok(Some(Report::Deliveries { .. })) => {}
+                Ok(Some(report)) => self.on_report(report),
+                Ok(None) | Err(_) => return,
+            }
+        }
     }
 
     /// Drops every connection task (their channels close and they hang up).
@@ -199,22 +222,8 @@ impl Engine {
                 let conversation = self.client.mint_mailbox_on(relay);
                 self.create_then(vec![invite, conversation], Then::Invite(reply));
             }
-            Op::AcceptInvite { link, name, reply } => {
-                match self.client.parse_invite(link.trim(), now) {
-                    Ok(invite) => {
-                        let mailbox = self.client.mint_mailbox();
-                        let then = Then::Accept {
-                            invite: Box::new(invite),
-                            name,
-                            reply,
-                        };
-                        self.create_then(vec![mailbox], then);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
-            }
+            Op::AcceptInvite { link, name, reply } => self.accept(&link, name, reply),
+            Op::Invite(step) => self.invite_step(*step),
             Op::MailboxReady(pending) => self.mailbox_ready(*pending),
             Op::SendTexts {
                 contact,
@@ -327,16 +336,16 @@ impl Engine {
         self.note_relay(&relay, None);
         match then {
             Then::Invite(reply) => {
-                let result = match &mailboxes[..] {
+                let made = match &mailboxes[..] {
                     [invite, conversation] => self.client.create_invite(invite, conversation, now),
                     _ => Err(crate::store::StoreError::Malformed("invite mailboxes").into()),
                 };
-                if result.is_ok() {
+                if made.is_ok() {
                     for m in &mailboxes {
                         self.subscribe(m);
                     }
                 }
-                let _ = reply.send(result.map_err(Into::into));
+                self.invite_made(made.map_err(Into::into), reply);
             }
             Then::Accept {
                 invite,
@@ -486,10 +495,19 @@ impl Engine {
                 };
                 inbox.send(InboxCmd::Processed(acks));
                 self.received += report.new_messages;
+                // A completed handshake used up an invite: its sealed copy
+                // goes from the relay now, so nobody else fetches it (§7.1).
+                let handshake = report
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, ClientEvent::ContactAdded { .. }));
                 for event in report.events {
                     self.emit(MessengerEvent::Client(event));
                 }
                 self.pump();
+                if handshake {
+                    self.tidy();
+                }
             }
             Err(e) => {
                 inbox.send(InboxCmd::Retry);

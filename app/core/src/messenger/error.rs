@@ -112,6 +112,16 @@ pub enum MessengerError {
     /// A relay could not be used or refused.
     #[error(transparent)]
     Net(#[from] NetError),
+    /// Nothing waits at the relay for this short invite link: the invite was
+    /// used by someone, withdrawn, or has expired (PROTOCOL.md §7.1).
+    #[error(
+        "this invite was already used, withdrawn or has expired (relay {relay} no longer holds \
+         it): ask for a new one"
+    )]
+    InviteGone {
+        /// Relay address text.
+        relay: String,
+    },
     /// The messenger task has stopped (the profile was closed).
     #[error("the messenger has stopped")]
     Stopped,

@@ -187,6 +187,8 @@ enum Op {
         token: Option<String>,
         reply: Reply<usize>,
     },
+    /// Internal: a sealed invite was published or fetched (or not).
+    Invite(Box<engine::InviteStep>),
     /// Internal: the new home relay holds the conversations' new mailboxes (or not).
     HomeReady(Box<engine::HomeReady>),
     WaitSent {

@@ -652,3 +652,61 @@ async fn a_new_home_relay_takes_the_conversations_along() {
         .unwrap();
     assert_eq!(on.as_deref(), Some(new_text.as_str()));
 }
+
+/// A short link works once: after Bob used it, Eve's accept fails on her
+/// side with a clear reason (the sealed invite is gone from the relay) and
+/// nothing reaches Alice; a withdrawn link fails the same way (§7.1).
+#[tokio::test]
+async fn a_used_or_withdrawn_link_is_refused_to_the_next_acceptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let d = dir.path();
+    let (alice, mut alice_events) =
+        Messenger::start(client(&d.join("a"), "Alice", &address), config());
+    let (bob, _bob_events) = Messenger::start(client(&d.join("b"), "Bob", &address), config());
+    let (eve, _eve_events) = Messenger::start(client(&d.join("e"), "Eve", &address), config());
+    let invite = alice.create_invite(None).await.unwrap();
+    assert!(invite.uri.len() < 130, "a short link: {}", invite.uri);
+    bob.accept_invite(&invite.uri, "alice").await.unwrap();
+    expect(&mut alice_events, "Bob's handshake", |e| match e {
+        MessengerEvent::Client(ClientEvent::ContactAdded { .. }) => Some(()),
+        _ => None,
+    })
+    .await;
+    // The link mailbox is deleted at the relay right after the handshake.
+    deleted_at_relay(&alice).await;
+    let refused = eve.accept_invite(&invite.uri, "alice").await;
+    assert!(
+        matches!(&refused, Err(MessengerError::InviteGone { relay }) if *relay == address.to_string()),
+        "{refused:?}"
+    );
+    let eves = eve.query(|c| c.contacts()).await.unwrap().unwrap();
+    assert!(eves.is_empty());
+
+    let withdrawn = alice.create_invite(None).await.unwrap();
+    assert!(alice.revoke_invite(withdrawn.id).await.unwrap());
+    deleted_at_relay(&alice).await;
+    let refused = eve.accept_invite(&withdrawn.uri, "alice").await;
+    assert!(
+        matches!(refused, Err(MessengerError::InviteGone { .. })),
+        "{refused:?}"
+    );
+    let alices = alice.query(|c| c.contacts()).await.unwrap().unwrap();
+    assert_eq!(alices.len(), 1, "only Bob");
+}
+
+/// Waits until the relay confirmed every deletion `messenger` asked for.
+async fn deleted_at_relay(messenger: &Messenger) {
+    for _ in 0..200 {
+        let left = messenger
+            .query(|c| c.mailboxes_to_delete())
+            .await
+            .unwrap()
+            .unwrap();
+        if left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("mailboxes still to delete after 10 s");
+}

@@ -14,6 +14,9 @@ pub struct PendingInviteRecord {
     /// The fresh mailbox the conversation moves to once the handshake
     /// arrives (`None` for invites made before moves existed).
     pub conversation_mailbox: Option<[u8; 32]>,
+    /// The mailbox where the sealed invite waits for acceptors of the short
+    /// link (`None` for invites made before short links, PROTOCOL.md §7.1).
+    pub link_mailbox: Option<[u8; 32]>,
     /// Serialized protocol `PendingInvite`. Secret (holds handshake private keys).
     pub pending: Zeroizing<Vec<u8>>,
     /// The shareable `cairn:` URI, to show again.
@@ -36,8 +39,9 @@ impl Db<'_> {
     pub fn add_pending_invite(&self, invite: &PendingInviteRecord, now_ms: u64) -> StoreResult<()> {
         self.conn.execute(
             "INSERT INTO pending_invites
-                 (id, mailbox_id, pending, uri, created_ms, expires_at, conversation_mailbox)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (id, mailbox_id, pending, uri, created_ms, expires_at, conversation_mailbox,
+                  link_mailbox)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             rusqlite::params![
                 &invite.id[..],
                 &invite.mailbox[..],
@@ -46,6 +50,7 @@ impl Db<'_> {
                 now_ms as i64,
                 invite.expires_at as i64,
                 invite.conversation_mailbox.as_ref().map(|m| &m[..]),
+                invite.link_mailbox.as_ref().map(|m| &m[..]),
             ],
         )?;
         Ok(())
@@ -67,7 +72,7 @@ impl Db<'_> {
         params: &[&dyn rusqlite::ToSql],
     ) -> StoreResult<Vec<PendingInviteRecord>> {
         let sql = format!(
-            "SELECT id, mailbox_id, pending, uri, expires_at, conversation_mailbox
+            "SELECT id, mailbox_id, pending, uri, expires_at, conversation_mailbox, link_mailbox
              FROM pending_invites {filter} ORDER BY created_ms"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -79,16 +84,18 @@ impl Db<'_> {
                 r.get::<_, String>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Option<Vec<u8>>>(5)?,
+                r.get::<_, Option<Vec<u8>>>(6)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, mailbox, pending, uri, expires_at, conversation) = row?;
+            let (id, mailbox, pending, uri, expires_at, conversation, link) = row?;
             Ok(PendingInviteRecord {
                 id: blob(id, "invite id")?,
                 mailbox: blob(mailbox, "invite mailbox")?,
                 conversation_mailbox: conversation
                     .map(|m| blob(m, "conversation mailbox"))
                     .transpose()?,
+                link_mailbox: link.map(|m| blob(m, "link mailbox")).transpose()?,
                 pending: Zeroizing::new(pending),
                 uri,
                 expires_at: expires_at as u64,
@@ -172,6 +179,7 @@ mod tests {
             id: [5; 32],
             mailbox: [6; 32],
             conversation_mailbox: None,
+            link_mailbox: None,
             pending: Zeroizing::new(vec![1, 2, 3]),
             uri: "cairn:1x".into(),
             expires_at: 99,
@@ -200,6 +208,7 @@ mod tests {
             id: [id; 32],
             mailbox: [mailbox; 32],
             conversation_mailbox: None,
+            link_mailbox: None,
             pending: Zeroizing::new(vec![id; 8]),
             uri: format!("cairn:{id}"),
             expires_at,

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Ordered migrations; index `i` upgrades version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// Schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -292,6 +292,15 @@ CREATE TABLE send_keys (
     send_key   BLOB NOT NULL CHECK (length(send_key) = 32),
     created_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+"#;
+
+/// V11: short invite links (PROTOCOL.md §7.1).
+/// `pending_invites.link_mailbox`: the mailbox at the relay where the sealed
+/// invite waits for acceptors. Recorded (retired from the start: we never
+/// read it) so it is deleted at the relay once the invite is used, withdrawn
+/// or expired. NULL for invites made before short links.
+const V11: &str = r#"
+ALTER TABLE pending_invites ADD COLUMN link_mailbox BLOB REFERENCES mailboxes(id);
 "#;
 
 /// Brings the schema up to [`SCHEMA_VERSION`].

@@ -152,14 +152,15 @@ impl Db<'_> {
             })
     }
 
-    /// Retired mailboxes that no contact, invite or open move refers to any
-    /// more: to be deleted at their relay (so it stops holding anything for
+    /// Retired mailboxes that no contact, invite (its own mailbox or the
+    /// link mailbox of its sealed copy) or open move refers to any more: to be deleted at their relay (so it stops holding anything for
     /// them), then forgotten.
     pub fn unused_retired_mailboxes(&self) -> StoreResult<Vec<MailboxRecord>> {
         self.mailboxes_where(
             "m.retired_ms IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.my_mailbox = m.id)
-               AND NOT EXISTS (SELECT 1 FROM pending_invites p WHERE p.mailbox_id = m.id)
+               AND NOT EXISTS (SELECT 1 FROM pending_invites p
+                               WHERE p.mailbox_id = m.id OR p.link_mailbox = m.id)
                AND NOT EXISTS (SELECT 1 FROM moves_out o WHERE o.old_mailbox = m.id)
              ORDER BY m.retired_ms",
             [],
@@ -172,7 +173,8 @@ impl Db<'_> {
         self.conn.execute(
             "DELETE FROM mailboxes WHERE id = ?1 AND retired_ms IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM contacts WHERE my_mailbox = ?1)
-               AND NOT EXISTS (SELECT 1 FROM pending_invites WHERE mailbox_id = ?1)",
+               AND NOT EXISTS (SELECT 1 FROM pending_invites
+                               WHERE mailbox_id = ?1 OR link_mailbox = ?1)",
             [&id[..]],
         )?;
         Ok(())

@@ -89,8 +89,7 @@ pub fn show(
                     }
                 });
             } else {
-                // A small window: one column, so the code keeps its size
-                // (a dense QR needs room to be scanned).
+                // A small window: one column, so the code keeps its size.
                 cmds.push(own_invite(ui, form, extra_relays));
                 ui.add_space(12.0);
                 cmds.push(accept(ui, form));
@@ -112,8 +111,8 @@ fn own_invite(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -
     match form.invite.clone() {
         Some(invite) => {
             let texture = form.qr.get(ui.ctx(), "invite-qr", &invite);
-            // The invite carries a post-quantum key, so its code is dense: keep
-            // at least two pixels per module so a phone camera can read it.
+            // A short link (PROTOCOL.md §7.1) is QR version 7 for a typical
+            // host, 16 at most: 170 points still give two pixels per module.
             let side = ui.available_width().clamp(170.0, 380.0);
             qr(ui, texture, side, "QR code of your invite");
             ui.add_space(4.0);

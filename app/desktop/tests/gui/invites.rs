@@ -1,8 +1,8 @@
 //! Open invites: listed with their expiry, revocable, and a used one leaves
-//! the screen.
+//! the screen; whoever tries the used link next is told so on their side.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{accept_invite, app, click, onboard, wait_for};
+use crate::support::{accept_invite, app, click, onboard, type_into, wait_for};
 use egui_kittest::kittest::Queryable;
 
 fn short(id: &[u8; 32]) -> String {
@@ -13,6 +13,7 @@ fn short(id: &[u8; 32]) -> String {
 fn open_invites_are_listed_revocable_and_a_used_one_leaves_the_screen() {
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
+    let dir_c = tempfile::tempdir().unwrap();
     let mut alice = app(dir_a.path());
     onboard(&mut alice, "Alice", "alice passphrase 123", None);
     let relay = alice.state().local_relay().unwrap().to_owned();
@@ -69,4 +70,28 @@ fn open_invites_are_listed_revocable_and_a_used_one_leaves_the_screen() {
         h.state().invite() != Some(second.uri.as_str())
             && h.state().open_invites().iter().all(|i| i.uri != second.uri)
     });
+
+    // Carol got the same link: her app says it is used up, and she has no
+    // contact that would wait forever (PROTOCOL.md §7.1). (Alice's app
+    // deletes the sealed invite at the relay right after the handshake.)
+    wait_for(&mut alice, "the sealed invite deleted", |_| {
+        !cairn_core::testing::sealed_invite_waits(&second.uri)
+    });
+    let mut carol = app(dir_c.path());
+    onboard(&mut carol, "Carol", "carol passphrase 789", Some(&relay));
+    carol.get_by_label("➕ Add contact").click();
+    carol.step();
+    type_into(&mut carol, "Invite link", &second.uri);
+    type_into(&mut carol, "Contact name", "Alice");
+    click(&mut carol, "Add contact");
+    wait_for(&mut carol, "the refusal", |h| {
+        h.state().accept_error().is_some()
+    });
+    let error = carol.state().accept_error().unwrap().to_owned();
+    assert!(error.contains("already used"), "{error}");
+    assert!(carol.query_by_label_contains("Chat with Alice").is_none());
+    assert!(
+        carol.query_by_label_contains(&error).is_some(),
+        "shown: {error}"
+    );
 }

@@ -22,6 +22,9 @@ use crate::labels;
 use crate::relay_address::{AddressError, RelayAddress};
 use crate::wire::{DecodeError, Reader, Writer};
 
+mod link;
+pub use link::{InviteLink, InviteText, LINK_FORM, LinkKeys};
+
 /// Invite format version.
 pub const INVITE_VERSION: u8 = 1;
 /// ML-KEM-768 encapsulation key length.
@@ -51,6 +54,10 @@ pub enum InviteError {
         /// The time it was checked, Unix seconds.
         now: u64,
     },
+    /// The sealed invite fetched for a short link does not open with the
+    /// link's key or does not hash to it: not the invite the link names.
+    #[error("the invite stored at the relay does not match this link (altered or replaced)")]
+    SealBroken,
     /// The ML-KEM key fails the FIPS 203 §7.2 encapsulation key check (a coefficient ≥ q).
     #[error("invite post-quantum key is invalid")]
     BadKemKey,
