@@ -117,11 +117,18 @@ pub(crate) enum Command {
         /// Contact name.
         name: String,
         /// The 60 digits read from the contact's device (spaces and dashes are ignored).
-        #[arg(long, value_name = "DIGITS", required_unless_present = "they_match")]
+        #[arg(
+            long,
+            value_name = "DIGITS",
+            required_unless_present_any = ["they_match", "qr_image"]
+        )]
         safety_number: Option<String>,
         /// You compared the whole number on both screens and it is the same.
-        #[arg(long, conflicts_with = "safety_number")]
+        #[arg(long, conflicts_with_all = ["safety_number", "qr_image"])]
         they_match: bool,
+        /// A screenshot or photo (PNG or JPEG) of the contact's safety-number QR code.
+        #[arg(long, value_name = "PICTURE", conflicts_with = "safety_number")]
+        qr_image: Option<std::path::PathBuf>,
     },
     /// Withdraw a contact's verification (compare the number again later).
     Unverify {

@@ -118,8 +118,10 @@ fn with_client(out: &Out, client: &mut Client, command: Command, pass: &str) -> 
         }
         Command::Fingerprint { name } => {
             let contact = client.contact_named(&name)?;
+            // Our side's QR payload (PROTOCOL.md §13), for a picture to send.
+            let qr = hex::encode(client.safety_qr(contact.id)?);
             out.emit(
-                json!({"type": "fingerprint", "contact": contact.name, "safety_number": contact.safety_number, "verified": contact.verified}),
+                json!({"type": "fingerprint", "contact": contact.name, "safety_number": contact.safety_number, "qr_payload": qr, "verified": contact.verified}),
                 || group_digits(&contact.safety_number),
             );
         }
@@ -127,10 +129,17 @@ fn with_client(out: &Out, client: &mut Client, command: Command, pass: &str) -> 
             name,
             safety_number,
             they_match,
+            qr_image,
         } => {
             let contact = client.contact_named(&name)?;
-            match safety_number {
-                Some(digits) if !they_match => client.verify(contact.id, &digits, now_ms())?,
+            match (qr_image, safety_number) {
+                (Some(picture), _) => {
+                    let scanned = cairn_core::qr_image::read_safety_qr(&picture)?;
+                    client.verify_qr(contact.id, &scanned, now_ms())?;
+                }
+                (None, Some(digits)) if !they_match => {
+                    client.verify(contact.id, &digits, now_ms())?;
+                }
                 _ => client.set_verification(contact.id, Verification::Compared, now_ms())?,
             }
             out.emit(json!({"type": "verified", "contact": name}), || {

@@ -9,6 +9,7 @@
 //! - [`messenger`]: the one async orchestration of a client and its relays
 //!   (push-driven receive, separate connections for receiving and sending),
 //!   shared by `cairn-cli` and the desktop app.
+//! - [`qr_image`]: the safety number read from a picture of its QR code.
 //! - [`calendar`]: local time zone and calendar formatting for both front ends.
 //!
 //! The core never depends on a UI toolkit; the desktop app and `cairn-cli`
@@ -19,6 +20,7 @@ pub mod calendar;
 pub mod client;
 pub mod messenger;
 pub mod profile;
+pub mod qr_image;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

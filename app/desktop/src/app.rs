@@ -257,6 +257,14 @@ impl CairnApp {
         self.add_contact.accept_error.as_deref()
     }
 
+    /// Our safety-number QR payload the verify pane shows, once computed.
+    pub fn safety_qr(&self) -> Option<&[u8]> {
+        self.verify
+            .qr_payload
+            .as_ref()
+            .map(|(_, _, p)| p.as_slice())
+    }
+
     /// Replaces the open chat's history directly (benchmarks and previews).
     pub fn set_timeline(&mut self, timeline: Timeline) {
         self.timeline = Some(timeline);

@@ -131,6 +131,20 @@ pub enum Command {
         /// What the user typed or pasted.
         digits: String,
     },
+    /// Our safety-number QR payload for the contact (PROTOCOL.md §13), for
+    /// the verify pane: answered with [`Event::SafetyQr`].
+    LoadSafetyQr {
+        /// The contact.
+        contact: ContactId,
+    },
+    /// Mark the contact verified if a picture of their QR code (a screenshot
+    /// or photo dropped on the verify pane) holds their payload for us.
+    VerifyImage {
+        /// The contact.
+        contact: ContactId,
+        /// The picture.
+        path: std::path::PathBuf,
+    },
     /// Mark the contact verified after comparing both screens, or clear it.
     SetVerification {
         /// The contact.
@@ -229,6 +243,9 @@ pub enum Failure {
     /// A file could not be written.
     #[error("{0}")]
     File(String),
+    /// No safety number came out of a picture.
+    #[error(transparent)]
+    QrImage(#[from] cairn_core::qr_image::QrImageError),
     /// The profile is locked.
     #[error("the profile is locked")]
     Locked,
@@ -373,6 +390,15 @@ pub enum Event {
     },
     /// Search results, newest first.
     SearchResults(Vec<MessageRecord>),
+    /// Our safety-number QR payload for `contact` (§13).
+    SafetyQr {
+        /// The contact.
+        contact: ContactId,
+        /// The safety number it was computed for (the pane shows it only while it is current).
+        digits: String,
+        /// The payload to draw.
+        payload: Vec<u8>,
+    },
     /// The contact's verification changed.
     Verified {
         /// The contact.

@@ -184,6 +184,11 @@ impl CairnApp {
                 }
             }
             Event::SearchResults(results) => self.results = results,
+            Event::SafetyQr {
+                contact,
+                digits,
+                payload,
+            } => self.verify.qr_payload = Some((contact, digits, payload)),
             Event::Verified { contact, verified } => {
                 self.verify.error = None;
                 self.verify.theirs.clear();

@@ -45,25 +45,25 @@ pub fn copy_button(ui: &mut Ui, label: &str, text: &str, small: bool) -> bool {
 /// A QR code rendered once into a texture and kept until its text changes.
 #[derive(Default)]
 pub struct QrTexture {
-    text: String,
+    data: Vec<u8>,
     texture: Option<TextureHandle>,
 }
 
 impl QrTexture {
-    /// The texture for `text`, (re)building it if the text changed.
-    pub fn get(&mut self, ctx: &egui::Context, name: &str, text: &str) -> Option<&TextureHandle> {
-        if self.text != text || self.texture.is_none() {
-            self.text = text.to_owned();
+    /// The texture for `data`, (re)building it if the data changed.
+    pub fn get(&mut self, ctx: &egui::Context, name: &str, data: &[u8]) -> Option<&TextureHandle> {
+        if self.data != data || self.texture.is_none() {
+            self.data = data.to_owned();
             self.texture =
-                qr_image(text).map(|image| ctx.load_texture(name, image, TextureOptions::NEAREST));
+                qr_image(data).map(|image| ctx.load_texture(name, image, TextureOptions::NEAREST));
         }
         self.texture.as_ref()
     }
 }
 
 /// Black-on-white QR modules with a four-module quiet zone, one pixel each.
-pub fn qr_image(text: &str) -> Option<ColorImage> {
-    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+pub fn qr_image(data: &[u8]) -> Option<ColorImage> {
+    let code = qrcode::QrCode::new(data).ok()?;
     let width = code.width();
     let quiet = 4;
     let size = width + 2 * quiet;
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn qr_has_quiet_zone() {
-        let img = qr_image("cairn:test").unwrap();
+        let img = qr_image(b"cairn:test").unwrap();
         assert_eq!(img.pixels[0], Color32::WHITE);
         assert!(img.pixels.contains(&Color32::BLACK));
     }

@@ -78,7 +78,39 @@ fn safety_numbers_match_and_wrong_digits_do_not_verify() {
 
     bob.ok(&["verify", "alice", "--safety-number", &text]);
     assert_eq!(bob.json(&["contacts"])[0].get("verified"), "true");
-    // Withdrawn, then marked after comparing both screens.
+    // Withdrawn, then marked from a screenshot of Alice's QR code.
+    bob.ok(&["unverify", "alice"]);
+    assert_eq!(bob.json(&["contacts"])[0].get("verified"), "false");
+    // Alice's QR code (her side's payload), as a picture she sends Bob; a
+    // picture of Bob's own screen verifies nothing.
+    let hers = alice.json(&["fingerprint", "Bob"])[0].get("qr_payload");
+    let picture = tmp.path().join("alice-qr.png");
+    qr_png(&hex::decode(&hers).unwrap(), &picture);
+    let own = bob.json(&["fingerprint", "alice"])[0].get("qr_payload");
+    let own_picture = tmp.path().join("bob-qr.png");
+    qr_png(&hex::decode(&own).unwrap(), &own_picture);
+    let refused = bob.run(&[
+        "verify",
+        "alice",
+        "--qr-image",
+        own_picture.to_str().unwrap(),
+    ]);
+    assert!(!refused.success());
+    assert!(
+        refused.stderr.contains("your own QR code"),
+        "{}",
+        refused.stderr
+    );
+    let missing = bob.run(&["verify", "alice", "--qr-image", "/nonexistent/qr.png"]);
+    assert!(!missing.success());
+    assert!(
+        missing.stderr.contains("/nonexistent/qr.png"),
+        "{}",
+        missing.stderr
+    );
+    bob.ok(&["verify", "alice", "--qr-image", picture.to_str().unwrap()]);
+    assert_eq!(bob.json(&["contacts"])[0].get("verified"), "true");
+    // Withdrawn again, then marked after comparing both screens.
     bob.ok(&["unverify", "alice"]);
     assert_eq!(bob.json(&["contacts"])[0].get("verified"), "false");
     alice.ok(&["verify", "Bob", "--they-match"]);
@@ -173,4 +205,18 @@ fn identity_change_is_held_until_accepted() {
     );
     bob.ok(&["send", "alice", "accepted"]);
     assert_eq!(texts(&alice.json(&["recv"])), vec!["accepted"]);
+}
+
+/// `data` as a QR code picture (4 pixels per module, 4-module quiet zone), saved as PNG.
+fn qr_png(data: &[u8], path: &std::path::Path) {
+    let code = qrcode::QrCode::new(data).unwrap();
+    let (width, colors) = (code.width() as u32, code.to_colors());
+    let side = (width + 8) * 4;
+    let picture = image::GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = (x / 4, y / 4);
+        let inside = (4..width + 4).contains(&mx) && (4..width + 4).contains(&my);
+        let dark = inside && colors[((my - 4) * width + mx - 4) as usize] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    picture.save(path).unwrap();
 }

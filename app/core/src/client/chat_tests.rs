@@ -117,6 +117,27 @@ fn handshake_chat_receipts_and_safety_numbers() {
     bob.verify(id(&bob, "alice"), &dashed.join("-"), 11_000)
         .unwrap();
     assert!(bob.contact_named("alice").unwrap().verified);
+
+    // From QR codes (§13): Bob's own code (a picture of his own screen) and
+    // a stranger's verify nothing; Alice's does.
+    let (to_alice, to_bob) = (id(&bob, "alice"), id(&alice, "Bob"));
+    bob.set_verification(to_alice, Verification::Cleared, 12_000)
+        .unwrap();
+    let own = bob.safety_qr(to_alice).unwrap();
+    assert!(matches!(
+        bob.verify_qr(to_alice, &own, 12_001),
+        Err(ClientError::OwnSafetyQr(_))
+    ));
+    let mut forged = alice.safety_qr(to_bob).unwrap();
+    forged[20] ^= 1;
+    assert!(matches!(
+        bob.verify_qr(to_alice, &forged, 12_002),
+        Err(ClientError::SafetyNumberMismatch(_))
+    ));
+    assert!(!bob.contact_named("alice").unwrap().verified);
+    let hers = alice.safety_qr(to_bob).unwrap();
+    bob.verify_qr(to_alice, &hers, 12_003).unwrap();
+    assert!(bob.contact_named("alice").unwrap().verified);
 }
 
 #[test]

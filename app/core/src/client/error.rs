@@ -59,6 +59,12 @@ pub enum ClientError {
         /// What is wrong with the input.
         reason: TypedDigitsError,
     },
+    /// The picture shows our own safety-number QR code, not the contact's.
+    #[error(
+        "that is your own QR code (a picture of your screen): use a picture of {0}'s screen; \
+         {0} was not verified"
+    )]
+    OwnSafetyQr(String),
     /// There is no pending identity change to accept for this contact.
     #[error("{0} has no pending identity change")]
     NoPendingKeyChange(String),

@@ -1,5 +1,6 @@
 //! Contacts as the user sees them: list, rename, safety numbers, verification.
 
+use cairn_protocol::identity::PublicIdentity;
 use cairn_protocol::safety_number::{SafetyNumber, compare_typed};
 
 use super::sessions::session_mut;
@@ -78,6 +79,43 @@ impl Client {
         self.set_verification(contact.id, Verification::Typed, now_ms)
     }
 
+    /// The safety number with `contact` as the QR code payload we show
+    /// (PROTOCOL.md §13): directional, so a picture of our own screen never
+    /// verifies anyone ([`Client::verify_qr`]). Costs two fingerprint
+    /// derivations (5,200 SHA-512 iterations each): ask when it is shown.
+    pub fn safety_qr(&self, contact: ContactId) -> ClientResult<Vec<u8>> {
+        Ok(self
+            .safety_number_with(&self.contact(contact)?)?
+            .qr_payload())
+    }
+
+    /// Marks `contact` verified if `scanned` is *their* safety-number QR
+    /// payload for the two of us (read from a picture of their screen:
+    /// [`crate::qr_image`]). Our own payload — a picture of our own screen —
+    /// is [`ClientError::OwnSafetyQr`]; any other is a mismatch.
+    pub fn verify_qr(
+        &mut self,
+        contact: ContactId,
+        scanned: &[u8],
+        now_ms: u64,
+    ) -> ClientResult<()> {
+        let record = self.contact(contact)?;
+        let number = self.safety_number_with(&record)?;
+        if number.matches_qr(scanned) {
+            return self.set_verification(contact, Verification::Scanned, now_ms);
+        }
+        if number.qr_payload() == scanned {
+            return Err(ClientError::OwnSafetyQr(record.name));
+        }
+        Err(ClientError::SafetyNumberMismatch(record.name))
+    }
+
+    fn safety_number_with(&self, contact: &Contact) -> ClientResult<SafetyNumber> {
+        let theirs = PublicIdentity::from_bytes(&contact.identity)
+            .map_err(|_| StoreError::Malformed("contact identity"))?;
+        Ok(SafetyNumber::new(&self.identity.public(), &theirs))
+    }
+
     /// Marks or clears `contact` as verified without typing the number: the
     /// user compared both screens side by side (or on a call) and says they
     /// match, or withdraws an earlier verification. Recorded in the chat.
@@ -93,6 +131,11 @@ impl Client {
                 true,
                 EventKind::Verified,
                 "safety number compared and marked as matching",
+            ),
+            Verification::Scanned => (
+                true,
+                EventKind::Verified,
+                "safety number verified from their QR code",
             ),
             Verification::Cleared => (
                 false,
@@ -116,6 +159,8 @@ pub enum Verification {
     Typed,
     /// Both screens were compared and the user says they match.
     Compared,
+    /// Their QR code was read from a picture and matched ([`Client::verify_qr`]).
+    Scanned,
     /// The user withdrew the verification.
     Cleared,
 }

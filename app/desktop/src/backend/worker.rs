@@ -252,6 +252,14 @@ impl Worker {
     }
 
     /// Stops the messenger (the client and its keys are dropped with it).
+    /// A verification was recorded: the UI hears it, the contact row and the
+    /// chat's event line follow.
+    async fn verification_changed(&mut self, contact: ContactId, verified: bool) {
+        self.emit(Event::Verified { contact, verified });
+        self.refresh_contacts(Some(&[contact])).await;
+        self.show_new_events(contact).await;
+    }
+
     async fn close(&mut self) {
         if let Some(open) = self.open.take() {
             let _ = open.messenger.stop().await;
@@ -365,29 +373,50 @@ impl Worker {
                     .await
                     .map_err(fail(Request::Send))?;
             }
+            Command::LoadSafetyQr { contact } => {
+                // Two fingerprint derivations: here, not on the UI thread.
+                let (digits, payload) = m
+                    .query(move |c| {
+                        Ok::<_, ClientError>((c.fingerprint(contact)?, c.safety_qr(contact)?))
+                    })
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Verify))?;
+                self.emit(Event::SafetyQr {
+                    contact,
+                    digits,
+                    payload,
+                });
+            }
+            Command::VerifyImage { contact, path } => {
+                // Decoding a picture takes a while and reads untrusted bytes:
+                // off the runtime's threads (bounded: cairn_core::qr_image).
+                let read = tokio::task::spawn_blocking(move || {
+                    cairn_core::qr_image::read_safety_qr(&path)
+                })
+                .await
+                .map_err(|e| (Request::Verify, Failure::File(e.to_string())))?;
+                let scanned = read.map_err(|e| (Request::Verify, e.into()))?;
+                m.update(move |c| c.verify_qr(contact, &scanned, now))
+                    .await
+                    .and_then(|r| r.map_err(Into::into))
+                    .map_err(fail(Request::Verify))?;
+                self.verification_changed(contact, true).await;
+            }
             Command::Verify { contact, digits } => {
                 m.update(move |c| c.verify(contact, &digits, now))
                     .await
                     .and_then(|r| r.map_err(Into::into))
                     .map_err(fail(Request::Verify))?;
-                self.emit(Event::Verified {
-                    contact,
-                    verified: true,
-                });
-                self.refresh_contacts(Some(&[contact])).await;
-                self.show_new_events(contact).await;
+                self.verification_changed(contact, true).await;
             }
             Command::SetVerification { contact, how } => {
                 m.update(move |c| c.set_verification(contact, how, now))
                     .await
                     .and_then(|r| r.map_err(Into::into))
                     .map_err(fail(Request::Verify))?;
-                self.emit(Event::Verified {
-                    contact,
-                    verified: how != Verification::Cleared,
-                });
-                self.refresh_contacts(Some(&[contact])).await;
-                self.show_new_events(contact).await;
+                self.verification_changed(contact, how != Verification::Cleared)
+                    .await;
             }
             Command::AcceptKeyChange { contact } => {
                 m.update(move |c| c.accept_key_change(contact, now))

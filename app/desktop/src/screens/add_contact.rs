@@ -110,7 +110,7 @@ fn own_invite(ui: &mut Ui, form: &mut AddContactForm, extra_relays: &[String]) -
     ui.add_space(4.0);
     match form.invite.clone() {
         Some(invite) => {
-            let texture = form.qr.get(ui.ctx(), "invite-qr", &invite);
+            let texture = form.qr.get(ui.ctx(), "invite-qr", invite.as_bytes());
             // A short link (PROTOCOL.md §7.1) is QR version 7 for a typical
             // host, 16 at most: 170 points still give two pixels per module.
             let side = ui.available_width().clamp(170.0, 380.0);

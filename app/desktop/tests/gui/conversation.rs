@@ -2,7 +2,7 @@
 //! invite, accept, send, receive, read receipts, verification.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use crate::support::{app, click, onboard, type_into, wait_for};
+use crate::support::{app, click, drop_file, onboard, qr_picture, type_into, wait_for};
 use cairn_core::client::TimelineItem;
 use cairn_core::store::MessageStatus;
 use cairn_desktop::{Pane, Phase};
@@ -121,11 +121,10 @@ fn invite_accept_send_receive_and_verify() {
     click(&mut alice, "Verify safety number");
     assert!(matches!(alice.state().pane(), Pane::Verify(_)));
     assert!(alice.query_by_label(&on_alice[0..5]).is_some());
-    assert!(
-        alice
-            .query_by_label("QR code of the safety number")
-            .is_some()
-    );
+    // The QR code follows as soon as the backend computed its payload.
+    wait_for(&mut alice, "the QR code", |h| {
+        h.query_by_label("QR code of the safety number").is_some()
+    });
 
     // A wrong number is refused.
     let mut wrong = on_bob.clone();
@@ -160,6 +159,38 @@ fn invite_accept_send_receive_and_verify() {
         h.state().contacts().iter().all(|c| !c.contact.verified)
     });
     assert!(bob.query_by_label("Not verified yet").is_some());
+
+    // Bob drops pictures of QR codes on the pane: something else, and his
+    // own code (a screenshot of his own screen), are named for what they
+    // are; a screenshot of Alice's code verifies her again (§13).
+    let pictures = tempfile::tempdir().unwrap();
+    let other = qr_picture(pictures.path(), "other.png", b"https://example.org/");
+    drop_file(&mut bob, &other);
+    wait_for(&mut bob, "not a safety number", |h| {
+        h.query_all_by_label_contains("not a Cairn safety number")
+            .next()
+            .is_some()
+    });
+    wait_for(&mut bob, "his own code drawn", |h| {
+        h.state().safety_qr().is_some()
+    });
+    let own = bob.state().safety_qr().unwrap().to_vec();
+    drop_file(&mut bob, &qr_picture(pictures.path(), "bob.png", &own));
+    wait_for(&mut bob, "his own code refused", |h| {
+        h.query_all_by_label_contains("your own QR code")
+            .next()
+            .is_some()
+    });
+    assert!(bob.state().contacts().iter().all(|c| !c.contact.verified));
+    wait_for(&mut alice, "her code drawn", |h| {
+        h.state().safety_qr().is_some()
+    });
+    let hers = alice.state().safety_qr().unwrap().to_vec();
+    assert_ne!(hers, own, "each side shows its own direction");
+    drop_file(&mut bob, &qr_picture(pictures.path(), "alice.png", &hers));
+    wait_for(&mut bob, "verified from the picture", |h| {
+        h.state().contacts().iter().any(|c| c.contact.verified)
+    });
 
     // Alice compares both screens side by side: "They match" is enough.
     click(&mut alice, "✔ They match");

@@ -52,6 +52,7 @@ fn screenshot_coordinates() {
     wait_for(&mut h, "invite a", |h| h.state().invite().is_some());
     p(&h, "INVITE_FIELD", "Invite link");
     p(&h, "CONTACT_NAME_FIELD", "Contact name");
+    p(&h, "NEW_INVITE", "New invite");
     type_into(&mut h, "Invite link", &invite);
     type_into(&mut h, "Contact name", "Carol");
     let n = h.get_by_role_and_label(egui::accesskit::Role::Button, "Add contact");

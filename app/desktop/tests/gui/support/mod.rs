@@ -210,3 +210,40 @@ pub(crate) fn loopback_relays(
         .collect();
     (rt, addresses)
 }
+
+/// A file dropped on the window, as winit hands it to egui.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops the file at `path` on the window.
+pub(crate) fn drop_file(h: &mut Harness<'static, CairnApp>, path: &Path) {
+    h.input_mut()
+        .dropped_files
+        .push(Arc::new(Dropped(path.to_path_buf())));
+    h.step();
+}
+
+/// `data` as the app draws a QR code, scaled like a screenshot (4 pixels per
+/// module), saved as `dir/name` (PNG).
+pub(crate) fn qr_picture(dir: &Path, name: &str, data: &[u8]) -> std::path::PathBuf {
+    let drawn = cairn_desktop::widgets::qr_image(data).unwrap();
+    let [w, h] = drawn.size;
+    let scale = 4;
+    let picture = image::GrayImage::from_fn((w * scale) as u32, (h * scale) as u32, |x, y| {
+        let pixel = drawn.pixels[(y as usize / scale) * w + x as usize / scale];
+        image::Luma([pixel.r()])
+    });
+    let path = dir.join(name);
+    picture.save(&path).unwrap();
+    path
+}
