@@ -250,6 +250,9 @@ impl CairnApp {
         match request {
             Request::Unlock if self.phase == Phase::Unlock => {
                 self.onboarding.pass.clear();
+                // The field takes the keyboard again (Enter had moved it
+                // away): the user retypes at once.
+                self.onboarding.focused_once = false;
                 self.unlock_error = Some(text);
                 return;
             }

@@ -39,22 +39,33 @@ fn all_symbols_have_glyphs() {
     harness.step();
 }
 
-/// Text in the scripts a user may type renders with real glyphs once the
-/// system fallbacks are installed (egui panics on a glyph no font has).
+const OTHER_SCRIPTS: [&str; 6] = [
+    "日本語のテキスト",
+    "中文消息",
+    "繁體中文訊息",
+    "한국어 메시지",
+    "שלום עולם",
+    "مرحبا بالعالم",
+];
+
+/// Text in the scripts a user may type renders with real glyphs from the
+/// system's fonts and the bundled ones (egui panics on a glyph no font has).
 #[test]
-fn cjk_hebrew_and_arabic_have_glyphs_from_the_system_fallbacks() {
-    let defs = cairn_desktop::fonts::with_system_fallbacks().expect(
-        "fallback fonts: run scripts/setup (fonts-droid-fallback, fonts-nanum, fonts-dejavu-core)",
-    );
+fn cjk_hebrew_and_arabic_have_glyphs_from_the_fallbacks() {
+    shows(cairn_desktop::fonts::with_fallbacks());
+}
+
+/// The same with the bundled fonts alone: a machine with none of the
+/// system fonts still shows these scripts.
+#[test]
+fn the_bundled_fonts_alone_cover_cjk_hebrew_and_arabic() {
+    shows(cairn_desktop::fonts::with_bundled_fallbacks());
+}
+
+fn shows(defs: egui::FontDefinitions) {
     let mut harness = Harness::new_ui(move |ui| {
         ui.ctx().set_fonts(defs.clone());
-        for t in [
-            "日本語のテキスト",
-            "中文消息",
-            "한국어 메시지",
-            "שלום עולם",
-            "مرحبا بالعالم",
-        ] {
+        for t in OTHER_SCRIPTS {
             ui.label(t);
             ui.monospace(t);
         }

@@ -29,8 +29,13 @@ fn onboarding_lock_wrong_passphrase_then_unlock() {
     });
     assert_eq!(h.state().phase(), Phase::Unlock);
 
-    type_into(&mut h, "Passphrase", PASS);
-    click(&mut h, "Unlock");
+    // The field has the keyboard again: type and press Enter, no click.
+    wait_for(&mut h, "focus back in the field", |h| {
+        h.get_by_label("Passphrase").is_focused()
+    });
+    h.event(egui::Event::Text(PASS.into()));
+    h.step();
+    h.key_press(egui::Key::Enter);
     wait_for(&mut h, "unlock", |h| h.state().phase() == Phase::Main);
     assert!(h.query_by_label_contains("Wrong passphrase").is_none());
 }
