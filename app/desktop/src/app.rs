@@ -510,11 +510,11 @@ impl CairnApp {
         if down.len() > 1 {
             text.push_str(&format!(" (and {} more)", down.len() - 1));
         }
-        text.push_str(". Cairn keeps trying: ");
-        text.push_str(&match self.outbox {
-            0 => "what you send waits here".to_owned(),
-            n => format!("{n} message(s) wait here"),
-        });
+        text.push_str(". Cairn keeps trying: what you send waits here");
+        if self.outbox > 0 {
+            // Receipts are queued too, so this is not a count of texts.
+            text.push_str(&format!(" ({} queued)", self.outbox));
+        }
         text.push_str(" and goes out when it is back; messages to you wait at the relay.");
         let detail = match &first.health {
             RelayHealth::Failed(e) => e.clone(),
