@@ -50,9 +50,20 @@ impl Rate {
 pub struct Limits {
     /// Open connections beyond this are closed at once.
     pub max_connections: usize,
+    /// Open connections per client address (IPv6: per /64) beyond this are
+    /// closed at once, before TLS; 0 = no cap (load tests from one
+    /// machine). Otherwise never more than half of `max_connections`
+    /// ([`Limits::per_source_cap`]).
+    pub max_connections_per_source: usize,
     /// Time for TLS and WebSocket handshakes.
     pub handshake_timeout: Duration,
-    /// A connection that sends nothing (not even a pong) for this long is closed.
+    /// Time after the handshakes for the connection's first request; until
+    /// then pongs do not count (a socket that never asks anything goes).
+    pub first_request_timeout: Duration,
+    /// A connection without subscriptions that sends no request for this
+    /// long is closed, however many pongs it sends; one holding
+    /// subscriptions is closed after this long without anything, not even a
+    /// pong (waiting for pushes is its job).
     pub idle_timeout: Duration,
     /// How often the relay pings an otherwise quiet connection; also the
     /// longest one write to a client may take (else: slow reader).
@@ -73,7 +84,9 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 16_384,
+            max_connections_per_source: 256,
             handshake_timeout: Duration::from_secs(10),
+            first_request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(90),
             ping_interval: Duration::from_secs(30),
             outbound_queue: 1024,
@@ -87,6 +100,19 @@ impl Default for Limits {
                 per_second: 5000.0,
                 burst: 10_000.0,
             },
+        }
+    }
+}
+
+impl Limits {
+    /// The connection cap one source gets: `max_connections_per_source`,
+    /// but never more than half of `max_connections` (so one address can
+    /// never take every slot) and at least one; 0 (no cap) stays 0.
+    pub fn per_source_cap(&self) -> usize {
+        let half = (self.max_connections / 2).max(1);
+        match self.max_connections_per_source {
+            0 => 0,
+            n => n.min(half),
         }
     }
 }

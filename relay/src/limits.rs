@@ -1,4 +1,5 @@
-//! Token-bucket rate limits, per connection and per client address.
+//! Token-bucket rate limits, per connection and per client address, and the
+//! cap on simultaneous connections per client address.
 //!
 //! Hand-rolled rather than a crate: a bucket is three numbers, time is a
 //! parameter (so tests are deterministic), and the per-address table is
@@ -6,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::config::Rate;
@@ -95,6 +96,63 @@ impl AddressLimiter {
     }
 }
 
+/// Open connections per client address (IPv6 per /64), so that one source
+/// cannot hold every slot of the relay-wide cap. Taken right after `accept`,
+/// before TLS; the slot is given back when its [`SourceSlot`] drops.
+pub struct SourceSlots {
+    cap: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One connection's place under its source's cap.
+pub struct SourceSlot {
+    slots: Arc<SourceSlots>,
+    key: IpAddr,
+}
+
+impl SourceSlots {
+    /// At most `cap` connections per source; 0 = no cap.
+    pub fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Self {
+            cap,
+            open: Mutex::default(),
+        })
+    }
+
+    /// A slot for a connection from `ip`, or `None` if its source is at the cap.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Option<SourceSlot> {
+        let key = group(ip);
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(key).or_insert(0);
+        if self.cap > 0 && *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(SourceSlot {
+            slots: Arc::clone(self),
+            key,
+        })
+    }
+
+    /// Sources with at least one open connection.
+    pub fn sources(&self) -> usize {
+        self.open.lock().map(|o| o.len()).unwrap_or(0)
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.slots.open.lock()
+            && let Some(count) = open.get_mut(&self.key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
 fn group(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
@@ -132,6 +190,30 @@ mod tests {
             burst: 0.0,
         };
         assert!(b.take(off, t0));
+    }
+
+    #[test]
+    fn each_source_has_its_own_connection_cap() {
+        let slots = SourceSlots::new(2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let b2: IpAddr = "2001:db8::ffff".parse().unwrap();
+        let first = slots.take(a).unwrap();
+        let _second = slots.take(a).unwrap();
+        assert!(slots.take(a).is_none(), "a third from the same address");
+        let _b = slots.take(b).unwrap();
+        let _b2 = slots.take(b2).unwrap();
+        assert!(slots.take(b).is_none(), "the same /64");
+        drop(first);
+        assert!(
+            slots.take(a).is_some(),
+            "a slot comes back when its connection ends"
+        );
+        let unlimited = SourceSlots::new(0);
+        let held: Vec<_> = (0..100).map(|_| unlimited.take(a).unwrap()).collect();
+        assert_eq!(unlimited.sources(), 1);
+        drop(held);
+        assert_eq!(unlimited.sources(), 0, "forgotten once none is open");
     }
 
     #[test]

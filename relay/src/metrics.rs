@@ -19,6 +19,10 @@ pub struct Metrics {
     pub connections_total: AtomicU64,
     /// Connections closed at once because the connection cap was reached.
     pub connections_refused: AtomicU64,
+    /// Connections closed at once, before TLS, because their source was at its cap.
+    pub connections_refused_per_source: AtomicU64,
+    /// Connections closed for making no request in time (pongs do not count).
+    pub idle_closed: AtomicU64,
     /// Connections dropped because they did not drain their queue.
     pub slow_disconnects: AtomicU64,
     /// Envelopes durably stored from senders.
@@ -86,6 +90,18 @@ impl Metrics {
             "counter",
             "Connections closed at the connection cap.",
             g(&self.connections_refused),
+        );
+        metric(
+            "connections_refused_per_source_total",
+            "counter",
+            "Connections closed before TLS at the per-source (address, IPv6 /64) cap.",
+            g(&self.connections_refused_per_source),
+        );
+        metric(
+            "idle_closed_total",
+            "counter",
+            "Connections closed for sending no request in time (pongs do not count).",
+            g(&self.idle_closed),
         );
         metric(
             "slow_disconnects_total",

@@ -29,7 +29,18 @@ impl RedisFleet {
     pub fn start(cluster: bool, instances: usize, extra: &[&str]) -> Self {
         let redis = RedisBackend::start(cluster);
         let mut args = redis.relay_args();
-        args.extend(["--rate-per-connection", "0", "--rate-per-ip", "0"].map(String::from));
+        args.extend(
+            [
+                "--rate-per-connection",
+                "0",
+                "--rate-per-ip",
+                "0",
+                // Every client here comes from 127.0.0.1.
+                "--max-connections-per-source",
+                "0",
+            ]
+            .map(String::from),
+        );
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         let first = RelayProcess::start(RelayOptions::default().args(args.clone()));
         let (cert, key) = tls_files(first.data_dir());

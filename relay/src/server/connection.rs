@@ -81,7 +81,12 @@ type PageFuture = Pin<Box<dyn Future<Output = Page> + Send>>;
 enum End {
     ClientGone,
     Shutdown,
+    /// Nothing at all, not even a pong, for the idle timeout.
     Idle,
+    /// No request within the first-request timeout.
+    NoRequest,
+    /// No subscription and no request for the idle timeout (pongs only).
+    Unused,
     Slow,
     Oversized,
 }
@@ -309,7 +314,13 @@ pub(crate) async fn serve(
 
     let mut in_flight: FuturesOrdered<InFlight> = FuturesOrdered::new();
     // Tokio's clock (the real one in production), so tests can pause it.
+    // Anything, pongs included, keeps a subscribed connection alive; only
+    // requests keep one without subscriptions (issue 16: sockets that only
+    // answer pings held connection slots forever).
     let mut last_heard = Instant::now();
+    let mut last_request: Option<Instant> = None;
+    let first_request_deadline = tokio::time::sleep(limits.first_request_timeout);
+    tokio::pin!(first_request_deadline);
     let mut keepalive = tokio::time::interval(limits.ping_interval.min(limits.idle_timeout));
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let kick = Arc::clone(&conn.kick);
@@ -333,11 +344,16 @@ pub(crate) async fn serve(
                 }
             }
             Some(page) = next_page(conn.pages.as_mut()) => Box::pin(conn.on_page(page)).await,
+            () = &mut first_request_deadline, if last_request.is_none() => break End::NoRequest,
             message = conn.socket.next(), if in_flight.len() < limits.max_in_flight => {
                 last_heard = Instant::now();
                 match message {
-                    Some(Ok(Message::Binary(raw))) => in_flight.push_back(conn.on_frame(raw)),
+                    Some(Ok(Message::Binary(raw))) => {
+                        last_request = Some(last_heard);
+                        in_flight.push_back(conn.on_frame(raw));
+                    }
                     Some(Ok(Message::Text(_))) => {
+                        last_request = Some(last_heard);
                         let code = if conn.allowed(false) { ErrorCode::Malformed } else { ErrorCode::RateLimited };
                         in_flight.push_back(request::reply_now(0, Err(code)));
                     }
@@ -354,6 +370,11 @@ pub(crate) async fn serve(
                 let quiet = last_heard.elapsed();
                 if quiet >= limits.idle_timeout {
                     break End::Idle;
+                }
+                // (Before the first request, its own deadline applies.)
+                let unused = last_request.is_some_and(|t| t.elapsed() >= limits.idle_timeout);
+                if unused && conn.subs.is_empty() && in_flight.is_empty() {
+                    break End::Unused;
                 }
                 if quiet >= limits.ping_interval.min(limits.idle_timeout / 2) {
                     conn.socket.send(Message::Ping(Bytes::new())).await;
@@ -401,16 +422,21 @@ async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End
             conn.unsubscribe_all();
             None
         }
-        End::Shutdown | End::Idle | End::Oversized => {
+        End::Shutdown | End::Idle | End::NoRequest | End::Unused | End::Oversized => {
             drain(&mut conn, &mut in_flight).await;
             conn.unsubscribe_all();
             if end == End::Oversized {
                 conn.send_frame(answer(0, Err(ErrorCode::FrameTooLarge)))
                     .await;
             }
+            if matches!(end, End::NoRequest | End::Unused) {
+                metrics.idle_closed.fetch_add(1, Relaxed);
+            }
             let (code, reason) = match end {
                 End::Shutdown => (CloseCode::Away, "relay shutting down"),
                 End::Idle => (CloseCode::Normal, "idle timeout"),
+                End::NoRequest => (CloseCode::Policy, "no request"),
+                End::Unused => (CloseCode::Normal, "idle timeout: no subscription"),
                 _ => (CloseCode::Size, "frame too large"),
             };
             Some(Message::Close(Some(CloseFrame {

@@ -1,5 +1,6 @@
-//! Accepting connections: the connection cap, TCP_NODELAY, TLS and
-//! WebSocket handshakes under one timeout, then a handler task each.
+//! Accepting connections: the connection caps (per source, then relay-wide),
+//! TCP_NODELAY, TLS and WebSocket handshakes under one timeout, then a
+//! handler task each.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::socket::WsIo;
 use super::{Shared, connection};
+use crate::limits::{SourceSlot, SourceSlots};
 use cairn_protocol::frames::MAX_FRAME_LEN;
 
 /// WebSocket settings: small buffers keep idle connections cheap, and any
@@ -36,6 +38,7 @@ pub(crate) async fn accept_loop(
     alive: mpsc::Sender<()>,
 ) {
     let permits = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+    let sources = SourceSlots::new(shared.config.limits.per_source_cap());
     let mut next_id = 0u64;
     loop {
         let accepted = tokio::select! {
@@ -50,6 +53,15 @@ pub(crate) async fn accept_loop(
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+        };
+        // Before TLS: a refused socket costs the relay nothing but the close.
+        let Some(source) = sources.take(peer.ip()) else {
+            shared
+                .metrics
+                .connections_refused_per_source
+                .fetch_add(1, Relaxed);
+            tracing::debug!("per-source connection cap reached; closing new connection");
+            continue;
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             shared.metrics.connections_refused.fetch_add(1, Relaxed);
@@ -68,6 +80,7 @@ pub(crate) async fn accept_loop(
         }
         let guards = Guards {
             _permit: permit,
+            _source: source,
             _alive: alive,
         };
         tokio::spawn(open(shared, tcp, peer, tls, id, stop, guards));
@@ -121,10 +134,11 @@ async fn open(
     }
 }
 
-/// Held for a connection's whole life: its slot under the connection cap,
-/// and the shutdown tracker.
+/// Held for a connection's whole life: its slots under the connection caps
+/// (relay-wide and its source's), and the shutdown tracker.
 struct Guards {
     _permit: OwnedSemaphorePermit,
+    _source: SourceSlot,
     _alive: mpsc::Sender<()>,
 }
 

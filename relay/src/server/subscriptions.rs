@@ -130,6 +130,11 @@ impl Subscriptions {
         self.subs.len()
     }
 
+    /// True if the connection holds no subscription.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A subscription was proven and registered with the hub at
     /// `generation`. Returns the first backlog page to read, or `None` if
     /// this registration is already subscribed (a repeated `Subscribe`).

@@ -1,5 +1,6 @@
 //! Connection limits against a real relay process: the connection cap,
-//! the handshake timeout, and the idle timeout with ping/pong keepalive.
+//! the handshake timeout, the first-request deadline, and the idle timeout
+//! with ping/pong keepalive for subscribed connections.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -30,7 +31,14 @@ fn port(relay: &RelayProcess) -> u16 {
 
 #[tokio::test]
 async fn the_connection_cap_refuses_extra_connections_and_frees_slots() {
-    let relay = RelayProcess::start(RelayOptions::plaintext().args(["--max-connections", "2"]));
+    // The cap for everyone; the per-source cap (tested in the relay's own
+    // tests) off, as every client here comes from 127.0.0.1.
+    let relay = RelayProcess::start(RelayOptions::plaintext().args([
+        "--max-connections",
+        "2",
+        "--max-connections-per-source",
+        "0",
+    ]));
     let (a, _a_in) = RelayClient::connect(relay.address(), ConnectOptions::default())
         .await
         .unwrap();
@@ -88,18 +96,26 @@ async fn a_client_that_never_completes_the_handshake_is_dropped() {
 }
 
 #[tokio::test]
-async fn pongs_keep_a_quiet_client_alive_and_silence_ends_it() {
+async fn pongs_keep_a_subscribed_client_alive_and_a_silent_socket_is_closed() {
     let relay = RelayProcess::start(RelayOptions::plaintext().args([
         "--idle-timeout",
         "3s",
         "--ping-interval",
         "1s",
+        "--first-request-timeout",
+        "2s",
     ]));
-    // A client whose connection task reads (and so answers pings) but sends nothing.
+    // A client that subscribes, then only answers pings (waiting for pushes).
     let (quiet, _quiet_in) = RelayClient::connect(relay.address(), ConnectOptions::default())
         .await
         .unwrap();
-    // A raw WebSocket that never reads: it never answers a ping.
+    let (mbox, key) = mailbox();
+    quiet
+        .create_mailbox(mbox, &key.verifying_key(), None)
+        .await
+        .unwrap();
+    quiet.subscribe(mbox, &key).await.unwrap();
+    // A raw WebSocket that never asks anything (and never reads).
     let mut deaf = TcpStream::connect(("127.0.0.1", port(&relay)))
         .await
         .unwrap();
@@ -112,15 +128,11 @@ async fn pongs_keep_a_quiet_client_alive_and_silence_ends_it() {
     .unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
 
-    assert!(!quiet.is_closed(), "pongs count as traffic");
-    let (mbox, key) = mailbox();
-    quiet
-        .create_mailbox(mbox, &key.verifying_key(), None)
-        .await
-        .unwrap();
+    assert!(!quiet.is_closed(), "pongs keep a subscribed connection");
+    quiet.unsubscribe(mbox).await.unwrap();
 
-    // The deaf socket finds the upgrade, the challenge, the relay's pings,
-    // then a close frame saying why, then the end of the stream.
+    // The silent socket finds the upgrade, the challenge, then a close frame
+    // saying why, then the end of the stream.
     let mut received = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -131,7 +143,8 @@ async fn pongs_keep_a_quiet_client_alive_and_silence_ends_it() {
         }
     }
     assert!(
-        received.windows(12).any(|w| w == b"idle timeout"),
+        received.windows(10).any(|w| w == b"no request"),
         "closed with the reason"
     );
+    assert!(relay.metric("cairn_relay_idle_closed_total").unwrap() >= 1);
 }

@@ -213,6 +213,15 @@ pub(crate) struct ServeArgs {
     /// Most simultaneous client connections.
     #[arg(long, env = "CAIRN_RELAY_MAX_CONNECTIONS", default_value_t = 16_384)]
     pub max_connections: usize,
+    /// Most simultaneous connections from one client address (IPv6: one
+    /// /64), refused before TLS; never more than half of --max-connections.
+    /// 0 = no cap (load tests from one machine).
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_MAX_CONNECTIONS_PER_SOURCE",
+        default_value_t = 256
+    )]
+    pub max_connections_per_source: usize,
     /// Frames per second per connection (0 = unlimited).
     #[arg(
         long,
@@ -236,7 +245,12 @@ pub(crate) struct ServeArgs {
     /// Time allowed for the TLS and WebSocket handshakes.
     #[arg(long, env = "CAIRN_RELAY_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration_arg)]
     pub handshake_timeout: Duration,
-    /// Close connections silent (no frame, no pong) for this long.
+    /// Close a connection that makes no request this long after its handshakes.
+    #[arg(long, env = "CAIRN_RELAY_FIRST_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration_arg)]
+    pub first_request_timeout: Duration,
+    /// Close connections silent (no frame, no pong) for this long, and those
+    /// without subscriptions that make no request for this long (pongs do
+    /// not count for them).
     #[arg(long, env = "CAIRN_RELAY_IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration_arg)]
     pub idle_timeout: Duration,
     /// Ping quiet connections this often; also how long a write to a client
@@ -386,7 +400,9 @@ impl ServeArgs {
             },
             limits: Limits {
                 max_connections: self.max_connections.max(1),
+                max_connections_per_source: self.max_connections_per_source,
                 handshake_timeout: self.handshake_timeout,
+                first_request_timeout: self.first_request_timeout.max(Duration::from_millis(100)),
                 idle_timeout: self.idle_timeout.max(Duration::from_secs(1)),
                 ping_interval: self.ping_interval.max(Duration::from_secs(1)),
                 outbound_queue: self.outbound_queue.max(16),

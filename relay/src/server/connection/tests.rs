@@ -36,6 +36,11 @@ struct TestRelay {
 
 impl TestRelay {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`TestRelay::start`] with `change` applied to the configuration.
+    async fn start_with(change: impl FnOnce(&mut RelayConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut config = RelayConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().into());
         config.transport = TransportConfig::Plaintext;
@@ -46,6 +51,7 @@ impl TestRelay {
         };
         config.limits.per_connection = off;
         config.limits.per_ip = off;
+        change(&mut config);
         let store = MemoryStore::new(StoreLimits::default());
         let relay =
             Relay::bind_with_store(config, Arc::new(store.clone()), Arc::new(store.clone()))
@@ -126,13 +132,27 @@ async fn assert_nothing_delivered(deliveries: &mut Deliveries) {
     }
 }
 
+/// Issue 16: sockets that only answer pings held connection slots forever.
+/// Now a connection must make a request within the first-request timeout,
+/// and one without subscriptions must keep making requests; pongs keep only
+/// a subscribed connection (waiting for pushes) alive.
 #[tokio::test(start_paused = true)]
-async fn pings_keep_a_reading_client_and_silence_ends_a_deaf_one() {
+async fn pongs_keep_only_subscribed_connections_alive() {
     let relay = TestRelay::start().await;
     let limits = Limits::default();
-    // A client whose connection task reads, and so answers pings, but sends nothing.
-    let (quiet, _quiet_in) = relay.connect().await;
-    // A raw WebSocket that reads the challenge and then nothing: it never answers a ping.
+    // Creates a mailbox, then only answers pings.
+    let (creator, _creator_in) = relay.connect().await;
+    let key = SigningKey::from_bytes(&[3; 32]);
+    creator
+        .create_mailbox(MailboxId([3; 32]), &key.verifying_key(), None)
+        .await
+        .unwrap();
+    // Subscribes, then only answers pings: it is waiting for pushes.
+    let (reader, _reader_in) = relay.connect().await;
+    reader.subscribe(MailboxId([3; 32]), &key).await.unwrap();
+    // Answers pings (its connection task reads) but never asks anything.
+    let (silent, _silent_in) = relay.connect().await;
+    // A raw WebSocket that reads the challenge and then nothing at all.
     let mut deaf = connect_websocket(&relay.address, Duration::from_secs(10))
         .await
         .unwrap();
@@ -142,38 +162,47 @@ async fn pings_keep_a_reading_client_and_silence_ends_a_deaf_one() {
         RelayFrame::Challenge { .. }
     ));
     let start = Instant::now();
-    assert_eq!(relay.open_connections(), 2);
+    assert_eq!(relay.open_connections(), 4);
 
-    sleep(limits.idle_timeout - Duration::from_secs(1)).await;
-    assert_eq!(relay.open_connections(), 2, "not before the idle timeout");
+    sleep(limits.first_request_timeout - Duration::from_secs(1)).await;
+    assert_eq!(
+        relay.open_connections(),
+        4,
+        "not before the first-request timeout"
+    );
     sleep(Duration::from_secs(2)).await;
-    assert_eq!(relay.open_connections(), 1, "closed at the idle timeout");
-
-    // What the deaf socket was sent meanwhile: a ping every interval, then a
-    // close frame saying why, then the end of the stream. Read as raw bytes:
-    // a WebSocket reading them would answer the pings into a closed socket.
+    assert_eq!(
+        relay.open_connections(),
+        2,
+        "the two that never asked anything"
+    );
+    assert!(silent.is_closed());
+    assert_eq!(relay.metrics.idle_closed.load(Relaxed), 2);
+    // The deaf socket got no ping yet, only a close frame saying why.
     let mut raw = Vec::new();
     deaf.get_mut().read_to_end(&mut raw).await.unwrap();
     let frames = server_frames(&raw);
-    let interval = limits.ping_interval.as_secs();
-    let pings = (limits.idle_timeout.as_secs() / interval - 1) as usize;
-    assert_eq!(frames.len(), pings + 1, "{frames:?}");
-    assert!(
-        frames[..pings].iter().all(|f| *f == (0x9, Vec::new())),
-        "pings"
-    );
-    let (opcode, close) = &frames[pings];
-    assert_eq!(*opcode, 0x8, "then a close frame");
-    assert_eq!(&close[..2], &1000u16.to_be_bytes(), "normal closure");
-    assert_eq!(&close[2..], b"idle timeout");
-    assert!(start.elapsed() < limits.idle_timeout + Duration::from_secs(2));
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    let (opcode, close) = &frames[0];
+    assert_eq!(*opcode, 0x8, "a close frame");
+    assert_eq!(&close[..2], &1008u16.to_be_bytes(), "policy violation");
+    assert_eq!(&close[2..], b"no request");
+    assert!(start.elapsed() < limits.first_request_timeout + Duration::from_secs(2));
 
-    // Ten idle timeouts later, pongs have kept the reading client alive.
+    // The creator's pongs do not keep it: gone within an idle timeout and a
+    // ping interval of its last request.
+    sleep(limits.idle_timeout + limits.ping_interval).await;
+    assert!(
+        creator.is_closed(),
+        "pongs alone do not keep an unsubscribed connection"
+    );
+    assert_eq!(relay.open_connections(), 1);
+
+    // Ten idle timeouts later, pongs have kept the subscribed reader alive.
     sleep(limits.idle_timeout * 10).await;
-    assert!(!quiet.is_closed(), "pongs count as traffic");
-    let key = SigningKey::from_bytes(&[3; 32]);
-    quiet
-        .create_mailbox(MailboxId([3; 32]), &key.verifying_key(), None)
+    assert!(!reader.is_closed(), "pongs keep a subscribed connection");
+    reader
+        .create_mailbox(MailboxId([4; 32]), &key.verifying_key(), None)
         .await
         .unwrap();
 }
@@ -374,4 +403,45 @@ async fn a_locked_mailbox_pushes_only_what_its_send_key_opens() {
     assert_nothing_delivered(&mut inbox_in).await;
     assert_eq!(relay.store.stats().await.unwrap().messages, 0);
     assert_eq!(relay.metrics.refusals(ErrorCode::SendKeyRefused), 2);
+}
+
+/// Issue 16: one address held every slot of a relay capped at 40
+/// connections with sockets that never finished a handshake, and a real
+/// user was refused. Now one source gets at most half the slots, refused
+/// before TLS, and everyone else still gets in.
+#[tokio::test]
+async fn one_source_cannot_take_every_connection_slot() {
+    let relay = TestRelay::start_with(|c| c.limits.max_connections = 40).await;
+    let target: std::net::SocketAddr = format!("127.0.0.1:{}", relay.address.port())
+        .parse()
+        .unwrap();
+    let mut flood = Vec::new();
+    for _ in 0..40 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        flood.push(socket.connect(target).await.unwrap());
+    }
+    let refused = &relay.metrics.connections_refused_per_source;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while refused.load(Relaxed) < 20 && Instant::now() < deadline {
+        sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(refused.load(Relaxed), 20, "half the slots for one source");
+    assert_eq!(relay.metrics.connections_refused.load(Relaxed), 0);
+    // A real user from another address gets in and is served.
+    let (client, _deliveries) = relay.connect().await;
+    let key = SigningKey::from_bytes(&[7; 32]);
+    client
+        .create_mailbox(MailboxId([7; 32]), &key.verifying_key(), None)
+        .await
+        .unwrap();
+    // The refused sockets were closed at once, without a handshake.
+    let mut closed = 0;
+    for stream in &mut flood {
+        let mut byte = [0u8; 1];
+        if let Ok(Ok(0)) = timeout(Duration::from_millis(50), stream.read(&mut byte)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 20);
 }
