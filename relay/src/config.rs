@@ -171,7 +171,11 @@ pub struct RelayConfig {
     pub store: StoreLimits,
     /// What a commit survives.
     pub synchronous: Synchronous,
-    /// How often expired envelopes are deleted.
+    /// Overwrite deleted envelopes on disk, and empty the write-ahead log at
+    /// every purge pass (SQLite store; see `SqliteOptions::secure_delete`).
+    pub secure_delete: bool,
+    /// How often expired envelopes are deleted (and, with `secure_delete`,
+    /// the write-ahead log emptied).
     pub purge_interval: Duration,
     /// Log client IP addresses (off by default).
     pub log_ips: bool,
@@ -190,6 +194,7 @@ impl RelayConfig {
             limits: Limits::default(),
             store: StoreLimits::default(),
             synchronous: Synchronous::default(),
+            secure_delete: true,
             purge_interval: Duration::from_secs(60),
             log_ips: false,
         }

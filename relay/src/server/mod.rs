@@ -109,6 +109,7 @@ impl Relay {
         let mut options = SqliteOptions::in_dir(&config.data_dir);
         options.limits = config.store;
         options.synchronous = config.synchronous;
+        options.secure_delete = config.secure_delete;
         let store = Arc::new(SqliteStore::open(&options)?);
         Self::bind_with_store(config, store.clone(), store).await
     }

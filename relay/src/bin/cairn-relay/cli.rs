@@ -201,7 +201,13 @@ pub(crate) struct ServeArgs {
     /// Commit durability: normal survives a relay crash, full also power loss.
     #[arg(long, env = "CAIRN_RELAY_SYNC", value_enum, default_value = "normal")]
     pub sync: SyncArg,
-    /// How often expired envelopes are deleted.
+    /// Overwrite deleted envelopes in the database file and empty the
+    /// write-ahead log at every purge pass, so nothing acked or expired can
+    /// be read back from the relay's files (SQLite store). `false` only to
+    /// measure what it costs.
+    #[arg(long, env = "CAIRN_RELAY_SECURE_DELETE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub secure_delete: bool,
+    /// How often expired envelopes are deleted (and the write-ahead log emptied).
     #[arg(long, env = "CAIRN_RELAY_PURGE_INTERVAL", default_value = "60s", value_parser = parse_duration_arg)]
     pub purge_interval: Duration,
     /// Async worker threads; 0 = one per CPU. One thread costs about a quarter
@@ -425,6 +431,7 @@ impl ServeArgs {
                 SyncArg::Normal => Synchronous::Normal,
                 SyncArg::Full => Synchronous::Full,
             },
+            secure_delete: self.secure_delete,
             purge_interval: self.purge_interval.max(Duration::from_secs(1)),
             log_ips: self.log_ips,
         })

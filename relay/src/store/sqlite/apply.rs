@@ -175,7 +175,10 @@ impl Writer {
                     .execute(params![id])?;
                 Finish::Bool(reply, Ok(n > 0))
             }
-            WriteOp::Shutdown { reply } => Finish::Unit(reply, Ok(())),
+            // Both are routed around batches (`Writer::route`): never here.
+            WriteOp::Shutdown { reply } | WriteOp::EraseLog { reply } => {
+                Finish::Unit(reply, Ok(()))
+            }
         })
     }
 

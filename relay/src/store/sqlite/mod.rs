@@ -85,6 +85,11 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Quotas and TTL.
     pub limits: StoreLimits,
+    /// Overwrite what is deleted (acked, expired, purged envelopes; deleted
+    /// mailboxes): SQLite's `secure_delete`, and the write-ahead log emptied
+    /// at every purge pass, so a copy of the files taken later holds none of
+    /// it. On by default; off only to measure what it costs.
+    pub secure_delete: bool,
 }
 
 impl SqliteOptions {
@@ -94,6 +99,7 @@ impl SqliteOptions {
             path: dir.join(DB_FILE),
             synchronous: Synchronous::default(),
             limits: StoreLimits::default(),
+            secure_delete: true,
         }
     }
 }
@@ -103,6 +109,7 @@ pub struct SqliteStore {
     writes: mpsc::Sender<WriteOp>,
     readers: Readers,
     limits: StoreLimits,
+    secure_delete: bool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -111,6 +118,10 @@ impl SqliteStore {
     pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
         let mut conn =
             schema::open(&options.path, options.synchronous).map_err(writer::unavailable)?;
+        // The writer does every delete: its connection is the one that must
+        // overwrite (a per-connection setting).
+        conn.pragma_update(None, "secure_delete", options.secure_delete)
+            .map_err(writer::unavailable)?;
         schema::migrate(&mut conn).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = Writer::new(conn, options.limits, Arc::new(Counters::default()))?;
         let (tx, rx) = mpsc::channel(writer::MAX_BATCH * 4);
@@ -122,6 +133,7 @@ impl SqliteStore {
             writes: tx,
             readers: Readers::new(options.path.clone()),
             limits: options.limits,
+            secure_delete: options.secure_delete,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -278,6 +290,7 @@ impl MailboxStore for SqliteStore {
 
     fn purge_expired(&self, now: u64) -> StoreFuture<u64> {
         let writes = self.writes.clone();
+        let erase = self.secure_delete;
         Box::pin(async move {
             let mut total = 0;
             loop {
@@ -291,9 +304,20 @@ impl MailboxStore for SqliteStore {
                 let n = answer.await.map_err(|_| StoreError::Closed)??;
                 total += n;
                 if n < u64::from(PURGE_CHUNK) {
-                    return Ok(total);
+                    break;
                 }
             }
+            if erase {
+                // The log still holds every envelope appended since the last
+                // pass, acked or not: empty it too.
+                let (reply, answer) = oneshot::channel();
+                writes
+                    .send(WriteOp::EraseLog { reply })
+                    .await
+                    .map_err(|_| StoreError::Closed)?;
+                answer.await.map_err(|_| StoreError::Closed)??;
+            }
+            Ok(total)
         })
     }
 

@@ -74,6 +74,12 @@ pub(super) enum WriteOp {
         limit: u32,
         reply: Reply<u64>,
     },
+    /// Checkpoints and truncates the write-ahead log, so the deleted
+    /// content it still holds (overwritten in the database by
+    /// `secure_delete`) is gone from the files too.
+    EraseLog {
+        reply: Reply<()>,
+    },
     CreateToken {
         hash: [u8; 32],
         record: TokenRecord,
@@ -184,7 +190,9 @@ impl Writer {
         }
     }
 
-    /// Numbers an append on arrival; batches everything but `Shutdown`.
+    /// Numbers an append on arrival; batches everything but `Shutdown` and
+    /// `EraseLog` (a checkpoint runs outside any transaction: the batch so far
+    /// is committed first).
     fn route(
         &mut self,
         mut op: WriteOp,
@@ -197,8 +205,25 @@ impl Writer {
         }
         match op {
             WriteOp::Shutdown { reply } => *shutdown = Some(reply),
+            WriteOp::EraseLog { reply } => {
+                self.commit_batch(batch);
+                let _ = reply.send(self.erase_log());
+            }
             op => batch.push(op),
         }
+    }
+
+    /// Copies the log into the database and truncates it to nothing. If a
+    /// reader still needs part of it, it is left for the next pass.
+    fn erase_log(&mut self) -> Result<(), StoreError> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(unavailable)?;
+        if busy != 0 {
+            tracing::debug!("write-ahead log in use by a reader; erased at the next pass");
+        }
+        Ok(())
     }
 
     /// Applies and commits `batch` (emptying it), then answers its
