@@ -27,5 +27,6 @@ mod relay_metrics;
 mod relay_order;
 mod relay_quiet_ack;
 mod relay_roundtrip;
+mod relay_secure_delete;
 mod relay_slow_reader;
 mod relay_timeouts;
