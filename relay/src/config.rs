@@ -78,6 +78,9 @@ pub struct Limits {
     pub per_connection: Rate,
     /// Frames per client address (IPv6: per /64).
     pub per_ip: Rate,
+    /// Mailbox creations per client address (IPv6: per /64): one source
+    /// filled a relay with thousands of mailboxes in seconds (issue 16).
+    pub mailbox_creations: Rate,
 }
 
 impl Default for Limits {
@@ -99,6 +102,12 @@ impl Default for Limits {
             per_ip: Rate {
                 per_second: 5000.0,
                 burst: 10_000.0,
+            },
+            // 500 an hour, all of them at once if need be (a home relay
+            // change creates one per conversation).
+            mailbox_creations: Rate {
+                per_second: 500.0 / 3600.0,
+                burst: 500.0,
             },
         }
     }

@@ -49,14 +49,18 @@ impl Bucket {
     }
 }
 
-/// Buckets per client address (IPv6 grouped by /64, since one host owns a /64).
-pub struct AddressLimiter {
+/// Buckets per key, swept of full (idle) ones so the table cannot grow
+/// without bound (per client address: [`AddressLimiter`]).
+pub struct KeyedLimiter<K> {
     rate: Rate,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl AddressLimiter {
-    /// A limiter applying `rate` to every address.
+/// Buckets per client address (IPv6 grouped by /64, since one host owns a /64).
+pub type AddressLimiter = KeyedLimiter<IpAddr>;
+
+impl<K: std::hash::Hash + Eq> KeyedLimiter<K> {
+    /// A limiter applying `rate` to every key.
     pub fn new(rate: Rate) -> Self {
         Self {
             rate,
@@ -64,12 +68,11 @@ impl AddressLimiter {
         }
     }
 
-    /// Takes one token for `ip`.
-    pub fn take(&self, ip: IpAddr, now: Instant) -> bool {
+    /// Takes one token for `key`.
+    pub fn take_key(&self, key: K, now: Instant) -> bool {
         if !self.rate.enabled() {
             return true;
         }
-        let key = group(ip);
         let Ok(mut buckets) = self.buckets.lock() else {
             return true;
         };
@@ -79,7 +82,7 @@ impl AddressLimiter {
             .take(self.rate, now)
     }
 
-    /// Forgets addresses whose bucket has refilled completely (idle ones).
+    /// Forgets keys whose bucket has refilled completely (idle ones).
     pub fn sweep(&self, now: Instant) {
         if let Ok(mut buckets) = self.buckets.lock() {
             let rate = self.rate;
@@ -90,9 +93,16 @@ impl AddressLimiter {
         }
     }
 
-    /// Addresses currently tracked.
+    /// Keys currently tracked.
     pub fn tracked(&self) -> usize {
         self.buckets.lock().map(|b| b.len()).unwrap_or(0)
+    }
+}
+
+impl KeyedLimiter<IpAddr> {
+    /// Takes one token for `ip`'s source (its /64 for IPv6).
+    pub fn take(&self, ip: IpAddr, now: Instant) -> bool {
+        self.take_key(group(ip), now)
     }
 }
 

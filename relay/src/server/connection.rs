@@ -123,6 +123,7 @@ impl Conn {
             shared: &self.shared,
             nonce: &self.nonce,
             subscriptions: &self.subs,
+            ip: self.ip,
         };
         match request::start(&ctx, &raw) {
             Start::Work(work) => work,

@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub hub: Hub,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: AddressLimiter,
+    /// Mailbox creations per client address.
+    pub create_per_ip: AddressLimiter,
 }
 
 /// Current unix time in seconds: the store's notion of "now".
@@ -182,6 +184,7 @@ impl Relay {
             Some(_) => store,
         };
         let ip_limiter = AddressLimiter::new(config.limits.per_ip);
+        let config_creations = config.limits.mailbox_creations;
         let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
         let shared = Arc::new(Shared {
             config,
@@ -190,6 +193,7 @@ impl Relay {
             hub,
             metrics: Arc::default(),
             ip_limiter,
+            create_per_ip: AddressLimiter::new(config_creations),
         });
         if let Some(fanout) = fanout {
             let weak = Arc::downgrade(&shared);
@@ -318,7 +322,9 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             Ok(n) => tracing::info!(purged = n, "deleted expired envelopes"),
             Err(e) => tracing::warn!(error = %e, "purge of expired envelopes failed"),
         }
-        shared.ip_limiter.sweep(Instant::now());
+        let now = Instant::now();
+        shared.ip_limiter.sweep(now);
+        shared.create_per_ip.sweep(now);
     }
 }
 

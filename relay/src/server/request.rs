@@ -38,6 +38,8 @@ pub(crate) struct Ctx<'a> {
     pub nonce: &'a [u8; 32],
     /// Acks need a subscription; a repeated subscribe is answered at once.
     pub subscriptions: &'a Subscriptions,
+    /// The client's address (creation limits).
+    pub ip: std::net::IpAddr,
 }
 
 /// How a request ended; applied by the connection in request order.
@@ -186,6 +188,11 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
         }
         // Taken apart in `start`.
         ClientFrame::Unsubscribe { .. } => reply_now(id, Ok(())),
+        ClientFrame::CreateMailbox { .. } | ClientFrame::CreateLockedMailbox { .. }
+            if !shared.create_per_ip.take(ctx.ip, std::time::Instant::now()) =>
+        {
+            refuse(id, ErrorCode::RateLimited)
+        }
         ClientFrame::CreateMailbox {
             mailbox,
             auth_key,

@@ -248,6 +248,10 @@ pub(crate) struct ServeArgs {
     /// Burst allowance per client address.
     #[arg(long, env = "CAIRN_RELAY_BURST_PER_IP", default_value_t = 10_000.0)]
     pub burst_per_ip: f64,
+    /// Mailboxes one client address (IPv6: one /64) may create per hour, all
+    /// at once if need be (0 = unlimited).
+    #[arg(long, env = "CAIRN_RELAY_MAILBOXES_PER_HOUR", default_value_t = 500)]
+    pub mailboxes_per_hour: u32,
     /// Time allowed for the TLS and WebSocket handshakes.
     #[arg(long, env = "CAIRN_RELAY_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration_arg)]
     pub handshake_timeout: Duration,
@@ -419,6 +423,10 @@ impl ServeArgs {
                 per_ip: Rate {
                     per_second: self.rate_per_ip,
                     burst: self.burst_per_ip.max(1.0),
+                },
+                mailbox_creations: Rate {
+                    per_second: f64::from(self.mailboxes_per_hour) / 3600.0,
+                    burst: f64::from(self.mailboxes_per_hour).max(1.0),
                 },
                 ..Limits::default()
             },

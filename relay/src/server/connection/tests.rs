@@ -445,3 +445,34 @@ async fn one_source_cannot_take_every_connection_slot() {
     }
     assert_eq!(closed, 20);
 }
+
+/// Issue 16: one connection created 2,000 mailboxes in seconds. Creations
+/// are limited per client address (here 3 at once, then one an hour),
+/// refused with `RateLimited` and counted, whatever connection they use.
+#[tokio::test]
+async fn mailbox_creations_are_limited_per_source() {
+    let relay = TestRelay::start_with(|c| {
+        c.limits.mailbox_creations = Rate {
+            per_second: 1.0 / 3600.0,
+            burst: 3.0,
+        };
+    })
+    .await;
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let (first, _in1) = relay.connect().await;
+    for n in 0..3u8 {
+        first
+            .create_mailbox(MailboxId([n; 32]), &key.verifying_key(), None)
+            .await
+            .unwrap();
+    }
+    let (second, _in2) = relay.connect().await;
+    let refused = second
+        .create_locked_mailbox(MailboxId([9; 32]), &key.verifying_key(), &[1; 32], None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some(ErrorCode::RateLimited));
+    assert_eq!(relay.metrics.refusals(ErrorCode::RateLimited), 1);
+    // Everything else still works for that source.
+    second.subscribe(MailboxId([0; 32]), &key).await.unwrap();
+}
