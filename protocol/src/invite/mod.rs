@@ -4,8 +4,10 @@
 //! `version u8 ‖ relay address ‖ mailbox id (32) ‖ identity (64) ‖ invite X25519 key (32) ‖
 //! ML-KEM-768 encapsulation key (1184) ‖ expires_at u64 (Unix seconds) ‖ signature (64)`,
 //! the signature by the inviter's Ed25519 key over `"Cairn v1 invite" ‖ everything before it`.
-//! Text form: `cairn:` followed by the unpadded base64url of those bytes (1,922 characters
-//! with a 16-byte TLS host, at most 2,238: inside one QR code at error-correction level M).
+//! Full text form: `cairn:` followed by the unpadded base64url of those bytes (1,922
+//! characters with a 16-byte TLS host, at most 2,238: one QR code, but of version 37–40).
+//! What people exchange is the short link of [`link`] (§7.1): 120 characters, QR version 7,
+//! which fetches these bytes, sealed, from the inviter's relay.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,7 +24,7 @@ use crate::labels;
 use crate::relay_address::{AddressError, RelayAddress};
 use crate::wire::{DecodeError, Reader, Writer};
 
-mod link;
+pub mod link;
 pub use link::{InviteLink, InviteText, LINK_FORM, LinkKeys};
 
 /// Invite format version.
