@@ -32,7 +32,7 @@ pub enum TransportConfig {
 /// A token-bucket rate: `per_second` sustained, up to `burst` at once. 0 disables.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
-    /// Frames per second refilled.
+    /// Tokens (frames, bytes or creations) per second refilled.
     pub per_second: f64,
     /// Bucket size.
     pub burst: f64,
@@ -78,10 +78,16 @@ pub struct Limits {
     pub per_connection: Rate,
     /// Frames per client address (IPv6: per /64).
     pub per_ip: Rate,
+    /// Frame bytes per connection: one connection stored 64 MiB/s (issue 16).
+    pub bytes_per_connection: Rate,
+    /// Frame bytes per client address (IPv6: per /64).
+    pub bytes_per_ip: Rate,
     /// Mailbox creations per client address (IPv6: per /64): one source
     /// filled a relay with thousands of mailboxes in seconds (issue 16).
     pub mailbox_creations: Rate,
 }
+
+const MIB: f64 = 1024.0 * 1024.0;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -102,6 +108,16 @@ impl Default for Limits {
             per_ip: Rate {
                 per_second: 5000.0,
                 burst: 10_000.0,
+            },
+            // Far above a person's traffic (a 64 KiB envelope is the largest
+            // frame), far below what a flood stores.
+            bytes_per_connection: Rate {
+                per_second: 4.0 * MIB,
+                burst: 16.0 * MIB,
+            },
+            bytes_per_ip: Rate {
+                per_second: 16.0 * MIB,
+                burst: 64.0 * MIB,
             },
             // 500 an hour, all of them at once if need be (a home relay
             // change creates one per conversation).

@@ -30,12 +30,19 @@ impl Bucket {
 
     /// Takes one token if available. A disabled rate always allows.
     pub fn take(&mut self, rate: Rate, now: Instant) -> bool {
+        self.take_n(rate, 1.0, now)
+    }
+
+    /// Takes `n` tokens (bytes of a frame) if available; a request larger
+    /// than the whole bucket passes only when the bucket is full.
+    pub fn take_n(&mut self, rate: Rate, n: f64, now: Instant) -> bool {
         if !rate.enabled() {
             return true;
         }
         self.refill(rate, now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let n = n.min(rate.burst);
+        if self.tokens >= n {
+            self.tokens -= n;
             true
         } else {
             false
@@ -70,6 +77,11 @@ impl<K: std::hash::Hash + Eq> KeyedLimiter<K> {
 
     /// Takes one token for `key`.
     pub fn take_key(&self, key: K, now: Instant) -> bool {
+        self.take_n_key(key, 1.0, now)
+    }
+
+    /// Takes `n` tokens for `key`.
+    pub fn take_n_key(&self, key: K, n: f64, now: Instant) -> bool {
         if !self.rate.enabled() {
             return true;
         }
@@ -79,7 +91,7 @@ impl<K: std::hash::Hash + Eq> KeyedLimiter<K> {
         buckets
             .entry(key)
             .or_insert_with(|| Bucket::full(self.rate, now))
-            .take(self.rate, now)
+            .take_n(self.rate, n, now)
     }
 
     /// Forgets keys whose bucket has refilled completely (idle ones).
@@ -103,6 +115,11 @@ impl KeyedLimiter<IpAddr> {
     /// Takes one token for `ip`'s source (its /64 for IPv6).
     pub fn take(&self, ip: IpAddr, now: Instant) -> bool {
         self.take_key(group(ip), now)
+    }
+
+    /// Takes `n` tokens (bytes) for `ip`'s source.
+    pub fn take_n(&self, ip: IpAddr, n: f64, now: Instant) -> bool {
+        self.take_n_key(group(ip), n, now)
     }
 }
 

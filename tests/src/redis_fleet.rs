@@ -35,6 +35,10 @@ impl RedisFleet {
                 "0",
                 "--rate-per-ip",
                 "0",
+                "--bytes-per-connection",
+                "0",
+                "--bytes-per-ip",
+                "0",
                 // Every client here comes from 127.0.0.1.
                 "--max-connections-per-source",
                 "0",

@@ -64,6 +64,8 @@ struct Conn {
     /// Acks have their own bucket (same rate) and skip the per-address one:
     /// a recipient acking what it receives must not starve its own sends.
     ack_bucket: Bucket,
+    /// Frame bytes (acks are small and not counted).
+    byte_bucket: Bucket,
 }
 
 /// Both ends of a connection's live push queue (the sender is cloned for
@@ -104,19 +106,26 @@ impl Conn {
         self.socket.send(Message::Binary(frame)).await;
     }
 
-    /// Applies the rate limits to one incoming frame.
-    fn allowed(&mut self, ack: bool) -> bool {
+    /// Applies the rate limits to one incoming frame of `len` bytes: frames
+    /// and bytes, per connection and per address.
+    fn allowed(&mut self, ack: bool, len: usize) -> bool {
         let now = std::time::Instant::now();
         let limits = &self.shared.config.limits;
         if ack {
             return self.ack_bucket.take(limits.per_connection, now);
         }
-        self.bucket.take(limits.per_connection, now) && self.shared.ip_limiter.take(self.ip, now)
+        let bytes = len as f64;
+        self.bucket.take(limits.per_connection, now)
+            && self
+                .byte_bucket
+                .take_n(limits.bytes_per_connection, bytes, now)
+            && self.shared.ip_limiter.take(self.ip, now)
+            && self.shared.ip_bytes.take_n(self.ip, bytes, now)
     }
 
     /// Handles one binary frame from the client.
     fn on_frame(&mut self, raw: Bytes) -> InFlight {
-        if !self.allowed(is_ack_frame(&raw)) {
+        if !self.allowed(is_ack_frame(&raw), raw.len()) {
             return request::reply_now(peek_request_id(&raw), Err(ErrorCode::RateLimited));
         }
         let ctx = Ctx {
@@ -297,6 +306,7 @@ pub(crate) async fn serve(
         nonce: rand::rng().random(),
         bucket: Bucket::full(limits.per_connection, now),
         ack_bucket: Bucket::full(limits.per_connection, now),
+        byte_bucket: Bucket::full(limits.bytes_per_connection, now),
         socket: Socket::new(ws, limits.ping_interval, Arc::clone(&metrics)),
         shared,
         id,
@@ -353,9 +363,9 @@ pub(crate) async fn serve(
                         last_request = Some(last_heard);
                         in_flight.push_back(conn.on_frame(raw));
                     }
-                    Some(Ok(Message::Text(_))) => {
+                    Some(Ok(Message::Text(text))) => {
                         last_request = Some(last_heard);
-                        let code = if conn.allowed(false) { ErrorCode::Malformed } else { ErrorCode::RateLimited };
+                        let code = if conn.allowed(false, text.len()) { ErrorCode::Malformed } else { ErrorCode::RateLimited };
                         in_flight.push_back(request::reply_now(0, Err(code)));
                     }
                     Some(Ok(Message::Close(_))) | None => break End::ClientGone,

@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub hub: Hub,
     pub metrics: Arc<Metrics>,
     pub ip_limiter: AddressLimiter,
+    /// Frame bytes per client address.
+    pub ip_bytes: AddressLimiter,
     /// Mailbox creations per client address.
     pub create_per_ip: AddressLimiter,
 }
@@ -185,6 +187,7 @@ impl Relay {
         };
         let ip_limiter = AddressLimiter::new(config.limits.per_ip);
         let config_creations = config.limits.mailbox_creations;
+        let config_bytes = config.limits.bytes_per_ip;
         let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
         let shared = Arc::new(Shared {
             config,
@@ -193,6 +196,7 @@ impl Relay {
             hub,
             metrics: Arc::default(),
             ip_limiter,
+            ip_bytes: AddressLimiter::new(config_bytes),
             create_per_ip: AddressLimiter::new(config_creations),
         });
         if let Some(fanout) = fanout {
@@ -324,6 +328,7 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         }
         let now = Instant::now();
         shared.ip_limiter.sweep(now);
+        shared.ip_bytes.sweep(now);
         shared.create_per_ip.sweep(now);
     }
 }

@@ -248,6 +248,14 @@ pub(crate) struct ServeArgs {
     /// Burst allowance per client address.
     #[arg(long, env = "CAIRN_RELAY_BURST_PER_IP", default_value_t = 10_000.0)]
     pub burst_per_ip: f64,
+    /// Frame bytes per second per connection, a burst of 4 seconds' worth
+    /// (suffixes K, M, G; 0 = unlimited).
+    #[arg(long, env = "CAIRN_RELAY_BYTES_PER_CONNECTION", default_value = "4M", value_parser = parse_size)]
+    pub bytes_per_connection: u64,
+    /// Frame bytes per second per client address (IPv6: per /64), a burst of
+    /// 4 seconds' worth (0 = unlimited; set 0 behind a balancer).
+    #[arg(long, env = "CAIRN_RELAY_BYTES_PER_IP", default_value = "16M", value_parser = parse_size)]
+    pub bytes_per_ip: u64,
     /// Mailboxes one client address (IPv6: one /64) may create per hour, all
     /// at once if need be (0 = unlimited).
     #[arg(long, env = "CAIRN_RELAY_MAILBOXES_PER_HOUR", default_value_t = 500)]
@@ -423,6 +431,14 @@ impl ServeArgs {
                 per_ip: Rate {
                     per_second: self.rate_per_ip,
                     burst: self.burst_per_ip.max(1.0),
+                },
+                bytes_per_connection: Rate {
+                    per_second: self.bytes_per_connection as f64,
+                    burst: (4 * self.bytes_per_connection).max(1) as f64,
+                },
+                bytes_per_ip: Rate {
+                    per_second: self.bytes_per_ip as f64,
+                    burst: (4 * self.bytes_per_ip).max(1) as f64,
                 },
                 mailbox_creations: Rate {
                     per_second: f64::from(self.mailboxes_per_hour) / 3600.0,

@@ -51,6 +51,8 @@ impl TestRelay {
         };
         config.limits.per_connection = off;
         config.limits.per_ip = off;
+        config.limits.bytes_per_connection = off;
+        config.limits.bytes_per_ip = off;
         change(&mut config);
         let store = MemoryStore::new(StoreLimits::default());
         let relay =
@@ -475,4 +477,47 @@ async fn mailbox_creations_are_limited_per_source() {
     assert_eq!(relay.metrics.refusals(ErrorCode::RateLimited), 1);
     // Everything else still works for that source.
     second.subscribe(MailboxId([0; 32]), &key).await.unwrap();
+}
+
+/// Issue 16: one connection stored 64 MiB/s, one address 320 MiB/s. Bytes
+/// are limited per connection and per address, not only frames: here a
+/// connection gets 40 KiB at once, the address 60 KiB, then (almost) nothing.
+#[tokio::test]
+async fn bytes_are_limited_per_connection_and_per_source() {
+    let slow = |burst: f64| Rate {
+        per_second: 1.0,
+        burst,
+    };
+    let relay = TestRelay::start_with(|c| {
+        c.limits.bytes_per_connection = slow(40.0 * 1024.0);
+        c.limits.bytes_per_ip = slow(60.0 * 1024.0);
+    })
+    .await;
+    let key = SigningKey::from_bytes(&[6; 32]);
+    let mailbox = MailboxId([6; 32]);
+    let (first, _in1) = relay.connect().await;
+    first
+        .create_mailbox(mailbox, &key.verifying_key(), None)
+        .await
+        .unwrap();
+    let big = |n: u16| sized_envelope(mailbox, numbered(n), 16_384);
+    first.send(big(1)).await.unwrap();
+    first.send(big(2)).await.unwrap();
+    let refused = first.send(big(3)).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(ErrorCode::RateLimited),
+        "the connection's 40 KiB"
+    );
+    // Another connection from the same address has its own 40 KiB, but the
+    // address's 60 KiB are nearly spent.
+    let (second, _in2) = relay.connect().await;
+    second.send(big(4)).await.unwrap();
+    let refused = second.send(big(5)).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(ErrorCode::RateLimited),
+        "the address's 60 KiB"
+    );
+    assert_eq!(relay.metrics.refusals(ErrorCode::RateLimited), 2);
 }

@@ -37,6 +37,7 @@ impl Spawned {
             .arg("--data-dir")
             .arg(dir.path())
             .args(["--rate-per-connection", "0", "--rate-per-ip", "0"])
+            .args(["--bytes-per-connection", "0", "--bytes-per-ip", "0"])
             .args(["--max-connections", "30000", "--quota-messages", "1000000"])
             // Every load connection comes from this machine.
             .args(["--max-connections-per-source", "0"]);
