@@ -63,6 +63,7 @@ impl Inbox {
             batch: batch.max(1),
             reports,
             cmds: rx,
+            queued: None,
         };
         tokio::spawn(task.run());
         Self { tx }
@@ -82,6 +83,9 @@ struct Task {
     batch: usize,
     reports: mpsc::UnboundedSender<Report>,
     cmds: mpsc::UnboundedReceiver<InboxCmd>,
+    /// A command that arrived while no connection was kept (nothing to
+    /// receive here): carried out first on the next connection.
+    queued: Option<InboxCmd>,
 }
 
 /// Why a connected session ended.
@@ -113,6 +117,18 @@ impl Task {
                 }
                 Err(e) => e,
             };
+            if self.mailboxes.is_empty() {
+                // Nothing to receive here (the last mailbox was deleted): no
+                // connection is kept — the relay closes one that subscribes
+                // to nothing — and its end is no outage. Dial again when
+                // there is something to do.
+                match self.cmds.recv().await {
+                    None => return,
+                    Some(cmd) => self.queued = Some(cmd),
+                }
+                backoff.reset();
+                continue;
+            }
             let wait = backoff.next(&error);
             if !self.report(Report::Down {
                 relay: self.text.clone(),
@@ -196,6 +212,11 @@ impl Task {
             return End::Stop;
         }
         let mut waiting = false;
+        if let Some(cmd) = self.queued.take()
+            && let Some(end) = self.on_cmd(client, cmd, &mut waiting).await
+        {
+            return end;
+        }
         loop {
             tokio::select! {
                 d = deliveries.recv(), if !waiting => match d {
@@ -210,44 +231,69 @@ impl Task {
                 },
                 cmd = self.cmds.recv() => match cmd {
                     None => return End::Stop,
-                    Some(InboxCmd::Processed(acks)) => {
-                        waiting = false;
-                        if !acks.is_empty()
-                            && let Err(e) = client.ack_many(&acks).await
-                        {
-                            return End::Lost(NetError::from_client(&self.text, e));
-                        }
-                    }
-                    Some(InboxCmd::Retry) => return End::Retry,
-                    Some(InboxCmd::Subscribe(id, seed)) => {
-                        let ok = self.subscribe(client, id, &seed).await;
-                        self.mailboxes.insert(id, seed);
-                        if !ok {
-                            return End::Lost(NetError::Disconnected { relay: self.text.clone() });
-                        }
-                    }
-                    Some(InboxCmd::Delete(id, seed)) => {
-                        let key = SigningKey::from_bytes(&seed);
-                        let result = client
-                            .delete_mailbox(id, &key)
-                            .await
-                            .map_err(|e| NetError::from_client(&self.text, e));
-                        let lost = matches!(result, Err(ref e) if e.is_connection());
-                        if result.is_ok()
-                            || matches!(&result, Err(e) if e.code() == Some(ErrorCode::NoSuchMailbox))
-                        {
-                            self.mailboxes.remove(&id);
-                        }
-                        if !self.report(Report::Deleted { mailbox: id, result }) {
-                            return End::Stop;
-                        }
-                        if lost {
-                            return End::Lost(NetError::Disconnected { relay: self.text.clone() });
+                    Some(cmd) => {
+                        if let Some(end) = self.on_cmd(client, cmd, &mut waiting).await {
+                            return end;
                         }
                     }
                 },
             }
         }
+    }
+
+    /// Carries out one command on the connection; `Some` ends it.
+    async fn on_cmd(
+        &mut self,
+        client: &RelayClient,
+        cmd: InboxCmd,
+        waiting: &mut bool,
+    ) -> Option<End> {
+        let lost = || {
+            Some(End::Lost(NetError::Disconnected {
+                relay: self.text.clone(),
+            }))
+        };
+        match cmd {
+            InboxCmd::Processed(acks) => {
+                *waiting = false;
+                if !acks.is_empty()
+                    && let Err(e) = client.ack_many(&acks).await
+                {
+                    return Some(End::Lost(NetError::from_client(&self.text, e)));
+                }
+            }
+            InboxCmd::Retry => return Some(End::Retry),
+            InboxCmd::Subscribe(id, seed) => {
+                let ok = self.subscribe(client, id, &seed).await;
+                self.mailboxes.insert(id, seed);
+                if !ok {
+                    return lost();
+                }
+            }
+            InboxCmd::Delete(id, seed) => {
+                let key = SigningKey::from_bytes(&seed);
+                let result = client
+                    .delete_mailbox(id, &key)
+                    .await
+                    .map_err(|e| NetError::from_client(&self.text, e));
+                let gone = matches!(result, Err(ref e) if e.is_connection());
+                if result.is_ok()
+                    || matches!(&result, Err(e) if e.code() == Some(ErrorCode::NoSuchMailbox))
+                {
+                    self.mailboxes.remove(&id);
+                }
+                if !self.report(Report::Deleted {
+                    mailbox: id,
+                    result,
+                }) {
+                    return Some(End::Stop);
+                }
+                if gone {
+                    return lost();
+                }
+            }
+        }
+        None
     }
 
     /// The first delivery plus whatever else is already buffered, up to a batch.

@@ -710,3 +710,38 @@ async fn deleted_at_relay(messenger: &Messenger) {
     }
     panic!("mailboxes still to delete after 10 s");
 }
+
+/// The relay closes connections that subscribe to nothing (issue 16). Once
+/// the last mailbox of ours on a relay is deleted (here: the only invite,
+/// withdrawn), the inbox keeps no connection there, and that end is no
+/// outage: no "relay down" for the user, no redialling, until there is
+/// something to receive again.
+#[tokio::test]
+async fn an_inbox_with_nothing_to_receive_is_no_outage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start_with(&dir.path().join("relay"), 0, |c| {
+        c.limits.first_request_timeout = Duration::from_millis(500);
+        c.limits.idle_timeout = Duration::from_secs(1);
+        c.limits.ping_interval = Duration::from_millis(250);
+    })
+    .await;
+    let (alice, mut events) =
+        Messenger::start(client(&dir.path().join("a"), "Alice", &address), config());
+    let invite = alice.create_invite(None).await.unwrap();
+    assert!(alice.revoke_invite(invite.id).await.unwrap());
+    deleted_at_relay(&alice).await;
+    // Several idle timeouts of the relay.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let MessengerEvent::Relay {
+            state: RelayState::Down { error, .. },
+            ..
+        } = event
+        {
+            panic!("reported down: {error}");
+        }
+    }
+    // A new invite there works at once.
+    let again = alice.create_invite(None).await.unwrap();
+    assert!(again.uri.starts_with("cairn:"));
+}
