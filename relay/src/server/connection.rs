@@ -316,6 +316,7 @@ pub(crate) async fn serve(
         pages: None,
         ip,
     };
+    tracing::debug!(conn = id, "upgrade done");
     let challenge = RelayFrame::Challenge {
         nonce: conn.nonce,
         server: SERVER,
@@ -419,6 +420,7 @@ async fn next_page(pages: Option<&mut FuturesUnordered<PageFuture>>) -> Option<P
 async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End) {
     let metrics = Arc::clone(&conn.shared.metrics);
     let id = conn.id;
+    tracing::debug!(conn = id, reason = ?end, "closed");
     let goodbye = match end {
         End::Slow => {
             conn.unsubscribe_all();

@@ -75,8 +75,12 @@ pub(crate) async fn accept_loop(
         let tls = tls.clone();
         let stop = stop.clone();
         let alive = alive.clone();
+        // Lifecycle at debug level (issue 16.7): accepted, TLS done, upgrade
+        // done, closed with its reason; the address only with --log-ips.
         if shared.config.log_ips {
             tracing::debug!(conn = id, peer = %peer, "connection accepted");
+        } else {
+            tracing::debug!(conn = id, "connection accepted");
         }
         let guards = Guards {
             _permit: permit,
@@ -103,7 +107,11 @@ async fn open(
     match tls {
         Some(acceptor) => {
             let handshake = async {
-                let stream = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+                let stream = acceptor
+                    .accept(tcp)
+                    .await
+                    .map_err(|e| format!("tls: {e}"))?;
+                tracing::debug!(conn = id, "tls done");
                 upgrade(stream).await
             };
             match tokio::time::timeout(timeout, handshake).await {
@@ -148,5 +156,5 @@ where
 {
     tokio_tungstenite::accept_async_with_config(stream, Some(websocket_config()))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| format!("websocket upgrade: {e}"))
 }

@@ -21,6 +21,7 @@ mod relay_access;
 mod relay_acks;
 mod relay_blindness;
 mod relay_crash;
+mod relay_lifecycle_stress;
 mod relay_limits;
 mod relay_malformed;
 mod relay_metrics;
