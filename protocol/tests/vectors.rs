@@ -27,7 +27,7 @@ use cairn_protocol::handshake::{AcceptorReply, accept_invite};
 use cairn_protocol::identity::Identity;
 use cairn_protocol::integrity::IntegrityEvent;
 use cairn_protocol::integrity::RESTORE_COUNTER_STEP;
-use cairn_protocol::invite::{Invite, InviteLink};
+use cairn_protocol::invite::Invite;
 use cairn_protocol::labels;
 use cairn_protocol::padding::{BUCKETS, unpadded_len};
 use cairn_protocol::ratchet::RatchetError;
@@ -42,6 +42,8 @@ use serde_json::{Value, json};
 
 #[path = "vectors_formats/mod.rs"]
 mod formats;
+#[path = "vectors_formats/invite_link.rs"]
+mod invite_link;
 use formats::{content_vectors, relay_address_vectors};
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -203,43 +205,11 @@ fn build(mode: &Mode) -> BTreeMap<String, Value> {
         }),
     );
 
-    // Its short link (§7.1): the link secret, what it derives, and the sealed invite.
+    // Its short link (§7.1).
     let mut rng = mode.rng("invite_link.json", "/rng", 3);
-    let (link, sealed) = InviteLink::seal(&invite, &mut rng).unwrap();
-    let secret = sha256(&[labels::INVITE_LINK, invite.as_bytes()]);
-    let okm = hkdf::<96>(None, &secret, labels::INVITE_LINK_KEYS);
-    let keys = link.keys();
-    assert_eq!(keys.mailbox.0[..], okm[..32]);
-    assert_eq!(keys.auth_seed[..], okm[32..64]);
-    let seal_key: [u8; 32] = okm[64..].try_into().unwrap();
-    let mut body = sealed[50..].to_vec();
-    open(&seal_key, &[0; 12], &sealed[..50], &mut body).unwrap();
-    body.truncate(unpadded_len(&body).unwrap());
-    assert_eq!(
-        body,
-        invite.as_bytes(),
-        "the seal key opens the invite bytes"
-    );
-    let opened = link.open(&sealed, expires_at).unwrap();
-    assert_eq!(opened.as_bytes(), invite.as_bytes());
-    let auth_seed: [u8; 32] = okm[32..64].try_into().unwrap();
-    let auth_public = ed25519_dalek::SigningKey::from_bytes(&auth_seed).verifying_key();
     out.insert(
         "invite_link.json".into(),
-        json!({
-            "depends_on": "nothing: the invite bytes are copied here from invite.json",
-            "invite": hex::encode(invite.as_bytes()),
-            "rng": rng.log,
-            "secret": hex::encode(secret),
-            "link_mailbox": hex::encode(&okm[..32]),
-            "auth_seed": hex::encode(auth_seed),
-            "auth_public_key": hex::encode(auth_public.as_bytes()),
-            "seal_key": hex::encode(seal_key),
-            "link": hex::encode(link.to_bytes()),
-            "uri": link.to_uri(),
-            "envelope": hex::encode(&sealed),
-            "note": "rng: the sealed envelope's message id (16). secret = SHA-256(\"Cairn v1 invite link\" ‖ invite); link_mailbox ‖ auth_seed ‖ seal_key = HKDF-SHA256(no salt, secret, \"Cairn v1 invite link keys\", 96); auth_public_key is the Ed25519 key of auth_seed (it signs Subscribe and DeleteMailbox for the link mailbox); envelope = header(1, link_mailbox, message id, kind 3) ‖ ChaCha20-Poly1305(seal_key, nonce 0, ad = header, invite ‖ 0x80 ‖ zeros to 2,048 bytes).",
-        }),
+        invite_link::vector(&invite, expires_at, &mut rng),
     );
 
     // Alice accepts; Bob completes.
