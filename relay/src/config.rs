@@ -142,6 +142,18 @@ impl Limits {
     }
 }
 
+/// Who may read the admin listener's endpoints (all but `/healthz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdminAuth {
+    /// An admin token (`cairn-relay token create --role admin`) as
+    /// `Authorization: Bearer cairn_…`.
+    #[default]
+    Token,
+    /// Anyone who can connect: allowed on a loopback address only (the relay
+    /// refuses to start otherwise), for a scraper on the same machine.
+    None,
+}
+
 /// Where the admin listener binds, and whether a busy address stops the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AdminListen {
@@ -151,6 +163,11 @@ pub struct AdminListen {
     /// taken — typically by a second relay on the same machine — the relay warns
     /// and runs without the admin listener instead of refusing to start.
     pub best_effort: bool,
+    /// Who may read it.
+    pub auth: AdminAuth,
+    /// Open admin connections at most; more are closed at once, so a flood
+    /// of scrapes cannot take the relay's memory or file descriptors.
+    pub max_connections: usize,
 }
 
 impl AdminListen {
@@ -158,19 +175,24 @@ impl AdminListen {
     pub const DEFAULT: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7448);
 
+    /// Default cap on open admin connections.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+
     /// An address the operator asked for: failing to bind it is an error.
     pub fn required(addr: SocketAddr) -> Self {
         Self {
             addr,
             best_effort: false,
+            auth: AdminAuth::Token,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 
     /// The default address, given up with a warning when taken.
     pub fn default_best_effort() -> Self {
         Self {
-            addr: Self::DEFAULT,
             best_effort: true,
+            ..Self::required(Self::DEFAULT)
         }
     }
 }
@@ -180,7 +202,7 @@ impl AdminListen {
 pub struct RelayConfig {
     /// Client listener.
     pub listen: SocketAddr,
-    /// Admin HTTP listener (`/healthz`, `/metrics`); `None` disables it.
+    /// Admin HTTP listener (`/healthz`, `/metrics`, `/bans`); `None` disables it.
     pub admin_listen: Option<AdminListen>,
     /// Database, generated certificate, `address.txt`.
     pub data_dir: PathBuf,

@@ -89,6 +89,10 @@ impl RelayProcess {
         if options.plaintext {
             cmd.arg("--insecure-plaintext");
         }
+        // Tests read /metrics without a token unless they test the token.
+        if !options.args.iter().any(|a| a.starts_with("--admin-auth")) {
+            cmd.arg("--admin-auth=none");
+        }
         cmd.args(&options.args);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("CAIRN_RELAY_") {
@@ -259,18 +263,32 @@ impl RelayProcess {
 
     /// `GET path` on the admin endpoint; returns the body.
     pub fn admin_get(&self, path: &str) -> String {
+        self.admin_request("GET", path, None).1
+    }
+
+    /// `METHOD path` on the admin endpoint, with an admin token if given;
+    /// returns the status code and the body.
+    pub fn admin_request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
         let mut s = TcpStream::connect(self.admin_addr()).expect("admin connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
         )
         .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
-        text.split_once("\r\n\r\n")
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_owned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (status, body)
     }
 
     /// Reads one counter or gauge from `/metrics`.

@@ -1,26 +1,44 @@
-//! The admin listener: `GET /healthz` and `GET /metrics` over plain HTTP/1.1.
+//! The admin listener: `GET /healthz` for anyone, `GET /metrics` and the
+//! ban endpoints for admin-token holders, over HTTP/1.1 (axum on hyper).
 //!
-//! Hand-written because it answers two fixed paths: a full HTTP stack
-//! would be more code than this. Bind it to loopback (the default) or a
-//! private interface; it reveals counters, never mailbox ids or addresses.
+//! It has its own connection cap and a deadline per connection, so a flood
+//! of scrapes cannot take the relay's file descriptors. It reveals counters
+//! and keyed source hashes, never mailbox ids or addresses.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 
-use super::Shared;
+use super::{Shared, now_unix};
+use crate::config::{AdminAuth, AdminListen};
+use crate::metrics;
+use crate::tokens::{Role, hash_token};
 
-/// Longest request head read.
-const MAX_REQUEST: usize = 8 * 1024;
+/// Longest an admin connection stays open (one request: keep-alive is off).
+const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
 
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) {
+    let options = shared
+        .config
+        .admin_listen
+        .unwrap_or_else(AdminListen::default_best_effort);
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let app = router(Arc::clone(&shared));
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => return,
@@ -30,49 +48,90 @@ pub(crate) async fn serve(
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
-        let shared = Arc::clone(&shared);
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            shared.metrics.admin_refused.inc();
+            continue; // dropping the stream closes it
+        };
+        let service = TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), answer(shared, stream)).await;
+            let _slot = slot;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_DEADLINE, connection).await;
         });
     }
 }
 
-async fn answer(shared: Arc<Shared>, mut stream: TcpStream) -> std::io::Result<()> {
-    let mut buf = vec![0u8; MAX_REQUEST];
-    let mut len = 0;
-    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < MAX_REQUEST {
-        let n = stream.read(&mut buf[len..]).await?;
-        if n == 0 {
-            break;
+/// The routes; unknown paths get 404 and other methods 405 from axum.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+}
+
+async fn metrics(_: Admin, State(shared): State<Arc<Shared>>) -> Response {
+    let stats = shared.store.stats().await.ok();
+    let body = shared
+        .metrics
+        .render_with(stats, shared.store.appends_cancelled());
+    ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
+}
+
+/// Proof that a request may use the admin endpoints: it carries an admin
+/// token, or the operator turned authentication off (loopback only).
+pub(crate) struct Admin;
+
+impl FromRequestParts<Arc<Shared>> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = shared
+            .config
+            .admin_listen
+            .map_or(AdminAuth::Token, |a| a.auth);
+        if auth == AdminAuth::None {
+            return Ok(Admin);
         }
-        len += n;
+        let role = match bearer(&parts.headers) {
+            Some(token) => shared
+                .tokens
+                .check_token(hash_token(token.as_bytes()), now_unix())
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "admin token check failed");
+                    (StatusCode::SERVICE_UNAVAILABLE, "token store unavailable\n").into_response()
+                })?,
+            None => None,
+        };
+        match role {
+            Some(Role::Admin) => Ok(Admin),
+            Some(Role::User) => {
+                shared.metrics.admin_unauthorized.inc();
+                Err((StatusCode::FORBIDDEN, "this token is not an admin token\n").into_response())
+            }
+            None => {
+                shared.metrics.admin_unauthorized.inc();
+                Err((
+                    StatusCode::UNAUTHORIZED,
+                    [(WWW_AUTHENTICATE, "Bearer")],
+                    "an admin token is required: Authorization: Bearer cairn_… \
+                     (cairn-relay token create --role admin)\n",
+                )
+                    .into_response())
+            }
+        }
     }
-    let head = String::from_utf8_lossy(&buf[..len]);
-    let mut parts = head.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, content_type, body) = match (method, path) {
-        ("GET", "/healthz") => ("200 OK", "text/plain", "ok\n".to_owned()),
-        ("GET", "/metrics") => {
-            let stats = shared.store.stats().await.ok();
-            (
-                "200 OK",
-                "text/plain; version=0.0.4",
-                shared
-                    .metrics
-                    .render_with(stats, shared.store.appends_cancelled()),
-            )
-        }
-        ("GET", _) => ("404 Not Found", "text/plain", "not found\n".to_owned()),
-        _ => (
-            "405 Method Not Allowed",
-            "text/plain",
-            "method not allowed\n".to_owned(),
-        ),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+}
+
+/// The token of an `Authorization: Bearer …` header, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

@@ -16,7 +16,6 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::MailboxId;
@@ -279,11 +278,8 @@ impl Conn {
     }
 
     async fn deliver(&mut self, frame: Bytes) {
-        self.shared.metrics.messages_out.fetch_add(1, Relaxed);
-        self.shared
-            .metrics
-            .bytes_out
-            .fetch_add(frame.len() as u64, Relaxed);
+        self.shared.metrics.messages_out.inc();
+        self.shared.metrics.bytes_out.inc_by(frame.len() as u64);
         self.send_frame(frame).await;
     }
 }
@@ -298,8 +294,8 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let metrics = Arc::clone(&shared.metrics);
-    metrics.connections_open.fetch_add(1, Relaxed);
-    metrics.connections_total.fetch_add(1, Relaxed);
+    metrics.connections_open.inc();
+    metrics.connections_total.inc();
     let limits = shared.config.limits.clone();
     let now = std::time::Instant::now();
     let mut conn = Conn {
@@ -424,7 +420,7 @@ async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End
     let goodbye = match end {
         End::Slow => {
             conn.unsubscribe_all();
-            metrics.slow_disconnects.fetch_add(1, Relaxed);
+            metrics.slow_disconnects.inc();
             tracing::debug!(conn = id, "slow reader disconnected");
             // No goodbye: the client does not read.
             None
@@ -443,7 +439,7 @@ async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End
                     .await;
             }
             if matches!(end, End::NoRequest | End::Unused) {
-                metrics.idle_closed.fetch_add(1, Relaxed);
+                metrics.idle_closed.inc();
             }
             let (code, reason) = match end {
                 End::Shutdown => (CloseCode::Away, "relay shutting down"),
@@ -463,7 +459,7 @@ async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End
     } else {
         conn.socket.close(goodbye).await;
     }
-    metrics.connections_open.fetch_sub(1, Relaxed);
+    metrics.connections_open.dec();
 }
 
 /// Finishes every request already received.

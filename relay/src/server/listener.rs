@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -56,15 +55,12 @@ pub(crate) async fn accept_loop(
         };
         // Before TLS: a refused socket costs the relay nothing but the close.
         let Some(source) = sources.take(peer.ip()) else {
-            shared
-                .metrics
-                .connections_refused_per_source
-                .fetch_add(1, Relaxed);
+            shared.metrics.connections_refused_per_source.inc();
             tracing::debug!("per-source connection cap reached; closing new connection");
             continue;
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            shared.metrics.connections_refused.fetch_add(1, Relaxed);
+            shared.metrics.connections_refused.inc();
             tracing::debug!("connection cap reached; closing new connection");
             continue;
         };

@@ -71,6 +71,12 @@ pub enum RelayError {
     /// Storage could not be opened or flushed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// The admin listener would answer anyone on a non-loopback address.
+    #[error(
+        "the admin listener on {0} would need no token: keep it on loopback, \
+         or use --admin-auth token (the default)"
+    )]
+    AdminUnauthenticated(SocketAddr),
     /// The public host does not make a valid relay address.
     #[error("relay address: {0}")]
     Address(#[from] AddressError),
@@ -273,6 +279,9 @@ impl Relay {
 #[cfg(feature = "admin")]
 /// Binds the admin listener; a busy default address only disables it, with a warning.
 async fn bind_admin(admin: AdminListen) -> Result<Option<TcpListener>, RelayError> {
+    if admin.auth == crate::config::AdminAuth::None && !admin.addr.ip().is_loopback() {
+        return Err(RelayError::AdminUnauthenticated(admin.addr));
+    }
     match TcpListener::bind(admin.addr).await {
         Ok(listener) => Ok(Some(listener)),
         Err(source) if admin.best_effort && source.kind() == std::io::ErrorKind::AddrInUse => {

@@ -9,7 +9,6 @@
 use std::future::{Future, ready};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId};
@@ -154,7 +153,7 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
             Box::pin(async move {
                 let result = acked.await.map_err(store_code);
                 if result == Ok(true) {
-                    shared.metrics.acks.fetch_add(1, Relaxed);
+                    shared.metrics.acks.inc();
                 }
                 ack_done(quiet, id, result.map(|_| ()))
             })
@@ -171,7 +170,7 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
             Box::pin(async move {
                 let result = acked.await.map_err(store_code);
                 if let Ok(n) = result {
-                    shared.metrics.acks.fetch_add(n, Relaxed);
+                    shared.metrics.acks.inc_by(n);
                 }
                 ack_done(quiet, id, result.map(|_| ()))
             })
@@ -266,8 +265,8 @@ fn send(shared: Arc<Shared>, id: u32, bytes: Bytes, sent_with: Option<SendLock>)
     let generation = shared.hub.publish(&push, sent_with.as_ref()).1;
     Box::pin(async move {
         let result = stored.await.map_err(store_code).map(|appended| {
-            shared.metrics.messages_in.fetch_add(1, Relaxed);
-            shared.metrics.bytes_in.fetch_add(len, Relaxed);
+            shared.metrics.messages_in.inc();
+            shared.metrics.bytes_in.inc_by(len);
             (!appended.duplicate).then_some((push, generation))
         });
         Done::Stored(id, result)
@@ -319,7 +318,7 @@ fn create_mailbox(
                 .create_locked_mailbox(mailbox, keys.auth_key, keys.send_lock, now_unix())
                 .await
                 .map_err(store_code)?;
-            shared.metrics.mailboxes_created.fetch_add(1, Relaxed);
+            shared.metrics.mailboxes_created.inc();
             Ok(())
         }
         .await;
@@ -352,7 +351,7 @@ fn delete_mailbox(
 }
 
 fn stats(shared: Arc<Shared>, id: u32, token: Vec<u8>) -> InFlight {
-    let connections = shared.metrics.connections_open.load(Relaxed);
+    let connections = u64::try_from(shared.metrics.connections_open.get()).unwrap_or(0);
     Box::pin(async move {
         let result = async {
             check_token(&shared, Some(&token), true).await?;

@@ -8,7 +8,6 @@
 //! slow reader: the connection ends and its envelopes stay stored.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -83,7 +82,7 @@ impl Socket {
         match tokio::time::timeout(self.write_timeout, self.ws.feed(message)).await {
             Ok(Ok(())) => {
                 self.unflushed += 1;
-                self.metrics.queued_frames.fetch_add(1, Relaxed);
+                self.metrics.queued_frames.inc();
                 if self.unflushed >= MAX_BURST as u64 {
                     self.flush().await;
                 }
@@ -101,7 +100,7 @@ impl Socket {
         let result = tokio::time::timeout(self.write_timeout, self.ws.flush()).await;
         self.metrics
             .queued_frames
-            .fetch_sub(self.unflushed, Relaxed);
+            .dec_by(i64::try_from(self.unflushed).unwrap_or(i64::MAX));
         self.unflushed = 0;
         match result {
             Ok(Ok(())) => {}
@@ -127,6 +126,6 @@ impl Drop for Socket {
         // Frames never flushed leave the gauge with the socket.
         self.metrics
             .queued_frames
-            .fetch_sub(self.unflushed, Relaxed);
+            .dec_by(i64::try_from(self.unflushed).unwrap_or(i64::MAX));
     }
 }

@@ -19,6 +19,7 @@ mod redis_single;
 mod redis_support;
 mod relay_access;
 mod relay_acks;
+mod relay_admin;
 mod relay_blindness;
 mod relay_crash;
 mod relay_lifecycle_stress;

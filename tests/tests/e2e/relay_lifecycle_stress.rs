@@ -90,6 +90,8 @@ async fn good_connections_survive_aborted_handshakes_and_malformed_frames() {
     }
     assert_eq!(failures, 0, "good connections refused or broken");
     // Every good connection and every malformed one reached the relay.
-    let served = relay.metric("cairn_relay_connections_total").unwrap();
+    let served = relay
+        .metric("cairn_relay_connections_accepted_total")
+        .unwrap();
     assert!(served >= (3 * ROUNDS + ROUNDS / 2) as u64, "{served}");
 }

@@ -17,8 +17,8 @@ async fn metrics_count_appends_cancelled_by_live_acks() {
         "exported from the start"
     );
     let text = relay.admin_get("/metrics");
-    assert!(text.contains("# HELP cairn_relay_appends_cancelled_total "));
-    assert!(text.contains("# TYPE cairn_relay_appends_cancelled_total counter"));
+    assert!(text.contains("# HELP cairn_relay_appends_cancelled "));
+    assert!(text.contains("# TYPE cairn_relay_appends_cancelled counter"));
 
     let (alice, mut alice_in) = RelayClient::connect(relay.address(), ConnectOptions::default())
         .await

@@ -15,7 +15,9 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
-use cairn_relay::config::{AccessMode, AdminListen, Limits, Rate, RelayConfig, TransportConfig};
+use cairn_relay::config::{
+    AccessMode, AdminAuth, AdminListen, Limits, Rate, RelayConfig, TransportConfig,
+};
 use cairn_relay::store::{RedisOptions, StoreLimits, Synchronous};
 use cairn_relay::tokens::{Role, parse_duration};
 
@@ -142,6 +144,15 @@ pub(crate) enum AccessArg {
     Token,
 }
 
+/// Admin listener authentication, as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AdminAuthArg {
+    /// An admin token is required.
+    Token,
+    /// None (loopback only).
+    None,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
@@ -174,6 +185,19 @@ pub(crate) struct ServeArgs {
     /// Disable the admin listener.
     #[arg(long, env = "CAIRN_RELAY_NO_ADMIN")]
     pub no_admin: bool,
+    /// Who may read /metrics and /bans: `token` (an admin token as
+    /// `Authorization: Bearer cairn_…`) or `none` (anyone who can connect;
+    /// refused unless the admin listener is on loopback). /healthz is open.
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_ADMIN_AUTH",
+        value_enum,
+        default_value = "token"
+    )]
+    pub admin_auth: AdminAuthArg,
+    /// Open admin connections at most; more are closed at once.
+    #[arg(long, env = "CAIRN_RELAY_ADMIN_MAX_CONNECTIONS", default_value_t = AdminListen::DEFAULT_MAX_CONNECTIONS)]
+    pub admin_max_connections: usize,
     /// Host name or IP written into the relay address (default: listen IP or machine name).
     #[arg(long, env = "CAIRN_RELAY_PUBLIC_HOST")]
     pub public_host: Option<String>,
@@ -408,7 +432,15 @@ impl ServeArgs {
                 (true, _) => None,
                 (false, Some(addr)) => Some(AdminListen::required(addr)),
                 (false, None) => Some(AdminListen::default_best_effort()),
-            },
+            }
+            .map(|admin| AdminListen {
+                auth: match self.admin_auth {
+                    AdminAuthArg::Token => AdminAuth::Token,
+                    AdminAuthArg::None => AdminAuth::None,
+                },
+                max_connections: self.admin_max_connections.max(1),
+                ..admin
+            }),
             data_dir: self.data_dir.clone(),
             public_host: self.public_host.clone(),
             transport,

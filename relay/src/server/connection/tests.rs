@@ -5,7 +5,6 @@
 //! before the paused clock moves on.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -80,8 +79,8 @@ impl TestRelay {
             .unwrap()
     }
 
-    fn open_connections(&self) -> u64 {
-        self.metrics.connections_open.load(Relaxed)
+    fn open_connections(&self) -> i64 {
+        self.metrics.connections_open.get()
     }
 
     /// The secret of a new admin token.
@@ -179,7 +178,7 @@ async fn pongs_keep_only_subscribed_connections_alive() {
         "the two that never asked anything"
     );
     assert!(silent.is_closed());
-    assert_eq!(relay.metrics.idle_closed.load(Relaxed), 2);
+    assert_eq!(relay.metrics.idle_closed.get(), 2);
     // The deaf socket got no ping yet, only a close frame saying why.
     let mut raw = Vec::new();
     deaf.get_mut().read_to_end(&mut raw).await.unwrap();
@@ -425,11 +424,11 @@ async fn one_source_cannot_take_every_connection_slot() {
     }
     let refused = &relay.metrics.connections_refused_per_source;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while refused.load(Relaxed) < 20 && Instant::now() < deadline {
+    while refused.get() < 20 && Instant::now() < deadline {
         sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(refused.load(Relaxed), 20, "half the slots for one source");
-    assert_eq!(relay.metrics.connections_refused.load(Relaxed), 0);
+    assert_eq!(refused.get(), 20, "half the slots for one source");
+    assert_eq!(relay.metrics.connections_refused.get(), 0);
     // A real user from another address gets in and is served.
     let (client, _deliveries) = relay.connect().await;
     let key = SigningKey::from_bytes(&[7; 32]);
