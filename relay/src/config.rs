@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::bans::BanPolicy;
 use crate::store::{StoreLimits, Synchronous};
 
 /// Who may create mailboxes.
@@ -85,6 +86,8 @@ pub struct Limits {
     /// Mailbox creations per client address (IPv6: per /64): one source
     /// filled a relay with thousands of mailboxes in seconds (issue 16).
     pub mailbox_creations: Rate,
+    /// When a misbehaving source is refused for a while (see [`crate::bans`]).
+    pub bans: BanPolicy,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -125,6 +128,7 @@ impl Default for Limits {
                 per_second: 500.0 / 3600.0,
                 burst: 500.0,
             },
+            bans: BanPolicy::default(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! them to whoever proves the mailbox auth key; it never learns who sends
 //! or what is said. The byte-level protocol is `docs/PROTOCOL.md §18`.
 
+pub mod bans;
 pub mod config;
 pub mod fanout;
 pub mod limits;

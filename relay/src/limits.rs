@@ -1,14 +1,22 @@
-//! Token-bucket rate limits, per connection and per client address, and the
-//! cap on simultaneous connections per client address.
+//! Rate limits, per connection and per client address, and the cap on
+//! simultaneous connections per client address.
 //!
-//! Hand-rolled rather than a crate: a bucket is three numbers, time is a
-//! parameter (so tests are deterministic), and the per-address table is
-//! swept of full (idle) buckets so it cannot grow without bound.
+//! Shared, keyed limits use governor's GCRA ([`KeyedLimiter`]): its sharded
+//! map keeps connections from different sources off one lock. A connection's
+//! own bucket ([`Bucket`]) is three numbers owned by its task, so it needs
+//! neither atomics nor a crate, and time is a parameter.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 
 use crate::config::Rate;
 
@@ -56,70 +64,87 @@ impl Bucket {
     }
 }
 
-/// Buckets per key, swept of full (idle) ones so the table cannot grow
-/// without bound (per client address: [`AddressLimiter`]).
-pub struct KeyedLimiter<K> {
-    rate: Rate,
-    buckets: Mutex<HashMap<K, Bucket>>,
+/// Limits per key (a client address, a source's keyed hash), shared by
+/// every connection: governor's keyed GCRA (sharded, lock-free per key),
+/// swept of idle keys so the table cannot grow without bound.
+pub struct KeyedLimiter<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
+    /// Largest single take: a request larger than the burst passes only at full capacity.
+    burst: NonZeroU32,
+    /// `None`: the rate is disabled, everything passes.
+    limiter: Option<Gcra<K, C>>,
 }
 
-/// Buckets per client address (IPv6 grouped by /64, since one host owns a /64).
+/// governor's keyed limiter on clock `C`.
+type Gcra<K, C> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// Limits per client address (IPv6 grouped by /64, since one host owns a /64).
 pub type AddressLimiter = KeyedLimiter<IpAddr>;
 
-impl<K: std::hash::Hash + Eq> KeyedLimiter<K> {
-    /// A limiter applying `rate` to every key.
+impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
+    /// A limiter applying `rate` to every key, on the monotonic clock.
     pub fn new(rate: Rate) -> Self {
-        Self {
-            rate,
-            buckets: Mutex::default(),
-        }
+        Self::with_clock(rate, DefaultClock::default())
+    }
+}
+
+impl<K: Hash + Eq + Clone, C: Clock> KeyedLimiter<K, C> {
+    /// A limiter on `clock` (tests pass a fake one).
+    pub fn with_clock(rate: Rate, clock: C) -> Self {
+        let burst = NonZeroU32::new(rate.burst.round().clamp(1.0, f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        let limiter = quota(rate, burst)
+            .map(|quota| RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock));
+        Self { burst, limiter }
     }
 
     /// Takes one token for `key`.
-    pub fn take_key(&self, key: K, now: Instant) -> bool {
-        self.take_n_key(key, 1.0, now)
+    pub fn take_key(&self, key: &K) -> bool {
+        self.take_n_key(key, 1)
     }
 
-    /// Takes `n` tokens for `key`.
-    pub fn take_n_key(&self, key: K, n: f64, now: Instant) -> bool {
-        if !self.rate.enabled() {
-            return true;
-        }
-        let Ok(mut buckets) = self.buckets.lock() else {
+    /// Takes `n` tokens (bytes of a frame) for `key`; more than the burst
+    /// counts as the whole burst.
+    pub fn take_n_key(&self, key: &K, n: u32) -> bool {
+        let Some(limiter) = &self.limiter else {
             return true;
         };
-        buckets
-            .entry(key)
-            .or_insert_with(|| Bucket::full(self.rate, now))
-            .take_n(self.rate, n, now)
+        let n = NonZeroU32::new(n).map_or(NonZeroU32::MIN, |n| n.min(self.burst));
+        matches!(limiter.check_key_n(key, n), Ok(Ok(())))
     }
 
-    /// Forgets keys whose bucket has refilled completely (idle ones).
-    pub fn sweep(&self, now: Instant) {
-        if let Ok(mut buckets) = self.buckets.lock() {
-            let rate = self.rate;
-            buckets.retain(|_, b| {
-                b.refill(rate, now);
-                b.tokens < rate.burst
-            });
+    /// Forgets keys whose capacity has refilled completely (idle ones).
+    pub fn sweep(&self) {
+        if let Some(limiter) = &self.limiter {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
     }
 
     /// Keys currently tracked.
     pub fn tracked(&self) -> usize {
-        self.buckets.lock().map(|b| b.len()).unwrap_or(0)
+        self.limiter.as_ref().map_or(0, RateLimiter::len)
     }
 }
 
-impl KeyedLimiter<IpAddr> {
+/// governor's quota for `rate`: one cell every `1 / per_second`, `burst` at once.
+fn quota(rate: Rate, burst: NonZeroU32) -> Option<Quota> {
+    if !rate.enabled() || !rate.per_second.is_finite() {
+        return None;
+    }
+    let period = Duration::try_from_secs_f64(1.0 / rate.per_second).ok()?;
+    Quota::with_period(period.max(Duration::from_nanos(1))).map(|q| q.allow_burst(burst))
+}
+
+impl<C: Clock> KeyedLimiter<IpAddr, C> {
     /// Takes one token for `ip`'s source (its /64 for IPv6).
-    pub fn take(&self, ip: IpAddr, now: Instant) -> bool {
-        self.take_key(group(ip), now)
+    pub fn take(&self, ip: IpAddr) -> bool {
+        self.take_key(&group(ip))
     }
 
     /// Takes `n` tokens (bytes) for `ip`'s source.
-    pub fn take_n(&self, ip: IpAddr, n: f64, now: Instant) -> bool {
-        self.take_n_key(group(ip), n, now)
+    pub fn take_n(&self, ip: IpAddr, n: usize) -> bool {
+        self.take_n_key(&group(ip), u32::try_from(n).unwrap_or(u32::MAX))
     }
 }
 
@@ -180,7 +205,8 @@ impl Drop for SourceSlot {
     }
 }
 
-fn group(ip: IpAddr) -> IpAddr {
+/// The source an address belongs to: itself for IPv4, its /64 for IPv6.
+pub(crate) fn group(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -195,7 +221,7 @@ fn group(ip: IpAddr) -> IpAddr {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use governor::clock::FakeRelativeClock;
 
     use super::*;
 
@@ -245,19 +271,41 @@ mod tests {
 
     #[test]
     fn addresses_are_limited_separately_and_swept() {
-        let t0 = Instant::now();
-        let l = AddressLimiter::new(RATE);
+        let clock = FakeRelativeClock::default();
+        let l = KeyedLimiter::with_clock(RATE, clock.clone());
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "2001:db8::1".parse().unwrap();
         let b2: IpAddr = "2001:db8::2".parse().unwrap();
         for _ in 0..3 {
-            assert!(l.take(a, t0));
+            assert!(l.take(a));
         }
-        assert!(!l.take(a, t0));
-        assert!(l.take(b, t0));
-        assert!(l.take(b2, t0), "same /64, one bucket with tokens left");
+        assert!(!l.take(a));
+        clock.advance(Duration::from_millis(100));
+        assert!(l.take(a), "one token back after 1/rate");
+        assert!(!l.take(a));
+        assert!(l.take(b));
+        assert!(l.take(b2), "same /64, one bucket with tokens left");
         assert_eq!(l.tracked(), 2);
-        l.sweep(t0 + Duration::from_secs(10));
+        clock.advance(Duration::from_secs(10));
+        l.sweep();
         assert_eq!(l.tracked(), 0);
+    }
+
+    #[test]
+    fn a_take_larger_than_the_burst_needs_full_capacity() {
+        let clock = FakeRelativeClock::default();
+        let l = KeyedLimiter::with_clock(RATE, clock.clone());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(l.take_n(a, 1000), "full: passes, empties it");
+        assert!(!l.take_n(a, 1));
+        clock.advance(Duration::from_millis(200));
+        assert!(!l.take_n(a, 1000), "not full yet");
+        clock.advance(Duration::from_millis(100));
+        assert!(l.take_n(a, 1000));
+        let off = KeyedLimiter::<IpAddr>::new(Rate {
+            per_second: 0.0,
+            burst: 0.0,
+        });
+        assert!((0..1000).all(|_| off.take(a)), "a disabled rate allows all");
     }
 }

@@ -53,6 +53,12 @@ pub struct Metrics {
     pub mailboxes_created: Counter,
     /// Frames queued towards clients and not yet written.
     pub queued_frames: Gauge,
+    /// Bans started (a source refused for repeated misbehaviour).
+    pub bans: Counter,
+    /// Bans in force (set when scraped).
+    pub bans_active: Gauge,
+    /// Connections closed at once, before TLS, because their source is banned.
+    pub connections_refused_banned: Counter,
     /// Admin HTTP connections closed at once at the admin connection cap.
     pub admin_refused: Counter,
     /// Admin HTTP requests refused for a missing or wrong token.
@@ -83,6 +89,9 @@ impl Default for Metrics {
             acks: Counter::default(),
             mailboxes_created: Counter::default(),
             queued_frames: Gauge::default(),
+            bans: Counter::default(),
+            bans_active: Gauge::default(),
+            connections_refused_banned: Counter::default(),
             admin_refused: Counter::default(),
             admin_unauthorized: Counter::default(),
             refusals,
@@ -166,6 +175,17 @@ impl Metrics {
             "queue_depth",
             "Frames queued to clients",
             self.queued_frames.clone(),
+        );
+        r.register(
+            "bans",
+            "Sources banned for repeated misbehaviour",
+            self.bans.clone(),
+        );
+        r.register("bans_active", "Bans in force", self.bans_active.clone());
+        r.register(
+            "connections_refused_banned",
+            "Connections closed before TLS because their source is banned",
+            self.connections_refused_banned.clone(),
         );
         r.register(
             "admin_refused",

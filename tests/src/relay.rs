@@ -267,18 +267,20 @@ impl RelayProcess {
     }
 
     /// `METHOD path` on the admin endpoint, with an admin token if given;
-    /// returns the status code and the body.
+    /// returns the status code and the body (status 0: the listener closed
+    /// the connection unanswered, e.g. at its connection cap).
     pub fn admin_request(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
         let mut s = TcpStream::connect(self.admin_addr()).expect("admin connect");
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        write!(
+        let mut text = String::new();
+        let sent = write!(
             s,
             "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
+        );
+        if sent.and_then(|()| s.read_to_string(&mut text)).is_err() {
+            return (0, String::new());
+        }
         let status = text
             .split_whitespace()
             .nth(1)

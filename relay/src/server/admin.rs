@@ -5,22 +5,24 @@
 //! of scrapes cannot take the relay's file descriptors. It reveals counters
 //! and keyed source hashes, never mailbox ids or addresses.
 
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
+use axum::{Extension, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::{Shared, now_unix};
+use crate::bans::SourceId;
 use crate::config::{AdminAuth, AdminListen};
 use crate::metrics;
 use crate::tokens::{Role, hash_token};
@@ -44,15 +46,18 @@ pub(crate) async fn serve(
             _ = stop.changed() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        if shared.refuse_banned(peer.ip()) {
+            continue;
+        }
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             shared.metrics.admin_refused.inc();
             continue; // dropping the stream closes it
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(app.clone().layer(Extension(Peer(peer.ip()))));
         tokio::spawn(async move {
             let _slot = slot;
             let connection = hyper::server::conn::http1::Builder::new()
@@ -68,15 +73,63 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
+        .route("/bans", get(list_bans).delete(clear_bans))
+        .route("/bans/{source}", delete(clear_ban))
         .with_state(shared)
 }
 
+/// The client address of an admin connection (for bans; never logged
+/// without `--log-ips`).
+#[derive(Clone, Copy)]
+struct Peer(IpAddr);
+
 async fn metrics(_: Admin, State(shared): State<Arc<Shared>>) -> Response {
     let stats = shared.store.stats().await.ok();
+    let active = shared.bans.active(Instant::now());
+    shared
+        .metrics
+        .bans_active
+        .set(i64::try_from(active).unwrap_or(i64::MAX));
     let body = shared
         .metrics
         .render_with(stats, shared.store.appends_cancelled());
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response()
+}
+
+/// `GET /bans`: the bans in force, as JSON (`source`, `seconds_left`, `bans`).
+async fn list_bans(_: Admin, State(shared): State<Arc<Shared>>) -> Response {
+    let bans = shared.bans.list(Instant::now());
+    match serde_json::to_string(&bans) {
+        Ok(json) => ([(CONTENT_TYPE, "application/json")], json + "\n").into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// `DELETE /bans`: lifts every ban.
+async fn clear_bans(_: Admin, State(shared): State<Arc<Shared>>) -> Response {
+    let n = shared.bans.clear(None);
+    tracing::info!(cleared = n, "every ban lifted by an admin");
+    format!("{n} cleared\n").into_response()
+}
+
+/// `DELETE /bans/{source}`: lifts one ban by its source id from `GET /bans`.
+async fn clear_ban(
+    _: Admin,
+    State(shared): State<Arc<Shared>>,
+    Path(source): Path<String>,
+) -> Response {
+    let Ok(id) = source.parse::<SourceId>() else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "a source id is 16 hex digits, as listed by GET /bans\n",
+        )
+            .into_response();
+    };
+    if shared.bans.clear(Some(id)) == 0 {
+        return (StatusCode::NOT_FOUND, "no such ban\n").into_response();
+    }
+    tracing::info!(%id, "ban lifted by an admin");
+    "1 cleared\n".into_response()
 }
 
 /// Proof that a request may use the admin endpoints: it carries an admin
@@ -112,10 +165,12 @@ impl FromRequestParts<Arc<Shared>> for Admin {
             Some(Role::Admin) => Ok(Admin),
             Some(Role::User) => {
                 shared.metrics.admin_unauthorized.inc();
+                offence(parts, shared);
                 Err((StatusCode::FORBIDDEN, "this token is not an admin token\n").into_response())
             }
             None => {
                 shared.metrics.admin_unauthorized.inc();
+                offence(parts, shared);
                 Err((
                     StatusCode::UNAUTHORIZED,
                     [(WWW_AUTHENTICATE, "Bearer")],
@@ -125,6 +180,13 @@ impl FromRequestParts<Arc<Shared>> for Admin {
                     .into_response())
             }
         }
+    }
+}
+
+/// A wrong admin token counts towards a ban of its source.
+fn offence(parts: &Parts, shared: &Shared) {
+    if let Some(Peer(ip)) = parts.extensions.get::<Peer>() {
+        shared.offence(*ip);
     }
 }
 

@@ -35,7 +35,7 @@ use super::hub::{Live, Subscriber};
 use super::request::{self, Ctx, Done, InFlight, Start, answer};
 use super::socket::{Socket, WriteState, WsIo};
 use super::subscriptions::{Fetch, Next, PAGE, Pushed, Subscriptions};
-use super::{Shared, now_unix};
+use super::{Shared, now_unix, offences};
 use crate::limits::Bucket;
 use crate::store::{MailboxKeys, StoreError, StoredEnvelope};
 
@@ -59,6 +59,8 @@ struct Conn {
     /// Backlog pages being read; also made on the first subscription.
     pages: Option<FuturesUnordered<PageFuture>>,
     ip: IpAddr,
+    /// An offence of this connection just banned its source.
+    banned: bool,
     bucket: Bucket,
     /// Acks have their own bucket (same rate) and skip the per-address one:
     /// a recipient acking what it receives must not starve its own sends.
@@ -90,6 +92,8 @@ enum End {
     Unused,
     Slow,
     Oversized,
+    /// Its source was just banned.
+    Banned,
 }
 
 impl Conn {
@@ -113,13 +117,12 @@ impl Conn {
         if ack {
             return self.ack_bucket.take(limits.per_connection, now);
         }
-        let bytes = len as f64;
         self.bucket.take(limits.per_connection, now)
             && self
                 .byte_bucket
-                .take_n(limits.bytes_per_connection, bytes, now)
-            && self.shared.ip_limiter.take(self.ip, now)
-            && self.shared.ip_bytes.take_n(self.ip, bytes, now)
+                .take_n(limits.bytes_per_connection, len as f64, now)
+            && self.shared.ip_limiter.take(self.ip)
+            && self.shared.ip_bytes.take_n(self.ip, len)
     }
 
     /// Handles one binary frame from the client.
@@ -181,6 +184,9 @@ impl Conn {
         if let Err(code) = result {
             self.shared.metrics.refused(code);
             tracing::debug!(conn = self.id, code = code.as_u16(), "request refused");
+            if offences::is_offence(code) && self.shared.offence(self.ip) {
+                self.banned = true;
+            }
         }
         self.send_frame(answer(request_id, result)).await;
     }
@@ -311,6 +317,7 @@ pub(crate) async fn serve(
         live: None,
         pages: None,
         ip,
+        banned: false,
     };
     tracing::debug!(conn = id, "upgrade done");
     let challenge = RelayFrame::Challenge {
@@ -337,6 +344,9 @@ pub(crate) async fn serve(
             WriteState::Open => {}
             WriteState::Broken => break End::ClientGone,
             WriteState::Stalled => break End::Slow,
+        }
+        if conn.banned {
+            break End::Banned;
         }
         tokio::select! {
             biased;
@@ -431,7 +441,7 @@ async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End
             conn.unsubscribe_all();
             None
         }
-        End::Shutdown | End::Idle | End::NoRequest | End::Unused | End::Oversized => {
+        End::Shutdown | End::Idle | End::NoRequest | End::Unused | End::Oversized | End::Banned => {
             drain(&mut conn, &mut in_flight).await;
             conn.unsubscribe_all();
             if end == End::Oversized {
@@ -441,11 +451,15 @@ async fn close(mut conn: Conn, mut in_flight: FuturesOrdered<InFlight>, end: End
             if matches!(end, End::NoRequest | End::Unused) {
                 metrics.idle_closed.inc();
             }
+            if matches!(end, End::NoRequest | End::Oversized) {
+                conn.shared.offence(conn.ip);
+            }
             let (code, reason) = match end {
                 End::Shutdown => (CloseCode::Away, "relay shutting down"),
                 End::Idle => (CloseCode::Normal, "idle timeout"),
                 End::NoRequest => (CloseCode::Policy, "no request"),
                 End::Unused => (CloseCode::Normal, "idle timeout: no subscription"),
+                End::Banned => (CloseCode::Policy, "banned for repeated misbehaviour"),
                 _ => (CloseCode::Size, "frame too large"),
             };
             Some(Message::Close(Some(CloseFrame {

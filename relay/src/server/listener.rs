@@ -1,4 +1,4 @@
-//! Accepting connections: the connection caps (per source, then relay-wide),
+//! Accepting connections: bans, the connection caps (per source, then relay-wide),
 //! TCP_NODELAY, TLS and WebSocket handshakes under one timeout, then a
 //! handler task each.
 
@@ -54,8 +54,12 @@ pub(crate) async fn accept_loop(
             }
         };
         // Before TLS: a refused socket costs the relay nothing but the close.
+        if shared.refuse_banned(peer.ip()) {
+            continue;
+        }
         let Some(source) = sources.take(peer.ip()) else {
             shared.metrics.connections_refused_per_source.inc();
+            shared.offence(peer.ip());
             tracing::debug!("per-source connection cap reached; closing new connection");
             continue;
         };
@@ -121,7 +125,10 @@ async fn open(
                     });
                 }
                 Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),
-                Err(_) => tracing::debug!(conn = id, "handshake timed out"),
+                Err(_) => {
+                    tracing::debug!(conn = id, "handshake timed out");
+                    shared.offence(peer.ip());
+                }
             }
         }
         None => match tokio::time::timeout(timeout, upgrade(tcp)).await {
@@ -133,7 +140,10 @@ async fn open(
                 });
             }
             Ok(Err(e)) => tracing::debug!(conn = id, error = %e, "handshake failed"),
-            Err(_) => tracing::debug!(conn = id, "handshake timed out"),
+            Err(_) => {
+                tracing::debug!(conn = id, "handshake timed out");
+                shared.offence(peer.ip());
+            }
         },
     }
 }

@@ -11,6 +11,7 @@ mod admin;
 mod connection;
 mod hub;
 mod listener;
+mod offences;
 mod remote;
 mod request;
 mod socket;
@@ -20,7 +21,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_protocol::relay_address::{AddressError, RelayAddress, Transport};
 use thiserror::Error;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::bans::Bans;
 #[cfg(feature = "admin")]
 use crate::config::AdminListen;
 use crate::config::{RelayConfig, TransportConfig};
@@ -94,6 +96,8 @@ pub(crate) struct Shared {
     pub ip_bytes: AddressLimiter,
     /// Mailbox creations per client address.
     pub create_per_ip: AddressLimiter,
+    /// Sources refused for misbehaving (see `offences`).
+    pub bans: Bans,
 }
 
 /// Current unix time in seconds: the store's notion of "now".
@@ -195,7 +199,9 @@ impl Relay {
         let config_creations = config.limits.mailbox_creations;
         let config_bytes = config.limits.bytes_per_ip;
         let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
+        let bans = Bans::new(config.limits.bans);
         let shared = Arc::new(Shared {
+            bans,
             config,
             store,
             tokens,
@@ -335,10 +341,10 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             Ok(n) => tracing::info!(purged = n, "deleted expired envelopes"),
             Err(e) => tracing::warn!(error = %e, "purge of expired envelopes failed"),
         }
-        let now = Instant::now();
-        shared.ip_limiter.sweep(now);
-        shared.ip_bytes.sweep(now);
-        shared.create_per_ip.sweep(now);
+        shared.bans.sweep(std::time::Instant::now());
+        shared.ip_limiter.sweep();
+        shared.ip_bytes.sweep();
+        shared.create_per_ip.sweep();
     }
 }
 

@@ -188,7 +188,7 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
         // Taken apart in `start`.
         ClientFrame::Unsubscribe { .. } => reply_now(id, Ok(())),
         ClientFrame::CreateMailbox { .. } | ClientFrame::CreateLockedMailbox { .. }
-            if !shared.create_per_ip.take(ctx.ip, std::time::Instant::now()) =>
+            if !shared.create_per_ip.take(ctx.ip) =>
         {
             refuse(id, ErrorCode::RateLimited)
         }

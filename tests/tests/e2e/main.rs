@@ -20,6 +20,7 @@ mod redis_support;
 mod relay_access;
 mod relay_acks;
 mod relay_admin;
+mod relay_bans;
 mod relay_blindness;
 mod relay_crash;
 mod relay_lifecycle_stress;

@@ -15,6 +15,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
+use cairn_relay::bans::BanPolicy;
 use cairn_relay::config::{
     AccessMode, AdminAuth, AdminListen, Limits, Rate, RelayConfig, TransportConfig,
 };
@@ -51,6 +52,39 @@ pub(crate) enum Command {
             default_value = "cairn-relay-data"
         )]
         data_dir: PathBuf,
+    },
+    /// List or lift the automatic bans of a running relay (through its admin listener).
+    Bans {
+        /// Ban action.
+        #[command(subcommand)]
+        action: BansAction,
+        /// The relay's admin listener.
+        #[arg(long, global = true, env = "CAIRN_RELAY_ADMIN", default_value_t = AdminListen::DEFAULT)]
+        admin: SocketAddr,
+        /// File holding an admin token (`token create --role admin`); not
+        /// needed when the relay runs with `--admin-auth none`.
+        #[arg(long, global = true, env = "CAIRN_RELAY_ADMIN_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
+    },
+}
+
+/// Ban actions.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BansAction {
+    /// Bans in force: source id (a keyed hash, never the address), time left, bans so far.
+    List {
+        /// Print the relay's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift one ban by its source id, or every ban.
+    Clear {
+        /// Source id from `bans list`; omit with --all.
+        #[arg(required_unless_present = "all")]
+        source: Option<String>,
+        /// Lift every ban.
+        #[arg(long, conflicts_with = "source")]
+        all: bool,
     },
 }
 
@@ -284,6 +318,18 @@ pub(crate) struct ServeArgs {
     /// at once if need be (0 = unlimited).
     #[arg(long, env = "CAIRN_RELAY_MAILBOXES_PER_HOUR", default_value_t = 500)]
     pub mailboxes_per_hour: u32,
+    /// Offences (failed signatures or tokens, malformed frames, limit hits,
+    /// connections that never send a request) a source may commit in a
+    /// burst before it is banned; refilled at this many per 10 minutes
+    /// (0 = no bans).
+    #[arg(long, env = "CAIRN_RELAY_BAN_THRESHOLD", default_value_t = BanPolicy::default().threshold)]
+    pub ban_threshold: u32,
+    /// The first ban's length; each next ban of the same source doubles.
+    #[arg(long, env = "CAIRN_RELAY_BAN_BASE", default_value = "1m", value_parser = parse_duration_arg)]
+    pub ban_base: Duration,
+    /// The longest ban; a source is forgotten after this long without one.
+    #[arg(long, env = "CAIRN_RELAY_BAN_MAX", default_value = "1d", value_parser = parse_duration_arg)]
+    pub ban_max: Duration,
     /// Time allowed for the TLS and WebSocket handshakes.
     #[arg(long, env = "CAIRN_RELAY_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration_arg)]
     pub handshake_timeout: Duration,
@@ -475,6 +521,11 @@ impl ServeArgs {
                 mailbox_creations: Rate {
                     per_second: f64::from(self.mailboxes_per_hour) / 3600.0,
                     burst: f64::from(self.mailboxes_per_hour).max(1.0),
+                },
+                bans: BanPolicy {
+                    threshold: self.ban_threshold,
+                    base: self.ban_base.max(Duration::from_secs(1)),
+                    max: self.ban_max.max(self.ban_base),
                 },
                 ..Limits::default()
             },

@@ -1,5 +1,7 @@
-//! `cairn-relay`: run a relay (`serve`) or manage its access tokens (`token`).
+//! `cairn-relay`: run a relay (`serve`), manage its access tokens (`token`)
+//! or its automatic bans (`bans`).
 
+mod bans;
 mod cli;
 
 use std::io::Write;
@@ -34,6 +36,11 @@ fn main() -> Result<()> {
             init_logging(LogFormat::Text);
             runtime(1)?.block_on(token(action, &data_dir, &store))
         }
+        Command::Bans {
+            action,
+            admin,
+            token_file,
+        } => runtime(1)?.block_on(bans::run(action, admin, token_file.as_deref())),
     }
 }
 

@@ -46,13 +46,13 @@ fn recv_in_background(
 ) -> std::thread::JoinHandle<Vec<JsonLine>> {
     fleet.route_to(on);
     let before = fleet.relays[on]
-        .metric("cairn_relay_connections_total")
+        .metric("cairn_relay_connections_accepted_total")
         .unwrap_or(0);
     let dir = user.dir.clone();
     let handle = std::thread::spawn(move || User { dir }.json(&["recv", "--wait", "30"]));
     let deadline = Instant::now() + Duration::from_secs(30);
     while fleet.relays[on]
-        .metric("cairn_relay_connections_total")
+        .metric("cairn_relay_connections_accepted_total")
         .unwrap_or(0)
         <= before
     {
