@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::bans::BanPolicy;
+use crate::budget::BudgetConfig;
 use crate::store::{StoreLimits, Synchronous};
 
 /// Who may create mailboxes.
@@ -86,6 +87,9 @@ pub struct Limits {
     /// Mailbox creations per client address (IPv6: per /64): one source
     /// filled a relay with thousands of mailboxes in seconds (issue 16).
     pub mailbox_creations: Rate,
+    /// Mailbox creations per access token (`--access token` relays), so a
+    /// leaked or shared token cannot fill the relay either.
+    pub mailbox_creations_per_token: Rate,
     /// When a misbehaving source is refused for a while (see [`crate::bans`]).
     pub bans: BanPolicy,
 }
@@ -125,6 +129,10 @@ impl Default for Limits {
             // 500 an hour, all of them at once if need be (a home relay
             // change creates one per conversation).
             mailbox_creations: Rate {
+                per_second: 500.0 / 3600.0,
+                burst: 500.0,
+            },
+            mailbox_creations_per_token: Rate {
                 per_second: 500.0 / 3600.0,
                 burst: 500.0,
             },
@@ -220,6 +228,8 @@ pub struct RelayConfig {
     pub limits: Limits,
     /// Quotas and TTL.
     pub store: StoreLimits,
+    /// How much all mailboxes together may hold (see [`crate::budget`]).
+    pub budget: BudgetConfig,
     /// What a commit survives.
     pub synchronous: Synchronous,
     /// Overwrite deleted envelopes on disk, and empty the write-ahead log at
@@ -244,6 +254,7 @@ impl RelayConfig {
             access: AccessMode::Open,
             limits: Limits::default(),
             store: StoreLimits::default(),
+            budget: BudgetConfig::standard(),
             synchronous: Synchronous::default(),
             secure_delete: true,
             purge_interval: Duration::from_secs(60),

@@ -11,6 +11,7 @@
 //! or what is said. The byte-level protocol is `docs/PROTOCOL.md §18`.
 
 pub mod bans;
+pub mod budget;
 pub mod config;
 pub mod fanout;
 pub mod limits;

@@ -54,13 +54,17 @@ pub enum ErrorCode {
     Storage,
     /// 501: the relay is shutting down; reconnect later.
     ShuttingDown,
+    /// 502: the relay's storage budget (or its disk's free-space reserve)
+    /// is used up: nothing was stored, everything already stored is kept;
+    /// retry later.
+    StorageFull,
     /// A code this implementation does not know (sent by a newer relay).
     Other(u16),
 }
 
 impl ErrorCode {
     /// Every code this implementation defines, in numeric order.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::UnsupportedVersion,
@@ -80,6 +84,7 @@ impl ErrorCode {
         ErrorCode::TooManySubscriptions,
         ErrorCode::Storage,
         ErrorCode::ShuttingDown,
+        ErrorCode::StorageFull,
     ];
 
     /// The number on the wire.
@@ -104,6 +109,7 @@ impl ErrorCode {
             ErrorCode::TooManySubscriptions => 401,
             ErrorCode::Storage => 500,
             ErrorCode::ShuttingDown => 501,
+            ErrorCode::StorageFull => 502,
             ErrorCode::Other(code) => code,
         }
     }
@@ -139,6 +145,7 @@ impl ErrorCode {
             ErrorCode::TooManySubscriptions => "too_many_subscriptions",
             ErrorCode::Storage => "storage",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::StorageFull => "storage_full",
             ErrorCode::Other(_) => "other",
         }
     }
@@ -151,6 +158,7 @@ impl ErrorCode {
                 | ErrorCode::RateLimited
                 | ErrorCode::Storage
                 | ErrorCode::ShuttingDown
+                | ErrorCode::StorageFull
         )
     }
 }

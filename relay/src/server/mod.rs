@@ -30,11 +30,12 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::bans::Bans;
+use crate::budget::StorageBudget;
 #[cfg(feature = "admin")]
 use crate::config::AdminListen;
 use crate::config::{RelayConfig, TransportConfig};
 use crate::fanout::{Fanout, FanoutSink};
-use crate::limits::AddressLimiter;
+use crate::limits::{AddressLimiter, KeyedLimiter};
 use crate::metrics::Metrics;
 use crate::store::{
     HoldingStore, MailboxStore, SqliteOptions, SqliteStore, StoreError, TokenStore,
@@ -96,8 +97,12 @@ pub(crate) struct Shared {
     pub ip_bytes: AddressLimiter,
     /// Mailbox creations per client address.
     pub create_per_ip: AddressLimiter,
+    /// Mailbox creations per access token (by its hash; `--access token`).
+    pub create_per_token: KeyedLimiter<[u8; 32]>,
     /// Sources refused for misbehaving (see `offences`).
     pub bans: Bans,
+    /// Bytes all mailboxes together may still take.
+    pub budget: StorageBudget,
 }
 
 /// Current unix time in seconds: the store's notion of "now".
@@ -125,7 +130,9 @@ impl Relay {
         options.synchronous = config.synchronous;
         options.secure_delete = config.secure_delete;
         let store = Arc::new(SqliteStore::open(&options)?);
-        Self::bind_with_store(config, store.clone(), store).await
+        // The store is on this disk: its free-space reserve applies.
+        let disk = Some(config.data_dir.clone());
+        Self::bind_inner(config, store.clone(), store, None, disk).await
     }
 
     /// Binds with any storage backend (e.g. a shared one for several instances).
@@ -145,6 +152,18 @@ impl Relay {
         store: Arc<dyn MailboxStore>,
         tokens: Arc<dyn TokenStore>,
         fanout: Option<Arc<dyn Fanout>>,
+    ) -> Result<Self, RelayError> {
+        Self::bind_inner(config, store, tokens, fanout, None).await
+    }
+
+    /// Binds; `disk` is the directory of a local store (for the storage
+    /// budget's free-space reserve).
+    async fn bind_inner(
+        config: RelayConfig,
+        store: Arc<dyn MailboxStore>,
+        tokens: Arc<dyn TokenStore>,
+        fanout: Option<Arc<dyn Fanout>>,
+        disk: Option<std::path::PathBuf>,
     ) -> Result<Self, RelayError> {
         create_dir(&config.data_dir)?;
         let listener =
@@ -197,11 +216,14 @@ impl Relay {
         };
         let ip_limiter = AddressLimiter::new(config.limits.per_ip);
         let config_creations = config.limits.mailbox_creations;
+        let config_token_creations = config.limits.mailbox_creations_per_token;
         let config_bytes = config.limits.bytes_per_ip;
         let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
         let bans = Bans::new(config.limits.bans);
+        let budget = StorageBudget::new(config.budget.clone(), disk);
         let shared = Arc::new(Shared {
             bans,
+            budget,
             config,
             store,
             tokens,
@@ -210,6 +232,7 @@ impl Relay {
             ip_limiter,
             ip_bytes: AddressLimiter::new(config_bytes),
             create_per_ip: AddressLimiter::new(config_creations),
+            create_per_token: KeyedLimiter::new(config_token_creations),
         });
         if let Some(fanout) = fanout {
             let weak = Arc::downgrade(&shared);
@@ -262,6 +285,9 @@ impl Relay {
                 admin,
                 stop_rx.clone(),
             ));
+        }
+        if self.shared.budget.enabled() {
+            tokio::spawn(watch_budget(Arc::clone(&self.shared), stop_rx.clone()));
         }
         tokio::spawn(housekeeping(Arc::clone(&self.shared), stop_rx));
 
@@ -327,6 +353,29 @@ fn public_host(config: &RelayConfig, local: SocketAddr) -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// Re-reads the store's total and the disk's free space for the storage
+/// budget: at once (so a relay started on a full disk refuses from the
+/// first send), then every few seconds.
+async fn watch_budget(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(BUDGET_INTERVAL.min(shared.config.purge_interval));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {}
+        }
+        match shared.store.stats().await {
+            Ok(stats) => shared.budget.refresh(stats.bytes),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the store's size for the storage budget failed")
+            }
+        }
+    }
+}
+
+/// How often the storage budget is re-read (or every purge interval, if shorter).
+const BUDGET_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Periodic work: TTL purge and forgetting idle rate-limit buckets.
 async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(shared.config.purge_interval);
@@ -345,6 +394,7 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         shared.ip_limiter.sweep();
         shared.ip_bytes.sweep();
         shared.create_per_ip.sweep();
+        shared.create_per_token.sweep();
     }
 }
 

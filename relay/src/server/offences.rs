@@ -14,7 +14,7 @@ use super::Shared;
 /// `QuotaFull`, `SendKeyRefused` on an invite already used), a missing
 /// token (a client that has not been given one yet), an older protocol
 /// version (it reconnects with the same version), and the relay's own
-/// trouble (`Storage`, `ShuttingDown`).
+/// trouble (`Storage`, `ShuttingDown`, `StorageFull`).
 pub(crate) fn is_offence(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -74,6 +74,7 @@ mod tests {
             ErrorCode::UnsupportedVersion,
             ErrorCode::Storage,
             ErrorCode::ShuttingDown,
+            ErrorCode::StorageFull,
         ] {
             assert!(!is_offence(code), "{code:?}");
         }

@@ -82,6 +82,7 @@ pub(crate) fn describe(code: ErrorCode) -> &'static str {
         ErrorCode::TooManySubscriptions => "too many subscriptions on this connection",
         ErrorCode::Storage => "storage unavailable; retry later",
         ErrorCode::ShuttingDown => "relay shutting down; reconnect later",
+        ErrorCode::StorageFull => "relay storage is full; nothing was stored, retry later",
         ErrorCode::Other(_) => "error",
     }
 }
@@ -244,6 +245,9 @@ fn send(shared: Arc<Shared>, id: u32, bytes: Bytes, sent_with: Option<SendLock>)
     };
     let (mailbox, message) = (parsed.mailbox, parsed.id);
     let len = bytes.len() as u64;
+    if shared.budget.refuses(len) {
+        return refuse(id, ErrorCode::StorageFull);
+    }
     let now = now_unix();
     let live = shared
         .hub
@@ -267,6 +271,9 @@ fn send(shared: Arc<Shared>, id: u32, bytes: Bytes, sent_with: Option<SendLock>)
         let result = stored.await.map_err(store_code).map(|appended| {
             shared.metrics.messages_in.inc();
             shared.metrics.bytes_in.inc_by(len);
+            if !appended.duplicate {
+                shared.budget.appended(len);
+            }
             (!appended.duplicate).then_some((push, generation))
         });
         Done::Stored(id, result)
@@ -310,6 +317,11 @@ fn create_mailbox(
         let result = async {
             if shared.config.access == AccessMode::Token {
                 check_token(&shared, token.as_deref(), false).await?;
+                // Per token too: a leaked or shared token cannot fill the relay.
+                let hash = hash_token(token.as_deref().unwrap_or_default());
+                if !shared.create_per_token.take_key(&hash) {
+                    return Err(ErrorCode::RateLimited);
+                }
             }
             // A point, canonically encoded, not of small order (PROTOCOL.md §4).
             check_ed25519_public(&keys.auth_key).map_err(|_| ErrorCode::BadAuthKey)?;

@@ -32,4 +32,5 @@ mod relay_quiet_ack;
 mod relay_roundtrip;
 mod relay_secure_delete;
 mod relay_slow_reader;
+mod relay_storage;
 mod relay_timeouts;

@@ -16,6 +16,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use thiserror::Error;
 
 use cairn_relay::bans::BanPolicy;
+use cairn_relay::budget::BudgetConfig;
 use cairn_relay::config::{
     AccessMode, AdminAuth, AdminListen, Limits, Rate, RelayConfig, TransportConfig,
 };
@@ -256,6 +257,14 @@ pub(crate) struct ServeArgs {
     /// Most envelope bytes stored per mailbox (suffixes K, M, G accepted).
     #[arg(long, env = "CAIRN_RELAY_QUOTA_BYTES", default_value = "100M", value_parser = parse_size)]
     pub quota_bytes: u64,
+    /// Most envelope bytes stored in all mailboxes together; past it, sends
+    /// get StorageFull (502) and nothing stored is lost (0 = no limit).
+    #[arg(long, env = "CAIRN_RELAY_STORAGE_BUDGET", default_value = "0", value_parser = parse_size)]
+    pub storage_budget: u64,
+    /// Refuse sends (StorageFull) while the SQLite store's disk has less
+    /// free space than this (0 = never).
+    #[arg(long, env = "CAIRN_RELAY_MIN_FREE_DISK", default_value = "1G", value_parser = parse_size)]
+    pub min_free_disk: u64,
     /// Commit durability: normal survives a relay crash, full also power loss.
     #[arg(long, env = "CAIRN_RELAY_SYNC", value_enum, default_value = "normal")]
     pub sync: SyncArg,
@@ -318,6 +327,14 @@ pub(crate) struct ServeArgs {
     /// at once if need be (0 = unlimited).
     #[arg(long, env = "CAIRN_RELAY_MAILBOXES_PER_HOUR", default_value_t = 500)]
     pub mailboxes_per_hour: u32,
+    /// Mailboxes one access token may create per hour on a `--access token`
+    /// relay, all at once if need be (0 = unlimited).
+    #[arg(
+        long,
+        env = "CAIRN_RELAY_MAILBOXES_PER_TOKEN_HOUR",
+        default_value_t = 500
+    )]
+    pub mailboxes_per_token_hour: u32,
     /// Offences (failed signatures or tokens, malformed frames, limit hits,
     /// connections that never send a request) a source may commit in a
     /// burst before it is banned; refilled at this many per 10 minutes
@@ -522,6 +539,10 @@ impl ServeArgs {
                     per_second: f64::from(self.mailboxes_per_hour) / 3600.0,
                     burst: f64::from(self.mailboxes_per_hour).max(1.0),
                 },
+                mailbox_creations_per_token: Rate {
+                    per_second: f64::from(self.mailboxes_per_token_hour) / 3600.0,
+                    burst: f64::from(self.mailboxes_per_token_hour).max(1.0),
+                },
                 bans: BanPolicy {
                     threshold: self.ban_threshold,
                     base: self.ban_base.max(Duration::from_secs(1)),
@@ -533,6 +554,10 @@ impl ServeArgs {
                 max_messages: self.quota_messages,
                 max_bytes: self.quota_bytes,
                 ttl_secs: self.message_ttl.as_secs(),
+            },
+            budget: BudgetConfig {
+                max_bytes: self.storage_budget,
+                min_free_disk: self.min_free_disk,
             },
             synchronous: match self.sync {
                 SyncArg::Normal => Synchronous::Normal,
