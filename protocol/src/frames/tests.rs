@@ -189,6 +189,22 @@ fn error_codes_are_stable_and_unique() {
         assert_eq!(ErrorCode::from_u16(code.as_u16()), code);
     }
     assert_eq!(ErrorCode::from_u16(7), ErrorCode::Other(7));
+    // The numbers of PROTOCOL.md §18.5, pinned.
+    let numbers: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.as_u16()).collect();
+    assert_eq!(
+        numbers,
+        [
+            100, 101, 102, 103, 104, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 400, 401,
+            500, 501, 502
+        ]
+    );
+    let full = RelayFrame::Error {
+        code: ErrorCode::StorageFull,
+        message: "",
+    }
+    .encode(3);
+    assert_eq!(full, vec![1, 0x83, 0, 0, 0, 3, 0x01, 0xf6, 0]);
+    assert!(ErrorCode::StorageFull.is_retryable());
 }
 
 #[test]
