@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use cairn_protocol::envelope::{Envelope, MailboxId, MessageId};
 use cairn_protocol::frames::{
-    AckEntries, ClientFrame, ClientRequest, ErrorCode, MAX_ACK_BATCH, NONCE_LEN, QUIET_REQUEST_ID,
-    RelayFrame, RelayStats, SEND_KEY_LEN, SendKey, delete_signing_bytes, subscribe_signing_bytes,
+    AckEntries, ClientFrame, ClientRequest, ErrorCode, FrameError, MAX_ACK_BATCH, NONCE_LEN,
+    QUIET_REQUEST_ID, RelayFrame, RelayStats, SEND_KEY_LEN, SendKey, delete_signing_bytes,
+    subscribe_signing_bytes,
 };
 use cairn_protocol::relay_address::RelayAddress;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
@@ -36,36 +37,69 @@ pub struct Delivery {
     pub envelope: Bytes,
 }
 
+/// What a subscribed connection receives unasked.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// An envelope.
+    Delivery(Delivery),
+    /// The mailbox was deleted (by its owner, maybe on another connection)
+    /// or purged by the relay's admin: its subscription is over.
+    SubscriptionEnded(MailboxId),
+}
+
 /// Receiving end of the deliveries of one connection; ends when the connection
 /// closes (after everything already received has been taken).
 pub struct Deliveries {
-    rx: mpsc::UnboundedReceiver<Delivery>,
+    rx: mpsc::UnboundedReceiver<Incoming>,
     buffered: Arc<AtomicUsize>,
 }
 
 impl Deliveries {
-    /// The next delivery, or `None` once the connection is closed.
+    /// The next delivery or ended subscription, or `None` once the connection is closed.
+    pub async fn next(&mut self) -> Option<Incoming> {
+        let incoming = self.rx.recv().await?;
+        self.taken(&incoming);
+        Some(incoming)
+    }
+
+    /// The next delivery, or `None` once the connection is closed; ended
+    /// subscriptions are logged and skipped (see [`Deliveries::next`]).
     pub async fn recv(&mut self) -> Option<Delivery> {
-        let d = self.rx.recv().await?;
-        self.taken(&d);
-        Some(d)
+        loop {
+            match self.next().await? {
+                Incoming::Delivery(d) => return Some(d),
+                Incoming::SubscriptionEnded(mailbox) => ended(&mailbox),
+            }
+        }
     }
 
-    /// A delivery if one is already buffered.
+    /// A delivery if one is already buffered (ended subscriptions skipped, as by `recv`).
     pub fn try_recv(&mut self) -> Option<Delivery> {
-        let d = self.rx.try_recv().ok()?;
-        self.taken(&d);
-        Some(d)
+        loop {
+            let incoming = self.rx.try_recv().ok()?;
+            self.taken(&incoming);
+            match incoming {
+                Incoming::Delivery(d) => return Some(d),
+                Incoming::SubscriptionEnded(mailbox) => ended(&mailbox),
+            }
+        }
     }
 
-    fn taken(&self, d: &Delivery) {
-        self.buffered.fetch_sub(d.envelope.len(), Ordering::AcqRel);
+    fn taken(&self, incoming: &Incoming) {
+        if let Incoming::Delivery(d) = incoming {
+            self.buffered.fetch_sub(d.envelope.len(), Ordering::AcqRel);
+        }
     }
+}
+
+/// Logs a subscription the relay ended (never the mailbox id itself).
+fn ended(_mailbox: &MailboxId) {
+    tracing::warn!("the relay ended a subscription: its mailbox was deleted or purged");
 }
 
 /// The reader's side of [`Deliveries`]: never blocks, refuses past the byte bound.
 struct DeliverySink {
-    tx: mpsc::UnboundedSender<Delivery>,
+    tx: mpsc::UnboundedSender<Incoming>,
     buffered: Arc<AtomicUsize>,
     limit: usize,
 }
@@ -79,7 +113,7 @@ impl DeliverySink {
             return false;
         }
         self.buffered.fetch_add(len, Ordering::AcqRel);
-        if self.tx.send(delivery).is_err() {
+        if self.tx.send(Incoming::Delivery(delivery)).is_err() {
             self.buffered.fetch_sub(len, Ordering::AcqRel);
         }
         true
@@ -522,9 +556,17 @@ async fn read_loop(
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
-        let Ok((id, frame)) = RelayFrame::decode(&raw) else {
-            tracing::warn!("undecodable frame from relay; closing");
-            break;
+        let (id, frame) = match RelayFrame::decode(&raw) {
+            Ok(decoded) => decoded,
+            // A newer relay's frame (PROTOCOL.md §18.2: clients ignore unknown types).
+            Err(FrameError::UnknownType(kind)) => {
+                tracing::debug!(kind, "relay frame of an unknown type ignored");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!("undecodable frame from relay; closing");
+                break;
+            }
         };
         let answer = match frame {
             RelayFrame::Deliver { envelope } => {
@@ -549,6 +591,12 @@ async fn read_loop(
             RelayFrame::Stats(stats) => Answer::Stats(stats),
             RelayFrame::Error { code, message } => Answer::Refused(code, message.to_owned()),
             RelayFrame::Challenge { .. } => continue,
+            RelayFrame::SubscriptionEnded { mailbox } => {
+                let _ = deliveries
+                    .tx
+                    .send(Incoming::SubscriptionEnded(MailboxId(mailbox)));
+                continue;
+            }
         };
         let waiter = pending.lock().ok().and_then(|mut p| p.remove(&id));
         match waiter {

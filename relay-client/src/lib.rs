@@ -47,7 +47,7 @@ mod transport;
 
 use std::time::Duration;
 
-pub use connection::{Deliveries, Delivery, RelayClient};
+pub use connection::{Deliveries, Delivery, Incoming, RelayClient};
 pub use error::ClientError;
 pub use transport::{RelaySocket, RelayStream, connect_websocket};
 

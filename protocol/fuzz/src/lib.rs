@@ -597,6 +597,7 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                     messages: 3,
                     bytes: 4,
                 }),
+                RelayFrame::SubscriptionEnded { mailbox: [8; 32] },
             ] {
                 v.push(with_mode(1, &frame.encode(9)));
             }

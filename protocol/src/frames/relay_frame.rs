@@ -12,6 +12,7 @@ const OK: u8 = 0x82;
 const ERROR: u8 = 0x83;
 const DELIVER: u8 = 0x84;
 const STATS: u8 = 0x85;
+const SUBSCRIPTION_ENDED: u8 = 0x86;
 
 /// Relay-wide counters returned to an admin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +53,14 @@ pub enum RelayFrame<'a> {
     },
     /// Answer to an admin `Stats` request.
     Stats(RelayStats),
+    /// Unsolicited (request id 0): this connection's subscription to the
+    /// mailbox ended because the mailbox was deleted (by its owner, maybe
+    /// from another connection) or purged by an admin. Nothing more comes
+    /// from it, and acks naming it are refused.
+    SubscriptionEnded {
+        /// The mailbox that is gone.
+        mailbox: [u8; 32],
+    },
 }
 
 impl<'a> RelayFrame<'a> {
@@ -78,6 +87,9 @@ impl<'a> RelayFrame<'a> {
                 messages: r.u64()?,
                 bytes: r.u64()?,
             }),
+            SUBSCRIPTION_ENDED => RelayFrame::SubscriptionEnded {
+                mailbox: r.array()?,
+            },
             other => return Err(FrameError::UnknownType(other)),
         };
         r.finish()?;
@@ -112,6 +124,10 @@ impl<'a> RelayFrame<'a> {
                     .u64(s.mailboxes)
                     .u64(s.messages)
                     .u64(s.bytes);
+            }
+            RelayFrame::SubscriptionEnded { mailbox } => {
+                write_header(&mut w, SUBSCRIPTION_ENDED, request_id);
+                w.put(mailbox);
             }
         }
         w.into_vec()

@@ -182,6 +182,27 @@ fn wire_format_vector() {
 }
 
 #[test]
+fn subscription_ended_is_type_0x86_with_the_mailbox() {
+    let bytes = RelayFrame::SubscriptionEnded {
+        mailbox: [0xcd; 32],
+    }
+    .encode(0);
+    let mut expected = vec![1, 0x86, 0, 0, 0, 0];
+    expected.extend([0xcd; 32]);
+    assert_eq!(bytes, expected);
+    assert_eq!(
+        RelayFrame::decode(&bytes).unwrap(),
+        (
+            0,
+            RelayFrame::SubscriptionEnded {
+                mailbox: [0xcd; 32]
+            }
+        )
+    );
+    assert!(RelayFrame::decode(&bytes[..37]).is_err(), "truncated");
+}
+
+#[test]
 fn error_codes_are_stable_and_unique() {
     let mut seen = std::collections::HashSet::new();
     for code in ErrorCode::ALL {

@@ -258,7 +258,12 @@ impl Conn {
                 mailbox,
                 generation,
             } => {
-                self.subs.ended(mailbox, *generation);
+                // Tell the client, so it stops waiting on (and acking into) a
+                // mailbox that is gone or someone else's now (issue 16.4).
+                if self.subs.ended(mailbox, *generation) {
+                    let frame = RelayFrame::SubscriptionEnded { mailbox: mailbox.0 };
+                    self.send_frame(Bytes::from(frame.encode(0))).await;
+                }
             }
         }
         Ok(())

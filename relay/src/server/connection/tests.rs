@@ -11,7 +11,7 @@ use bytes::Bytes;
 use cairn_protocol::envelope::{BodyKind, MailboxId, MessageId, write_header};
 use cairn_protocol::frames::{ErrorCode, RelayFrame};
 use cairn_protocol::relay_address::RelayAddress;
-use cairn_relay_client::{ConnectOptions, Deliveries, RelayClient, connect_websocket};
+use cairn_relay_client::{ConnectOptions, Deliveries, Incoming, RelayClient, connect_websocket};
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
@@ -229,6 +229,15 @@ async fn a_removed_mailbox_ends_every_subscription(removal: Removal) {
             let token = relay.admin_token().await;
             control.purge(&token, mailbox).await.unwrap();
         }
+    }
+
+    // The subscribed connection is told (issue 16 item 4).
+    match timeout(Duration::from_secs(60), inbox_in.next())
+        .await
+        .unwrap()
+    {
+        Some(Incoming::SubscriptionEnded(ended)) => assert_eq!(ended, mailbox),
+        other => panic!("expected the end of the subscription, got {other:?}"),
     }
 
     // Someone else creates the same id with their own key, and is sent to.
