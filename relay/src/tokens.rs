@@ -73,6 +73,9 @@ pub struct TokenRecord {
     pub expires_at: Option<u64>,
     /// Revoked tokens are kept for the audit trail but refused.
     pub revoked: bool,
+    /// The operator's name for it (`token create --label`), matched by
+    /// policy rules; empty = none. Letters, digits, `.`, `_`, `-` only.
+    pub label: String,
 }
 
 /// A freshly generated token: the secret to hand out once, and what to store.
@@ -86,8 +89,26 @@ pub struct NewToken {
     pub record: TokenRecord,
 }
 
-/// Generates a token with a role and optional lifetime.
-pub fn generate(role: Role, now: u64, lifetime: Option<Duration>) -> NewToken {
+/// A token label with characters other than letters, digits, `.`, `_`, `-`, or too long.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid token label {0:?}: use up to 64 letters, digits, '.', '_' or '-'")]
+pub struct BadLabel(pub String);
+
+/// Checks a token label (it is stored space-separated and matched by policies).
+pub fn check_label(label: &str) -> Result<(), BadLabel> {
+    let ok = label.len() <= 64
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(BadLabel(label.to_owned()))
+    }
+}
+
+/// Generates a token with a role, optional lifetime and label (checked by the caller).
+pub fn generate(role: Role, now: u64, lifetime: Option<Duration>, label: &str) -> NewToken {
     let bytes: [u8; 32] = rand::rng().random();
     let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_token(secret.as_bytes());
@@ -98,6 +119,7 @@ pub fn generate(role: Role, now: u64, lifetime: Option<Duration>) -> NewToken {
             created_at: now,
             expires_at: lifetime.map(|d| now.saturating_add(d.as_secs())),
             revoked: false,
+            label: label.to_owned(),
         },
         secret,
         hash,
@@ -146,14 +168,18 @@ mod tests {
 
     #[test]
     fn tokens_are_random_and_hashed() {
-        let a = generate(Role::User, 100, Some(Duration::from_secs(10)));
-        let b = generate(Role::Admin, 100, None);
+        let a = generate(Role::User, 100, Some(Duration::from_secs(10)), "family");
+        let b = generate(Role::Admin, 100, None, "");
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with(TOKEN_PREFIX));
         assert_eq!(a.hash, hash_token(a.secret.as_bytes()));
         assert_eq!(a.record.expires_at, Some(110));
         assert_eq!(a.record.id.len(), 12);
         assert_eq!(b.record.expires_at, None);
+        assert_eq!(a.record.label, "family");
+        assert!(check_label("office-2026.q1_x").is_ok());
+        assert!(check_label("two words").is_err());
+        assert!(check_label(&"x".repeat(65)).is_err());
     }
 
     #[test]

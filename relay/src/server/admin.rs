@@ -155,6 +155,7 @@ impl FromRequestParts<Arc<Shared>> for Admin {
                 .tokens
                 .check_token(hash_token(token.as_bytes()), now_unix())
                 .await
+                .map(|record| record.map(|t| t.role))
                 .map_err(|e| {
                     tracing::warn!(error = %e, "admin token check failed");
                     (StatusCode::SERVICE_UNAVAILABLE, "token store unavailable\n").into_response()

@@ -25,7 +25,7 @@ use super::now_unix;
 use super::subscriptions::Subscriptions;
 use crate::config::AccessMode;
 use crate::store::{MailboxKeys, SendLock, StoreError};
-use crate::tokens::{Role, hash_token};
+use crate::tokens::{Role, TokenRecord, hash_token};
 
 /// A request being worked on.
 pub(crate) type InFlight = Pin<Box<dyn Future<Output = Done> + Send>>;
@@ -439,18 +439,18 @@ async fn check_token(
     shared: &Shared,
     token: Option<&[u8]>,
     need_admin: bool,
-) -> Result<(), ErrorCode> {
+) -> Result<TokenRecord, ErrorCode> {
     let token = token
         .filter(|t| !t.is_empty())
         .ok_or(ErrorCode::TokenRequired)?;
-    let role = shared
+    let record = shared
         .tokens
         .check_token(hash_token(token), now_unix())
         .await
         .map_err(store_code)?
         .ok_or(ErrorCode::TokenInvalid)?;
-    if need_admin && role != Role::Admin {
+    if need_admin && record.role != Role::Admin {
         return Err(ErrorCode::Forbidden);
     }
-    Ok(())
+    Ok(record)
 }

@@ -11,7 +11,7 @@ use super::{
     Appended, MailboxKeys, MailboxStore, SendLock, StoreError, StoreFuture, StoreLimits,
     StoreStats, StoredEnvelope, TokenStore, admits,
 };
-use crate::tokens::{Role, TokenRecord};
+use crate::tokens::TokenRecord;
 
 #[derive(Default)]
 struct Mailbox {
@@ -226,11 +226,11 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>> {
+    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<TokenRecord>> {
         self.run(move |s, _| {
             Ok(s.tokens.get(&hash).and_then(|t| {
                 let live = !t.revoked && t.expires_at.is_none_or(|e| e > now);
-                live.then_some(t.role)
+                live.then(|| t.clone())
             }))
         })
     }

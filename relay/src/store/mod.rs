@@ -34,7 +34,7 @@ pub use memory::MemoryStore;
 pub use send_lock::{SendLock, admits};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
-use crate::tokens::{Role, TokenRecord};
+use crate::tokens::TokenRecord;
 
 /// A store operation in flight.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
@@ -261,8 +261,8 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Saves a new token record under the hash of its secret.
     fn create_token(&self, hash: [u8; 32], record: TokenRecord) -> StoreFuture<()>;
 
-    /// The role of a valid (known, unrevoked, unexpired) token.
-    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>>;
+    /// The record of a valid (known, unrevoked, unexpired) token.
+    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<TokenRecord>>;
 
     /// Every token record, including revoked and expired ones.
     fn list_tokens(&self) -> StoreFuture<Vec<TokenRecord>>;

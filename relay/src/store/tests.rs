@@ -96,11 +96,13 @@ async fn conformance(store: &(impl MailboxStore + TokenStore)) {
         tokens::Role::Admin,
         10,
         Some(std::time::Duration::from_secs(5)),
+        "family",
     );
     store.create_token(t.hash, t.record.clone()).await.unwrap();
     assert_eq!(
         store.check_token(t.hash, 11).await.unwrap(),
-        Some(tokens::Role::Admin)
+        Some(t.record.clone()),
+        "role, label and expiry come back"
     );
     assert_eq!(
         store.check_token(t.hash, 15).await.unwrap(),

@@ -100,6 +100,10 @@ pub(crate) enum TokenAction {
         /// Lifetime such as 30d, 12h, 15m; default: no expiry.
         #[arg(long, value_parser = parse_duration_arg)]
         expires: Option<Duration>,
+        /// A name for policy rules to match (`token_label` in a policy file),
+        /// e.g. family or office-laptops: letters, digits, '.', '_', '-'.
+        #[arg(long, default_value = "")]
+        label: String,
     },
     /// List tokens (ids, roles, expiry; never the secrets).
     List,

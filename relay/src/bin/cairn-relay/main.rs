@@ -160,8 +160,13 @@ async fn token(action: TokenAction, data_dir: &Path, backend: &StoreArgs) -> Res
     };
     let now = unix_now();
     match action {
-        TokenAction::Create { role, expires } => {
-            let new = tokens::generate(role, now, expires);
+        TokenAction::Create {
+            role,
+            expires,
+            label,
+        } => {
+            tokens::check_label(&label)?;
+            let new = tokens::generate(role, now, expires, &label);
             store.create_token(new.hash, new.record.clone()).await?;
             println!("{}", new.secret);
             eprintln!(
@@ -175,8 +180,8 @@ async fn token(action: TokenAction, data_dir: &Path, backend: &StoreArgs) -> Res
         }
         TokenAction::List => {
             println!(
-                "{:<14} {:<6} {:<21} {:<21} STATUS",
-                "ID", "ROLE", "CREATED", "EXPIRES"
+                "{:<14} {:<6} {:<21} {:<21} {:<8} LABEL",
+                "ID", "ROLE", "CREATED", "EXPIRES", "STATUS"
             );
             for t in store.list_tokens().await? {
                 let status = if t.revoked {
@@ -187,11 +192,12 @@ async fn token(action: TokenAction, data_dir: &Path, backend: &StoreArgs) -> Res
                     "active"
                 };
                 println!(
-                    "{:<14} {:<6} {:<21} {:<21} {status}",
+                    "{:<14} {:<6} {:<21} {:<21} {status:<8} {}",
                     t.id,
                     t.role,
                     format_time(t.created_at),
-                    t.expires_at.map_or("never".to_owned(), format_time)
+                    t.expires_at.map_or("never".to_owned(), format_time),
+                    t.label
                 );
             }
         }

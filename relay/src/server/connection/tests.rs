@@ -85,7 +85,7 @@ impl TestRelay {
 
     /// The secret of a new admin token.
     async fn admin_token(&self) -> String {
-        let token = generate(Role::Admin, 0, None);
+        let token = generate(Role::Admin, 0, None, "");
         self.store
             .create_token(token.hash, token.record)
             .await

@@ -446,15 +446,17 @@ impl MailboxStore for RedisStore {
     }
 }
 
-/// A token record as stored: `id role created expires|- revoked(0|1)`.
+/// A token record as stored: `id role created expires|- revoked(0|1) label`
+/// (records written before labels end after `revoked`).
 fn encode_token(record: &TokenRecord) -> String {
     format!(
-        "{} {} {} {} {}",
+        "{} {} {} {} {} {}",
         record.id,
         record.role.as_str(),
         record.created_at,
         record.expires_at.map_or("-".to_owned(), |e| e.to_string()),
-        u8::from(record.revoked)
+        u8::from(record.revoked),
+        record.label
     )
 }
 
@@ -468,12 +470,14 @@ fn decode_token(text: &str) -> Option<TokenRecord> {
         e => Some(e.parse().ok()?),
     };
     let revoked = parts.next()? == "1";
+    let label = parts.next().unwrap_or_default().to_owned();
     Some(TokenRecord {
         id,
         role,
         created_at,
         expires_at,
         revoked,
+        label,
     })
 }
 
@@ -488,7 +492,7 @@ impl TokenStore for RedisStore {
         })
     }
 
-    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>> {
+    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<TokenRecord>> {
         self.run(move |mut conn, _| async move {
             let text: Option<String> = conn
                 .hget(keys::TOKENS, hex::encode(hash))
@@ -496,7 +500,7 @@ impl TokenStore for RedisStore {
                 .map_err(unavailable)?;
             Ok(text.as_deref().and_then(decode_token).and_then(|t| {
                 let live = !t.revoked && t.expires_at.is_none_or(|e| e > now);
-                live.then_some(t.role)
+                live.then_some(t)
             }))
         })
     }

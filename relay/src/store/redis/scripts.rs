@@ -167,14 +167,15 @@ return existed
 ";
 
 /// Marks every token record with public id ARGV[1] revoked. KEYS: the token hash.
-/// Records are `id role created expires revoked`. Returns 1 if one was found.
+/// Records are `id role created expires revoked label` (the label may be
+/// empty, or missing in records made before labels). Returns 1 if one was found.
 const REVOKE_TOKEN: &str = r"
 local all = redis.call('HGETALL', KEYS[1])
 local found = 0
 for i = 1, #all, 2 do
-  local id, role, created, expires = string.match(all[i + 1], '^(%S+) (%S+) (%S+) (%S+) %S+$')
+  local id, role, created, expires, label = string.match(all[i + 1], '^(%S+) (%S+) (%S+) (%S+) %S+ ?(%S*)$')
   if id == ARGV[1] then
-    redis.call('HSET', KEYS[1], all[i], id .. ' ' .. role .. ' ' .. created .. ' ' .. expires .. ' 1')
+    redis.call('HSET', KEYS[1], all[i], id .. ' ' .. role .. ' ' .. created .. ' ' .. expires .. ' 1 ' .. label)
     found = 1
   end
 end

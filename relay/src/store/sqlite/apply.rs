@@ -33,8 +33,8 @@ const PURGE: &str = "DELETE FROM messages WHERE seq IN \
      (SELECT seq FROM messages WHERE expires_at <= ?1 LIMIT ?2) \
      RETURNING mailbox, length(envelope)";
 const MAILBOX_OF_NUM: &str = "SELECT id FROM mailboxes WHERE num = ?1";
-const CREATE_TOKEN: &str = "INSERT INTO tokens (hash, id, role, created_at, expires_at, revoked) \
-     VALUES (?1, ?2, ?3, ?4, ?5, 0)";
+const CREATE_TOKEN: &str = "INSERT INTO tokens (hash, id, role, created_at, expires_at, revoked, label) \
+     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)";
 const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked = 1 WHERE id = ?1";
 
 /// Every statement the writer runs, for the query-plan test.
@@ -165,6 +165,7 @@ impl Writer {
                     record.role.as_str(),
                     record.created_at as i64,
                     record.expires_at.map(|e| e as i64),
+                    record.label,
                 ])?;
                 Finish::Unit(reply, Ok(()))
             }

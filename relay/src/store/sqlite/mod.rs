@@ -49,9 +49,10 @@ const FETCH: &str = "SELECT seq, envelope FROM messages \
      AND seq > ?2 AND expires_at > ?3 ORDER BY seq LIMIT ?4";
 const STATS: &str = "SELECT COUNT(*), COALESCE(SUM(msg_count), 0), COALESCE(SUM(msg_bytes), 0) \
      FROM mailboxes";
-const CHECK_TOKEN: &str = "SELECT role FROM tokens WHERE hash = ?1 AND revoked = 0 \
+const CHECK_TOKEN: &str = "SELECT id, role, created_at, expires_at, revoked, label FROM tokens \
+     WHERE hash = ?1 AND revoked = 0 \
      AND (expires_at IS NULL OR expires_at > ?2)";
-const LIST_TOKENS: &str = "SELECT id, role, created_at, expires_at, revoked FROM tokens \
+const LIST_TOKENS: &str = "SELECT id, role, created_at, expires_at, revoked, label FROM tokens \
      ORDER BY created_at, id";
 
 /// Expired envelopes deleted per transaction, so a purge never stalls senders for long.
@@ -339,6 +340,22 @@ impl MailboxStore for SqliteStore {
     }
 }
 
+/// A token row (`id, role, created_at, expires_at, revoked, label`); an
+/// unknown role reads as `user`, the least privileged.
+fn token_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let role: String = r.get(1)?;
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        role: role.parse().unwrap_or(Role::User),
+        created_at: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        expires_at: r
+            .get::<_, Option<i64>>(3)?
+            .map(|e| u64::try_from(e).unwrap_or(0)),
+        revoked: r.get::<_, i64>(4)? != 0,
+        label: r.get(5)?,
+    })
+}
+
 impl TokenStore for SqliteStore {
     fn create_token(&self, hash: [u8; 32], record: TokenRecord) -> StoreFuture<()> {
         self.write(|reply| WriteOp::CreateToken {
@@ -348,31 +365,18 @@ impl TokenStore for SqliteStore {
         })
     }
 
-    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<Role>> {
+    fn check_token(&self, hash: [u8; 32], now: u64) -> StoreFuture<Option<TokenRecord>> {
         self.read(move |conn| {
-            let role: Option<String> = conn
-                .prepare_cached(CHECK_TOKEN)?
-                .query_row(params![&hash[..], now as i64], |r| r.get(0))
-                .optional()?;
-            Ok(role.and_then(|r| r.parse().ok()))
+            conn.prepare_cached(CHECK_TOKEN)?
+                .query_row(params![&hash[..], now as i64], token_record)
+                .optional()
         })
     }
 
     fn list_tokens(&self) -> StoreFuture<Vec<TokenRecord>> {
         self.read(|conn| {
             conn.prepare_cached(LIST_TOKENS)?
-                .query_map([], |r| {
-                    let role: String = r.get(1)?;
-                    Ok(TokenRecord {
-                        id: r.get(0)?,
-                        role: role.parse().unwrap_or(Role::User),
-                        created_at: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                        expires_at: r
-                            .get::<_, Option<i64>>(3)?
-                            .map(|e| u64::try_from(e).unwrap_or(0)),
-                        revoked: r.get::<_, i64>(4)? != 0,
-                    })
-                })?
+                .query_map([], token_record)?
                 .collect()
         })
     }

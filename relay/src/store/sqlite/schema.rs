@@ -15,6 +15,9 @@
 //! in the row the writer already reads for quota counters, so checking it
 //! costs no extra query per append. Version 2 databases gain the column on
 //! open (every existing mailbox stays open).
+//!
+//! Schema version 4 adds `tokens.label` (the operator's name for a token,
+//! matched by policy rules); older tokens get an empty label.
 
 use std::path::Path;
 use std::time::Duration;
@@ -24,7 +27,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::Synchronous;
 
 /// The schema version this code reads and writes (`PRAGMA user_version`).
-pub(super) const VERSION: i64 = 3;
+pub(super) const VERSION: i64 = 4;
 
 /// Page size of new databases. 8 KiB pages hold seven 1 KiB envelopes
 /// (4 KiB pages waste a fifth of each page on three) and keep 2 KiB and
@@ -64,9 +67,13 @@ CREATE TABLE IF NOT EXISTS tokens (
     role       TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     expires_at INTEGER,
-    revoked    INTEGER NOT NULL DEFAULT 0
+    revoked    INTEGER NOT NULL DEFAULT 0,
+    label      TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 ";
+
+/// Version 4: token labels, for policy rules (tokens made before have none).
+const FROM_V3: &str = "ALTER TABLE tokens ADD COLUMN label TEXT NOT NULL DEFAULT '';";
 
 /// Version 1 → 2: mailboxes get a number, envelopes refer to it.
 const FROM_V1: &str = "
@@ -142,10 +149,21 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
             tx.execute_batch(FROM_V2)?;
             tracing::info!("relay database upgraded from schema version 2");
         }
+        // Only the token label (below).
+        3 => tracing::info!("relay database upgraded from schema version 3"),
         VERSION => return Ok(()),
         newer => return Err(MigrateError::TooNew(newer)),
     }
     tx.execute_batch(TOKENS)?;
+    // A tokens table made before version 4 (by any older version) lacks the label.
+    let has_label: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('tokens') WHERE name = 'label'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_label {
+        tx.execute_batch(FROM_V3)?;
+    }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()?;
     Ok(())
