@@ -240,6 +240,8 @@ pub struct RelayConfig {
     pub purge_interval: Duration,
     /// Log client IP addresses (off by default).
     pub log_ips: bool,
+    /// The policy file (`None`: allow what the flags allow); reloaded on SIGHUP.
+    pub policy: Option<PathBuf>,
 }
 
 impl RelayConfig {
@@ -259,6 +261,7 @@ impl RelayConfig {
             secure_delete: true,
             purge_interval: Duration::from_secs(60),
             log_ips: false,
+            policy: None,
         }
     }
 }

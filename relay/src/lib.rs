@@ -16,6 +16,7 @@ pub mod config;
 pub mod fanout;
 pub mod limits;
 pub mod metrics;
+pub mod policy;
 pub mod server;
 pub mod store;
 pub mod tls;

@@ -234,7 +234,21 @@ impl RelayProcess {
 
     /// Runs `cairn-relay token create --role ROLE` on this relay's data directory.
     pub fn create_token(&self, role: &str) -> String {
-        let out = self.relay_command(&["token", "create", "--role", role]);
+        self.create_token_full(role, "", None)
+    }
+
+    /// [`RelayProcess::create_token`] with a label.
+    pub fn create_token_labelled(&self, role: &str, label: &str) -> String {
+        self.create_token_full(role, label, None)
+    }
+
+    /// [`RelayProcess::create_token`] with a label and a lifetime (`90d`).
+    pub fn create_token_full(&self, role: &str, label: &str, expires: Option<&str>) -> String {
+        let mut args = vec!["token", "create", "--role", role, "--label", label];
+        if let Some(e) = expires {
+            args.extend(["--expires", e]);
+        }
+        let out = self.relay_command(&args);
         assert!(out.success(), "token create failed: {}", out.stderr);
         out.stdout
             .lines()

@@ -46,6 +46,9 @@ pub enum ErrorCode {
     TokenInvalid,
     /// 302: the token is valid but lacks the admin role.
     Forbidden,
+    /// 303: refused by the relay operator's policy (PROTOCOL.md §18.6):
+    /// this request, from here, now, with this token, is not allowed.
+    Denied,
     /// 400: too many frames from this connection or address; slow down and retry.
     RateLimited,
     /// 401: this connection holds the maximum number of subscriptions.
@@ -64,7 +67,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this implementation defines, in numeric order.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::Malformed,
         ErrorCode::UnknownType,
         ErrorCode::UnsupportedVersion,
@@ -80,6 +83,7 @@ impl ErrorCode {
         ErrorCode::TokenRequired,
         ErrorCode::TokenInvalid,
         ErrorCode::Forbidden,
+        ErrorCode::Denied,
         ErrorCode::RateLimited,
         ErrorCode::TooManySubscriptions,
         ErrorCode::Storage,
@@ -105,6 +109,7 @@ impl ErrorCode {
             ErrorCode::TokenRequired => 300,
             ErrorCode::TokenInvalid => 301,
             ErrorCode::Forbidden => 302,
+            ErrorCode::Denied => 303,
             ErrorCode::RateLimited => 400,
             ErrorCode::TooManySubscriptions => 401,
             ErrorCode::Storage => 500,
@@ -141,6 +146,7 @@ impl ErrorCode {
             ErrorCode::TokenRequired => "token_required",
             ErrorCode::TokenInvalid => "token_invalid",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Denied => "denied",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::TooManySubscriptions => "too_many_subscriptions",
             ErrorCode::Storage => "storage",

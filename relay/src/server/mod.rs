@@ -9,6 +9,7 @@
 #[cfg(feature = "admin")]
 mod admin;
 mod connection;
+mod gate;
 mod hub;
 mod listener;
 mod offences;
@@ -37,6 +38,7 @@ use crate::config::{RelayConfig, TransportConfig};
 use crate::fanout::{Fanout, FanoutSink};
 use crate::limits::{AddressLimiter, KeyedLimiter};
 use crate::metrics::Metrics;
+use crate::policy::{Policy, PolicyError};
 use crate::store::{
     HoldingStore, MailboxStore, SqliteOptions, SqliteStore, StoreError, TokenStore,
 };
@@ -74,6 +76,9 @@ pub enum RelayError {
     /// Storage could not be opened or flushed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// The policy file is unreadable or invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// The admin listener would answer anyone on a non-loopback address.
     #[error(
         "the admin listener on {0} would need no token: keep it on loopback, \
@@ -103,6 +108,8 @@ pub(crate) struct Shared {
     pub bans: Bans,
     /// Bytes all mailboxes together may still take.
     pub budget: StorageBudget,
+    /// The operator's policy file, if any.
+    pub policy: gate::PolicyCell,
 }
 
 /// Current unix time in seconds: the store's notion of "now".
@@ -221,7 +228,13 @@ impl Relay {
         let hub = fanout.clone().map_or_else(Hub::default, Hub::with_fanout);
         let bans = Bans::new(config.limits.bans);
         let budget = StorageBudget::new(config.budget.clone(), disk);
+        let policy = match &config.policy {
+            Some(path) => Some(Policy::load(path)?),
+            None => None,
+        };
+        let policy = gate::PolicyCell::new(config.policy.clone(), policy);
         let shared = Arc::new(Shared {
+            policy,
             bans,
             budget,
             config,
@@ -285,6 +298,10 @@ impl Relay {
                 admin,
                 stop_rx.clone(),
             ));
+        }
+        #[cfg(unix)]
+        if self.shared.config.policy.is_some() {
+            tokio::spawn(reload_on_sighup(Arc::clone(&self.shared), stop_rx.clone()));
         }
         if self.shared.budget.enabled() {
             tokio::spawn(watch_budget(Arc::clone(&self.shared), stop_rx.clone()));
@@ -353,6 +370,25 @@ fn public_host(config: &RelayConfig, local: SocketAddr) -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// Reloads the policy file on every SIGHUP, until the relay stops.
+#[cfg(unix)]
+async fn reload_on_sighup(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGHUP: the policy file will not be reloaded");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            Some(()) = hangups.recv() => shared.policy.reload(),
+        }
+    }
+}
+
 /// Re-reads the store's total and the disk's free space for the storage
 /// budget: at once (so a relay started on a full disk refuses from the
 /// first send), then every few seconds.
@@ -395,6 +431,7 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         shared.ip_bytes.sweep();
         shared.create_per_ip.sweep();
         shared.create_per_token.sweep();
+        shared.policy.sweep();
     }
 }
 

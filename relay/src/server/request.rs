@@ -7,6 +7,7 @@
 //! each [`Done`] in request order.
 
 use std::future::{Future, ready};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use super::hub::Push;
 use super::now_unix;
 use super::subscriptions::Subscriptions;
 use crate::config::AccessMode;
+use crate::policy::Action;
 use crate::store::{MailboxKeys, SendLock, StoreError};
 use crate::tokens::{Role, TokenRecord, hash_token};
 
@@ -78,6 +80,7 @@ pub(crate) fn describe(code: ErrorCode) -> &'static str {
         ErrorCode::TokenRequired => "this relay requires an access token",
         ErrorCode::TokenInvalid => "access token unknown, revoked or expired",
         ErrorCode::Forbidden => "admin token required",
+        ErrorCode::Denied => "refused by this relay's policy",
         ErrorCode::RateLimited => "rate limited; slow down",
         ErrorCode::TooManySubscriptions => "too many subscriptions on this connection",
         ErrorCode::Storage => "storage unavailable; retry later",
@@ -138,13 +141,14 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
     let quiet = request.is_quiet_ack();
     let shared = Arc::clone(ctx.shared);
     match request.frame {
-        ClientFrame::Send { envelope } => send(shared, id, raw.slice_ref(envelope), None),
+        ClientFrame::Send { envelope } => send(shared, id, raw.slice_ref(envelope), None, ctx.ip),
         ClientFrame::SendLocked { send_key, envelope } => send(
             shared,
             id,
             raw.slice_ref(envelope),
             // Hashed in place: the key is never copied out of the frame.
             Some(SendLock::of_key(send_key)),
+            ctx.ip,
         ),
         ClientFrame::Ack { mailbox, message } => {
             if !ctx.subscriptions.contains(&mailbox) {
@@ -183,6 +187,9 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
             if ctx.subscriptions.len() >= shared.config.limits.max_subscriptions {
                 return refuse(id, ErrorCode::TooManySubscriptions);
             }
+            if let Err(code) = shared.gate(Action::Subscribe, None, ctx.ip, 0) {
+                return refuse(id, code);
+            }
             let signed = subscribe_signing_bytes(ctx.nonce, &mailbox);
             subscribe(shared, id, mailbox, signed, signature)
         }
@@ -206,6 +213,7 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
                 send_lock: None,
             },
             access_token.map(<[u8]>::to_vec),
+            ctx.ip,
         ),
         ClientFrame::CreateLockedMailbox {
             mailbox,
@@ -221,16 +229,17 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
                 send_lock: Some(SendLock(send_lock)),
             },
             access_token.map(<[u8]>::to_vec),
+            ctx.ip,
         ),
         ClientFrame::DeleteMailbox { mailbox, signature } => {
             let signed = delete_signing_bytes(ctx.nonce, &mailbox);
             delete_mailbox(shared, id, mailbox, signed, signature)
         }
-        ClientFrame::Stats { admin_token } => stats(shared, id, admin_token.to_vec()),
+        ClientFrame::Stats { admin_token } => stats(shared, id, admin_token.to_vec(), ctx.ip),
         ClientFrame::Purge {
             admin_token,
             mailbox,
-        } => purge(shared, id, admin_token.to_vec(), mailbox),
+        } => purge(shared, id, admin_token.to_vec(), mailbox, ctx.ip),
     }
 }
 
@@ -239,12 +248,21 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
 /// subscriptions whose mailbox lock admits the key; the store's write is
 /// queued first, so the recipient's ack cannot overtake it. The store checks
 /// the lock in the lookup that finds the mailbox (no extra round trip).
-fn send(shared: Arc<Shared>, id: u32, bytes: Bytes, sent_with: Option<SendLock>) -> InFlight {
+fn send(
+    shared: Arc<Shared>,
+    id: u32,
+    bytes: Bytes,
+    sent_with: Option<SendLock>,
+    ip: IpAddr,
+) -> InFlight {
     let Ok(parsed) = Envelope::parse(&bytes) else {
         return refuse(id, ErrorCode::BadEnvelope);
     };
     let (mailbox, message) = (parsed.mailbox, parsed.id);
     let len = bytes.len() as u64;
+    if let Err(code) = shared.gate(Action::Send, None, ip, len) {
+        return refuse(id, code);
+    }
     if shared.budget.refuses(len) {
         return refuse(id, ErrorCode::StorageFull);
     }
@@ -312,17 +330,27 @@ fn create_mailbox(
     mailbox: MailboxId,
     keys: MailboxKeys,
     token: Option<Vec<u8>>,
+    ip: IpAddr,
 ) -> InFlight {
     Box::pin(async move {
         let result = async {
-            if shared.config.access == AccessMode::Token {
-                check_token(&shared, token.as_deref(), false).await?;
+            let presented = token.as_deref().filter(|t| !t.is_empty());
+            let record = if shared.config.access == AccessMode::Token {
+                let record = check_token(&shared, token.as_deref(), false).await?;
                 // Per token too: a leaked or shared token cannot fill the relay.
-                let hash = hash_token(token.as_deref().unwrap_or_default());
+                let hash = hash_token(presented.unwrap_or_default());
                 if !shared.create_per_token.take_key(&hash) {
                     return Err(ErrorCode::RateLimited);
                 }
-            }
+                Some(record)
+            } else if presented.is_some() && shared.has_policy() {
+                // An open relay needs no token; one given counts for the
+                // policy's rules if it is valid, else the request is anonymous.
+                check_token(&shared, presented, false).await.ok()
+            } else {
+                None
+            };
+            shared.gate(Action::Create, record.as_ref(), ip, 0)?;
             // A point, canonically encoded, not of small order (PROTOCOL.md §4).
             check_ed25519_public(&keys.auth_key).map_err(|_| ErrorCode::BadAuthKey)?;
             shared
@@ -362,11 +390,12 @@ fn delete_mailbox(
     })
 }
 
-fn stats(shared: Arc<Shared>, id: u32, token: Vec<u8>) -> InFlight {
+fn stats(shared: Arc<Shared>, id: u32, token: Vec<u8>, ip: IpAddr) -> InFlight {
     let connections = u64::try_from(shared.metrics.connections_open.get()).unwrap_or(0);
     Box::pin(async move {
         let result = async {
-            check_token(&shared, Some(&token), true).await?;
+            let record = check_token(&shared, Some(&token), true).await?;
+            shared.gate(Action::Admin, Some(&record), ip, 0)?;
             let s = shared.store.stats().await.map_err(store_code)?;
             Ok(RelayStats {
                 connections,
@@ -380,10 +409,11 @@ fn stats(shared: Arc<Shared>, id: u32, token: Vec<u8>) -> InFlight {
     })
 }
 
-fn purge(shared: Arc<Shared>, id: u32, token: Vec<u8>, mailbox: MailboxId) -> InFlight {
+fn purge(shared: Arc<Shared>, id: u32, token: Vec<u8>, mailbox: MailboxId, ip: IpAddr) -> InFlight {
     Box::pin(async move {
         let result = async {
-            check_token(&shared, Some(&token), true).await?;
+            let record = check_token(&shared, Some(&token), true).await?;
+            shared.gate(Action::Admin, Some(&record), ip, 0)?;
             if remove(&shared, mailbox).await? {
                 Ok(())
             } else {

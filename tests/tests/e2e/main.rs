@@ -28,6 +28,7 @@ mod relay_limits;
 mod relay_malformed;
 mod relay_metrics;
 mod relay_order;
+mod relay_policy;
 mod relay_quiet_ack;
 mod relay_roundtrip;
 mod relay_secure_delete;

@@ -54,6 +54,12 @@ pub(crate) enum Command {
         )]
         data_dir: PathBuf,
     },
+    /// Check a policy file, and explain what it decides for a request.
+    Policy {
+        /// Policy action.
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// List or lift the automatic bans of a running relay (through its admin listener).
     Bans {
         /// Ban action.
@@ -66,6 +72,34 @@ pub(crate) enum Command {
         /// needed when the relay runs with `--admin-auth none`.
         #[arg(long, global = true, env = "CAIRN_RELAY_ADMIN_TOKEN_FILE")]
         token_file: Option<PathBuf>,
+    },
+}
+
+/// Policy actions.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyAction {
+    /// Validate FILE; with --action, say which rule decides that request and why.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+        /// The request: create, send, subscribe or admin.
+        #[arg(long, value_parser = ["create", "send", "subscribe", "admin"])]
+        action: Option<String>,
+        /// The role of the token it carries: anonymous (none), user or admin.
+        #[arg(long, default_value = "anonymous", value_parser = ["anonymous", "user", "admin"])]
+        role: String,
+        /// The label of that token.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Whether that token expires.
+        #[arg(long)]
+        token_expires: bool,
+        /// The client's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        source: std::net::IpAddr,
+        /// Time of day, UTC (default: now).
+        #[arg(long)]
+        time: Option<String>,
     },
 }
 
@@ -261,6 +295,12 @@ pub(crate) struct ServeArgs {
     /// Most envelope bytes stored per mailbox (suffixes K, M, G accepted).
     #[arg(long, env = "CAIRN_RELAY_QUOTA_BYTES", default_value = "100M", value_parser = parse_size)]
     pub quota_bytes: u64,
+    /// A policy file (TOML) of rules allowing or denying create, send,
+    /// subscribe and admin requests by role, token label and expiry, source
+    /// network and time of day, with quotas; reloaded on SIGHUP. See
+    /// `cairn-relay policy check` and relay/README.md.
+    #[arg(long, env = "CAIRN_RELAY_POLICY")]
+    pub policy: Option<PathBuf>,
     /// Most envelope bytes stored in all mailboxes together; past it, sends
     /// get StorageFull (502) and nothing stored is lost (0 = no limit).
     #[arg(long, env = "CAIRN_RELAY_STORAGE_BUDGET", default_value = "0", value_parser = parse_size)]
@@ -570,6 +610,7 @@ impl ServeArgs {
             secure_delete: self.secure_delete,
             purge_interval: self.purge_interval.max(Duration::from_secs(1)),
             log_ips: self.log_ips,
+            policy: self.policy.clone(),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod bans;
 mod cli;
+mod policy_check;
 
 use std::io::Write;
 use std::path::Path;
@@ -36,6 +37,7 @@ fn main() -> Result<()> {
             init_logging(LogFormat::Text);
             runtime(1)?.block_on(token(action, &data_dir, &store))
         }
+        Command::Policy { action } => policy_check::run(action),
         Command::Bans {
             action,
             admin,
