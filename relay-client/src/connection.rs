@@ -73,6 +73,13 @@ impl Deliveries {
         }
     }
 
+    /// What is already buffered, if anything (see [`Deliveries::next`]).
+    pub fn try_next(&mut self) -> Option<Incoming> {
+        let incoming = self.rx.try_recv().ok()?;
+        self.taken(&incoming);
+        Some(incoming)
+    }
+
     /// A delivery if one is already buffered (ended subscriptions skipped, as by `recv`).
     pub fn try_recv(&mut self) -> Option<Delivery> {
         loop {

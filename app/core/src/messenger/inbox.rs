@@ -18,7 +18,7 @@ use std::time::Duration;
 use cairn_protocol::envelope::{MailboxId, MessageId};
 use cairn_protocol::frames::ErrorCode;
 use cairn_protocol::relay_address::RelayAddress;
-use cairn_relay_client::{Deliveries, Delivery, RelayClient};
+use cairn_relay_client::{Deliveries, Delivery, Incoming, RelayClient};
 use ed25519_dalek::SigningKey;
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
@@ -219,13 +219,26 @@ impl Task {
         }
         loop {
             tokio::select! {
-                d = deliveries.recv(), if !waiting => match d {
-                    Some(first) => {
-                        let batch = self.take_batch(first, &mut deliveries);
+                d = deliveries.next(), if !waiting => match d {
+                    Some(Incoming::Delivery(first)) => {
+                        let (batch, ended) = self.take_batch(first, &mut deliveries);
                         if !self.report(Report::Deliveries { relay: self.text.clone(), batch }) {
                             return End::Stop;
                         }
                         waiting = true;
+                        if let Some(mailbox) = ended
+                            && !self.report(Report::MailboxGone { mailbox })
+                        {
+                            return End::Stop;
+                        }
+                    }
+                    // Deleted or purged at the relay (PROTOCOL.md §18.2.2):
+                    // the engine recreates it if it is still in use, as when
+                    // a resubscription finds it gone.
+                    Some(Incoming::SubscriptionEnded(mailbox)) => {
+                        if !self.report(Report::MailboxGone { mailbox }) {
+                            return End::Stop;
+                        }
                     }
                     None => return End::Lost(NetError::Disconnected { relay: self.text.clone() }),
                 },
@@ -296,15 +309,21 @@ impl Task {
         None
     }
 
-    /// The first delivery plus whatever else is already buffered, up to a batch.
-    fn take_batch(&self, first: Delivery, deliveries: &mut Deliveries) -> Vec<Delivery> {
+    /// The first delivery plus whatever else is already buffered, up to a
+    /// batch; stops at an ended subscription, which it returns.
+    fn take_batch(
+        &self,
+        first: Delivery,
+        deliveries: &mut Deliveries,
+    ) -> (Vec<Delivery>, Option<MailboxId>) {
         let mut batch = vec![first];
         while batch.len() < self.batch {
-            match deliveries.try_recv() {
-                Some(d) => batch.push(d),
+            match deliveries.try_next() {
+                Some(Incoming::Delivery(d)) => batch.push(d),
+                Some(Incoming::SubscriptionEnded(mailbox)) => return (batch, Some(mailbox)),
                 None => break,
             }
         }
-        batch
+        (batch, None)
     }
 }

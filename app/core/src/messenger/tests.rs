@@ -745,3 +745,58 @@ async fn an_inbox_with_nothing_to_receive_is_no_outage() {
     let again = alice.create_invite(None).await.unwrap();
     assert!(again.uri.starts_with("cairn:"));
 }
+
+/// A receiving mailbox removed at the relay while its inbox is subscribed
+/// (an admin's purge; here its owner key, from another connection): the
+/// relay says so (`SubscriptionEnded`), the messenger recreates it with the
+/// same id and lock, and the contact's next message arrives.
+#[tokio::test]
+async fn a_mailbox_removed_at_the_relay_is_recreated_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, address) = TestRelay::start(&dir.path().join("relay"), 0).await;
+    let mut p = pair(dir.path(), &address).await;
+    p.bob_writes("before").await;
+    p.alice
+        .send_texts(p.to_bob, vec!["a".into()])
+        .await
+        .unwrap();
+    expect(&mut p.bob_events, "Alice's message", message_text).await;
+    let to_bob = p.to_bob;
+    let (mailbox, seed) = p
+        .alice
+        .query(
+            move |c| -> crate::client::ClientResult<Option<([u8; 32], Vec<u8>)>> {
+                let mine = c.contact(to_bob)?.my_mailbox;
+                let record = c.active_mailboxes()?.into_iter().find(|m| m.id == mine);
+                Ok(record.map(|m| (m.id, m.auth_seed.to_vec())))
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("Alice's mailbox for Bob is active");
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed.try_into().unwrap());
+    let (other, _in) = RelayClient::connect(&address, ConnectOptions::default())
+        .await
+        .unwrap();
+    other
+        .delete_mailbox(MailboxId(mailbox), &key)
+        .await
+        .unwrap();
+
+    // Recreated: Bob's next message reaches Alice without a reconnect.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let probe = other.subscribe(MailboxId(mailbox), &key).await;
+        if probe.is_ok() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never recreated: {probe:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    other.unsubscribe(MailboxId(mailbox)).await.unwrap();
+    p.bob_writes("after").await;
+}
