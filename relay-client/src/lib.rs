@@ -49,7 +49,7 @@ use std::time::Duration;
 
 pub use connection::{Deliveries, Delivery, Incoming, RelayClient};
 pub use error::ClientError;
-pub use transport::{RelaySocket, RelayStream, connect_websocket};
+pub use transport::{RelaySocket, RelayStream, connect_websocket, connect_websocket_over};
 
 /// Connection settings.
 #[derive(Debug, Clone)]

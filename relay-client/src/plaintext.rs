@@ -87,4 +87,29 @@ mod tests {
             tokio::time::timeout(std::time::Duration::from_millis(200), listener.accept()).await;
         assert!(accepted.is_err(), "a connection reached the listener");
     }
+
+    #[tokio::test]
+    async fn connect_over_a_given_socket_keeps_the_plaintext_rule() {
+        // The caller dialled (here: to a listener on every interface); the
+        // address still decides, before a byte is written.
+        let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let address = addr(&format!("ws://0.0.0.0:{port}/"));
+        let err =
+            super::super::connect_websocket_over(&address, tcp, std::time::Duration::from_secs(5))
+                .await
+                .err()
+                .unwrap();
+        assert!(
+            matches!(err, ClientError::PlaintextNotLoopback { .. }),
+            "{err:?}"
+        );
+        let mut buf = [0u8; 1];
+        let read = tokio::io::AsyncReadExt::read(&mut server, &mut buf).await;
+        assert!(matches!(read, Ok(0)), "nothing was sent: {read:?}");
+    }
 }

@@ -97,6 +97,32 @@ pub async fn connect_websocket(
         .map_err(|_| ClientError::Timeout)?
 }
 
+/// Like [`connect_websocket`], over a TCP connection the caller opened
+/// itself, e.g. from a chosen local address (`TcpSocket::bind` before
+/// `connect`): the pin check, the plaintext-only-to-loopback rule (here on
+/// the socket's peer address) and the WebSocket upgrade are the same. The
+/// handshakes, not the TCP connect, are bounded by `timeout`.
+///
+/// For tools and tests that must control the socket (the load tool's
+/// abuse mode floods from a second loopback address); applications use
+/// [`super::RelayClient::connect`].
+pub async fn connect_websocket_over(
+    address: &RelayAddress,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Result<RelaySocket, ClientError> {
+    check_transport(address)?;
+    if address.transport() == Transport::Plaintext {
+        let peer = tcp
+            .peer_addr()
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
+        loopback_only(address, [peer])?;
+    }
+    tokio::time::timeout(timeout, handshake(address, tcp))
+        .await
+        .map_err(|_| ClientError::Timeout)?
+}
+
 async fn dial(address: &RelayAddress) -> Result<RelaySocket, ClientError> {
     check_transport(address)?;
     let tcp = match address.transport() {
@@ -109,6 +135,11 @@ async fn dial(address: &RelayAddress) -> Result<RelaySocket, ClientError> {
         }
     }
     .map_err(|e| ClientError::Connect(e.to_string()))?;
+    handshake(address, tcp).await
+}
+
+/// TLS with the pin (unless plaintext), then the WebSocket upgrade.
+async fn handshake(address: &RelayAddress, tcp: TcpStream) -> Result<RelaySocket, ClientError> {
     let _ = tcp.set_nodelay(true);
     let stream = match address.transport() {
         Transport::Plaintext => RelayStream::Plain(tcp),

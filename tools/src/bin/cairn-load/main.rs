@@ -9,6 +9,9 @@
 //!   connect and drain everything.
 //! - `idle`: open `--connections` connections and hold them, to measure memory
 //!   (`--subscribe`: each with a subscribed mailbox, like a waiting client).
+//! - `abuse`: one well-behaved pair on 127.0.0.1, first alone, then while
+//!   floods from 127.0.0.2 hit the relay's per-source limits (relay issue
+//!   16): does the pair keep its latency and lose nothing? (`abuse.rs`)
 //!
 //! `--locked` creates send-locked mailboxes (PROTOCOL.md §18.3) and sends
 //! with `SendLocked` and each mailbox's key, to compare with open mailboxes.
@@ -17,8 +20,10 @@
 //! relays on one Redis), so every envelope crosses instances.
 //!
 //! `--spawn PATH` starts the relay itself (rate limits off, temp data dir,
-//! optionally pinned with `--relay-cpus`), so its peak RSS can be read.
+//! optionally pinned with `--relay-cpus`), so its peak RSS can be read; in
+//! abuse mode with its default limits, which are what is tested.
 
+mod abuse;
 mod idle;
 mod offline;
 mod online;
@@ -69,7 +74,8 @@ pub struct Args {
     /// Envelope size: 1024, 4096, 16384 or 65536.
     #[arg(long, default_value_t = 1024)]
     size: usize,
-    /// Total send rate in envelopes/s across all senders; 0 = as fast as possible.
+    /// Total send rate in envelopes/s across all senders; 0 = as fast as
+    /// possible (abuse mode: 0 means its default, 200/s).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
     /// Unacknowledged sends in flight per sender when unthrottled.
@@ -103,6 +109,46 @@ pub struct Args {
     /// `SendLocked` and the mailbox's send key.
     #[arg(long)]
     locked: bool,
+    /// Abuse mode: seconds the pair sends in each phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Abuse mode: which floods to run in the flood phase (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "connections,malformed,signatures,mailboxes,bytes"
+    )]
+    flood: Vec<abuse::Flood>,
+    /// Abuse mode: local address the floods come from (any of 127.0.0.0/8
+    /// is this machine on Linux; it must differ from the pair's 127.0.0.1).
+    #[arg(long, default_value = "127.0.0.2")]
+    flood_source: std::net::IpAddr,
+    /// Abuse mode: aim the floods at this other relay (on this machine)
+    /// instead of the pair's: a control run, where the pair's relay is left
+    /// alone and only the machine is as busy as under a real flood.
+    #[arg(long)]
+    flood_relay: Option<RelayAddress>,
+    /// Abuse mode: connections the connection flood tries to hold at once
+    /// (above the relay's default per-source cap of 256).
+    #[arg(long, default_value_t = 300)]
+    flood_connections: usize,
+    /// Abuse mode: connections each frame flood (malformed, signatures,
+    /// mailboxes, bytes) writes on.
+    #[arg(long, default_value_t = 4)]
+    flood_streams: usize,
+    /// Abuse mode: milliseconds a flood connection waits before dialling
+    /// again after the relay refused or closed it (0 = at once).
+    #[arg(long, default_value_t = 10)]
+    flood_retry_ms: u64,
+    /// Abuse mode: frames per second each frame flood writes, over all its
+    /// connections; 0 = as fast as the relay reads them.
+    #[arg(long, default_value_t = 0.0)]
+    flood_rate: f64,
+    /// Abuse mode: seconds the floods run before the pair starts measuring
+    /// (connection slots taken, rate buckets emptied).
+    #[arg(long, default_value_t = 2)]
+    flood_warmup: u64,
 }
 
 /// Load shape.
@@ -111,6 +157,7 @@ enum Mode {
     Online,
     Offline,
     Idle,
+    Abuse,
 }
 
 fn main() -> Result<()> {
@@ -146,6 +193,14 @@ async fn run(args: Args) -> Result<()> {
         Mode::Online => online::run(&args, &address).await,
         Mode::Offline => offline::run(&args, &address).await,
         Mode::Idle => idle::run(&args, &address).await,
+        Mode::Abuse => {
+            // Its own phases and report (abuse.rs).
+            let result = abuse::run(&args, &address, pid).await;
+            if let Some(s) = spawned {
+                s.stop().await;
+            }
+            return result;
+        }
     }
     .context("load run failed")?;
     let rss = pid.and_then(report::peak_rss_mib);

@@ -20,12 +20,14 @@ use crate::{Args, stall_limit};
 /// Connections opened concurrently during setup.
 pub(crate) const CONNECT_CONCURRENCY: usize = 64;
 
-fn clock() -> Instant {
+/// The process-wide base of envelope timestamps.
+pub(crate) fn clock() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
     *BASE.get_or_init(Instant::now)
 }
 
-fn now_us() -> u64 {
+/// Microseconds since [`clock`]'s base: what [`envelope`] writes in the body.
+pub(crate) fn now_us() -> u64 {
     clock().elapsed().as_micros() as u64
 }
 

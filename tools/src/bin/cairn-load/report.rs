@@ -27,7 +27,8 @@ pub(crate) struct Outcome {
     pub connections: usize,
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
+/// The `p`th percentile of sorted microseconds, in milliseconds (0 if empty).
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -54,7 +55,17 @@ pub(crate) fn peak_rss_mib(pid: u32) -> Option<f64> {
 /// Reported beside throughput because on a shared machine wall-clock rates
 /// depend on what else runs; CPU per message does much less.
 pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time (user + system) of the calling thread so far, in seconds.
+pub(crate) fn thread_cpu_seconds() -> Option<f64> {
+    stat_cpu_seconds("/proc/thread-self/stat")
+}
+
+/// User + system time from a `/proc/…/stat` file, in seconds.
+fn stat_cpu_seconds(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name; utime and stime are 14 and 15.
     let rest = stat.rsplit_once(") ")?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();

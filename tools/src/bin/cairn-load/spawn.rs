@@ -1,5 +1,6 @@
 //! Starting a relay for a load run: loopback, temporary data directory,
 //! rate limits off (the load comes from one address), optionally pinned to CPUs.
+//! Abuse mode keeps every limit at its default: the limits are what it tests.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -10,7 +11,7 @@ use cairn_protocol::relay_address::RelayAddress;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::Args;
+use crate::{Args, Mode};
 
 /// A relay started by the load tool.
 pub(crate) struct Spawned {
@@ -35,12 +36,14 @@ impl Spawned {
         };
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--no-admin"])
             .arg("--data-dir")
-            .arg(dir.path())
-            .args(["--rate-per-connection", "0", "--rate-per-ip", "0"])
-            .args(["--bytes-per-connection", "0", "--bytes-per-ip", "0"])
-            .args(["--max-connections", "30000", "--quota-messages", "1000000"])
-            // Every load connection comes from this machine.
-            .args(["--max-connections-per-source", "0"]);
+            .arg(dir.path());
+        if args.mode != Mode::Abuse {
+            cmd.args(["--rate-per-connection", "0", "--rate-per-ip", "0"])
+                .args(["--bytes-per-connection", "0", "--bytes-per-ip", "0"])
+                .args(["--max-connections", "30000", "--quota-messages", "1000000"])
+                // Every load connection comes from this machine.
+                .args(["--max-connections-per-source", "0"]);
+        }
         if args.plaintext {
             cmd.arg("--insecure-plaintext");
         }
