@@ -61,6 +61,8 @@ struct Conn {
     ip: IpAddr,
     /// An offence of this connection just banned its source.
     banned: bool,
+    /// A frame was just refused by a rate limit (see `pause_if_throttled`).
+    throttled: bool,
     bucket: Bucket,
     /// Acks have their own bucket (same rate) and skip the per-address one:
     /// a recipient acking what it receives must not starve its own sends.
@@ -78,6 +80,9 @@ type Page = (Fetch, Result<Vec<StoredEnvelope>, StoreError>);
 
 /// A backlog page being read.
 type PageFuture = Pin<Box<dyn Future<Output = Page> + Send>>;
+
+/// How long a connection is not read after a rate-limited frame.
+const THROTTLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -114,15 +119,29 @@ impl Conn {
     fn allowed(&mut self, ack: bool, len: usize) -> bool {
         let now = std::time::Instant::now();
         let limits = &self.shared.config.limits;
-        if ack {
-            return self.ack_bucket.take(limits.per_connection, now);
+        let allowed = if ack {
+            self.ack_bucket.take(limits.per_connection, now)
+        } else {
+            self.bucket.take(limits.per_connection, now)
+                && self
+                    .byte_bucket
+                    .take_n(limits.bytes_per_connection, len as f64, now)
+                && self.shared.ip_limiter.take(self.ip)
+                && self.shared.ip_bytes.take_n(self.ip, len)
+        };
+        self.throttled |= !allowed;
+        allowed
+    }
+
+    /// After a rate-limited frame, stops reading this connection for a
+    /// moment: refusing costs a read, a decode and an answer, so answering
+    /// a flood as fast as it writes would spend the relay on it. Unread
+    /// frames wait in the socket and TCP slows the sender down.
+    async fn pause_if_throttled(&mut self) {
+        if std::mem::take(&mut self.throttled) {
+            self.socket.flush().await;
+            tokio::time::sleep(THROTTLE_PAUSE).await;
         }
-        self.bucket.take(limits.per_connection, now)
-            && self
-                .byte_bucket
-                .take_n(limits.bytes_per_connection, len as f64, now)
-            && self.shared.ip_limiter.take(self.ip)
-            && self.shared.ip_bytes.take_n(self.ip, len)
     }
 
     /// Handles one binary frame from the client.
@@ -323,6 +342,7 @@ pub(crate) async fn serve(
         pages: None,
         ip,
         banned: false,
+        throttled: false,
     };
     tracing::debug!(conn = id, "upgrade done");
     let challenge = RelayFrame::Challenge {
@@ -370,15 +390,20 @@ pub(crate) async fn serve(
             () = &mut first_request_deadline, if last_request.is_none() => break End::NoRequest,
             message = conn.socket.next(), if in_flight.len() < limits.max_in_flight => {
                 last_heard = Instant::now();
+                // Frames already buffered would never return Pending: give
+                // other connections their turn once this task's budget is spent.
+                tokio::task::consume_budget().await;
                 match message {
                     Some(Ok(Message::Binary(raw))) => {
                         last_request = Some(last_heard);
                         in_flight.push_back(conn.on_frame(raw));
+                        conn.pause_if_throttled().await;
                     }
                     Some(Ok(Message::Text(text))) => {
                         last_request = Some(last_heard);
                         let code = if conn.allowed(false, text.len()) { ErrorCode::Malformed } else { ErrorCode::RateLimited };
                         in_flight.push_back(request::reply_now(0, Err(code)));
+                        conn.pause_if_throttled().await;
                     }
                     Some(Ok(Message::Close(_))) | None => break End::ClientGone,
                     Some(Ok(_)) => {}

@@ -32,11 +32,14 @@ pub(crate) fn is_offence(code: ErrorCode) -> bool {
 }
 
 impl Shared {
-    /// Records one offence by `ip`. True if it started a ban: the caller
-    /// closes the connection (new ones are refused before TLS).
+    /// Records one offence by `ip`. True if its source is banned now (by
+    /// this offence or an earlier one): the caller closes the connection,
+    /// so a flood's other open connections go at their next offence too
+    /// (new ones are refused before TLS).
     pub(crate) fn offence(&self, ip: IpAddr) -> bool {
-        let Some((source, length)) = self.bans.offence(ip, Instant::now()) else {
-            return false;
+        let now = Instant::now();
+        let Some((source, length)) = self.bans.offence(ip, now) else {
+            return self.bans.banned(ip, now);
         };
         self.metrics.bans.inc();
         let seconds = length.as_secs();
