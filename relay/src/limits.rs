@@ -205,6 +205,52 @@ impl Drop for SourceSlot {
     }
 }
 
+/// A few store reads at a time per source, the rest wait their turn: the
+/// store's readers are shared by everybody, and without this one source's
+/// flood of signature checks (each a key lookup) fills their queue and a
+/// legitimate subscribe waits behind it. Waiting, not refusing: a correct
+/// client's burst of subscribes is only spread out.
+pub struct SourceQueues {
+    per_source: usize,
+    queues: Mutex<HashMap<IpAddr, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl SourceQueues {
+    /// `per_source` reads at a time per source.
+    pub fn new(per_source: usize) -> Self {
+        Self {
+            per_source: per_source.max(1),
+            queues: Mutex::default(),
+        }
+    }
+
+    /// Waits for `ip`'s source to have a read free; hold the permit for the read.
+    pub async fn enter(&self, ip: IpAddr) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let queue = {
+            let mut queues = self.queues.lock().ok()?;
+            let per_source = self.per_source;
+            Arc::clone(
+                queues
+                    .entry(group(ip))
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(per_source))),
+            )
+        };
+        queue.acquire_owned().await.ok()
+    }
+
+    /// Forgets sources with nothing in flight or waiting.
+    pub fn sweep(&self) {
+        if let Ok(mut queues) = self.queues.lock() {
+            queues.retain(|_, q| Arc::strong_count(q) > 1);
+        }
+    }
+
+    /// Sources tracked.
+    pub fn tracked(&self) -> usize {
+        self.queues.lock().map_or(0, |q| q.len())
+    }
+}
+
 /// The source an address belongs to: itself for IPv4, its /64 for IPv6.
 pub(crate) fn group(ip: IpAddr) -> IpAddr {
     match ip {
@@ -267,6 +313,28 @@ mod tests {
         assert_eq!(unlimited.sources(), 1);
         drop(held);
         assert_eq!(unlimited.sources(), 0, "forgotten once none is open");
+    }
+
+    #[tokio::test]
+    async fn each_source_reads_a_few_at_a_time_and_others_pass() {
+        let queues = Arc::new(SourceQueues::new(2));
+        let flood: IpAddr = "127.0.0.2".parse().unwrap();
+        let good: IpAddr = "127.0.0.1".parse().unwrap();
+        let a = queues.enter(flood).await.unwrap();
+        let _b = queues.enter(flood).await.unwrap();
+        let third = tokio::spawn({
+            let queues = Arc::clone(&queues);
+            async move { queues.enter(flood).await.map(drop) }
+        });
+        tokio::task::yield_now().await;
+        assert!(!third.is_finished(), "the source's third read waits");
+        let _mine = queues.enter(good).await.unwrap();
+        drop(a);
+        third.await.unwrap().unwrap();
+        assert_eq!(queues.tracked(), 2);
+        drop(_mine);
+        queues.sweep();
+        assert_eq!(queues.tracked(), 1, "the idle source is forgotten");
     }
 
     #[test]

@@ -36,7 +36,7 @@ use crate::budget::StorageBudget;
 use crate::config::AdminListen;
 use crate::config::{RelayConfig, TransportConfig};
 use crate::fanout::{Fanout, FanoutSink};
-use crate::limits::{AddressLimiter, KeyedLimiter};
+use crate::limits::{AddressLimiter, KeyedLimiter, SourceQueues};
 use crate::metrics::Metrics;
 use crate::policy::{Policy, PolicyError};
 use crate::store::{
@@ -102,6 +102,8 @@ pub(crate) struct Shared {
     pub ip_bytes: AddressLimiter,
     /// Mailbox creations per client address.
     pub create_per_ip: AddressLimiter,
+    /// Store reads for signature checks, a few at a time per source.
+    pub key_reads: SourceQueues,
     /// Mailbox creations per access token (by its hash; `--access token`).
     pub create_per_token: KeyedLimiter<[u8; 32]>,
     /// Sources refused for misbehaving (see `offences`).
@@ -246,6 +248,7 @@ impl Relay {
             ip_bytes: AddressLimiter::new(config_bytes),
             create_per_ip: AddressLimiter::new(config_creations),
             create_per_token: KeyedLimiter::new(config_token_creations),
+            key_reads: SourceQueues::new(KEY_READS_PER_SOURCE),
         });
         if let Some(fanout) = fanout {
             let weak = Arc::downgrade(&shared);
@@ -409,6 +412,10 @@ async fn watch_budget(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Store reads for signature checks one source may have at a time (the
+/// store has four readers for everybody).
+const KEY_READS_PER_SOURCE: usize = 2;
+
 /// How often the storage budget is re-read (or every purge interval, if shorter).
 const BUDGET_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -431,6 +438,7 @@ async fn housekeeping(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         shared.ip_bytes.sweep();
         shared.create_per_ip.sweep();
         shared.create_per_token.sweep();
+        shared.key_reads.sweep();
         shared.policy.sweep();
     }
 }

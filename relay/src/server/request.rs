@@ -191,7 +191,7 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
                 return refuse(id, code);
             }
             let signed = subscribe_signing_bytes(ctx.nonce, &mailbox);
-            subscribe(shared, id, mailbox, signed, signature)
+            subscribe(shared, id, mailbox, signed, signature, ctx.ip)
         }
         // Taken apart in `start`.
         ClientFrame::Unsubscribe { .. } => reply_now(id, Ok(())),
@@ -233,7 +233,7 @@ fn work(ctx: &Ctx<'_>, request: ClientRequest<'_>, raw: &Bytes) -> InFlight {
         ),
         ClientFrame::DeleteMailbox { mailbox, signature } => {
             let signed = delete_signing_bytes(ctx.nonce, &mailbox);
-            delete_mailbox(shared, id, mailbox, signed, signature)
+            delete_mailbox(shared, id, mailbox, signed, signature, ctx.ip)
         }
         ClientFrame::Stats { admin_token } => stats(shared, id, admin_token.to_vec(), ctx.ip),
         ClientFrame::Purge {
@@ -313,8 +313,10 @@ fn subscribe(
     mailbox: MailboxId,
     signed: Vec<u8>,
     signature: [u8; 64],
+    ip: IpAddr,
 ) -> InFlight {
     Box::pin(async move {
+        let _turn = shared.key_reads.enter(ip).await;
         let result = match shared.store.mailbox_keys(mailbox).await {
             Ok(Some(keys)) => verify(&keys.auth_key, &signed, &signature).map(|()| keys),
             Ok(None) => Err(ErrorCode::NoSuchMailbox),
@@ -372,15 +374,18 @@ fn delete_mailbox(
     mailbox: MailboxId,
     signed: Vec<u8>,
     signature: [u8; 64],
+    ip: IpAddr,
 ) -> InFlight {
     Box::pin(async move {
         let result = async {
+            let turn = shared.key_reads.enter(ip).await;
             let key = shared
                 .store
                 .auth_key(mailbox)
                 .await
                 .map_err(store_code)?
                 .ok_or(ErrorCode::NoSuchMailbox)?;
+            drop(turn);
             verify(&key, &signed, &signature)?;
             remove(&shared, mailbox).await?;
             Ok(())
