@@ -7,6 +7,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::{Action, Policy, Quotas, Rule, Who, quota};
+use crate::config::parse_size;
 use crate::tokens::check_label;
 
 /// Why a policy file was refused: the whole file, never part of it.
@@ -145,7 +146,11 @@ fn rule(spec: RuleSpec, name: String) -> Result<Rule, String> {
     if quotas_set && !allow {
         return Err("quotas only make sense on a rule that allows".into());
     }
-    let bytes_per_day = spec.bytes_per_day.as_deref().map(size).transpose()?;
+    let bytes_per_day = spec
+        .bytes_per_day
+        .as_deref()
+        .map(|b| parse_size(b).map_err(|e| format!("`bytes_per_day`: {e}")))
+        .transpose()?;
     let mut summary = format!(
         "{} {}",
         spec.decision,
@@ -218,20 +223,4 @@ fn hours(text: &str) -> Result<(u32, u32), String> {
         return Err(format!("`hours` {text:?} is empty"));
     }
     Ok((from, to))
-}
-
-/// `500M`, `2G`, `64K` or a number of bytes.
-fn size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, scale) = match t.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
-        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
-        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
-        _ => (t, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("{text:?} is not a size like 500M or 2G"))
 }

@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use cairn_relay::bans::BanPolicy;
 use cairn_relay::budget::BudgetConfig;
+pub(crate) use cairn_relay::config::parse_size;
 use cairn_relay::config::{
     AccessMode, AdminAuth, AdminListen, Limits, Rate, RelayConfig, TransportConfig,
 };
@@ -622,22 +623,6 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map_err(|e| e.to_string())
-}
-
-/// Parses `1048576`, `512K`, `100M`, `2G` (binary multiples).
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (digits, scale) = match s.char_indices().last() {
-        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
-        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
-        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
-        _ => (s, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("invalid size {s:?}: use bytes or a number with K, M or G"))
 }
 
 #[cfg(test)]
