@@ -76,6 +76,9 @@ pub enum RelayError {
     /// Storage could not be opened or flushed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// SIGHUP (policy reloads) could not be caught.
+    #[error("cannot catch SIGHUP for policy reloads: {0}")]
+    Signal(std::io::Error),
     /// The policy file is unreadable or invalid.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -128,6 +131,10 @@ pub struct Relay {
     admin: Option<TcpListener>,
     tls: Option<TlsAcceptor>,
     address: RelayAddress,
+    /// SIGHUP, caught from `bind` on when a policy file is in use: a hangup
+    /// between start and `run` must reload, not kill, the relay.
+    #[cfg(unix)]
+    hangups: Option<tokio::signal::unix::Signal>,
 }
 
 impl Relay {
@@ -259,12 +266,22 @@ impl Relay {
             });
             fanout.attach(sink);
         }
+        #[cfg(unix)]
+        let hangups = match shared.config.policy {
+            Some(_) => Some(
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .map_err(RelayError::Signal)?,
+            ),
+            None => None,
+        };
         Ok(Self {
             shared,
             listener,
             admin,
             tls,
             address,
+            #[cfg(unix)]
+            hangups,
         })
     }
 
@@ -303,8 +320,12 @@ impl Relay {
             ));
         }
         #[cfg(unix)]
-        if self.shared.config.policy.is_some() {
-            tokio::spawn(reload_on_sighup(Arc::clone(&self.shared), stop_rx.clone()));
+        if let Some(hangups) = self.hangups {
+            tokio::spawn(reload_on_sighup(
+                Arc::clone(&self.shared),
+                hangups,
+                stop_rx.clone(),
+            ));
         }
         if self.shared.budget.enabled() {
             tokio::spawn(watch_budget(Arc::clone(&self.shared), stop_rx.clone()));
@@ -375,15 +396,11 @@ fn public_host(config: &RelayConfig, local: SocketAddr) -> String {
 
 /// Reloads the policy file on every SIGHUP, until the relay stops.
 #[cfg(unix)]
-async fn reload_on_sighup(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGHUP: the policy file will not be reloaded");
-            return;
-        }
-    };
+async fn reload_on_sighup(
+    shared: Arc<Shared>,
+    mut hangups: tokio::signal::unix::Signal,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = stop.changed() => return,

@@ -187,6 +187,15 @@ async fn sighup_reloads_the_policy_and_keeps_connections() {
     let file = dir.path().join("policy.toml");
     std::fs::write(&file, example("policy-family.toml")).unwrap();
     let relay = relay_with(&file, &[]);
+    // A hangup as soon as the address is out reloads; it must not kill the
+    // relay (SIGHUP's default action) before it serves.
+    signal(relay.pid(), "HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !relay.logs().contains("policy file reloaded") {
+        assert!(alive(relay.pid()), "the relay died of an early SIGHUP");
+        assert!(Instant::now() < deadline, "no reload in the log");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (c, _in) = connect(relay.address()).await;
     let (m, key) = mailbox();
     assert_eq!(
@@ -228,7 +237,19 @@ async fn sighup_reloads_the_policy_and_keeps_connections() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!c.is_closed(), "the connection survived both reloads");
-    assert!(relay.logs().contains("policy file reloaded"));
+    assert_eq!(relay.logs().matches("policy file reloaded").count(), 2);
+}
+
+/// Whether a child process is still running (not exited, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().to_owned())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z'))
 }
 
 #[test]
